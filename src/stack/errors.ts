@@ -22,9 +22,12 @@ export class CommandFailedError extends Error {
     readonly outputTail: string,
     cause?: unknown,
   ) {
-    super(`${command} ${exitCode === null ? 'could not run' : `exited with ${exitCode}`}${outputTail ? `:\n${outputTail}` : ''}`, {
-      cause,
-    });
+    super(
+      `${command} ${exitCode === null ? 'could not run' : `exited with ${exitCode}`}${outputTail ? `:\n${outputTail}` : ''}`,
+      {
+        cause,
+      },
+    );
   }
 }
 

@@ -27,14 +27,18 @@ export function tail(text: string, lines = TAIL_LINES): string {
   return text.trimEnd().split('\n').slice(-lines).join('\n');
 }
 
-export async function runCommand(command: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+export async function runCommand(
+  command: string,
+  args: readonly string[],
+  options: RunOptions = {},
+): Promise<RunResult> {
   const display = [command, ...args].join(' ');
   if (options.logPath) await appendFile(options.logPath, `\n$ ${display}\n`);
   return new Promise<RunResult>((resolve, reject) => {
     const child = spawn(command, args, {
       cwd: options.cwd,
       env: { ...process.env, ...options.env },
-      stdio: ['pipe', 'pipe', 'pipe'],
+      stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
     let stderr = '';
@@ -42,11 +46,11 @@ export async function runCommand(command: string, args: readonly string[], optio
     const record = (chunk: Buffer): void => {
       if (options.logPath) pending.push(appendFile(options.logPath, chunk));
     };
-    child.stdout.on('data', (chunk: Buffer) => {
+    child.stdout?.on('data', (chunk: Buffer) => {
       stdout += chunk.toString();
       record(chunk);
     });
-    child.stderr.on('data', (chunk: Buffer) => {
+    child.stderr?.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
       record(chunk);
     });
@@ -67,7 +71,11 @@ export async function runCommand(command: string, args: readonly string[], optio
         else reject(new CommandFailedError(display, code, tail(stderr || stdout)));
       });
     });
-    child.stdin.end(options.input ?? '');
+    if (child.stdin) {
+      // A program may exit before reading its input; that is its answer, not our error.
+      child.stdin.on('error', () => undefined);
+      child.stdin.end(options.input);
+    }
   });
 }
 
@@ -75,7 +83,10 @@ export async function runCommand(command: string, args: readonly string[], optio
 export async function commandExists(name: string): Promise<boolean> {
   const candidates = name.includes('/')
     ? [name]
-    : (process.env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, name));
+    : (process.env.PATH ?? '')
+        .split(delimiter)
+        .filter(Boolean)
+        .map((dir) => join(dir, name));
   for (const candidate of candidates) {
     try {
       await access(candidate, constants.X_OK);

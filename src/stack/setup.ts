@@ -163,7 +163,9 @@ async function buildTool(cacheDir: string, tool: ToolSpec, options: SetupOptions
     const started = Date.now();
     options.log(`  · ${tool.name}: ${step.title}`);
     const timer = setInterval(() => {
-      options.log(`    … ${tool.name} still working on "${step.title}" (${formatSeconds((Date.now() - started) / 1000)})`);
+      options.log(
+        `    … ${tool.name} still working on "${step.title}" (${formatSeconds((Date.now() - started) / 1000)})`,
+      );
     }, heartbeatMs);
     timer.unref();
     try {
@@ -221,7 +223,9 @@ export async function setupTools(options: SetupOptions): Promise<SetupResult[]> 
   const total = Date.now();
   for (const tool of options.tools) {
     const started = Date.now();
-    const state = options.force ? ({ kind: 'stale', reason: 'forced' } as const) : await inspectTool(options.cacheDir, tool);
+    const state = options.force
+      ? ({ kind: 'stale', reason: 'forced' } as const)
+      : await inspectTool(options.cacheDir, tool);
     if (state.kind === 'ready') {
       await linkBinaries(options.cacheDir, tool);
       const seconds = (Date.now() - started) / 1000;
@@ -234,7 +238,13 @@ export async function setupTools(options: SetupOptions): Promise<SetupResult[]> 
     await buildTool(options.cacheDir, tool, options);
     const failure = await runChecks(toolDir(options.cacheDir, tool), tool);
     if (failure) {
-      throw new ToolSetupError(tool.name, 'version check', tool.registry, join(toolDir(options.cacheDir, tool), 'build.log'), failure);
+      throw new ToolSetupError(
+        tool.name,
+        'version check',
+        tool.registry,
+        join(toolDir(options.cacheDir, tool), 'build.log'),
+        failure,
+      );
     }
     const seconds = (Date.now() - started) / 1000;
     await writeManifest(options.cacheDir, tool, seconds);

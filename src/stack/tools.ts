@@ -86,7 +86,9 @@ const temporal: ToolSpec = {
  * read from upstream's go.mod at the same tag so it can never drift.
  */
 export async function kubernetesWrapperGoMod(ctx: RecipeContext, version = KUBERNETES_VERSION): Promise<string> {
-  const info = await ctx.run('go', ['mod', 'download', '-json', `k8s.io/kubernetes@v${version}`], { cwd: ctx.buildDir });
+  const info = await ctx.run('go', ['mod', 'download', '-json', `k8s.io/kubernetes@v${version}`], {
+    cwd: ctx.buildDir,
+  });
   const goModPath = (JSON.parse(info) as { GoMod?: string }).GoMod;
   if (!goModPath) throw new Error(`go mod download did not report a go.mod for k8s.io/kubernetes@v${version}`);
   const { readFile } = await import('node:fs/promises');
@@ -250,7 +252,8 @@ const influxdb: ToolSpec = {
     {
       path: 'rustc-wrapper.sh',
       mode: 0o755,
-      content: '#!/bin/sh\n# Flux denies warnings; a newer rustc adds lints, so cap them.\nexec "$@" --cap-lints warn\n',
+      content:
+        '#!/bin/sh\n# Flux denies warnings; a newer rustc adds lints, so cap them.\nexec "$@" --cap-lints warn\n',
     },
   ],
   commands: [
