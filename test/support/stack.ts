@@ -1,0 +1,6 @@
+/** Endpoints of the local stack for integration tests; the stack must already be up (the test runner does it). */
+import { loadStackConfig, stackEndpoints, type StackEndpoints } from '../../src/stack/config';
+
+export function localStack(): StackEndpoints {
+  return stackEndpoints(loadStackConfig(process.env));
+}
