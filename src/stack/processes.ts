@@ -93,7 +93,9 @@ export async function startDaemon(stateDir: string, spec: DaemonSpec): Promise<D
       stdio: ['ignore', log.fd, log.fd],
     });
     const pid = await new Promise<number>((resolve, reject) => {
-      child.once('error', (err) => reject(new StackError(`could not start ${spec.name} (${spec.command}): ${err.message}`, err)));
+      child.once('error', (err) =>
+        reject(new StackError(`could not start ${spec.name} (${spec.command}): ${err.message}`, err)),
+      );
       child.once('spawn', () => resolve(child.pid!));
     });
     child.unref();
@@ -202,6 +204,8 @@ export async function waitForHttp(
 
 export async function waitForPort(port: number, what: string, timeoutMs: number, logPath?: string): Promise<void> {
   if (!(await waitUntil(() => isPortOpen(port), timeoutMs, 200))) {
-    throw new StackError(`${what} did not open port ${port} within ${timeoutMs / 1000}s${logPath ? `\n  log: ${logPath}` : ''}`);
+    throw new StackError(
+      `${what} did not open port ${port} within ${timeoutMs / 1000}s${logPath ? `\n  log: ${logPath}` : ''}`,
+    );
   }
 }

@@ -1,0 +1,20 @@
+/** The `talon` command line. Each command group lives in its own module; this file only assembles them. */
+import { Command } from 'commander';
+import { registerStackCommands } from './stack-commands';
+
+export function buildProgram(): Command {
+  const program = new Command('talon')
+    .description('Durable auto-remediation for Kubernetes on Temporal')
+    .showHelpAfterError();
+  registerStackCommands(program);
+  return program;
+}
+
+if (require.main === module) {
+  buildProgram()
+    .parseAsync(process.argv)
+    .catch((err: unknown) => {
+      process.stderr.write(`talon: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exitCode = 1;
+    });
+}

@@ -1,0 +1,70 @@
+/** Prometheus scraping KWOK's simulated kubelet metrics and Talon's /metrics, evaluating Talon's alert rules. */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { LOCAL_RULE_OPTIONS, talonAlertRules } from './alert-rules';
+import { probeHttp, type StackComponent } from './component';
+import type { StackConfig } from './config';
+import { isDaemonAlive, readDaemon, startDaemon, stopDaemon, waitForHttp } from './processes';
+import { binDir } from './setup';
+
+export const SCRAPE_INTERVAL = '5s';
+
+export function prometheusConfig(config: StackConfig, rulesPath: string): Record<string, unknown> {
+  const h = config.host;
+  return {
+    global: { scrape_interval: SCRAPE_INTERVAL, evaluation_interval: SCRAPE_INTERVAL, scrape_timeout: '4s' },
+    rule_files: [rulesPath],
+    alerting: { alertmanagers: [{ static_configs: [{ targets: [`${h}:${config.ports.alertmanager}`] }] }] },
+    scrape_configs: [
+      {
+        // KWOK lists one target per simulated node and Metric resource.
+        job_name: 'kwok',
+        http_sd_configs: [{ url: `http://${h}:${config.ports.kwok}/discovery/prometheus`, refresh_interval: '10s' }],
+        tls_config: { insecure_skip_verify: true },
+        // Series keep the labels the metric itself carries (namespace, pod, node), not the scrape target's.
+        honor_labels: true,
+      },
+      { job_name: 'talon', static_configs: [{ targets: [`${h}:${config.ports.webhook}`] }] },
+      { job_name: 'prometheus', static_configs: [{ targets: [`${h}:${config.ports.prometheus}`] }] },
+    ],
+  };
+}
+
+export const prometheusComponent: StackComponent = {
+  name: 'prometheus',
+  ports: (c) => [c.ports.prometheus],
+  async start(config, log) {
+    const dir = join(config.stateDir, 'prometheus');
+    await mkdir(join(dir, 'data'), { recursive: true });
+    const rulesPath = join(dir, 'talon-alerts.yml');
+    const configPath = join(dir, 'prometheus.yml');
+    await writeFile(rulesPath, stringify(talonAlertRules(LOCAL_RULE_OPTIONS)));
+    await writeFile(configPath, stringify(prometheusConfig(config, rulesPath)));
+    const record = await startDaemon(config.stateDir, {
+      name: 'prometheus',
+      command: join(binDir(config.cacheDir), 'prometheus'),
+      args: [
+        `--config.file=${configPath}`,
+        `--storage.tsdb.path=${join(dir, 'data')}`,
+        `--web.listen-address=${config.host}:${config.ports.prometheus}`,
+        '--web.enable-lifecycle',
+        '--storage.tsdb.retention.time=2d',
+        '--log.level=warn',
+      ],
+    });
+    const url = `http://${config.host}:${config.ports.prometheus}`;
+    await waitForHttp(`${url}/-/ready`, { what: 'Prometheus', timeoutMs: 60_000, logPath: record.logPath });
+    log(`  prometheus ready: ${url}`);
+  },
+  stop: (config) => stopDaemon(config.stateDir, 'prometheus'),
+  async isRunning(config) {
+    const record = await readDaemon(config.stateDir, 'prometheus');
+    return record !== undefined && (await isDaemonAlive(record));
+  },
+  async health(config) {
+    const url = `http://${config.host}:${config.ports.prometheus}`;
+    const problem = await probeHttp(`${url}/-/ready`);
+    return { name: 'prometheus', healthy: problem === undefined, url, detail: problem ?? 'ready' };
+  },
+};

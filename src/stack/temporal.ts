@@ -1,0 +1,67 @@
+/** The Temporal dev server (with its Web UI), persisted to a SQLite file so workflows survive a restart. */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SEARCH_ATTRIBUTES } from '../shared/search-attributes';
+import { probeHttp, type StackComponent } from './component';
+import type { StackConfig } from './config';
+import { isDaemonAlive, isPortOpen, readDaemon, startDaemon, stopDaemon, waitForHttp, waitForPort } from './processes';
+import { binDir } from './setup';
+
+export function temporalArgs(config: StackConfig): string[] {
+  const dbFile = join(config.stateDir, 'temporal', 'temporal.db');
+  return [
+    'server',
+    'start-dev',
+    '--ip',
+    config.host,
+    '--port',
+    String(config.ports.temporal),
+    '--ui-port',
+    String(config.ports.temporalUi),
+    '--db-filename',
+    dbFile,
+    '--namespace',
+    'default',
+    '--log-level',
+    'warn',
+    ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
+  ];
+}
+
+export const temporalComponent: StackComponent = {
+  name: 'temporal',
+  ports: (c) => [c.ports.temporal, c.ports.temporalUi],
+  async start(config, log) {
+    await mkdir(join(config.stateDir, 'temporal'), { recursive: true });
+    const record = await startDaemon(config.stateDir, {
+      name: 'temporal',
+      command: join(binDir(config.cacheDir), 'temporal'),
+      args: temporalArgs(config),
+    });
+    await waitForPort(config.ports.temporal, 'Temporal gRPC', 60_000, record.logPath);
+    await waitForHttp(`http://${config.host}:${config.ports.temporalUi}/`, {
+      what: 'Temporal UI',
+      timeoutMs: 60_000,
+      logPath: record.logPath,
+    });
+    log(
+      `  temporal ready: grpc ${config.host}:${config.ports.temporal}, UI http://${config.host}:${config.ports.temporalUi}`,
+    );
+  },
+  stop: (config) => stopDaemon(config.stateDir, 'temporal'),
+  async isRunning(config) {
+    const record = await readDaemon(config.stateDir, 'temporal');
+    return record !== undefined && (await isDaemonAlive(record));
+  },
+  async health(config) {
+    const url = `http://${config.host}:${config.ports.temporalUi}`;
+    const grpc = await isPortOpen(config.ports.temporal);
+    const ui = await probeHttp(`${url}/`);
+    return {
+      name: 'temporal',
+      healthy: grpc && ui === undefined,
+      url: `${config.host}:${config.ports.temporal} (UI ${url})`,
+      detail: !grpc ? 'gRPC port closed' : (ui ?? 'serving'),
+    };
+  },
+};
