@@ -1,0 +1,101 @@
+/**
+ * Alerts as Talon understands them, whatever sent them (Alertmanager, Grafana, a person). Pure: the
+ * workflow id derived here is what makes a re-fired alert reach the workflow already handling it.
+ */
+
+export type AlertStatus = 'firing' | 'resolved';
+
+/** What an alert is about: a container of a pod, or a node. */
+export type AlertTarget =
+  | { readonly kind: 'pod'; readonly namespace: string; readonly pod: string; readonly container?: string }
+  | { readonly kind: 'node'; readonly node: string };
+
+export interface TalonAlert {
+  readonly source: 'alertmanager' | 'grafana' | 'api';
+  readonly alertName: string;
+  readonly status: AlertStatus;
+  readonly fingerprint: string;
+  readonly target: AlertTarget;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly annotations: Readonly<Record<string, string>>;
+  /** ISO-8601; when the condition began according to the sender. */
+  readonly startsAt: string;
+  readonly endsAt?: string;
+  readonly summary?: string;
+}
+
+/** Kubernetes object names (RFC 1123 subdomain) — what label values naming pods/nodes/namespaces must be. */
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+/** Namespaces and container names are RFC 1123 labels. */
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+export function isDnsSubdomain(value: string): boolean {
+  return value.length > 0 && value.length <= 253 && DNS_SUBDOMAIN.test(value);
+}
+
+export function isDnsLabel(value: string): boolean {
+  return value.length > 0 && value.length <= 63 && DNS_LABEL.test(value);
+}
+
+/** Alert names become part of workflow ids and UI filters: keep them to a safe, readable alphabet. */
+export function isAlertName(value: string): boolean {
+  return /^[A-Za-z_][A-Za-z0-9_:.-]{0,127}$/.test(value);
+}
+
+export function isFingerprint(value: string): boolean {
+  return /^[A-Za-z0-9_-]{1,64}$/.test(value);
+}
+
+/**
+ * Builds the target from alert labels. Returns an error message instead of throwing so the caller can
+ * report every bad alert of a batch at once.
+ */
+export function targetFromLabels(labels: Readonly<Record<string, string>>): AlertTarget | string {
+  const { namespace, pod, container, node } = labels;
+  if (namespace !== undefined || pod !== undefined) {
+    if (namespace === undefined || !isDnsLabel(namespace))
+      return `label "namespace" must be a Kubernetes namespace name, got ${JSON.stringify(namespace ?? null)}`;
+    if (pod === undefined || !isDnsSubdomain(pod))
+      return `label "pod" must be a Kubernetes pod name, got ${JSON.stringify(pod ?? null)}`;
+    if (container !== undefined && !isDnsLabel(container))
+      return `label "container" must be a container name, got ${JSON.stringify(container)}`;
+    return container === undefined ? { kind: 'pod', namespace, pod } : { kind: 'pod', namespace, pod, container };
+  }
+  if (node !== undefined) {
+    if (!isDnsSubdomain(node)) return `label "node" must be a Kubernetes node name, got ${JSON.stringify(node)}`;
+    return { kind: 'node', node };
+  }
+  return 'alert has neither namespace+pod nor node labels, so Talon cannot tell what to remediate';
+}
+
+export function describeTarget(target: AlertTarget): string {
+  if (target.kind === 'node') return `node/${target.node}`;
+  return `${target.namespace}/${target.pod}${target.container ? `/${target.container}` : ''}`;
+}
+
+/**
+ * One alert episode = one workflow. Readable in the Temporal UI and stable across re-notifications:
+ * `remediate/<alertname>/<namespace>/<pod>/<fingerprint>` or `node-overload/<alertname>/<node>/<fingerprint>`.
+ */
+export function alertWorkflowId(alert: Pick<TalonAlert, 'alertName' | 'target' | 'fingerprint'>): string {
+  if (alert.target.kind === 'node') return `node-overload/${alert.alertName}/${alert.target.node}/${alert.fingerprint}`;
+  return `remediate/${alert.alertName}/${alert.target.namespace}/${alert.target.pod}/${alert.fingerprint}`;
+}
+
+/**
+ * A stable fingerprint for senders that give none (Grafana without one, the API): FNV-1a over the sorted
+ * labels, so the same label set always maps to the same workflow. Pure and deterministic.
+ */
+export function fingerprintLabels(labels: Readonly<Record<string, string>>): string {
+  const text = Object.keys(labels)
+    .sort()
+    .map((k) => `${k}=${labels[k]}`)
+    .join('\u0000');
+  let hash = 0xcbf29ce484222325n;
+  const prime = 0x100000001b3n;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= BigInt(text.charCodeAt(i));
+    hash = (hash * prime) & 0xffffffffffffffffn;
+  }
+  return hash.toString(16).padStart(16, '0');
+}

@@ -1,0 +1,2 @@
+/** Every workflow the Talon worker registers. */
+export { remediateAlert } from './remediate-alert';
