@@ -210,7 +210,7 @@ describe('policy engine (model through the breaker, rules as fallback)', () => {
   });
 
   it('counts an invalid model answer as a failure', async () => {
-    const { engine } = setup({ decide: () => ({ source: 'model', ranked: [] }) as PolicyDecision });
+    const { engine } = setup({ decide: () => ({ source: 'model', ranked: [] }) });
     const d = await engine.decide(window);
     expect(d.source).toBe('rules');
     expect(d.fallbackReason).toContain('InvalidDecisionError');
