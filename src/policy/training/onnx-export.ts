@@ -1,0 +1,334 @@
+/**
+ * Writes the trained network as an ONNX model (opset 13) without Python: the handful of ONNX protobuf
+ * messages the graph needs are declared here (field numbers from onnx.proto) and encoded with protobufjs,
+ * which the project already depends on. Normalisation is baked into the graph, so the served model takes
+ * raw windows; the magnitude head ends in the guide's ranges.
+ *
+ * Graph: window → (x − mean) · 1/std → transpose to time-major → LSTM → LSTM → attention softmax over
+ * time → [context ; last hidden] → policy softmax and magnitudes. Keras gate order i,f,c,o becomes ONNX
+ * i,o,f,c; onnxruntime's CPU LSTM rejects layout=1, hence the transposes.
+ */
+import protobuf from 'protobufjs';
+import { MODEL_FEATURES } from '../../domain/features';
+import { MODEL_POLICIES } from '../../domain/policy';
+import { ARCHITECTURE, MAGNITUDE_MIN, MAGNITUDE_SPAN, type NetworkWeights, type Normalisation } from './network';
+
+const ONNX_SCHEMA = {
+  nested: {
+    onnx: {
+      nested: {
+        ModelProto: {
+          fields: {
+            irVersion: { type: 'int64', id: 1 },
+            producerName: { type: 'string', id: 2 },
+            producerVersion: { type: 'string', id: 3 },
+            domain: { type: 'string', id: 4 },
+            modelVersion: { type: 'int64', id: 5 },
+            docString: { type: 'string', id: 6 },
+            graph: { type: 'GraphProto', id: 7 },
+            opsetImport: { rule: 'repeated', type: 'OperatorSetIdProto', id: 8 },
+            metadataProps: { rule: 'repeated', type: 'StringStringEntryProto', id: 14 },
+          },
+        },
+        OperatorSetIdProto: { fields: { domain: { type: 'string', id: 1 }, version: { type: 'int64', id: 2 } } },
+        StringStringEntryProto: { fields: { key: { type: 'string', id: 1 }, value: { type: 'string', id: 2 } } },
+        GraphProto: {
+          fields: {
+            node: { rule: 'repeated', type: 'NodeProto', id: 1 },
+            name: { type: 'string', id: 2 },
+            initializer: { rule: 'repeated', type: 'TensorProto', id: 5 },
+            docString: { type: 'string', id: 10 },
+            input: { rule: 'repeated', type: 'ValueInfoProto', id: 11 },
+            output: { rule: 'repeated', type: 'ValueInfoProto', id: 12 },
+          },
+        },
+        NodeProto: {
+          fields: {
+            input: { rule: 'repeated', type: 'string', id: 1 },
+            output: { rule: 'repeated', type: 'string', id: 2 },
+            name: { type: 'string', id: 3 },
+            opType: { type: 'string', id: 4 },
+            attribute: { rule: 'repeated', type: 'AttributeProto', id: 5 },
+            domain: { type: 'string', id: 7 },
+          },
+        },
+        AttributeProto: {
+          fields: {
+            name: { type: 'string', id: 1 },
+            f: { type: 'float', id: 2 },
+            i: { type: 'int64', id: 3 },
+            s: { type: 'bytes', id: 4 },
+            floats: { rule: 'repeated', type: 'float', id: 7 },
+            ints: { rule: 'repeated', type: 'int64', id: 8 },
+            strings: { rule: 'repeated', type: 'bytes', id: 9 },
+            type: { type: 'int32', id: 20 },
+          },
+        },
+        TensorProto: {
+          fields: {
+            dims: { rule: 'repeated', type: 'int64', id: 1 },
+            dataType: { type: 'int32', id: 2 },
+            floatData: { rule: 'repeated', type: 'float', id: 4 },
+            int64Data: { rule: 'repeated', type: 'int64', id: 7 },
+            name: { type: 'string', id: 8 },
+            rawData: { type: 'bytes', id: 9 },
+          },
+        },
+        ValueInfoProto: { fields: { name: { type: 'string', id: 1 }, type: { type: 'TypeProto', id: 2 } } },
+        TypeProto: { fields: { tensorType: { type: 'TypeProtoTensor', id: 1 } } },
+        TypeProtoTensor: { fields: { elemType: { type: 'int32', id: 1 }, shape: { type: 'TensorShapeProto', id: 2 } } },
+        TensorShapeProto: { fields: { dim: { rule: 'repeated', type: 'Dimension', id: 1 } } },
+        Dimension: { fields: { dimValue: { type: 'int64', id: 1 }, dimParam: { type: 'string', id: 2 } } },
+      },
+    },
+  },
+};
+
+const root = protobuf.Root.fromJSON(ONNX_SCHEMA);
+const ModelProto = root.lookupType('onnx.ModelProto');
+
+const FLOAT = 1;
+const INT64 = 7;
+const ATTR = { FLOAT: 1, INT: 2, STRING: 3, FLOATS: 6, INTS: 7, STRINGS: 8 } as const;
+
+/** Names of the served model's input and outputs; the loader checks for exactly these. */
+export const ONNX_IO = {
+  input: 'window',
+  probabilities: 'policy_probabilities',
+  magnitudes: 'magnitudes',
+  attention: 'attention',
+} as const;
+
+export const ONNX_OPSET = 13;
+
+type Dim = number | string;
+interface Attribute {
+  name: string;
+  type: number;
+  i?: number;
+  f?: number;
+  ints?: number[];
+  floats?: number[];
+  strings?: Uint8Array[];
+}
+interface Node {
+  opType: string;
+  input: string[];
+  output: string[];
+  name: string;
+  attribute: Attribute[];
+}
+interface Tensor {
+  name: string;
+  dims: number[];
+  dataType: number;
+  rawData?: Uint8Array;
+  int64Data?: number[];
+}
+
+class GraphBuilder {
+  readonly nodes: Node[] = [];
+  readonly initializers: Tensor[] = [];
+  private counter = 0;
+
+  floatConst(name: string, values: ArrayLike<number>, dims: number[]): string {
+    const data = Float32Array.from(values as ArrayLike<number>);
+    const expected = dims.reduce((a, b) => a * b, 1);
+    if (data.length !== expected) throw new RangeError(`${name}: ${data.length} values for dims [${dims.join(',')}]`);
+    // raw_data is little-endian float32, which is what Float32Array holds on every platform Node runs on.
+    this.initializers.push({ name, dims, dataType: FLOAT, rawData: new Uint8Array(data.buffer) });
+    return name;
+  }
+
+  intConst(name: string, values: number[]): string {
+    this.initializers.push({ name, dims: [values.length], dataType: INT64, int64Data: values });
+    return name;
+  }
+
+  op(opType: string, inputs: string[], attrs: Attribute[] = [], outputs = 1, outName?: string): string[] {
+    const id = this.counter++;
+    const out = Array.from({ length: outputs }, (_, k) =>
+      outName && k === 0 ? outName : `${opType.toLowerCase()}_${id}_${k}`,
+    );
+    this.nodes.push({ opType, input: inputs, output: out, name: `${opType}_${id}`, attribute: attrs });
+    return out;
+  }
+
+  one(opType: string, inputs: string[], attrs: Attribute[] = [], outName?: string): string {
+    const [out] = this.op(opType, inputs, attrs, 1, outName);
+    if (!out) throw new Error('op produced no output');
+    return out;
+  }
+}
+
+const ints = (name: string, values: number[]): Attribute => ({ name, type: ATTR.INTS, ints: values });
+const int = (name: string, value: number): Attribute => ({ name, type: ATTR.INT, i: value });
+
+/** Reorders a Keras [in, 4H] (i,f,c,o) matrix into ONNX [4H, in] (i,o,f,c). */
+export function kerasToOnnxGates(kernel: Float32Array, inputs: number, hidden: number): Float32Array {
+  const out = new Float32Array(4 * hidden * inputs);
+  const order = [0, 3, 1, 2]; // ONNX gate g takes Keras gate order[g]
+  for (let g = 0; g < 4; g++) {
+    const src = order[g] ?? 0;
+    for (let u = 0; u < hidden; u++) {
+      for (let k = 0; k < inputs; k++) {
+        out[(g * hidden + u) * inputs + k] = kernel[k * 4 * hidden + src * hidden + u] ?? 0;
+      }
+    }
+  }
+  return out;
+}
+
+function kerasBiasToOnnx(bias: Float32Array, hidden: number): Float32Array {
+  const out = new Float32Array(8 * hidden); // [Wb ; Rb], recurrent half zero
+  const order = [0, 3, 1, 2];
+  for (let g = 0; g < 4; g++) {
+    const src = order[g] ?? 0;
+    for (let u = 0; u < hidden; u++) out[g * hidden + u] = bias[src * hidden + u] ?? 0;
+  }
+  return out;
+}
+
+export interface ExportMetadata {
+  readonly modelVersion: string;
+  readonly labelSet: string;
+  readonly docString: string;
+}
+
+/** Builds the ONNX bytes for trained weights and their normalisation. */
+export function exportOnnx(weights: NetworkWeights, norm: Normalisation, meta: ExportMetadata): Uint8Array {
+  const { hidden: Hd, steps: T, features: F, policies: P } = ARCHITECTURE;
+  const g = new GraphBuilder();
+  const mean = g.floatConst('norm_mean', norm.mean, [F]);
+  const invStd = g.floatConst(
+    'norm_inv_std',
+    norm.std.map((s) => 1 / s),
+    [F],
+  );
+  const centred = g.one('Sub', [ONNX_IO.input, mean]);
+  const scaled = g.one('Mul', [centred, invStd]);
+  let seq = g.one('Transpose', [scaled], [ints('perm', [1, 0, 2])]); // [T, N, F]
+  let lastHidden = '';
+  weights.lstm.forEach((layer, li) => {
+    const inputs = li === 0 ? F : Hd;
+    const W = g.floatConst(`lstm${li}_W`, kerasToOnnxGates(layer.kernel, inputs, Hd), [1, 4 * Hd, inputs]);
+    const R = g.floatConst(`lstm${li}_R`, kerasToOnnxGates(layer.recurrent, Hd, Hd), [1, 4 * Hd, Hd]);
+    const B = g.floatConst(`lstm${li}_B`, kerasBiasToOnnx(layer.bias, Hd), [1, 8 * Hd]);
+    const [Y, Yh] = g.op('LSTM', [seq, W, R, B], [int('hidden_size', Hd)], 2);
+    if (!Y || !Yh) throw new Error('LSTM node without outputs');
+    seq = g.one('Squeeze', [Y, g.intConst(`lstm${li}_squeeze_axes`, [1])]); // [T, N, H]
+    lastHidden = Yh;
+  });
+  const hiddenSeq = g.one('Transpose', [seq], [ints('perm', [1, 0, 2])]); // [N, T, H]
+  const ak = g.floatConst('attention_kernel', weights.attentionKernel, [Hd, 1]);
+  const ab = g.floatConst('attention_bias', [weights.attentionBias], [1]);
+  const scores3 = g.one('Add', [g.one('MatMul', [hiddenSeq, ak]), ab]); // [N, T, 1]
+  const scores = g.one('Squeeze', [scores3, g.intConst('score_squeeze_axes', [2])]);
+  const attention = g.one('Softmax', [scores], [int('axis', 1)], ONNX_IO.attention); // [N, T]
+  const weighted = g.one('Mul', [hiddenSeq, g.one('Unsqueeze', [attention, g.intConst('att_unsqueeze_axes', [2])])]);
+  const context = g.one('ReduceSum', [weighted, g.intConst('context_axes', [1])], [int('keepdims', 0)]);
+  const last = g.one('Squeeze', [lastHidden, g.intConst('last_squeeze_axes', [0])]); // [N, H]
+  const joined = g.one('Concat', [context, last], [int('axis', 1)]); // [N, 2H]
+  const logits = g.one('Add', [
+    g.one('MatMul', [joined, g.floatConst('policy_kernel', weights.policyKernel, [2 * Hd, P])]),
+    g.floatConst('policy_bias', weights.policyBias, [P]),
+  ]);
+  g.one('Softmax', [logits], [int('axis', 1)], ONNX_IO.probabilities);
+  const unit = g.one('Sigmoid', [
+    g.one('Add', [
+      g.one('MatMul', [joined, g.floatConst('magnitude_kernel', weights.magnitudeKernel, [2 * Hd, P])]),
+      g.floatConst('magnitude_bias', weights.magnitudeBias, [P]),
+    ]),
+  ]);
+  g.one(
+    'Add',
+    [
+      g.one('Mul', [unit, g.floatConst('magnitude_span', MAGNITUDE_SPAN, [P])]),
+      g.floatConst('magnitude_min', MAGNITUDE_MIN, [P]),
+    ],
+    [],
+    ONNX_IO.magnitudes,
+  );
+
+  const valueInfo = (name: string, dims: Dim[]): object => ({
+    name,
+    type: {
+      tensorType: {
+        elemType: FLOAT,
+        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+      },
+    },
+  });
+  const model = ModelProto.fromObject({
+    irVersion: 7,
+    producerName: 'talon',
+    producerVersion: '1',
+    modelVersion: 1,
+    docString: meta.docString,
+    opsetImport: [{ domain: '', version: ONNX_OPSET }],
+    metadataProps: [
+      { key: 'talon.model_version', value: meta.modelVersion },
+      { key: 'talon.label_set', value: meta.labelSet },
+      { key: 'talon.features', value: MODEL_FEATURES.join(',') },
+      { key: 'talon.policies', value: MODEL_POLICIES.join(',') },
+    ],
+    graph: {
+      name: 'talon_policy',
+      node: g.nodes,
+      initializer: g.initializers,
+      input: [valueInfo(ONNX_IO.input, ['batch', T, F])],
+      output: [
+        valueInfo(ONNX_IO.probabilities, ['batch', P]),
+        valueInfo(ONNX_IO.magnitudes, ['batch', P]),
+        valueInfo(ONNX_IO.attention, ['batch', T]),
+      ],
+    },
+  });
+  return ModelProto.encode(model).finish();
+}
+
+/**
+ * A minimal valid ONNX model with arbitrary input and output shapes (one MatMul): what a model built for a
+ * different window looks like to the loader. Used by tests and by `talon model` diagnostics.
+ */
+export function exportProbeModel(
+  inputDims: Dim[],
+  outputs: { name: string; dims: Dim[] }[],
+  inputName = ONNX_IO.input,
+): Uint8Array {
+  const g = new GraphBuilder();
+  const features = Number(inputDims[inputDims.length - 1] ?? 1);
+  const valueInfo = (name: string, dims: Dim[]): object => ({
+    name,
+    type: {
+      tensorType: {
+        elemType: FLOAT,
+        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+      },
+    },
+  });
+  const flat = g.one('Flatten', [inputName], [int('axis', 1)]);
+  for (const out of outputs) {
+    const width = Number(out.dims[out.dims.length - 1] ?? 1);
+    const inWidth = inputDims.slice(1).reduce<number>((a, d) => a * Number(d), 1) || features;
+    g.one(
+      'MatMul',
+      [flat, g.floatConst(`${out.name}_w`, new Float32Array(inWidth * width).fill(0.01), [inWidth, width])],
+      [],
+      out.name,
+    );
+  }
+  const model = ModelProto.fromObject({
+    irVersion: 7,
+    producerName: 'talon-probe',
+    opsetImport: [{ domain: '', version: ONNX_OPSET }],
+    graph: {
+      name: 'probe',
+      node: g.nodes,
+      initializer: g.initializers,
+      input: [valueInfo(inputName, inputDims)],
+      output: outputs.map((o) => valueInfo(o.name, o.dims)),
+    },
+  });
+  return ModelProto.encode(model).finish();
+}
