@@ -123,3 +123,24 @@ export function hasFeature(window: FeatureWindow, name: ModelFeature): boolean {
 export function stepTimes(window: Pick<FeatureWindow, 'end' | 'stepSeconds' | 'steps'>): number[] {
   return Array.from({ length: window.steps }, (_, i) => window.end - (window.steps - 1 - i) * window.stepSeconds);
 }
+
+/** Kubernetes' alphabet for generated name suffixes (apimachinery's rand.SafeEncodeString: no vowels, no 0/1/3). */
+const SUFFIX = '[bcdfghjklmnpqrstvwxz2456789]';
+const GENERATED = [
+  new RegExp(`^(.+)-${SUFFIX}{6,10}-${SUFFIX}{5}$`), // Deployment → ReplicaSet → Pod
+  new RegExp(`^(.+)-${SUFFIX}{5}$`), // DaemonSet, Job, bare ReplicaSet
+  /^(.+)-\d+$/, // StatefulSet ordinal
+];
+
+/**
+ * The workload a pod belongs to, for grouping history: the explicit `workload` when the caller knows the
+ * owner (preferred), else the pod name without the suffix its controller generated.
+ */
+export function workloadOf(target: Pick<WindowTarget, 'pod' | 'workload'>): string {
+  if (target.workload) return target.workload;
+  for (const pattern of GENERATED) {
+    const match = pattern.exec(target.pod);
+    if (match?.[1]) return match[1];
+  }
+  return target.pod;
+}
