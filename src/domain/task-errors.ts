@@ -110,6 +110,14 @@ export class NoFeasibleNodeError extends Error {
   }
 }
 
+/** The data handed to a task algorithm cannot be processed (mismatched lengths, no value at all). */
+export class TaskInputError extends Error {
+  override readonly name = 'TaskInputError';
+  constructor(message: string, cause?: unknown) {
+    super(message, { cause });
+  }
+}
+
 /** Names of the errors above, for a workflow's or activity's `nonRetryableErrorTypes`. */
 export const TASK_ERROR_TYPES = [
   'TaxonomyValidationError',
@@ -120,4 +128,5 @@ export const TASK_ERROR_TYPES = [
   'UnscorablePrioritiesError',
   'InvalidPlacementInputError',
   'NoFeasibleNodeError',
+  'TaskInputError',
 ] as const;

@@ -234,6 +234,22 @@ function formatPath(path: readonly PropertyKey[]): string {
  * off as built-in ones. Throws {@link TaxonomyValidationError} listing every problem found.
  */
 export function parseTaxonomy(input: unknown, source: string, origin: AlgorithmOrigin = 'builtin'): Taxonomy {
+  const taxonomy = parseShape(input, source, origin);
+  const issues = checkConsistency(taxonomy);
+  if (issues.length > 0) throw new TaxonomyValidationError(source, issues);
+  return taxonomy;
+}
+
+/**
+ * Adds a user's registration document (same shape as the taxonomy file) to `base`. Its entries may
+ * refer to the base's tasks and metrics, so consistency is checked on the merged whole; see
+ * {@link mergeTaxonomies}.
+ */
+export function registerUserTaxonomy(base: Taxonomy, input: unknown, source: string): Taxonomy {
+  return mergeTaxonomies(base, parseShape(input, source, 'user'), source);
+}
+
+function parseShape(input: unknown, source: string, origin: AlgorithmOrigin): Taxonomy {
   const parsed = taxonomySchema.safeParse(input);
   if (!parsed.success) {
     throw new TaxonomyValidationError(
@@ -242,13 +258,7 @@ export function parseTaxonomy(input: unknown, source: string, origin: AlgorithmO
       parsed.error,
     );
   }
-  const taxonomy: Taxonomy = {
-    ...parsed.data,
-    algorithms: parsed.data.algorithms.map((a) => ({ ...a, origin })),
-  };
-  const issues = checkConsistency(taxonomy);
-  if (issues.length > 0) throw new TaxonomyValidationError(source, issues);
-  return taxonomy;
+  return { ...parsed.data, algorithms: parsed.data.algorithms.map((a) => ({ ...a, origin })) };
 }
 
 /** Built-in plus custom metric definitions of a taxonomy. */
