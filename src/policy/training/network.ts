@@ -132,7 +132,7 @@ export class Network {
     dropoutSeed?: number,
   ): { logits: tf.Tensor2D; magnitudeUnit: tf.Tensor2D; attention: tf.Tensor2D } {
     const batch = x.shape[0];
-    let seq = x as tf.Tensor3D;
+    let seq: tf.Tensor3D = x;
     for (let layer = 0; layer < 2; layer++) {
       const kernel = this.at(layer * 3);
       const recurrent = this.at(layer * 3 + 1);
@@ -164,13 +164,16 @@ export class Network {
         seq = tf.div(tf.mul(seq, mask), keep);
       }
     }
-    const scores = tf.reshape(tf.add(tf.matMul(tf.reshape(seq, [batch * T, H]), this.at(6)), this.at(7)), [batch, T]);
-    const attention = tf.softmax(scores) as tf.Tensor2D;
-    const context = tf.sum(tf.mul(seq, tf.expandDims(attention, 2)), 1) as tf.Tensor2D;
+    const scores = tf.reshape<tf.Rank.R2>(tf.add(tf.matMul(tf.reshape(seq, [batch * T, H]), this.at(6)), this.at(7)), [
+      batch,
+      T,
+    ]);
+    const attention = tf.softmax<tf.Tensor2D>(scores);
+    const context = tf.sum<tf.Tensor2D>(tf.mul(seq, tf.expandDims(attention, 2)), 1);
     const last = tf.reshape(tf.slice(seq, [0, T - 1, 0], [batch, 1, H]), [batch, H]);
     const joined = tf.concat([context, last], 1);
-    const logits = tf.add(tf.matMul(joined, this.at(8)), this.at(9));
-    const magnitudeUnit = tf.sigmoid(tf.add(tf.matMul(joined, this.at(10)), this.at(11)));
+    const logits = tf.add<tf.Tensor2D>(tf.matMul(joined, this.at(8)), this.at(9));
+    const magnitudeUnit = tf.sigmoid<tf.Tensor2D>(tf.add<tf.Tensor2D>(tf.matMul(joined, this.at(10)), this.at(11)));
     return { logits, magnitudeUnit, attention };
   }
 

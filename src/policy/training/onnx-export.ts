@@ -132,7 +132,7 @@ class GraphBuilder {
   private counter = 0;
 
   floatConst(name: string, values: ArrayLike<number>, dims: number[]): string {
-    const data = Float32Array.from(values as ArrayLike<number>);
+    const data = Float32Array.from(values);
     const expected = dims.reduce((a, b) => a * b, 1);
     if (data.length !== expected) throw new RangeError(`${name}: ${data.length} values for dims [${dims.join(',')}]`);
     // raw_data is little-endian float32, which is what Float32Array holds on every platform Node runs on.

@@ -160,7 +160,7 @@ function lossOf(
   const sq = tf.mul(tf.square(tf.sub(out.magnitudeUnit, magUnit)), magMask);
   const mse = tf.div(tf.sum(sq), tf.maximum(tf.sum(magMask), 1));
   return {
-    loss: tf.add(ce, tf.mul(mse, magnitudeWeight)) as tf.Scalar,
+    loss: tf.add<tf.Scalar>(ce, tf.mul(mse, magnitudeWeight)),
     logits: out.logits,
     magnitudeUnit: out.magnitudeUnit,
   };
@@ -178,14 +178,15 @@ async function evaluate(
   let maeSum = 0;
   for (let start = 0; start < set.n; start += batch) {
     const size = Math.min(batch, set.n - start);
-    const [loss, pred, mags] = tf.tidy(() => {
+    const [loss, pred, mags] = tf.tidy((): tf.Tensor[] => {
       const slice = <R extends tf.Rank>(t: tf.Tensor<R>): tf.Tensor<R> =>
         tf.slice(t, [start, ...t.shape.slice(1).map(() => 0)], [size, ...t.shape.slice(1)]);
       const r = lossOf(net, slice(set.x), slice(set.dist), slice(set.magUnit), slice(set.magMask), magnitudeWeight);
       const scaled = tf.add(tf.mul(r.magnitudeUnit, tf.tensor1d(MAGNITUDE_SPAN)), tf.tensor1d(MAGNITUDE_MIN));
       return [r.loss, tf.argMax(r.logits, 1), scaled];
     });
-    lossSum += (await loss.data())[0]! * size;
+    if (!loss || !pred || !mags) throw new Error('evaluation produced no tensors');
+    lossSum += ((await loss.data())[0] ?? 0) * size;
     const predicted = await pred.data();
     const magnitudes = await mags.data();
     tf.dispose([loss, pred, mags]);

@@ -1,0 +1,213 @@
+/** `talon model …`: train, check and evaluate the learned policy model. */
+import { InvalidArgumentError, type Command } from 'commander';
+import { join } from 'node:path';
+import { evaluateRules, ruleConfig } from '../policy/rules';
+import { loadPolicyModel, type LoadedPolicyModel } from '../policy/model';
+import {
+  COST_NOTE,
+  compareDecisionQuality,
+  drawIncidents,
+  formatChoices,
+  formatQualityTable,
+  toFeatureWindow,
+  type Contender,
+} from '../policy/training/benchmark';
+import { DEFAULT_PIPELINE_OPTIONS, modelFileName, runTrainPipeline } from '../policy/training/pipeline';
+import { thresholdDecision } from '../policy/training/threshold-labels';
+import { LABEL_SETS, type LabelSet } from '../policy/training/train';
+
+const log = (line: string): void => {
+  process.stdout.write(`${line}\n`);
+};
+
+function positiveInt(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer`);
+    return n;
+  };
+}
+
+function nonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a non-negative integer');
+  return n;
+}
+
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a positive number');
+  return n;
+}
+
+function nonNegativeNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('must be a number ≥ 0');
+  return n;
+}
+
+function labelSets(value: string): LabelSet[] {
+  const sets = value.split(',').map((s) => s.trim());
+  for (const s of sets) {
+    if (!(LABEL_SETS as readonly string[]).includes(s)) {
+      throw new InvalidArgumentError(`unknown label set "${s}" (choose from ${LABEL_SETS.join(', ')})`);
+    }
+  }
+  return sets as LabelSet[];
+}
+
+interface TrainFlags {
+  out: string;
+  seed: number;
+  trainSamples: number;
+  validationSamples: number;
+  testSamples: number;
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  temperature: number;
+  labels: LabelSet[];
+  quick?: boolean;
+}
+
+interface EvaluateFlags {
+  models: string;
+  incidents: number;
+  seed: number;
+}
+
+/** The contenders of the decision-quality comparison, from the model files in `dir`. */
+export async function standardContenders(
+  dir: string,
+): Promise<{ contenders: Contender[]; models: LoadedPolicyModel[] }> {
+  const outcome = await loadPolicyModel(join(dir, modelFileName('outcome')));
+  const threshold = await loadPolicyModel(join(dir, modelFileName('threshold')));
+  const thresholds = outcome.metadata.thresholds;
+  const tunedRules = ruleConfig({ energyLimitWatts: thresholds.energyHigh / outcome.metadata.stepSeconds });
+  const contenders: Contender[] = [
+    {
+      name: '(a) rule policy (src/policy/rules.ts, defaults)',
+      decide: (s) => s.map((x) => evaluateRules(toFeatureWindow(x))),
+    },
+    {
+      name: '(a2) rule policy, energy limit at the training p95',
+      decide: (s) => s.map((x) => evaluateRules(toFeatureWindow(x), tunedRules)),
+    },
+    { name: '(a3) D3.3 percentile labeller', decide: (s) => s.map((x) => thresholdDecision(x.window, thresholds)) },
+    { name: '(b) model, threshold labels', decide: (s) => threshold.decideBatch(s.map((x) => x.window)) },
+    { name: '(c) model, outcome labels', decide: (s) => outcome.decideBatch(s.map((x) => x.window)) },
+  ];
+  return { contenders, models: [outcome, threshold] };
+}
+
+export function registerModelCommands(program: Command): void {
+  const model = program.command('model').description('the learned policy model (train, check, evaluate)');
+
+  model
+    .command('train')
+    .description('generate simulated telemetry, train on threshold and outcome labels, export ONNX to models/')
+    .option('--out <dir>', 'output folder', DEFAULT_PIPELINE_OPTIONS.outDir)
+    .option('--seed <n>', 'dataset and training seed', nonNegativeInt, DEFAULT_PIPELINE_OPTIONS.seed)
+    .option(
+      '--train-samples <n>',
+      'training windows',
+      positiveInt('train samples'),
+      DEFAULT_PIPELINE_OPTIONS.trainSamples,
+    )
+    .option(
+      '--validation-samples <n>',
+      'validation windows',
+      positiveInt('validation samples'),
+      DEFAULT_PIPELINE_OPTIONS.validationSamples,
+    )
+    .option(
+      '--test-samples <n>',
+      'held-out test windows',
+      positiveInt('test samples'),
+      DEFAULT_PIPELINE_OPTIONS.testSamples,
+    )
+    .option('--epochs <n>', 'epochs per model', positiveInt('epochs'), DEFAULT_PIPELINE_OPTIONS.epochs)
+    .option('--batch-size <n>', 'mini-batch size', positiveInt('batch size'), DEFAULT_PIPELINE_OPTIONS.batchSize)
+    .option('--learning-rate <x>', 'Adam learning rate', positiveNumber, DEFAULT_PIPELINE_OPTIONS.learningRate)
+    .option(
+      '--temperature <x>',
+      'soft-target temperature for outcome labels (0 = one-hot)',
+      nonNegativeNumber,
+      DEFAULT_PIPELINE_OPTIONS.temperature,
+    )
+    .option('--labels <sets>', `label sets to train (${LABEL_SETS.join(',')})`, labelSets, [
+      ...DEFAULT_PIPELINE_OPTIONS.labelSets,
+    ])
+    .option('--quick', 'a tiny run (seconds) to check the pipeline; overrides the sizes')
+    .action(async (flags: TrainFlags) => {
+      const quick = flags.quick === true;
+      const result = await runTrainPipeline({
+        outDir: flags.out,
+        seed: flags.seed,
+        trainSamples: quick ? 600 : flags.trainSamples,
+        validationSamples: quick ? 200 : flags.validationSamples,
+        testSamples: quick ? 200 : flags.testSamples,
+        epochs: quick ? 2 : flags.epochs,
+        batchSize: flags.batchSize,
+        learningRate: flags.learningRate,
+        temperature: flags.temperature,
+        labelSets: flags.labels,
+        log,
+      });
+      log('\ntest split (exported ONNX models):');
+      log(
+        '| model | labels scored | accuracy | precision (macro) | F1 (macro) | precision (weighted) | F1 (weighted) | magnitude MAE |',
+      );
+      log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+      for (const m of result.models) {
+        for (const labels of LABEL_SETS) {
+          const r = m.test[labels];
+          log(
+            `| ${m.labelSet} | ${labels} | ${pct(r.accuracy)} | ${pct(r.macroPrecision)} | ${pct(r.macroF1)} | ${pct(r.weightedPrecision)} | ${pct(r.weightedF1)} | ${r.magnitudeMae.toFixed(4)} |`,
+          );
+        }
+      }
+    });
+
+  model
+    .command('check')
+    .description('load and validate a model file the way a worker does; print its metadata and load time')
+    .option('--model <path>', 'ONNX file', join(DEFAULT_PIPELINE_OPTIONS.outDir, modelFileName('outcome')))
+    .action(async (flags: { model: string }) => {
+      const loaded = await loadPolicyModel(flags.model);
+      try {
+        const m = loaded.metadata;
+        log(
+          `${flags.model}: ${m.modelVersion}, ${m.labelSet} labels, ${loaded.fileBytes} bytes, loaded and validated in ${loaded.loadMs.toFixed(1)} ms`,
+        );
+        log(`features: ${m.features.join(', ')} × ${m.steps} steps of ${m.stepSeconds} s`);
+        log(`policies: ${m.policies.join(', ')}`);
+      } finally {
+        await loaded.close();
+      }
+    });
+
+  model
+    .command('evaluate')
+    .description('decision quality on held-out simulated incidents: rules vs the two models')
+    .option('--models <dir>', 'folder with policy.onnx and policy-threshold.onnx', DEFAULT_PIPELINE_OPTIONS.outDir)
+    .option('--incidents <n>', 'number of incidents', positiveInt('incidents'), 1000)
+    .option('--seed <n>', 'seed of the incident set', nonNegativeInt, DEFAULT_PIPELINE_OPTIONS.seed)
+    .action(async (flags: EvaluateFlags) => {
+      const { contenders, models } = await standardContenders(flags.models);
+      try {
+        const incidents = drawIncidents(flags.seed, flags.incidents);
+        const rows = await compareDecisionQuality(incidents, contenders);
+        log(formatQualityTable(rows));
+        log('');
+        log(formatChoices(rows));
+        log(`\n${COST_NOTE}`);
+      } finally {
+        await Promise.all(models.map((m) => m.close()));
+      }
+    });
+}
+
+function pct(x: number): string {
+  return `${(100 * x).toFixed(2)} %`;
+}

@@ -1,0 +1,160 @@
+/**
+ * Decision quality on held-out simulated incidents: each policy engine sees the same alert window, its top
+ * choice is played forward in the cluster model, and the outcomes are averaged. The incidents come from
+ * their own seed, never used for training or validation.
+ */
+import { MODEL_FEATURES, WINDOW_STEPS, WINDOW_STEP_SECONDS } from '../../domain/features';
+import { MODEL_POLICIES, type ModelPolicy, type PolicyDecision } from '../../domain/policy';
+import type { FeatureWindow } from '../../domain/window';
+import { HORIZON_STEPS, makeEpisode, observe, rollout, type Action, type Outcome } from './cluster';
+import { generateSamples, splitSeed, type Sample } from './dataset';
+import { COST_WEIGHTS, outcomeCost } from './outcome-labels';
+
+/** An engine under test: answers a batch of windows with ranked decisions. */
+export interface Contender {
+  readonly name: string;
+  decide(windows: readonly Sample[]): Promise<readonly PolicyDecision[]> | readonly PolicyDecision[];
+}
+
+export interface QualityRow {
+  readonly name: string;
+  readonly incidents: number;
+  /** Mean seconds until the SLO holds again for three steps (censored at the 10-minute horizon). */
+  readonly meanTtrSeconds: number;
+  readonly meanViolationSeconds: number;
+  /** Share of incidents back under SLO within the horizon. */
+  readonly recovered: number;
+  /** Mean joules over the horizon, and relative to doing nothing. */
+  readonly meanEnergyJ: number;
+  readonly energyVsNoAction: number;
+  readonly disruptive: number;
+  readonly disruptiveShare: number;
+  readonly oomKills: number;
+  /** Chosen resizes that could not be applied for lack of room on the node. */
+  readonly pending: number;
+  /** The labelling objective (steps out of SLO + priced energy and disruption): lower is better. */
+  readonly meanCost: number;
+  readonly choices: Readonly<Partial<Record<ModelPolicy, number>>>;
+}
+
+/** Wraps a simulated window as a FeatureWindow, as the metrics adapter would deliver it. */
+export function toFeatureWindow(sample: Sample): FeatureWindow {
+  const ep = makeEpisode(sample.seed);
+  return {
+    kind: 'window',
+    target: { namespace: 'sim', pod: `episode-${sample.seed}` },
+    source: 'prometheus',
+    end: 1_700_000_000 - (1_700_000_000 % WINDOW_STEP_SECONDS),
+    stepSeconds: WINDOW_STEP_SECONDS,
+    steps: WINDOW_STEPS,
+    features: MODEL_FEATURES,
+    values: sample.window,
+    observed: sample.window.map((row) => row.map(() => true)),
+    absentFeatures: [],
+    quality: { realFraction: 1, stalenessSeconds: 0, freshness: 1, score: 1, coverage: 1 },
+    resources: {
+      cpuRequestCores: ep.cpuLimit,
+      cpuLimitCores: ep.cpuLimit,
+      memoryRequestBytes: ep.memLimit * 2 ** 30,
+      memoryLimitBytes: ep.memLimit * 2 ** 30,
+    },
+  };
+}
+
+/** The top model policy of a decision; policies outside the model's seven are treated as doing nothing. */
+export function topAction(decision: PolicyDecision): Action {
+  for (const r of decision.ranked) {
+    if ((MODEL_POLICIES as readonly string[]).includes(r.policy)) {
+      return { policy: r.policy as ModelPolicy, magnitude: r.magnitude };
+    }
+    break;
+  }
+  return { policy: 'no_action', magnitude: 1 };
+}
+
+export function drawIncidents(seed: number, count: number): Sample[] {
+  return generateSamples(splitSeed(seed, 'incidents'), count, { incidentsOnly: true });
+}
+
+function summarise(
+  name: string,
+  outcomes: readonly { outcome: Outcome; action: Action; baselineJ: number }[],
+): QualityRow {
+  const n = outcomes.length;
+  const mean = (f: (o: (typeof outcomes)[number]) => number): number => outcomes.reduce((a, o) => a + f(o), 0) / n;
+  const choices: Partial<Record<ModelPolicy, number>> = {};
+  for (const o of outcomes) choices[o.action.policy] = (choices[o.action.policy] ?? 0) + 1;
+  const energy = mean((o) => o.outcome.energyJ);
+  const baseline = mean((o) => o.baselineJ);
+  const disruptive = outcomes.filter((o) => o.outcome.disruptive).length;
+  return {
+    name,
+    incidents: n,
+    meanTtrSeconds: mean((o) => o.outcome.ttrSteps) * WINDOW_STEP_SECONDS,
+    meanViolationSeconds: mean((o) => o.outcome.violationSteps) * WINDOW_STEP_SECONDS,
+    recovered: outcomes.filter((o) => o.outcome.ttrSteps < HORIZON_STEPS).length / n,
+    meanEnergyJ: energy,
+    energyVsNoAction: energy / baseline - 1,
+    disruptive,
+    disruptiveShare: disruptive / n,
+    oomKills: outcomes.reduce((a, o) => a + o.outcome.ooms, 0),
+    pending: outcomes.filter((o) => !o.outcome.applied).length,
+    meanCost: mean((o) => outcomeCost(o.outcome, o.baselineJ, o.action.policy)),
+    choices,
+  };
+}
+
+/** Plays every contender's top choice on every incident; adds "no action" and the hindsight oracle. */
+export async function compareDecisionQuality(
+  incidents: readonly Sample[],
+  contenders: readonly Contender[],
+): Promise<QualityRow[]> {
+  const episodes = incidents.map((s) => {
+    const ep = makeEpisode(s.seed);
+    const obs = observe(ep);
+    const baseline = rollout(ep, obs.state, { policy: 'no_action', magnitude: 1 });
+    return { ep, state: obs.state, baseline };
+  });
+  const play = (actions: readonly Action[]): { outcome: Outcome; action: Action; baselineJ: number }[] =>
+    actions.map((action, i) => {
+      const e = episodes[i]!;
+      return { outcome: rollout(e.ep, e.state, action), action, baselineJ: e.baseline.energyJ };
+    });
+  const rows: QualityRow[] = [
+    summarise('no action', play(incidents.map(() => ({ policy: 'no_action', magnitude: 1 })))),
+  ];
+  for (const c of contenders) {
+    const decisions = await c.decide(incidents);
+    rows.push(summarise(c.name, play(decisions.map(topAction))));
+  }
+  const oracle = incidents.map((s) => ({
+    policy: MODEL_POLICIES[s.outcome.policy] ?? 'no_action',
+    magnitude: s.outcome.magnitude,
+  }));
+  rows.push(summarise('oracle (hindsight best)', play(oracle)));
+  return rows;
+}
+
+export const COST_NOTE = `cost = steps out of SLO + ${COST_WEIGHTS.energyPerRelative} × relative extra energy + ${COST_WEIGHTS.disruption} × disruption + ${COST_WEIGHTS.change} per change`;
+
+export function formatQualityTable(rows: readonly QualityRow[]): string {
+  const header =
+    '| policy engine | mean time back under SLO | violation time | recovered ≤ 10 min | energy (J) | vs no action | disruptive actions | OOM kills | pending resizes | mean cost |';
+  const sep = '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |';
+  const lines = rows.map(
+    (r) =>
+      `| ${r.name} | ${r.meanTtrSeconds.toFixed(1)} s | ${r.meanViolationSeconds.toFixed(1)} s | ${(100 * r.recovered).toFixed(1)} % | ${r.meanEnergyJ.toFixed(0)} | ${signedPct(r.energyVsNoAction)} | ${r.disruptive} (${(100 * r.disruptiveShare).toFixed(1)} %) | ${r.oomKills} | ${r.pending} | ${r.meanCost.toFixed(2)} |`,
+  );
+  return [header, sep, ...lines].join('\n');
+}
+
+export function formatChoices(rows: readonly QualityRow[]): string {
+  const header = `| policy engine | ${MODEL_POLICIES.join(' | ')} |`;
+  const sep = `| --- |${MODEL_POLICIES.map(() => ' ---: |').join('')}`;
+  const lines = rows.map((r) => `| ${r.name} | ${MODEL_POLICIES.map((p) => r.choices[p] ?? 0).join(' | ')} |`);
+  return [header, sep, ...lines].join('\n');
+}
+
+function signedPct(x: number): string {
+  return `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)} %`;
+}
