@@ -265,14 +265,15 @@ export function placeTask(
   const base = nodes.map((node) => {
     const cpuAfter = utilisationAfter(node.usage.cpuCores, requests.cpuMillicores / 1000, node.allocatable.cpuCores);
     const memAfter = utilisationAfter(node.usage.memoryBytes, requests.memoryBytes, node.allocatable.memoryBytes);
+    // Free capacity is rounded down (requests round up): neither may promise more than there is.
     const short: string[] = [];
     if (cpuAfter > maxUtilisation) {
       const free = Math.max(0, node.allocatable.cpuCores * maxUtilisation - node.usage.cpuCores);
-      short.push(`needs ${requests.cpu} CPU, ${formatCpuMillicores(free * 1000)} free below ${pct(maxUtilisation)}`);
+      short.push(`needs ${requests.cpu} CPU, ${Math.floor(free * 1000 + 1e-6)}m free below ${pct(maxUtilisation)}`);
     }
     if (memAfter > maxUtilisation) {
       const free = Math.max(0, node.allocatable.memoryBytes * maxUtilisation - node.usage.memoryBytes);
-      short.push(`needs ${requests.memory} memory, ${formatMemoryMi(free)} free below ${pct(maxUtilisation)}`);
+      short.push(`needs ${requests.memory} memory, ${Math.floor(free / MIB)}Mi free below ${pct(maxUtilisation)}`);
     }
     return { node, cpuAfter, memAfter, feasible: short.length === 0, reason: short.join('; ') };
   });

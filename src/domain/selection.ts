@@ -153,7 +153,7 @@ export function rankAlgorithms(
   ) as Record<PriorityParameter, number>;
   for (const p of unscorable) {
     notes.push(
-      `no candidate has a ${p} metric (${metrics
+      `no candidate has a metric for ${p} (${metrics
         .filter((m) => m.parameter === p)
         .map((m) => m.id)
         .join(', ')}): its share was spread over the other parameters`,
