@@ -43,14 +43,14 @@ export default tseslint.config(
   {
     files: ['workflows/**/*.ts'],
     rules: {
-      'no-restricted-imports': [
+      '@typescript-eslint/no-restricted-imports': [
         'error',
         {
           patterns: [
             { group: workflowForbidden, message: 'Workflows are deterministic: no Node APIs, no I/O clients.' },
             {
-              group: ['../activities/*', '../activities'],
-              importNamePattern: '^(?!type )',
+              group: ['../activities/*', '../activities', '../../activities/*'],
+              allowTypeImports: true,
               message: 'Import only activity types into workflows (import type).',
             },
           ],

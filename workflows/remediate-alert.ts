@@ -39,7 +39,7 @@ export async function remediateAlert(input: RemediateAlertInput): Promise<Remedi
   let notifications = 0;
   let cancelled = false;
   let targetSnapshot: unknown;
-  let outcome: RemediationOutcome | undefined;
+  let outcome: RemediationOutcome | undefined = undefined;
 
   setHandler(alertFiredSignal, () => {
     notifications += 1;

@@ -1,5 +1,6 @@
 /** The `talon` command line. Each command group lives in its own module; this file only assembles them. */
 import { Command } from 'commander';
+import { registerRunCommands } from './run-commands';
 import { registerStackCommands } from './stack-commands';
 
 export function buildProgram(): Command {
@@ -7,6 +8,7 @@ export function buildProgram(): Command {
     .description('Durable auto-remediation for Kubernetes on Temporal')
     .showHelpAfterError();
   registerStackCommands(program);
+  registerRunCommands(program);
   return program;
 }
 

@@ -1,0 +1,90 @@
+/** `talon worker`, `talon webhook` and `talon run` (both in one process): Talon's long-running services. */
+import type { Command } from 'commander';
+import { TalonClient } from '../client/talon-client';
+import { TalonMetrics } from '../observability/metrics';
+import { startWebhookServer, type RunningWebhook } from '../webhook/server';
+import { loadTalonConfig, type TalonConfig } from '../../workers/config';
+import { createTalonWorker, type TalonWorker } from '../../workers/worker';
+
+export interface RunningServices {
+  readonly worker?: TalonWorker;
+  readonly webhook?: RunningWebhook;
+  readonly client?: TalonClient;
+  readonly workerDone?: Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startServices(
+  config: TalonConfig,
+  which: { worker: boolean; webhook: boolean },
+): Promise<RunningServices> {
+  const worker = which.worker ? await createTalonWorker(config) : undefined;
+  const workerDone = worker?.run();
+  let client: TalonClient | undefined;
+  let webhook: RunningWebhook | undefined;
+  if (which.webhook) {
+    client = await TalonClient.connect({
+      address: config.temporal.address,
+      namespace: config.temporal.namespace,
+      taskQueue: config.temporal.taskQueue,
+      ...(config.temporal.tls !== undefined ? { tls: config.temporal.tls } : {}),
+      ...(config.temporal.apiKey ? { apiKey: config.temporal.apiKey } : {}),
+    });
+    webhook = await startWebhookServer(client, new TalonMetrics(), {
+      host: config.webhook.host,
+      port: config.webhook.port,
+      bodyLimit: config.webhook.bodyLimit,
+      auth: {
+        ...(config.webhook.bearerToken ? { bearerToken: config.webhook.bearerToken } : {}),
+        ...(config.webhook.basic ? { basic: config.webhook.basic } : {}),
+      },
+    });
+  }
+  return {
+    ...(worker ? { worker } : {}),
+    ...(webhook ? { webhook } : {}),
+    ...(client ? { client } : {}),
+    ...(workerDone ? { workerDone } : {}),
+    async stop() {
+      await webhook?.close();
+      await client?.close();
+      worker?.shutdown();
+      await workerDone;
+    },
+  };
+}
+
+function untilSignal(services: RunningServices): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const stop = (): void => {
+      process.stdout.write('shutting down (in-flight activities finish first)…\n');
+      services.stop().then(resolve, reject);
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    services.workerDone?.catch(reject);
+  });
+}
+
+export function registerRunCommands(program: Command): void {
+  const run = async (which: { worker: boolean; webhook: boolean }): Promise<void> => {
+    const config = loadTalonConfig();
+    const services = await startServices(config, which);
+    if (services.worker)
+      process.stdout.write(`worker polling task queue ${config.temporal.taskQueue} at ${config.temporal.address}\n`);
+    if (services.webhook) process.stdout.write(`webhook listening on ${services.webhook.url}\n`);
+    await untilSignal(services);
+  };
+  program
+    .command('worker')
+    .description('run a Talon worker')
+    .action(() => run({ worker: true, webhook: false }));
+  program
+    .command('webhook')
+    .description('run the alert webhook')
+    .action(() => run({ worker: false, webhook: true }));
+  program
+    .command('run')
+    .description('run a worker and the webhook in one process')
+    .action(() => run({ worker: true, webhook: true }));
+}

@@ -1,0 +1,74 @@
+/**
+ * Talon's Prometheus metrics. One registry per process: the webhook counts what arrives, the worker's
+ * activities count what is done. Prometheus scrapes both at /metrics.
+ */
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export class TalonMetrics {
+  readonly registry = new Registry();
+
+  readonly alertsReceived = new Counter({
+    name: 'talon_alerts_received_total',
+    help: 'Alerts received by the webhook, by sender and status',
+    labelNames: ['source', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly alertsRejected = new Counter({
+    name: 'talon_alerts_rejected_total',
+    help: 'Alerts or requests refused, by reason',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly alertsDeduplicated = new Counter({
+    name: 'talon_alerts_deduplicated_total',
+    help: 'Firing notifications that reached an already running remediation instead of starting one',
+    registers: [this.registry],
+  });
+  readonly handoffs = new Counter({
+    name: 'talon_handoffs_total',
+    help: 'Alerts handed to Temporal, by result (ok, unavailable)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly workflowsStarted = new Counter({
+    name: 'talon_workflows_started_total',
+    help: 'Remediation workflows started, by type',
+    labelNames: ['type'] as const,
+    registers: [this.registry],
+  });
+  readonly actionsApplied = new Counter({
+    name: 'talon_actions_applied_total',
+    help: 'Kubernetes changes applied, by policy and outcome',
+    labelNames: ['policy', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly escalations = new Counter({
+    name: 'talon_escalations_total',
+    help: 'Escalations to the next-best policy',
+    registers: [this.registry],
+  });
+  readonly guardRefusals = new Counter({
+    name: 'talon_guard_refusals_total',
+    help: 'Changes refused by a guardrail, by guard',
+    labelNames: ['guard'] as const,
+    registers: [this.registry],
+  });
+  readonly stepDuration = new Histogram({
+    name: 'talon_step_duration_seconds',
+    help: 'Duration of remediation steps (activities), by step',
+    labelNames: ['step'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly requestDuration = new Histogram({
+    name: 'talon_webhook_request_duration_seconds',
+    help: 'Webhook request handling time, by route and status',
+    labelNames: ['route', 'status'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'talon_' });
+  }
+}

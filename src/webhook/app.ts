@@ -1,0 +1,141 @@
+/**
+ * Talon's HTTP face. Answers 2xx only after every acceptable alert of a payload is durably in Temporal;
+ * if Temporal cannot be reached it answers 503 so Alertmanager retries, and nothing is lost in between.
+ */
+import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
+import type { z } from 'zod';
+import type { TalonAlert } from '../domain/alert';
+import type { TalonMetrics } from '../observability/metrics';
+import { authMiddleware, type WebhookAuth } from './auth';
+import { HttpError } from './errors';
+import {
+  alertmanagerPayload,
+  describeIssues,
+  grafanaPayload,
+  normaliseAlertmanager,
+  normaliseGrafana,
+  type NormalisedBatch,
+} from './payloads';
+
+/** Where accepted alerts go; TalonClient implements it. */
+export interface AlertSink {
+  remediate(alert: TalonAlert): Promise<{ workflowId: string; action: string }>;
+}
+
+export interface WebhookDeps {
+  readonly sink: AlertSink;
+  readonly metrics: TalonMetrics;
+  readonly auth: WebhookAuth;
+  /** Whether Temporal answers; drives /readyz. */
+  readonly ready: () => Promise<boolean>;
+  /** Largest accepted body, as express understands it ('1mb'). */
+  readonly bodyLimit?: string;
+  /** Give up on Temporal after this long and answer 503. */
+  readonly handoffTimeoutMs?: number;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Temporal did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+function alertRoute<S extends z.ZodType>(
+  deps: WebhookDeps,
+  source: 'alertmanager' | 'grafana',
+  schema: S,
+  normalise: (payload: z.infer<S>) => NormalisedBatch,
+): RequestHandler {
+  return async (req, res) => {
+    if (!req.is('application/json'))
+      throw new HttpError(415, 'unsupported_media_type', 'send Content-Type: application/json');
+    const parsed = schema.safeParse(req.body);
+    if (!parsed.success) {
+      throw new HttpError(
+        400,
+        'invalid_payload',
+        `not a valid ${source} webhook payload`,
+        describeIssues(parsed.error),
+      );
+    }
+    const batch = normalise(parsed.data);
+    for (const alert of batch.alerts) deps.metrics.alertsReceived.inc({ source, status: alert.status });
+    if (batch.rejected.length > 0) deps.metrics.alertsRejected.inc({ reason: 'invalid_alert' }, batch.rejected.length);
+    if (batch.alerts.length === 0) {
+      throw new HttpError(422, 'no_actionable_alerts', 'no alert in the payload can be remediated', batch.rejected);
+    }
+    let results: { workflowId: string; action: string }[];
+    try {
+      results = await withTimeout(
+        Promise.all(batch.alerts.map((alert) => deps.sink.remediate(alert))),
+        deps.handoffTimeoutMs ?? 5_000,
+      );
+    } catch (err) {
+      deps.metrics.handoffs.inc({ result: 'unavailable' }, batch.alerts.length);
+      throw new HttpError(
+        503,
+        'temporal_unavailable',
+        'alerts could not be handed to Temporal; retry later',
+        undefined,
+        err,
+      );
+    }
+    deps.metrics.handoffs.inc({ result: 'ok' }, results.length);
+    res.status(202).json({ accepted: results, rejected: batch.rejected });
+  };
+}
+
+const errorHandler =
+  (metrics: TalonMetrics): ErrorRequestHandler =>
+  (err: unknown, _req, res, _next) => {
+    let httpError: HttpError;
+    if (err instanceof HttpError) httpError = err;
+    else {
+      const status = (err as { status?: unknown }).status;
+      const type = (err as { type?: unknown }).type;
+      if (type === 'entity.too.large')
+        httpError = new HttpError(413, 'body_too_large', 'request body is larger than the configured limit');
+      else if (type === 'entity.parse.failed')
+        httpError = new HttpError(400, 'malformed_json', 'request body is not valid JSON');
+      else if (typeof status === 'number' && status >= 400 && status < 500)
+        httpError = new HttpError(status, 'bad_request', String((err as Error).message));
+      else httpError = new HttpError(500, 'internal_error', 'internal error', undefined, err);
+    }
+    if (httpError.status < 500 || httpError.status === 503) metrics.alertsRejected.inc({ reason: httpError.code });
+    if (httpError.status === 503) res.setHeader('Retry-After', '5');
+    res.status(httpError.status).json({
+      error: httpError.code,
+      message: httpError.message,
+      ...(httpError.details !== undefined ? { details: httpError.details } : {}),
+    });
+  };
+
+export function createWebhookApp(deps: WebhookDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.use((req, res, next) => {
+    const end = deps.metrics.requestDuration.startTimer({ route: req.path });
+    res.on('finish', () => end({ status: String(res.statusCode) }));
+    next();
+  });
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const ready = await deps.ready().catch(() => false);
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'temporal unreachable' });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.setHeader('Content-Type', deps.metrics.registry.contentType);
+    res.send(await deps.metrics.registry.metrics());
+  });
+  const json = express.json({ limit: deps.bodyLimit ?? '1mb', type: () => true });
+  const auth = authMiddleware(deps.auth);
+  app.post('/api/alerts', auth, json, alertRoute(deps, 'alertmanager', alertmanagerPayload, normaliseAlertmanager));
+  app.post('/api/alerts/grafana', auth, json, alertRoute(deps, 'grafana', grafanaPayload, normaliseGrafana));
+  app.use((_req, _res, next) => next(new HttpError(404, 'not_found', 'no such route')));
+  app.use(errorHandler(deps.metrics));
+  return app;
+}

@@ -1,0 +1,49 @@
+/** Runs the webhook app on a socket, connected to Temporal through TalonClient. */
+import type { Server } from 'node:http';
+import type { TalonClient } from '../client/talon-client';
+import type { TalonMetrics } from '../observability/metrics';
+import { createWebhookApp } from './app';
+import type { WebhookAuth } from './auth';
+
+export interface WebhookServerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly auth: WebhookAuth;
+  readonly bodyLimit: string;
+  readonly handoffTimeoutMs?: number;
+}
+
+export interface RunningWebhook {
+  readonly server: Server;
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+export async function startWebhookServer(
+  client: TalonClient,
+  metrics: TalonMetrics,
+  options: WebhookServerOptions,
+): Promise<RunningWebhook> {
+  const app = createWebhookApp({
+    sink: client,
+    metrics,
+    auth: options.auth,
+    bodyLimit: options.bodyLimit,
+    ...(options.handoffTimeoutMs !== undefined ? { handoffTimeoutMs: options.handoffTimeoutMs } : {}),
+    ready: async () => {
+      await client.temporal.connection.workflowService.getSystemInfo({});
+      return true;
+    },
+  });
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = app.listen(options.port, options.host, () => resolve(s));
+    s.once('error', reject);
+  });
+  // Alertmanager keeps connections open between notifications; keep them longer than its idle timeout.
+  server.keepAliveTimeout = 65_000;
+  return {
+    server,
+    url: `http://${options.host}:${options.port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}

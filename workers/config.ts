@@ -1,0 +1,142 @@
+/**
+ * Talon's runtime configuration, read from the environment once per process (worker, webhook, CLI),
+ * validated, and passed inward as typed options. Defaults target the embedded local stack.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { loadStackConfig, stackEndpoints } from '../src/stack/config';
+import { webhookTokenPath } from '../src/stack/alertmanager';
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === '' ? undefined : v));
+
+const envSchema = z.object({
+  TALON_TEMPORAL_ADDRESS: optionalString,
+  TALON_TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TALON_TASK_QUEUE: z.string().min(1).default('talon-remediation'),
+  TALON_TEMPORAL_TLS: z.enum(['true', 'false']).default('false'),
+  TALON_TEMPORAL_TLS_CERT: optionalString,
+  TALON_TEMPORAL_TLS_KEY: optionalString,
+  TALON_TEMPORAL_TLS_CA: optionalString,
+  TALON_TEMPORAL_API_KEY: optionalString,
+  TALON_KUBECONFIG: optionalString,
+  KUBERNETES_SERVICE_HOST: optionalString,
+  TALON_WEBHOOK_HOST: z.string().default('127.0.0.1'),
+  TALON_WEBHOOK_TOKEN: optionalString,
+  TALON_WEBHOOK_TOKEN_FILE: optionalString,
+  TALON_WEBHOOK_BASIC_USER: optionalString,
+  TALON_WEBHOOK_BASIC_PASSWORD: optionalString,
+  TALON_WEBHOOK_BODY_LIMIT: z
+    .string()
+    .regex(/^\d+(b|kb|mb)$/i, 'a size such as 512kb or 1mb')
+    .default('1mb'),
+  TALON_PROMETHEUS_URL: optionalString,
+  TALON_INFLUX_URL: optionalString,
+  TALON_INFLUX_TOKEN: optionalString,
+  TALON_INFLUX_ORG: optionalString,
+  TALON_INFLUX_BUCKET: optionalString,
+  TALON_MODEL_PATH: z.string().default('models/policy.onnx'),
+  TALON_WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+  TALON_RESOLVE_WITHIN: z.string().default('10m'),
+});
+
+export interface TalonConfig {
+  readonly temporal: {
+    readonly address: string;
+    readonly namespace: string;
+    readonly taskQueue: string;
+    readonly tls?: { clientCertPair?: { crt: Buffer; key: Buffer }; serverRootCACertificate?: Buffer } | true;
+    readonly apiKey?: string;
+  };
+  readonly kube: { readonly kubeconfigPath?: string; readonly inCluster: boolean };
+  readonly webhook: {
+    readonly host: string;
+    readonly port: number;
+    readonly bearerToken?: string;
+    readonly basic?: { username: string; password: string };
+    readonly bodyLimit: string;
+  };
+  readonly prometheusUrl: string;
+  readonly influx: { readonly url: string; readonly token: string; readonly org: string; readonly bucket: string };
+  readonly modelPath: string;
+  readonly workerMetricsPort: number;
+  readonly resolveWithin: string;
+}
+
+function readSecretFile(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch (err) {
+    throw new Error(`cannot read ${what} from ${path}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+export function loadTalonConfig(env: NodeJS.ProcessEnv = process.env): TalonConfig {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new Error(
+      `invalid configuration: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
+  }
+  const e = parsed.data;
+  const stack = loadStackConfig(env);
+  const local = stackEndpoints(stack);
+  let tls: TalonConfig['temporal']['tls'];
+  if (e.TALON_TEMPORAL_TLS === 'true' || e.TALON_TEMPORAL_TLS_CERT) {
+    if (e.TALON_TEMPORAL_TLS_CERT && !e.TALON_TEMPORAL_TLS_KEY)
+      throw new Error('TALON_TEMPORAL_TLS_CERT needs TALON_TEMPORAL_TLS_KEY');
+    tls =
+      e.TALON_TEMPORAL_TLS_CERT || e.TALON_TEMPORAL_TLS_CA
+        ? {
+            ...(e.TALON_TEMPORAL_TLS_CERT && e.TALON_TEMPORAL_TLS_KEY
+              ? {
+                  clientCertPair: {
+                    crt: readFileSync(e.TALON_TEMPORAL_TLS_CERT),
+                    key: readFileSync(e.TALON_TEMPORAL_TLS_KEY),
+                  },
+                }
+              : {}),
+            ...(e.TALON_TEMPORAL_TLS_CA ? { serverRootCACertificate: readFileSync(e.TALON_TEMPORAL_TLS_CA) } : {}),
+          }
+        : true;
+  }
+  const tokenFile =
+    e.TALON_WEBHOOK_TOKEN_FILE ?? (existsSync(webhookTokenPath(stack)) ? webhookTokenPath(stack) : undefined);
+  const bearerToken = e.TALON_WEBHOOK_TOKEN ?? (tokenFile ? readSecretFile(tokenFile, 'the webhook token') : undefined);
+  if ((e.TALON_WEBHOOK_BASIC_USER === undefined) !== (e.TALON_WEBHOOK_BASIC_PASSWORD === undefined)) {
+    throw new Error('TALON_WEBHOOK_BASIC_USER and TALON_WEBHOOK_BASIC_PASSWORD go together');
+  }
+  const inCluster = e.KUBERNETES_SERVICE_HOST !== undefined && e.TALON_KUBECONFIG === undefined;
+  const kubeconfigPath = e.TALON_KUBECONFIG ?? (inCluster ? undefined : local.kubeconfigPath);
+  return {
+    temporal: {
+      address: e.TALON_TEMPORAL_ADDRESS ?? local.temporalAddress,
+      namespace: e.TALON_TEMPORAL_NAMESPACE,
+      taskQueue: e.TALON_TASK_QUEUE,
+      ...(tls !== undefined ? { tls } : {}),
+      ...(e.TALON_TEMPORAL_API_KEY ? { apiKey: e.TALON_TEMPORAL_API_KEY } : {}),
+    },
+    kube: { inCluster, ...(kubeconfigPath ? { kubeconfigPath } : {}) },
+    webhook: {
+      host: e.TALON_WEBHOOK_HOST,
+      port: stack.ports.webhook,
+      ...(bearerToken ? { bearerToken } : {}),
+      ...(e.TALON_WEBHOOK_BASIC_USER && e.TALON_WEBHOOK_BASIC_PASSWORD
+        ? { basic: { username: e.TALON_WEBHOOK_BASIC_USER, password: e.TALON_WEBHOOK_BASIC_PASSWORD } }
+        : {}),
+      bodyLimit: e.TALON_WEBHOOK_BODY_LIMIT.toLowerCase(),
+    },
+    prometheusUrl: e.TALON_PROMETHEUS_URL ?? local.prometheusUrl,
+    influx: {
+      url: e.TALON_INFLUX_URL ?? local.influx.url,
+      token: e.TALON_INFLUX_TOKEN ?? local.influx.token,
+      org: e.TALON_INFLUX_ORG ?? local.influx.org,
+      bucket: e.TALON_INFLUX_BUCKET ?? local.influx.bucket,
+    },
+    modelPath: e.TALON_MODEL_PATH,
+    workerMetricsPort: e.TALON_WORKER_METRICS_PORT,
+    resolveWithin: e.TALON_RESOLVE_WITHIN,
+  };
+}

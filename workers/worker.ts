@@ -1,0 +1,51 @@
+/**
+ * The Talon worker process: connects to Temporal, registers workflows and activities, and shuts down
+ * gracefully (in-flight activities finish, nothing is lost: Temporal hands unfinished work to the next worker).
+ */
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { loadKubeConfig } from '../src/kube/config';
+import { createActivities } from './activities';
+import type { TalonConfig } from './config';
+
+export interface TalonWorker {
+  readonly worker: Worker;
+  run(): Promise<void>;
+  shutdown(): void;
+}
+
+export function workflowsPath(): string {
+  return require.resolve('../workflows');
+}
+
+export async function createTalonWorker(
+  config: TalonConfig,
+  overrides: Partial<Pick<WorkerOptions, 'workflowBundle' | 'activities'>> & { shutdownGraceMs?: number } = {},
+): Promise<TalonWorker> {
+  const connection = await NativeConnection.connect({
+    address: config.temporal.address,
+    ...(config.temporal.tls !== undefined ? { tls: config.temporal.tls } : {}),
+    ...(config.temporal.apiKey ? { apiKey: config.temporal.apiKey } : {}),
+  });
+  const activities = overrides.activities ?? createActivities({ kubeConfig: loadKubeConfig(config.kube) });
+  const worker = await Worker.create({
+    connection,
+    namespace: config.temporal.namespace,
+    taskQueue: config.temporal.taskQueue,
+    ...(overrides.workflowBundle ? { workflowBundle: overrides.workflowBundle } : { workflowsPath: workflowsPath() }),
+    activities,
+    shutdownGraceTime: overrides.shutdownGraceMs ?? 30_000,
+  });
+  return {
+    worker,
+    async run() {
+      try {
+        await worker.run();
+      } finally {
+        await connection.close();
+      }
+    },
+    shutdown() {
+      worker.shutdown();
+    },
+  };
+}
