@@ -50,7 +50,6 @@ export const modelMetadataSchema = z.object({
     batchSize: z.number().int(),
     learningRate: z.number(),
     softTargetTemperature: z.number(),
-    seconds: z.number(),
   }),
   /** The D3.3 percentile thresholds fitted on the training set (the threshold labeller's configuration). */
   thresholds: thresholdsSchema,

@@ -98,6 +98,8 @@ export interface PodState {
   memLimit: number;
   /** Queued CPU work, core-steps. */
   backlog: number;
+  /** CPU work dropped because the queue was full, core-steps; clients retry it, so it is charged as energy. */
+  dropped: number;
   ioBacklog: number;
   age: number;
   /** Steps the pod is still down (restarting). */
@@ -311,6 +313,7 @@ export function initialState(ep: Episode): PodState {
     cpuLimit: ep.cpuLimit,
     memLimit: ep.memLimit,
     backlog: 0,
+    dropped: 0,
     ioBacklog: 0,
     age: ep.leakAge0,
     down: 0,
@@ -346,6 +349,7 @@ export function step(ep: Episode, s: PodState, t: number): StepResult {
     s.age = 0;
     ws = at(ep.memBase, t) * 0.5;
     cpuTime = 0.5 * s.cpuLimit;
+    s.dropped += Math.max(0, s.backlog + demandLocal - backlogCap);
     s.backlog = Math.min(s.backlog + demandLocal, backlogCap);
     s.ioBacklog = Math.min(s.ioBacklog + at(ep.io, t) * (1 - s.dataShare), 2);
   } else {
@@ -357,6 +361,7 @@ export function step(ep: Episode, s: PodState, t: number): StepResult {
     if (pressure) efficiency *= 0.7;
     cpuTime = Math.min(want / efficiency, s.cpuLimit);
     const work = cpuTime * efficiency;
+    s.dropped += Math.max(0, want - work - backlogCap);
     s.backlog = Math.min(Math.max(0, want - work), backlogCap);
     const ioWant = at(ep.io, t) * (1 - s.dataShare) + s.ioBacklog;
     ioServed = Math.min(ioWant, 1);
@@ -460,7 +465,7 @@ export function applyAction(
 
 /** Plays an action forward from the decision over the scoring horizon. */
 export function rollout(ep: Episode, decisionState: PodState, action: Action): Outcome {
-  const { state: s, applied, disruptive } = applyAction(ep, decisionState, action);
+  const { state: s, applied, disruptive } = applyAction(ep, { ...decisionState, dropped: 0 }, action);
   const oks: boolean[] = [];
   let energyJ = 0;
   let ooms = 0;
@@ -472,8 +477,9 @@ export function rollout(ep: Episode, decisionState: PodState, action: Action): O
       if (res.oom) ooms += 1;
     }
   }
-  // Work still queued at the end must be done later; charge it so a policy cannot look frugal by stalling.
-  energyJ += s.backlog * (ep.node.pDynCore + ep.node.pUncoreCore) * DT;
+  // Work still queued at the end, or dropped and retried by clients, must be done anyway: charge it so a
+  // policy cannot look frugal by stalling or shedding load.
+  energyJ += (s.backlog + s.dropped) * (ep.node.pDynCore + ep.node.pUncoreCore) * DT;
   let ttrSteps = HORIZON_STEPS;
   for (let k = 0; k < HORIZON_STEPS; k++) {
     if (oks.slice(k, k + SETTLE_STEPS).every(Boolean)) {

@@ -10,10 +10,10 @@ import { MODEL_FEATURES, WINDOW_STEPS, WINDOW_STEP_SECONDS } from '../../domain/
 import { MODEL_POLICIES } from '../../domain/policy';
 import { ModelTrainingError } from '../errors';
 import { loadPolicyModel } from '../model';
-import { MODEL_METADATA_FORMAT, type ModelMetadata } from '../model-metadata';
+import { MODEL_METADATA_FORMAT, metadataPathFor, type ModelMetadata } from '../model-metadata';
 import { generateSamples, splitSeed, withThresholdLabels, type LabelledSet } from './dataset';
 import { argmaxRows, classificationReport, type ClassificationReport } from './metrics';
-import { ARCHITECTURE, fitNormalisation } from './network';
+import { ARCHITECTURE, fitNormalisation, type NetworkWeights, type Normalisation } from './network';
 import { ONNX_IO, ONNX_OPSET, exportOnnx } from './onnx-export';
 import { fitThresholds, type ThresholdConfig } from './threshold-labels';
 import { DEFAULT_TRAIN_OPTIONS, makeTargets, trainNetwork, type EpochReport, type LabelSet } from './train';
@@ -163,62 +163,25 @@ export async function runTrainPipeline(options: TrainPipelineOptions): Promise<T
         ),
     });
     const trainSeconds = (Date.now() - started) / 1000;
-    const modelVersion = `${labels}-s${options.seed}-n${options.trainSamples}-e${options.epochs}`;
-    const bytes = exportOnnx(result.weights, norm, {
-      modelVersion,
-      labelSet: labels,
-      docString: `Talon policy model trained on ${labels} labels of simulated Kepler telemetry (talon model train)`,
+    const modelPath = await saveModel(options.outDir, labels, result.weights, norm, thresholds, {
+      seed: options.seed,
+      trainSamples: options.trainSamples,
+      validationSamples: options.validationSamples,
+      epochs: options.epochs,
+      bestEpoch: result.bestEpoch,
+      batchSize: options.batchSize,
+      learningRate: options.learningRate,
+      softTargetTemperature: temperature,
     });
-    const file = modelFileName(labels);
-    const metadata: ModelMetadata = {
-      format: MODEL_METADATA_FORMAT,
-      modelVersion,
-      labelSet: labels,
-      onnx: {
-        file,
-        sha256: createHash('sha256').update(bytes).digest('hex'),
-        bytes: bytes.length,
-        opset: ONNX_OPSET,
-        input: ONNX_IO.input,
-        outputs: { probabilities: ONNX_IO.probabilities, magnitudes: ONNX_IO.magnitudes, attention: ONNX_IO.attention },
-      },
-      features: [...MODEL_FEATURES],
-      steps: WINDOW_STEPS,
-      stepSeconds: WINDOW_STEP_SECONDS,
-      policies: [...MODEL_POLICIES],
-      normalisation: { mean: [...norm.mean], std: [...norm.std] },
-      architecture: {
-        hidden: ARCHITECTURE.hidden,
-        layers: ARCHITECTURE.layers,
-        dropout: ARCHITECTURE.dropout,
-        attention: true,
-      },
-      training: {
-        seed: options.seed,
-        trainSamples: options.trainSamples,
-        validationSamples: options.validationSamples,
-        epochs: options.epochs,
-        bestEpoch: result.bestEpoch,
-        batchSize: options.batchSize,
-        learningRate: options.learningRate,
-        softTargetTemperature: temperature,
-        // Not the wall time: a checked-in metadata file must not change when nothing but the machine did.
-        seconds: 0,
-      },
-      thresholds,
-    };
-    const modelPath = join(options.outDir, file);
-    await writeFile(modelPath, bytes);
-    await writeFile(modelPath.replace(/\.onnx$/, '.json'), JSON.stringify(metadata, null, 2) + '\n');
     const evaluation = await evaluateModelFile(modelPath, test);
     log(
-      `  [${labels}] wrote ${modelPath} (${bytes.length} bytes, best epoch ${result.bestEpoch}, ${trainSeconds.toFixed(0)} s); test accuracy ` +
+      `  [${labels}] wrote ${modelPath} (${evaluation.bytes} bytes, best epoch ${result.bestEpoch}, ${trainSeconds.toFixed(0)} s); test accuracy ` +
         `${pct(evaluation.test.threshold.accuracy)} on threshold labels, ${pct(evaluation.test.outcome.accuracy)} on outcome labels`,
     );
     models.push({
       labelSet: labels,
-      file,
-      bytes: bytes.length,
+      file: modelFileName(labels),
+      bytes: evaluation.bytes,
       test: evaluation.test,
       msPerWindowBatch1: evaluation.msPerWindowBatch1,
       trainSeconds,
@@ -239,6 +202,55 @@ export async function runTrainPipeline(options: TrainPipelineOptions): Promise<T
   };
   await writeFile(join(options.outDir, 'metrics.json'), JSON.stringify(summary, null, 2) + '\n');
   return { thresholds, models, generationSeconds };
+}
+
+/** Exports weights to ONNX and writes the model file and its metadata; returns the model's path. */
+export async function saveModel(
+  outDir: string,
+  labels: LabelSet,
+  weights: NetworkWeights,
+  norm: Normalisation,
+  thresholds: ThresholdConfig,
+  training: ModelMetadata['training'],
+  file = modelFileName(labels),
+): Promise<string> {
+  const modelVersion = `${labels}-s${training.seed}-n${training.trainSamples}-e${training.epochs}`;
+  const bytes = exportOnnx(weights, norm, {
+    modelVersion,
+    labelSet: labels,
+    docString: `Talon policy model trained on ${labels} labels of simulated Kepler telemetry (talon model train)`,
+  });
+  const metadata: ModelMetadata = {
+    format: MODEL_METADATA_FORMAT,
+    modelVersion,
+    labelSet: labels,
+    onnx: {
+      file,
+      sha256: createHash('sha256').update(bytes).digest('hex'),
+      bytes: bytes.length,
+      opset: ONNX_OPSET,
+      input: ONNX_IO.input,
+      outputs: { probabilities: ONNX_IO.probabilities, magnitudes: ONNX_IO.magnitudes, attention: ONNX_IO.attention },
+    },
+    features: [...MODEL_FEATURES],
+    steps: WINDOW_STEPS,
+    stepSeconds: WINDOW_STEP_SECONDS,
+    policies: [...MODEL_POLICIES],
+    normalisation: { mean: [...norm.mean], std: [...norm.std] },
+    architecture: {
+      hidden: ARCHITECTURE.hidden,
+      layers: ARCHITECTURE.layers,
+      dropout: ARCHITECTURE.dropout,
+      attention: true,
+    },
+    training,
+    thresholds,
+  };
+  await mkdir(outDir, { recursive: true });
+  const modelPath = join(outDir, file);
+  await writeFile(modelPath, bytes);
+  await writeFile(metadataPathFor(modelPath), JSON.stringify(metadata, null, 2) + '\n');
+  return modelPath;
 }
 
 function pct(x: number): string {
