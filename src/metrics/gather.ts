@@ -6,8 +6,15 @@
  */
 import { WINDOW_STEP_SECONDS, WINDOW_STEPS, type ModelFeature } from '../domain/features';
 import type { NodeLoad } from '../domain/node-load';
-import type { ContainerResources, GatherOutcome, WindowHistory, WindowTarget } from '../domain/window';
+import {
+  REQUIRED_FEATURES,
+  type ContainerResources,
+  type GatherOutcome,
+  type WindowHistory,
+  type WindowTarget,
+} from '../domain/window';
 import { WindowSpecError } from './errors';
+import type { InfluxStore } from './influx';
 import type { PrometheusClient, RangeSeries } from './prometheus';
 import {
   FEATURE_LABEL,
@@ -185,4 +192,45 @@ export async function nodeLoads(
       ...(v.memory_allocatable && v.memory_allocatable > 0 ? { memoryAllocatableBytes: v.memory_allocatable } : {}),
     }))
     .sort((a, b) => a.node.localeCompare(b.node));
+}
+
+export interface InfluxGatherRequest {
+  readonly target: WindowTarget;
+  /** Unix seconds of "now": staleness is measured from it. */
+  readonly at: number;
+  /** How far back stored steps are looked for. */
+  readonly lookbackSeconds: number;
+  readonly note: string;
+  readonly resources?: ContainerResources;
+}
+
+/**
+ * Rebuilds a window from the steps earlier gathers stored in InfluxDB, ending at the newest stored step of
+ * the required features. Its staleness (measured from `at`) tells the policy how old the picture is.
+ */
+export async function gatherFromInflux(
+  store: InfluxStore,
+  options: GatherOptions,
+  request: InfluxGatherRequest,
+): Promise<GatherOutcome> {
+  const spec = { steps: options.steps, stepSeconds: options.stepSeconds };
+  validateSpec(spec);
+  const series = await store.featureSamples(request.target, request.at - request.lookbackSeconds, request.at);
+  const required = options.windowRules?.required ?? REQUIRED_FEATURES;
+  const newestPerRequired = required.map((f) => series[f]?.[series[f].length - 1]?.t);
+  const known = newestPerRequired.filter((t): t is number => t !== undefined);
+  const newest = known.length === required.length && known.length > 0 ? Math.min(...known) : undefined;
+  const end = alignEnd(newest ?? request.at, spec.stepSeconds);
+  return buildWindow({
+    target: request.target,
+    source: 'influx',
+    end,
+    asOf: request.at,
+    spec,
+    series,
+    note:
+      newest === undefined ? `${request.note}; nothing stored in the last ${request.lookbackSeconds} s` : request.note,
+    ...(options.windowRules ? { rules: options.windowRules } : {}),
+    ...(request.resources ? { resources: request.resources } : {}),
+  });
 }

@@ -1,0 +1,84 @@
+/**
+ * Policy activities: rank the policies for a feature window, through the circuit breaker to the learned
+ * model when one is injected, with the rule policy as the answer whenever the model is absent or out. The
+ * engine (and so the breaker's memory of failures) lives as long as the worker, shared by every workflow.
+ */
+import { ApplicationFailure } from '@temporalio/common';
+import { z } from 'zod';
+import { MODEL_FEATURES } from '../src/domain/features';
+import type { PolicyDecision } from '../src/domain/policy';
+import type { FeatureWindow } from '../src/domain/window';
+import {
+  CircuitBreaker,
+  createPolicyEngine,
+  type BreakerOptions,
+  type BreakerSnapshot,
+  type PolicyEngine,
+  type PolicyModel,
+} from '../src/policy/breaker';
+import { createRulePolicy, ruleConfig, type RuleConfigOverrides } from '../src/policy/rules';
+
+export interface PolicyActivityDeps {
+  /** A ready engine; otherwise one is built from the parts below. */
+  readonly engine?: PolicyEngine;
+  readonly model?: PolicyModel;
+  readonly rules?: RuleConfigOverrides;
+  readonly breaker?: Partial<BreakerOptions>;
+}
+
+const finite = z.number().refine(Number.isFinite, 'must be finite');
+const windowSchema = z
+  .object({
+    kind: z.literal('window'),
+    target: z.object({ namespace: z.string().min(1), pod: z.string().min(1) }).loose(),
+    source: z.enum(['prometheus', 'influx']),
+    end: finite,
+    stepSeconds: z.number().int().positive(),
+    steps: z.number().int().min(2),
+    features: z.array(z.string()),
+    values: z.array(z.array(finite)),
+    observed: z.array(z.array(z.boolean())),
+    absentFeatures: z.array(z.enum(MODEL_FEATURES)),
+    quality: z.object({ score: finite.pipe(z.number().min(0).max(1)) }).loose(),
+  })
+  .loose()
+  .refine(
+    (w) =>
+      w.features.length === MODEL_FEATURES.length &&
+      w.features.every((f, i) => f === MODEL_FEATURES[i]) &&
+      w.values.length === w.steps &&
+      w.values.every((row) => row.length === MODEL_FEATURES.length),
+    { message: `values must be [steps × ${MODEL_FEATURES.length}] in the model's feature order` },
+  );
+
+export function createPolicyActivities(deps: PolicyActivityDeps = {}) {
+  const engine =
+    deps.engine ??
+    createPolicyEngine({
+      ...(deps.model ? { model: deps.model } : {}),
+      rules: createRulePolicy(ruleConfig(deps.rules)),
+      breaker: new CircuitBreaker(deps.breaker),
+    });
+  return {
+    /**
+     * The ranked policies for a window, best first. `source` says who answered; `fallbackReason` is set
+     * when the rules answered because the model could not. An insufficient-data outcome is not a window:
+     * passing one is a non-retryable InvalidWindow failure.
+     */
+    async decidePolicy(window: FeatureWindow): Promise<PolicyDecision> {
+      const parsed = windowSchema.safeParse(window);
+      if (!parsed.success) {
+        const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+        throw ApplicationFailure.nonRetryable(`not a usable feature window: ${problems}`, 'InvalidWindow');
+      }
+      return engine.decide(window);
+    },
+
+    /** The breaker's state and counters, for health checks and the worker's metrics. */
+    async policyBreakerState(): Promise<BreakerSnapshot> {
+      return engine.breaker();
+    },
+  };
+}
+
+export type PolicyActivities = ReturnType<typeof createPolicyActivities>;
