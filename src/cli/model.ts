@@ -67,6 +67,7 @@ interface TrainFlags {
   learningRate: number;
   temperature: number;
   labels: LabelSet[];
+  disruptionCost: number;
   quick?: boolean;
 }
 
@@ -138,6 +139,12 @@ export function registerModelCommands(program: Command): void {
     .option('--labels <sets>', `label sets to train (${LABEL_SETS.join(',')})`, labelSets, [
       ...DEFAULT_PIPELINE_OPTIONS.labelSets,
     ])
+    .option(
+      '--disruption-cost <steps>',
+      'price of a disruptive action in steps out of SLO, for the outcome labels',
+      nonNegativeNumber,
+      DEFAULT_PIPELINE_OPTIONS.disruptionCost,
+    )
     .option('--quick', 'a tiny run (seconds) to check the pipeline; overrides the sizes')
     .action(async (flags: TrainFlags) => {
       const quick = flags.quick === true;
@@ -152,6 +159,7 @@ export function registerModelCommands(program: Command): void {
         learningRate: flags.learningRate,
         temperature: flags.temperature,
         labelSets: flags.labels,
+        disruptionCost: flags.disruptionCost,
         log,
       });
       log('\ntest split (exported ONNX models):');

@@ -50,6 +50,8 @@ export const modelMetadataSchema = z.object({
     batchSize: z.number().int(),
     learningRate: z.number(),
     softTargetTemperature: z.number(),
+    /** Prices of the outcome labels (steps out of SLO per unit). */
+    costWeights: z.object({ energyPerRelative: z.number(), disruption: z.number(), change: z.number() }),
   }),
   /** The D3.3 percentile thresholds fitted on the training set (the threshold labeller's configuration). */
   thresholds: thresholdsSchema,

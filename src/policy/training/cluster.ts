@@ -47,7 +47,8 @@ export const HORIZON_STEPS = 20;
 export const SETTLE_STEPS = 3;
 /** Index of the first step the chosen action can affect; the window is the WINDOW_STEPS before it. */
 export const DECISION_STEP = WARMUP_STEPS + WINDOW_STEPS;
-const TOTAL_STEPS = DECISION_STEP + HORIZON_STEPS + SETTLE_STEPS;
+/** Steps an episode spans: warm-up, window, horizon and the settling tail. */
+export const TOTAL_STEPS = DECISION_STEP + HORIZON_STEPS + SETTLE_STEPS;
 const DT = WINDOW_STEP_SECONDS;
 /** Steps of a day: the period of the diurnal load. */
 const DAY_STEPS = (24 * 3600) / DT;
@@ -334,7 +335,8 @@ export function step(ep: Episode, s: PodState, t: number): StepResult {
   const neighbour = s.moved ? at(ep.quietNeighbour, t) : at(ep.neighbour, t);
   const demandLocal = at(ep.demand, t) * (1 - s.taskShare);
   const remoteWork = at(ep.demand, t) * s.taskShare;
-  const backlogCap = 3 * Math.max(demandLocal, 0.05);
+  // About 30 s of queued work: beyond that, requests of a latency-bound service time out and are retried.
+  const backlogCap = Math.max(demandLocal, 0.05);
   let ws = workingSet(ep, s, t);
   let oom = false;
   let cpuTime: number;

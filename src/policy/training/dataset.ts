@@ -4,7 +4,7 @@
  */
 import { MODEL_POLICIES } from '../../domain/policy';
 import { makeEpisode, observe, type Scenario } from './cluster';
-import { outcomeLabel } from './outcome-labels';
+import { outcomeLabel, type CostWeights } from './outcome-labels';
 import { mixSeed } from './rng';
 import { thresholdLabel, type ThresholdConfig } from './threshold-labels';
 
@@ -36,7 +36,11 @@ export function splitSeed(seed: number, split: keyof typeof SPLIT_SEEDS): number
 }
 
 /** Generates `count` samples; with `incidentsOnly`, keeps drawing until `count` windows end in an SLO breach. */
-export function generateSamples(baseSeed: number, count: number, options: { incidentsOnly?: boolean } = {}): Sample[] {
+export function generateSamples(
+  baseSeed: number,
+  count: number,
+  options: { incidentsOnly?: boolean; costWeights?: CostWeights } = {},
+): Sample[] {
   const out: Sample[] = [];
   for (let i = 0; out.length < count; i++) {
     if (i > count * 200) throw new Error(`could not draw ${count} incidents from seed ${baseSeed}`);
@@ -44,7 +48,7 @@ export function generateSamples(baseSeed: number, count: number, options: { inci
     const ep = makeEpisode(seed);
     const obs = observe(ep);
     if (options.incidentsOnly && !obs.incident) continue;
-    const label = outcomeLabel(ep, obs.state);
+    const label = outcomeLabel(ep, obs.state, options.costWeights);
     out.push({
       seed,
       scenario: ep.scenario,

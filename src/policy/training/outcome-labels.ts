@@ -23,15 +23,27 @@ export const MAGNITUDE_CANDIDATES: Readonly<Record<ModelPolicy, readonly number[
  * typically costs in dropped and retried requests; any change costs half a step (operational risk, churn),
  * so a change must buy at least 5 % energy or half a step of SLO to be worth making.
  */
-export const COST_WEIGHTS = { energyPerRelative: 10, disruption: 4, change: 0.5 } as const;
+export const COST_WEIGHTS: CostWeights = { energyPerRelative: 10, disruption: 4, change: 0.5 };
 
-export function outcomeCost(outcome: Outcome, baselineEnergyJ: number, policy: ModelPolicy): number {
+/** What one unit of each outcome costs, in steps out of SLO; an installation's trade-off, not a law. */
+export interface CostWeights {
+  readonly energyPerRelative: number;
+  readonly disruption: number;
+  readonly change: number;
+}
+
+export function outcomeCost(
+  outcome: Outcome,
+  baselineEnergyJ: number,
+  policy: ModelPolicy,
+  weights: CostWeights = COST_WEIGHTS,
+): number {
   const relEnergy = baselineEnergyJ > 0 ? outcome.energyJ / baselineEnergyJ - 1 : 0;
   return (
     outcome.violationSteps +
-    COST_WEIGHTS.energyPerRelative * relEnergy +
-    (outcome.disruptive ? COST_WEIGHTS.disruption : 0) +
-    (policy === 'no_action' ? 0 : COST_WEIGHTS.change)
+    weights.energyPerRelative * relEnergy +
+    (outcome.disruptive ? weights.disruption : 0) +
+    (policy === 'no_action' ? 0 : weights.change)
   );
 }
 
@@ -44,7 +56,7 @@ export interface OutcomeLabel {
   readonly outcomes: readonly Outcome[];
 }
 
-export function outcomeLabel(ep: Episode, decisionState: PodState): OutcomeLabel {
+export function outcomeLabel(ep: Episode, decisionState: PodState, weights: CostWeights = COST_WEIGHTS): OutcomeLabel {
   const baseline = rollout(ep, decisionState, { policy: 'no_action', magnitude: 1 });
   const costs: number[] = [];
   const magnitudes: number[] = [];
@@ -53,7 +65,7 @@ export function outcomeLabel(ep: Episode, decisionState: PodState): OutcomeLabel
     let best: { cost: number; magnitude: number; outcome: Outcome } | undefined;
     for (const magnitude of MAGNITUDE_CANDIDATES[policy]) {
       const outcome = policy === 'no_action' ? baseline : rollout(ep, decisionState, { policy, magnitude });
-      const cost = outcomeCost(outcome, baseline.energyJ, policy);
+      const cost = outcomeCost(outcome, baseline.energyJ, policy, weights);
       if (!best || cost < best.cost - 1e-12) best = { cost, magnitude, outcome };
     }
     if (!best) throw new Error(`no magnitude candidates for ${policy}`);

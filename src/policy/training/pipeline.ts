@@ -15,6 +15,7 @@ import { generateSamples, splitSeed, withThresholdLabels, type LabelledSet } fro
 import { argmaxRows, classificationReport, type ClassificationReport } from './metrics';
 import { ARCHITECTURE, fitNormalisation, type NetworkWeights, type Normalisation } from './network';
 import { ONNX_IO, ONNX_OPSET, exportOnnx } from './onnx-export';
+import { COST_WEIGHTS, type CostWeights } from './outcome-labels';
 import { fitThresholds, type ThresholdConfig } from './threshold-labels';
 import { DEFAULT_TRAIN_OPTIONS, makeTargets, trainNetwork, type EpochReport, type LabelSet } from './train';
 
@@ -30,6 +31,8 @@ export interface TrainPipelineOptions {
   /** Soft-target temperature for outcome labels (0 = one-hot). */
   readonly temperature: number;
   readonly labelSets: readonly LabelSet[];
+  /** Price of one disruptive action in steps out of SLO, for the outcome labels. */
+  readonly disruptionCost: number;
   readonly log: (line: string) => void;
 }
 
@@ -44,6 +47,7 @@ export const DEFAULT_PIPELINE_OPTIONS: Omit<TrainPipelineOptions, 'log'> = {
   learningRate: DEFAULT_TRAIN_OPTIONS.learningRate,
   temperature: 0.5,
   labelSets: ['threshold', 'outcome'],
+  disruptionCost: COST_WEIGHTS.disruption,
 };
 
 /** File names per label set: the outcome model is the one Talon serves. */
@@ -86,6 +90,7 @@ function checkOptions(o: TrainPipelineOptions): void {
   if (!Number.isInteger(o.seed) || o.seed < 0)
     throw new ModelTrainingError(`seed must be a non-negative integer, got ${o.seed}`);
   if (o.labelSets.length === 0) throw new ModelTrainingError('no label set to train');
+  if (!(o.disruptionCost >= 0)) throw new ModelTrainingError(`disruption cost must be ≥ 0, got ${o.disruptionCost}`);
 }
 
 /** Scores an exported model file on a labelled set, against both label sets. */
@@ -133,9 +138,12 @@ export async function runTrainPipeline(options: TrainPipelineOptions): Promise<T
   log(
     `generating ${options.trainSamples} train / ${options.validationSamples} validation / ${options.testSamples} test windows (seed ${options.seed})`,
   );
-  const trainSamples = generateSamples(splitSeed(options.seed, 'train'), options.trainSamples);
-  const validationSamples = generateSamples(splitSeed(options.seed, 'validation'), options.validationSamples);
-  const testSamples = generateSamples(splitSeed(options.seed, 'test'), options.testSamples);
+  const costWeights: CostWeights = { ...COST_WEIGHTS, disruption: options.disruptionCost };
+  const trainSamples = generateSamples(splitSeed(options.seed, 'train'), options.trainSamples, { costWeights });
+  const validationSamples = generateSamples(splitSeed(options.seed, 'validation'), options.validationSamples, {
+    costWeights,
+  });
+  const testSamples = generateSamples(splitSeed(options.seed, 'test'), options.testSamples, { costWeights });
   const generationSeconds = (Date.now() - genStarted) / 1000;
   const thresholds = fitThresholds(trainSamples.map((s) => s.window));
   const norm = fitNormalisation(trainSamples.map((s) => s.window));
@@ -172,6 +180,7 @@ export async function runTrainPipeline(options: TrainPipelineOptions): Promise<T
       batchSize: options.batchSize,
       learningRate: options.learningRate,
       softTargetTemperature: temperature,
+      costWeights,
     });
     const evaluation = await evaluateModelFile(modelPath, test);
     log(
