@@ -163,7 +163,9 @@ export class PrometheusClient {
         });
         text = await res.text();
       } catch (error) {
-        const timedOut = error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
+        // AbortSignal.timeout rejects with a DOMException, which is not always `instanceof Error` across realms.
+        const name = (error as { name?: unknown } | null)?.name;
+        const timedOut = name === 'TimeoutError' || name === 'AbortError';
         last = new PrometheusUnavailableError(this.url, timedOut ? 'timeout' : 'connection', attempt, undefined, error);
         continue;
       }
