@@ -1,0 +1,94 @@
+/**
+ * The spine of Talon on the real local stack: a pod's simulated CPU rises → Prometheus rule fires →
+ * Alertmanager notifies the webhook → a remediateAlert workflow starts in Temporal → its activity reads
+ * that pod from the KWOK apiserver; the load falls → the alert resolves → the workflow ends `resolved`.
+ */
+import { randomBytes } from 'node:crypto';
+import { TalonClient } from '../../src/client/talon-client';
+import { TalonMetrics } from '../../src/observability/metrics';
+import type { PodSnapshot } from '../../src/kube/snapshot';
+import { startWebhookServer, type RunningWebhook } from '../../src/webhook/server';
+import { loadTalonConfig } from '../../workers/config';
+import { createTalonWorker, type TalonWorker } from '../../workers/worker';
+import {
+  createLoadedDeployment,
+  createNamespace,
+  deleteNamespace,
+  runningPods,
+  setPodCpuUsage,
+  testKube,
+  uniqueName,
+  waitFor,
+} from '../support/kube';
+
+jest.setTimeout(240_000);
+
+const config = loadTalonConfig({ ...process.env, TALON_TASK_QUEUE: `talon-it-${randomBytes(4).toString('hex')}` });
+const kube = testKube(config.kube.kubeconfigPath!);
+const namespace = uniqueName('it-slice');
+
+let worker: TalonWorker;
+let workerDone: Promise<void>;
+let client: TalonClient;
+let webhook: RunningWebhook;
+
+beforeAll(async () => {
+  worker = await createTalonWorker(config, { shutdownGraceMs: 1_000 });
+  workerDone = worker.run();
+  client = await TalonClient.connect({ address: config.temporal.address, taskQueue: config.temporal.taskQueue });
+  webhook = await startWebhookServer(client, new TalonMetrics({ defaultMetrics: false }), {
+    host: config.webhook.host,
+    port: config.webhook.port,
+    bodyLimit: config.webhook.bodyLimit,
+    auth: { bearerToken: config.webhook.bearerToken! },
+  });
+  await createNamespace(kube, namespace);
+});
+
+afterAll(async () => {
+  await deleteNamespace(kube, namespace);
+  await webhook?.close();
+  await client?.close();
+  worker?.shutdown();
+  await workerDone;
+});
+
+it('turns a real Prometheus alert into a workflow that reads the pod, and resolves when load falls', async () => {
+  await createLoadedDeployment(kube, namespace, 'web', { usageCpu: '50m', limitCpu: '500m' });
+  const pod = await waitFor('the pod to run', 60_000, async () => (await runningPods(kube, namespace, 'web'))[0]);
+  const podName = pod.metadata!.name!;
+
+  const raisedAt = Date.now();
+  await setPodCpuUsage(kube, namespace, podName, '490m');
+
+  const started = await waitFor(
+    'a remediateAlert workflow for the pod',
+    150_000,
+    async () =>
+      (await client.list(`TalonNamespace = "${namespace}"`)).find((w) =>
+        w.target?.startsWith(`${namespace}/${podName}`),
+      ),
+    2_000,
+  );
+  expect(started.alertName).toBe('TalonPodCpuNearLimit');
+  expect(started.workflowId).toMatch(new RegExp(`^remediate/TalonPodCpuNearLimit/${namespace}/${podName}/[0-9a-f]+$`));
+  process.stdout.write(`alert → workflow in ${((Date.now() - raisedAt) / 1000).toFixed(1)} s\n`);
+
+  const state = await waitFor('the target snapshot', 30_000, async () => {
+    const s = await client.status(started.workflowId);
+    return s.targetSnapshot ? s : undefined;
+  });
+  const snapshot = state.targetSnapshot as PodSnapshot;
+  expect(snapshot.name).toBe(podName);
+  expect(snapshot.namespace).toBe(namespace);
+  expect(snapshot.node).toBe(pod.spec!.nodeName);
+  expect(snapshot.owner?.kind).toBe('ReplicaSet');
+  expect(snapshot.containers[0]?.limits.cpu).toBe('500m');
+  expect(state.firing).toBe(true);
+
+  await setPodCpuUsage(kube, namespace, podName, '20m');
+  const result = (await client.temporal.workflow.getHandle(started.workflowId).result()) as { outcome: string };
+  expect(result.outcome).toBe('resolved');
+  const [closed] = await client.list(`WorkflowId = "${started.workflowId}"`);
+  expect(closed?.outcome).toBe('resolved');
+});
