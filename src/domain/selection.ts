@@ -164,39 +164,61 @@ export function rankAlgorithms(
     notes.push(`candidates were measured on different datasets (${listNames(datasets)}): metrics may not compare`);
   }
 
-  const scored = candidates.map((candidate, i) => {
-    const parameters: ParameterScore[] = [];
-    let coefficient = 0;
-    for (const p of PRIORITY_PARAMETERS) {
-      const cols = parameterColumns.get(p) ?? [];
-      let score: number | null = null;
-      if (cols.length > 0) {
-        let sum = 0;
-        for (const col of cols) sum += col.normalised[i] ?? 0;
-        score = sum / cols.length;
-      }
-      const contribution = score === null ? 0 : effective[p] * score;
-      coefficient += contribution;
-      parameters.push({ parameter: p, weight: effective[p], score, contribution });
+  // Scores go into flat arrays first and the explanation objects are built once, in rank order: with
+  // thousands of candidates, short-lived intermediate objects would dominate the time (GC).
+  const n = candidates.length;
+  const parameterScores = new Map<PriorityParameter, Float64Array>();
+  const coefficients = new Float64Array(n);
+  for (const p of PRIORITY_PARAMETERS) {
+    const cols = parameterColumns.get(p) ?? [];
+    if (cols.length === 0) continue;
+    const scores = new Float64Array(n);
+    for (const col of cols) for (let i = 0; i < n; i++) scores[i] = (scores[i] as number) + (col.normalised[i] ?? 0);
+    for (let i = 0; i < n; i++) {
+      const score = (scores[i] as number) / cols.length;
+      scores[i] = score;
+      coefficients[i] = (coefficients[i] as number) + effective[p] * score;
     }
-    const metricScores: MetricScore[] = columns.map((col) => ({
-      metric: col.def.id,
-      parameter: col.def.parameter,
-      raw: col.raw[i] ?? null,
-      normalised: col.normalised[i] ?? 0,
-    }));
-    return { algorithm: candidate.id, name: candidate.name, coefficient, parameters, metrics: metricScores, candidate };
-  });
-  scored.sort(compareScores);
+    parameterScores.set(p, scores);
+  }
+  const order = Array.from({ length: n }, (_, i) => i);
+  const keyed = order.map((i) => ({
+    coefficient: coefficients[i] as number,
+    algorithm: (candidates[i] as AlgorithmEntry).id,
+    i,
+  }));
+  keyed.sort(compareScores);
 
-  const ranking: CandidateScore[] = scored.map(({ candidate: _candidate, ...s }, i) => ({ rank: i + 1, ...s }));
-  const best = scored[0] ?? { candidate: first, coefficient: 0 };
-  const runnerUp = scored[1];
+  const ranking: CandidateScore[] = keyed.map(({ i, coefficient }, r) => {
+    const candidate = candidates[i] as AlgorithmEntry;
+    return {
+      rank: r + 1,
+      algorithm: candidate.id,
+      name: candidate.name,
+      coefficient,
+      parameters: PRIORITY_PARAMETERS.map((p) => {
+        const scores = parameterScores.get(p);
+        const score = scores === undefined ? null : (scores[i] as number);
+        return { parameter: p, weight: effective[p], score, contribution: score === null ? 0 : effective[p] * score };
+      }),
+      metrics: columns.map((col) => ({
+        metric: col.def.id,
+        parameter: col.def.parameter,
+        raw: col.raw[i] ?? null,
+        normalised: col.normalised[i] ?? 0,
+      })),
+    };
+  });
+  const bestIndex = keyed[0]?.i ?? 0;
+  const best = ranking[0];
+  const runnerUp = ranking[1];
   const summary =
-    `${best.candidate.id} selected for ${task} with coefficient ${best.coefficient.toFixed(3)}` +
+    `${first === undefined ? '' : (candidates[bestIndex] ?? first).id} selected for ${task} with coefficient ` +
+    `${(best?.coefficient ?? 0).toFixed(3)}` +
     (runnerUp ? ` (next: ${runnerUp.algorithm} ${runnerUp.coefficient.toFixed(3)})` : ' (only candidate)') +
     ` for ${describeWeights(effective)}`;
-  return { task, requested, effective, selected: best.candidate, ranking, notes, summary };
+  const selected = candidates[bestIndex] ?? first;
+  return { task, requested, effective, selected, ranking, notes, summary };
 }
 
 /** Selects the algorithm for a task of the taxonomy; see {@link rankAlgorithms}. */
