@@ -71,7 +71,9 @@ describe('rankAlgorithms: the D3.3 example, linear vs pad interpolation', () => 
     expect(result.requested).toEqual({ quality: 0.7, speed: 0, energy: 0.3, cost: 0 });
     expect(result.effective).toEqual({ quality: 1, speed: 0, energy: 0, cost: 0 });
     expect(scoresOf(result)).toEqual({ linear: 1, pad: 0 });
-    expect(result.notes.join('\n')).toMatch(/no candidate has a metric for energy \(energy_j\): its share was spread over the other parameters/);
+    expect(result.notes.join('\n')).toMatch(
+      /no candidate has a metric for energy \(energy_j\): its share was spread over the other parameters/,
+    );
     // The explanation still lists exec time: linear (0.00124-0.00124)/0.00083 = 0, pad 1.
     const linear = result.ranking[0]!;
     expect(linear.metrics.map((m) => [m.metric, m.raw, m.normalised])).toEqual([
