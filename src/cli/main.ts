@@ -1,5 +1,6 @@
 /** The `talon` command line. Each command group lives in its own module; this file only assembles them. */
 import { Command } from 'commander';
+import { registerDemoCommand } from './demo';
 import { registerRunCommands } from './run-commands';
 import { registerStackCommands } from './stack-commands';
 
@@ -9,6 +10,7 @@ export function buildProgram(): Command {
     .showHelpAfterError();
   registerStackCommands(program);
   registerRunCommands(program);
+  registerDemoCommand(program);
   return program;
 }
 
