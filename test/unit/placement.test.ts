@@ -10,6 +10,8 @@ import {
   type NodeCandidate,
 } from '../../src/domain/placement';
 import { InvalidPlacementInputError, InvalidPrioritiesError, NoFeasibleNodeError } from '../../src/domain/task-errors';
+import { planTask } from '../../src/domain/task-plan';
+import { parseTaxonomy } from '../../src/domain/taxonomy';
 
 function node(
   name: string,
@@ -232,5 +234,40 @@ describe('placeTask', () => {
       InvalidPlacementInputError,
     );
     expect(() => placeTask([edgeNear], demand, { latency: 1 })).toThrow(InvalidPrioritiesError);
+  });
+});
+
+describe('planTask', () => {
+  it('selects by the priorities, then places with the selected algorithm’s measured demand', () => {
+    // pad wins energy 80 / quality 20 (0.8 against 0.2). Its demand: 0.002 CPU-s in 0.004 s → 0.5 cores →
+    // 500m; 1 MiB · 1.25 + 64 MiB = 65.25 → 66Mi. edge is near the data and reports the lower energy per core.
+    const taxonomy = parseTaxonomy(
+      {
+        schemaVersion: 1,
+        tasks: [{ id: 'interpolation', name: 'Interpolation' }],
+        algorithms: [
+          { id: 'linear', mae: 1, energy: 2, cpu: 0.004 },
+          { id: 'pad', mae: 2, energy: 1, cpu: 0.002 },
+        ].map((a) => ({
+          id: a.id,
+          task: 'interpolation',
+          name: a.id,
+          dataset: 'd',
+          metrics: { mae: a.mae, energy_j: a.energy, cpu_time_s: a.cpu, exec_time_s: 0.004, max_memory_bytes: MIB },
+          image: 'img',
+          command: ['run', a.id],
+        })),
+      },
+      'test',
+    );
+    const plan = planTask(taxonomy, 'interpolation', { quality: 20, energy: 80 }, [
+      node('edge', 'edge', 4, 8, 0, 0, { energyPerCoreWatts: 3, nearData: true }),
+      node('cloud', 'cloud', 4, 8, 0, 0, { energyPerCoreWatts: 9 }),
+    ]);
+    expect(plan.algorithm.id).toBe('pad');
+    expect(plan.algorithm.command).toEqual(['run', 'pad']);
+    expect(plan.placement.node).toBe('edge');
+    expect(plan.placement.requests).toMatchObject({ cpu: '500m', memory: '66Mi' });
+    expect(plan.summary).toMatch(/^pad selected for interpolation .*; placed on edge \(edge\)/);
   });
 });
