@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 
 /** Cache of built tools, outside the repository so a fresh clone reuses it. */
 export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  return resolve(env.TALON_CACHE_DIR ?? join(env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'talon'));
+  return resolve(env.TALON_CACHE_DIR ?? join(env.XDG_CACHE_HOME ?? join(env.HOME ?? homedir(), '.cache'), 'talon'));
 }
 
 /** Runtime state of a running stack: pid files, logs, data directories, rendered configs. */
