@@ -29,6 +29,18 @@ export interface NodeInfo {
   readonly allocatable: { readonly cpuCores: number; readonly memoryBytes: number };
 }
 
+/** A node selector requirement (matchExpressions / matchFields entries). */
+export interface NodeSelectorRequirement {
+  readonly key: string;
+  readonly operator: string;
+  readonly values?: readonly string[];
+}
+
+export interface NodeSelectorTerm {
+  readonly matchExpressions?: readonly NodeSelectorRequirement[];
+  readonly matchFields?: readonly NodeSelectorRequirement[];
+}
+
 export interface OffloadTargetRequest {
   /** Wanted tier; any tier when absent. */
   readonly tier?: string;
@@ -38,6 +50,13 @@ export interface OffloadTargetRequest {
   readonly exclude?: readonly string[];
   /** The workload's tolerations: a tolerated taint does not make a node ineligible. */
   readonly tolerations?: readonly Toleration[];
+  /** The workload's `nodeSelector`: a destination must carry these labels. */
+  readonly nodeSelector?: Readonly<Record<string, string>>;
+  /**
+   * The workload's required node affinity terms (ORed). `metadata.name` field pins are ignored: offloading
+   * replaces them, so a workload pinned by an earlier offload can move again.
+   */
+  readonly nodeSelectorTerms?: readonly NodeSelectorTerm[];
   /** Weight of CPU in the load mix (memory gets the rest); default 0.5. */
   readonly cpuWeight?: number;
   /** Nodes whose load is above this are not destinations. */
@@ -65,6 +84,46 @@ export function tolerates(toleration: Toleration, taint: Taint): boolean {
   return operator === 'Equal' && (toleration.value ?? '') === (taint.value ?? '');
 }
 
+/** Kubernetes' NodeSelectorRequirement semantics for one requirement against a value (absent = undefined). */
+export function requirementMatches(req: NodeSelectorRequirement, value: string | undefined): boolean {
+  const values = req.values ?? [];
+  switch (req.operator) {
+    case 'In':
+      return value !== undefined && values.includes(value);
+    case 'NotIn':
+      return value === undefined || !values.includes(value);
+    case 'Exists':
+      return value !== undefined;
+    case 'DoesNotExist':
+      return value === undefined;
+    case 'Gt':
+    case 'Lt': {
+      const have = Number.parseInt(value ?? '', 10);
+      const want = Number.parseInt(values[0] ?? '', 10);
+      if (!Number.isFinite(have) || !Number.isFinite(want)) return false;
+      return req.operator === 'Gt' ? have > want : have < want;
+    }
+    default:
+      return false;
+  }
+}
+
+/** Whether the node satisfies the workload's nodeSelector and required affinity (ignoring name pins). */
+export function nodeMatchesWorkload(node: NodeInfo, request: OffloadTargetRequest): boolean {
+  for (const [k, v] of Object.entries(request.nodeSelector ?? {})) if (node.labels[k] !== v) return false;
+  const terms = request.nodeSelectorTerms ?? [];
+  if (terms.length === 0) return true;
+  return terms.some((term) => {
+    const expressions = term.matchExpressions ?? [];
+    const fields = (term.matchFields ?? []).filter((f) => f.key !== 'metadata.name');
+    if (expressions.length === 0 && (term.matchFields ?? []).length === 0) return false;
+    return (
+      expressions.every((e) => requirementMatches(e, node.labels[e.key])) &&
+      fields.every((f) => requirementMatches(f, undefined))
+    );
+  });
+}
+
 function untoleratedTaint(node: NodeInfo, tolerations: readonly Toleration[]): Taint | undefined {
   return node.taints.find(
     (t) => (t.effect === 'NoSchedule' || t.effect === 'NoExecute') && !tolerations.some((tol) => tolerates(tol, t)),
@@ -90,6 +149,7 @@ export function chooseOffloadTarget(
       reason = `tier ${node.labels[tierLabel] ?? '(none)'} is not ${request.tier}`;
     } else if (!node.ready) reason = 'not Ready';
     else if (node.unschedulable) reason = 'cordoned';
+    else if (!nodeMatchesWorkload(node, request)) reason = "does not match the workload's node selector or affinity";
     else if (!(node.allocatable.cpuCores > 0) || !(node.allocatable.memoryBytes > 0))
       reason = 'no allocatable CPU or memory';
     else {

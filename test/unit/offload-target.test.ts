@@ -1,4 +1,10 @@
-import { chooseOffloadTarget, describeChoice, tolerates, type NodeInfo } from '../../src/domain/offload-target';
+import {
+  chooseOffloadTarget,
+  describeChoice,
+  requirementMatches,
+  tolerates,
+  type NodeInfo,
+} from '../../src/domain/offload-target';
 
 function node(name: string, tier: string, extra: Partial<NodeInfo> = {}): NodeInfo {
   return {
@@ -114,5 +120,40 @@ describe('tolerates (Kubernetes semantics)', () => {
     [{ value: 'v' }, false],
   ])('%j tolerates k=v:NoSchedule: %s', (toleration, expected) => {
     expect(tolerates(toleration, taint)).toBe(expected);
+  });
+});
+
+describe('the workload’s own node constraints', () => {
+  const nodes = [
+    node('edge-0', 'edge', { labels: { 'talon.io/tier': 'edge', disk: 'ssd', cores: '8' } }),
+    node('edge-1', 'edge', { labels: { 'talon.io/tier': 'edge', disk: 'hdd', cores: '2' } }),
+  ];
+
+  it('honours nodeSelector and required affinity, but not an earlier name pin', () => {
+    expect(chooseOffloadTarget(nodes, [], { nodeSelector: { disk: 'hdd' } }).best?.node).toBe('edge-1');
+    const terms = [
+      {
+        matchExpressions: [{ key: 'cores', operator: 'Gt', values: ['4'] }],
+        matchFields: [{ key: 'metadata.name', operator: 'In', values: ['edge-1'] }],
+      },
+    ];
+    const choice = chooseOffloadTarget(nodes, [], { nodeSelectorTerms: terms });
+    expect(choice.best?.node).toBe('edge-0');
+    expect(choice.excluded).toEqual([
+      { node: 'edge-1', reason: "does not match the workload's node selector or affinity" },
+    ]);
+  });
+
+  it.each([
+    [{ key: 'disk', operator: 'In', values: ['ssd'] }, 'disk', 'ssd', true],
+    [{ key: 'disk', operator: 'NotIn', values: ['ssd'] }, 'disk', 'ssd', false],
+    [{ key: 'disk', operator: 'NotIn', values: ['ssd'] }, 'other', 'x', true],
+    [{ key: 'disk', operator: 'Exists' }, 'disk', 'x', true],
+    [{ key: 'disk', operator: 'DoesNotExist' }, 'disk', 'x', false],
+    [{ key: 'cores', operator: 'Lt', values: ['4'] }, 'cores', '2', true],
+    [{ key: 'cores', operator: 'Gt', values: ['x'] }, 'cores', '2', false],
+    [{ key: 'disk', operator: 'Bogus' }, 'disk', 'x', false],
+  ])('%j on %s=%s → %s', (req, key, value, expected) => {
+    expect(requirementMatches(req, key === req.key ? value : undefined)).toBe(expected);
   });
 });
