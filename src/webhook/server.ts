@@ -2,7 +2,7 @@
 import type { Server } from 'node:http';
 import type { TalonClient } from '../client/talon-client';
 import type { TalonMetrics } from '../observability/metrics';
-import { createWebhookApp } from './app';
+import { createWebhookApp, type AlertSink } from './app';
 import type { WebhookAuth } from './auth';
 
 export interface WebhookServerOptions {
@@ -23,9 +23,11 @@ export async function startWebhookServer(
   client: TalonClient,
   metrics: TalonMetrics,
   options: WebhookServerOptions,
+  /** Where alerts go; the client itself unless a caller wraps it (e.g. to time hand-offs). */
+  sink: AlertSink = client,
 ): Promise<RunningWebhook> {
   const app = createWebhookApp({
-    sink: client,
+    sink,
     metrics,
     auth: options.auth,
     bodyLimit: options.bodyLimit,
