@@ -1,19 +1,16 @@
 /** `talon model …`: train, check and evaluate the learned policy model. */
 import { InvalidArgumentError, type Command } from 'commander';
 import { join } from 'node:path';
-import { evaluateRules, ruleConfig } from '../policy/rules';
-import { loadPolicyModel, type LoadedPolicyModel } from '../policy/model';
+import { loadPolicyModel } from '../policy/model';
 import {
-  COST_NOTE,
+  costNote,
   compareDecisionQuality,
   drawIncidents,
   formatChoices,
   formatQualityTable,
-  toFeatureWindow,
-  type Contender,
+  standardContenders,
 } from '../policy/training/benchmark';
 import { DEFAULT_PIPELINE_OPTIONS, modelFileName, runTrainPipeline } from '../policy/training/pipeline';
-import { thresholdDecision } from '../policy/training/threshold-labels';
 import { LABEL_SETS, type LabelSet } from '../policy/training/train';
 
 const log = (line: string): void => {
@@ -75,30 +72,6 @@ interface EvaluateFlags {
   models: string;
   incidents: number;
   seed: number;
-}
-
-/** The contenders of the decision-quality comparison, from the model files in `dir`. */
-export async function standardContenders(
-  dir: string,
-): Promise<{ contenders: Contender[]; models: LoadedPolicyModel[] }> {
-  const outcome = await loadPolicyModel(join(dir, modelFileName('outcome')));
-  const threshold = await loadPolicyModel(join(dir, modelFileName('threshold')));
-  const thresholds = outcome.metadata.thresholds;
-  const tunedRules = ruleConfig({ energyLimitWatts: thresholds.energyHigh / outcome.metadata.stepSeconds });
-  const contenders: Contender[] = [
-    {
-      name: '(a) rule policy (src/policy/rules.ts, defaults)',
-      decide: (s) => s.map((x) => evaluateRules(toFeatureWindow(x))),
-    },
-    {
-      name: '(a2) rule policy, energy limit at the training p95',
-      decide: (s) => s.map((x) => evaluateRules(toFeatureWindow(x), tunedRules)),
-    },
-    { name: '(a3) D3.3 percentile labeller', decide: (s) => s.map((x) => thresholdDecision(x.window, thresholds)) },
-    { name: '(b) model, threshold labels', decide: (s) => threshold.decideBatch(s.map((x) => x.window)) },
-    { name: '(c) model, outcome labels', decide: (s) => outcome.decideBatch(s.map((x) => x.window)) },
-  ];
-  return { contenders, models: [outcome, threshold] };
 }
 
 export function registerModelCommands(program: Command): void {
@@ -202,14 +175,14 @@ export function registerModelCommands(program: Command): void {
     .option('--incidents <n>', 'number of incidents', positiveInt('incidents'), 1000)
     .option('--seed <n>', 'seed of the incident set', nonNegativeInt, DEFAULT_PIPELINE_OPTIONS.seed)
     .action(async (flags: EvaluateFlags) => {
-      const { contenders, models } = await standardContenders(flags.models);
+      const { contenders, models, restartPrices } = await standardContenders(flags.models);
       try {
         const incidents = drawIncidents(flags.seed, flags.incidents);
-        const rows = await compareDecisionQuality(incidents, contenders);
+        const rows = await compareDecisionQuality(incidents, contenders, restartPrices);
         log(formatQualityTable(rows));
         log('');
         log(formatChoices(rows));
-        log(`\n${COST_NOTE}`);
+        log(`\n${costNote(restartPrices)}`);
       } finally {
         await Promise.all(models.map((m) => m.close()));
       }

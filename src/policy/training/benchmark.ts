@@ -8,7 +8,14 @@ import { MODEL_POLICIES, type ModelPolicy, type PolicyDecision } from '../../dom
 import type { FeatureWindow } from '../../domain/window';
 import { HORIZON_STEPS, makeEpisode, observe, rollout, type Action, type Outcome } from './cluster';
 import { generateSamples, splitSeed, type Sample } from './dataset';
-import { COST_WEIGHTS, outcomeCost } from './outcome-labels';
+import { existsSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { evaluateRules, ruleConfig } from '../rules';
+import { loadPolicyModel, type LoadedPolicyModel } from '../model';
+import { COST_WEIGHTS, outcomeLabel } from './outcome-labels';
+import { modelFileName } from './pipeline';
+import { thresholdDecision } from './threshold-labels';
 
 /** An engine under test: answers a batch of windows with ranked decisions. */
 export interface Contender {
@@ -32,8 +39,6 @@ export interface QualityRow {
   readonly oomKills: number;
   /** Chosen resizes that could not be applied for lack of room on the node. */
   readonly pending: number;
-  /** The labelling objective (steps out of SLO + priced energy and disruption): lower is better. */
-  readonly meanCost: number;
   readonly choices: Readonly<Partial<Record<ModelPolicy, number>>>;
 }
 
@@ -99,15 +104,18 @@ function summarise(
     disruptiveShare: disruptive / n,
     oomKills: outcomes.reduce((a, o) => a + o.outcome.ooms, 0),
     pending: outcomes.filter((o) => !o.outcome.applied).length,
-    meanCost: mean((o) => outcomeCost(o.outcome, o.baselineJ, o.action.policy)),
     choices,
   };
 }
 
-/** Plays every contender's top choice on every incident; adds "no action" and the hindsight oracle. */
+/**
+ * Plays every contender's top choice on every incident; adds "no action" and, per restart price, the
+ * hindsight oracle (the best policy and magnitude found by playing all of them forward).
+ */
 export async function compareDecisionQuality(
   incidents: readonly Sample[],
   contenders: readonly Contender[],
+  oraclePrices: readonly number[] = [COST_WEIGHTS.disruption],
 ): Promise<QualityRow[]> {
   const episodes = incidents.map((s) => {
     const ep = makeEpisode(s.seed);
@@ -127,23 +135,28 @@ export async function compareDecisionQuality(
     const decisions = await c.decide(incidents);
     rows.push(summarise(c.name, play(decisions.map(topAction))));
   }
-  const oracle = incidents.map((s) => ({
-    policy: MODEL_POLICIES[s.outcome.policy] ?? 'no_action',
-    magnitude: s.outcome.magnitude,
-  }));
-  rows.push(summarise('oracle (hindsight best)', play(oracle)));
+  for (const price of [...new Set(oraclePrices)]) {
+    const weights = { ...COST_WEIGHTS, disruption: price };
+    const oracle = episodes.map((e) => {
+      const label = outcomeLabel(e.ep, e.state, weights);
+      return { policy: label.policy, magnitude: label.magnitude };
+    });
+    rows.push(summarise(`oracle, restart priced ${price} steps (hindsight best)`, play(oracle)));
+  }
   return rows;
 }
 
-export const COST_NOTE = `cost = steps out of SLO + ${COST_WEIGHTS.energyPerRelative} × relative extra energy + ${COST_WEIGHTS.disruption} × disruption + ${COST_WEIGHTS.change} per change`;
+export function costNote(prices: readonly number[]): string {
+  return `outcome labels price 1 % extra energy at ${COST_WEIGHTS.energyPerRelative / 100} step and any change at ${COST_WEIGHTS.change} step; a restart at ${prices.join(' or ')} steps (1 step = 30 s out of SLO)`;
+}
 
 export function formatQualityTable(rows: readonly QualityRow[]): string {
   const header =
-    '| policy engine | mean time back under SLO | violation time | recovered ≤ 10 min | energy (J) | vs no action | disruptive actions | OOM kills | pending resizes | mean cost |';
-  const sep = '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |';
+    '| policy engine | mean time back under SLO | violation time | recovered ≤ 10 min | energy (J) | vs no action | disruptive actions | OOM kills | pending resizes |';
+  const sep = '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |';
   const lines = rows.map(
     (r) =>
-      `| ${r.name} | ${r.meanTtrSeconds.toFixed(1)} s | ${r.meanViolationSeconds.toFixed(1)} s | ${(100 * r.recovered).toFixed(1)} % | ${r.meanEnergyJ.toFixed(0)} | ${signedPct(r.energyVsNoAction)} | ${r.disruptive} (${(100 * r.disruptiveShare).toFixed(1)} %) | ${r.oomKills} | ${r.pending} | ${r.meanCost.toFixed(2)} |`,
+      `| ${r.name} | ${r.meanTtrSeconds.toFixed(1)} s | ${r.meanViolationSeconds.toFixed(1)} s | ${(100 * r.recovered).toFixed(1)} % | ${r.meanEnergyJ.toFixed(0)} | ${signedPct(r.energyVsNoAction)} | ${r.disruptive} (${(100 * r.disruptiveShare).toFixed(1)} %) | ${r.oomKills} | ${r.pending} |`,
   );
   return [header, sep, ...lines].join('\n');
 }
@@ -153,6 +166,52 @@ export function formatChoices(rows: readonly QualityRow[]): string {
   const sep = `| --- |${MODEL_POLICIES.map(() => ' ---: |').join('')}`;
   const lines = rows.map((r) => `| ${r.name} | ${MODEL_POLICIES.map((p) => r.choices[p] ?? 0).join(' | ')} |`);
   return [header, sep, ...lines].join('\n');
+}
+
+/** The contenders of the decision-quality comparison, from the model files in `dir`. */
+/**
+ * The contenders of the comparison, from the model files in `dir`: the rules three ways, the two models, and
+ * any variant trained into `dir/variants/<name>/` (e.g. another restart price).
+ */
+export async function standardContenders(
+  dir: string,
+): Promise<{ contenders: Contender[]; models: LoadedPolicyModel[]; restartPrices: number[] }> {
+  const outcome = await loadPolicyModel(join(dir, modelFileName('outcome')));
+  const threshold = await loadPolicyModel(join(dir, modelFileName('threshold')));
+  const models = [outcome, threshold];
+  const thresholds = outcome.metadata.thresholds;
+  const tunedRules = ruleConfig({ energyLimitWatts: thresholds.energyHigh / outcome.metadata.stepSeconds });
+  const price = (m: LoadedPolicyModel): number => m.metadata.training.costWeights.disruption;
+  const contenders: Contender[] = [
+    {
+      name: '(a) rule policy (src/policy/rules.ts, defaults)',
+      decide: (s) => s.map((x) => evaluateRules(toFeatureWindow(x))),
+    },
+    {
+      name: '(a2) rule policy, energy limit at the training p95',
+      decide: (s) => s.map((x) => evaluateRules(toFeatureWindow(x), tunedRules)),
+    },
+    { name: '(a3) D3.3 percentile labeller', decide: (s) => s.map((x) => thresholdDecision(x.window, thresholds)) },
+    { name: '(b) model, threshold labels', decide: (s) => threshold.decideBatch(s.map((x) => x.window)) },
+    {
+      name: `(c) model, outcome labels (restart priced ${price(outcome)} steps)`,
+      decide: (s) => outcome.decideBatch(s.map((x) => x.window)),
+    },
+  ];
+  const variantsDir = join(dir, 'variants');
+  const variants = existsSync(variantsDir) ? (await readdir(variantsDir)).sort() : [];
+  for (const name of variants) {
+    const path = join(variantsDir, name, modelFileName('outcome'));
+    if (!existsSync(path)) continue;
+    const variant = await loadPolicyModel(path);
+    models.push(variant);
+    contenders.push({
+      name: `(c') model, outcome labels (restart priced ${price(variant)} steps; variants/${name})`,
+      decide: (s) => variant.decideBatch(s.map((x) => x.window)),
+    });
+  }
+  const restartPrices = [...new Set([COST_WEIGHTS.disruption, ...models.filter((m) => m !== threshold).map(price)])];
+  return { contenders, models, restartPrices: restartPrices.sort((a, b) => a - b) };
 }
 
 function signedPct(x: number): string {

@@ -6,7 +6,8 @@
  * and so that seeds control every random draw.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-core/dist/register_all_gradients';
+// The union package's CommonJS bundle registers every gradient; tfjs-core's own registration file is ESM only.
+import '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { MODEL_FEATURES, WINDOW_STEPS } from '../../domain/features';
 import { MAGNITUDE_GUIDE, MODEL_POLICIES } from '../../domain/policy';

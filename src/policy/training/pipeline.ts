@@ -17,6 +17,7 @@ import { ARCHITECTURE, fitNormalisation, type NetworkWeights, type Normalisation
 import { ONNX_IO, ONNX_OPSET, exportOnnx } from './onnx-export';
 import { COST_WEIGHTS, type CostWeights } from './outcome-labels';
 import { fitThresholds, type ThresholdConfig } from './threshold-labels';
+import { stableJson } from './json';
 import { DEFAULT_TRAIN_OPTIONS, makeTargets, trainNetwork, type EpochReport, type LabelSet } from './train';
 
 export interface TrainPipelineOptions {
@@ -36,6 +37,14 @@ export interface TrainPipelineOptions {
   readonly log: (line: string) => void;
 }
 
+/**
+ * The restart price of the served model, in steps out of SLO: 24 steps (12 minutes) is more than the 10-minute
+ * horizon can save, so the model never opens with a restart or move, the disruption budget of the rules. The
+ * simulator's own price (COST_WEIGHTS, 4 steps) gives a faster but far more disruptive policy; train it with
+ * `--disruption-cost 4` into models/variants/ to compare.
+ */
+export const SERVED_RESTART_PRICE = 24;
+
 export const DEFAULT_PIPELINE_OPTIONS: Omit<TrainPipelineOptions, 'log'> = {
   outDir: 'models',
   seed: 0,
@@ -47,7 +56,7 @@ export const DEFAULT_PIPELINE_OPTIONS: Omit<TrainPipelineOptions, 'log'> = {
   learningRate: DEFAULT_TRAIN_OPTIONS.learningRate,
   temperature: 0.5,
   labelSets: ['threshold', 'outcome'],
-  disruptionCost: COST_WEIGHTS.disruption,
+  disruptionCost: SERVED_RESTART_PRICE,
 };
 
 /** File names per label set: the outcome model is the one Talon serves. */
@@ -209,7 +218,7 @@ export async function runTrainPipeline(options: TrainPipelineOptions): Promise<T
       msPerWindowBatch1: undefined,
     })),
   };
-  await writeFile(join(options.outDir, 'metrics.json'), JSON.stringify(summary, null, 2) + '\n');
+  await writeFile(join(options.outDir, 'metrics.json'), stableJson(summary));
   return { thresholds, models, generationSeconds };
 }
 
@@ -258,7 +267,7 @@ export async function saveModel(
   await mkdir(outDir, { recursive: true });
   const modelPath = join(outDir, file);
   await writeFile(modelPath, bytes);
-  await writeFile(metadataPathFor(modelPath), JSON.stringify(metadata, null, 2) + '\n');
+  await writeFile(metadataPathFor(modelPath), stableJson(metadata));
   return modelPath;
 }
 

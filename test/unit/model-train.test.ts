@@ -1,0 +1,111 @@
+/**
+ * @jest-environment ./test/support/onnx-environment.js
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MODEL_FEATURES, WINDOW_STEPS } from '../../src/domain/features';
+import { MODEL_POLICIES } from '../../src/domain/policy';
+import { loadPolicyModel } from '../../src/policy/model';
+import { makeEpisode, observe } from '../../src/policy/training/cluster';
+import { generateSamples, withThresholdLabels } from '../../src/policy/training/dataset';
+import { argmaxRows } from '../../src/policy/training/metrics';
+import { fitNormalisation, predict } from '../../src/policy/training/network';
+import { saveModel } from '../../src/policy/training/pipeline';
+import { COST_WEIGHTS } from '../../src/policy/training/outcome-labels';
+import { fitThresholds } from '../../src/policy/training/threshold-labels';
+import { makeTargets, trainNetwork, type EpochReport, type TrainResult } from '../../src/policy/training/train';
+
+jest.setTimeout(120_000);
+
+const P = MODEL_POLICIES.length;
+const T = WINDOW_STEPS;
+const F = MODEL_FEATURES.length;
+
+const trainSamples = generateSamples(101, 240);
+const validationSamples = generateSamples(202, 80);
+const thresholds = fitThresholds(trainSamples.map((s) => s.window));
+const norm = fitNormalisation(trainSamples.map((s) => s.window));
+const train = withThresholdLabels(trainSamples, thresholds);
+const validation = withThresholdLabels(validationSamples, thresholds);
+
+function tinyTraining(onEpoch?: (e: EpochReport) => void): Promise<TrainResult> {
+  return trainNetwork(makeTargets(train, 'outcome', 0.5), makeTargets(validation, 'outcome'), norm, {
+    epochs: 3,
+    batchSize: 64,
+    learningRate: 5e-3,
+    seed: 11,
+    magnitudeWeight: 5,
+    ...(onEpoch ? { onEpoch } : {}),
+  });
+}
+
+describe('training (tiny set)', () => {
+  let first: TrainResult;
+  const reports: EpochReport[] = [];
+
+  beforeAll(async () => {
+    first = await tinyTraining((e) => reports.push(e));
+  });
+
+  it('reports every epoch and lowers the loss', () => {
+    expect(reports.map((r) => r.epoch)).toEqual([1, 2, 3]);
+    for (const r of reports) {
+      expect(Number.isFinite(r.loss) && Number.isFinite(r.valLoss)).toBe(true);
+      expect(r.valAccuracy).toBeGreaterThanOrEqual(0);
+      expect(r.valAccuracy).toBeLessThanOrEqual(1);
+    }
+    expect(reports[2]!.loss).toBeLessThan(reports[0]!.loss);
+    expect(first.bestEpoch).toBe(reports.reduce((b, r) => (r.valLoss < b.valLoss ? r : b)).epoch);
+  });
+
+  it('is reproducible: the same seed gives the same weights', async () => {
+    const again = await tinyTraining();
+    expect(Array.from(again.weights.lstm[0].kernel)).toEqual(Array.from(first.weights.lstm[0].kernel));
+    expect(Array.from(again.weights.policyKernel)).toEqual(Array.from(first.weights.policyKernel));
+  });
+
+  describe('ONNX export', () => {
+    let dir: string;
+    beforeAll(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'talon-model-'));
+    });
+    afterAll(async () => {
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    it('agrees with tfjs to 1e-5 on 1,000 windows and picks the same top policy on all', async () => {
+      const path = await saveModel(dir, 'outcome', first.weights, norm, thresholds, {
+        seed: 0,
+        trainSamples: 240,
+        validationSamples: 80,
+        epochs: 3,
+        bestEpoch: first.bestEpoch,
+        batchSize: 64,
+        learningRate: 5e-3,
+        softTargetTemperature: 0.5,
+        costWeights: COST_WEIGHTS,
+      });
+      const windows = Array.from({ length: 1000 }, (_, i) => observe(makeEpisode(90_000 + i)).window);
+      const reference = await predict(first.weights, norm, windows);
+      const model = await loadPolicyModel(path);
+      try {
+        const values = new Float32Array(windows.length * T * F);
+        windows.forEach((w, i) => values.set(w.flat(), i * T * F));
+        const onnx = await model.infer(values, windows.length);
+        const maxDiff = (a: Float32Array, b: Float32Array): number => {
+          expect(a.length).toBe(b.length);
+          let m = 0;
+          for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+          return m;
+        };
+        expect(maxDiff(onnx.probabilities, reference.probabilities)).toBeLessThanOrEqual(1e-5);
+        expect(maxDiff(onnx.magnitudes, reference.magnitudes)).toBeLessThanOrEqual(1e-5);
+        expect(maxDiff(onnx.attention, reference.attention)).toBeLessThanOrEqual(1e-5);
+        expect(Array.from(argmaxRows(onnx.probabilities, P))).toEqual(Array.from(argmaxRows(reference.probabilities, P)));
+      } finally {
+        await model.close();
+      }
+    });
+  });
+});
