@@ -1,7 +1,7 @@
 /**
  * @jest-environment ./test/support/onnx-environment.js
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MODEL_FEATURES, WINDOW_STEPS } from '../../src/domain/features';
@@ -10,7 +10,8 @@ import { loadPolicyModel } from '../../src/policy/model';
 import { makeEpisode, observe } from '../../src/policy/training/cluster';
 import { generateSamples, withThresholdLabels } from '../../src/policy/training/dataset';
 import { argmaxRows } from '../../src/policy/training/metrics';
-import { fitNormalisation, predict } from '../../src/policy/training/network';
+import { fitNormalisation, predict, type NetworkWeights, type Normalisation } from '../../src/policy/training/network';
+import { importOnnx } from '../../src/policy/training/onnx-export';
 import { saveModel } from '../../src/policy/training/pipeline';
 import { COST_WEIGHTS } from '../../src/policy/training/outcome-labels';
 import { fitThresholds } from '../../src/policy/training/threshold-labels';
@@ -39,6 +40,40 @@ function tinyTraining(onEpoch?: (e: EpochReport) => void): Promise<TrainResult> 
     ...(onEpoch ? { onEpoch } : {}),
   });
 }
+
+const PARITY_WINDOWS = Array.from({ length: 1000 }, (_, i) => observe(makeEpisode(90_000 + i)).window);
+
+/** The exported file and tfjs agree to 1e-5 on 1,000 windows and pick the same top policy on every one. */
+async function expectParity(path: string, weights: NetworkWeights, normalisation: Normalisation): Promise<void> {
+  const windows = PARITY_WINDOWS;
+  const reference = await predict(weights, normalisation, windows);
+  const model = await loadPolicyModel(path);
+  try {
+    const values = new Float32Array(windows.length * T * F);
+    windows.forEach((w, i) => values.set(w.flat(), i * T * F));
+    const onnx = await model.infer(values, windows.length);
+    const maxDiff = (a: Float32Array, b: Float32Array): number => {
+      expect(a.length).toBe(b.length);
+      let m = 0;
+      for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+      return m;
+    };
+    expect(maxDiff(onnx.probabilities, reference.probabilities)).toBeLessThanOrEqual(1e-5);
+    expect(maxDiff(onnx.magnitudes, reference.magnitudes)).toBeLessThanOrEqual(1e-5);
+    expect(maxDiff(onnx.attention, reference.attention)).toBeLessThanOrEqual(1e-5);
+    expect(Array.from(argmaxRows(onnx.probabilities, P))).toEqual(Array.from(argmaxRows(reference.probabilities, P)));
+  } finally {
+    await model.close();
+  }
+}
+
+describe('the shipped models/policy.onnx', () => {
+  it('agrees with tfjs running its own weights, read back from the file', async () => {
+    const path = join(__dirname, '..', '..', 'models', 'policy.onnx');
+    const { weights, norm: shippedNorm } = importOnnx(await readFile(path));
+    await expectParity(path, weights, shippedNorm);
+  });
+});
 
 describe('training (tiny set)', () => {
   let first: TrainResult;
@@ -86,26 +121,7 @@ describe('training (tiny set)', () => {
         softTargetTemperature: 0.5,
         costWeights: COST_WEIGHTS,
       });
-      const windows = Array.from({ length: 1000 }, (_, i) => observe(makeEpisode(90_000 + i)).window);
-      const reference = await predict(first.weights, norm, windows);
-      const model = await loadPolicyModel(path);
-      try {
-        const values = new Float32Array(windows.length * T * F);
-        windows.forEach((w, i) => values.set(w.flat(), i * T * F));
-        const onnx = await model.infer(values, windows.length);
-        const maxDiff = (a: Float32Array, b: Float32Array): number => {
-          expect(a.length).toBe(b.length);
-          let m = 0;
-          for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-          return m;
-        };
-        expect(maxDiff(onnx.probabilities, reference.probabilities)).toBeLessThanOrEqual(1e-5);
-        expect(maxDiff(onnx.magnitudes, reference.magnitudes)).toBeLessThanOrEqual(1e-5);
-        expect(maxDiff(onnx.attention, reference.attention)).toBeLessThanOrEqual(1e-5);
-        expect(Array.from(argmaxRows(onnx.probabilities, P))).toEqual(Array.from(argmaxRows(reference.probabilities, P)));
-      } finally {
-        await model.close();
-      }
+      await expectParity(path, first.weights, norm);
     });
   });
 });

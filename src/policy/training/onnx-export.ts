@@ -11,7 +11,14 @@
 import protobuf from 'protobufjs';
 import { MODEL_FEATURES } from '../../domain/features';
 import { MODEL_POLICIES } from '../../domain/policy';
-import { ARCHITECTURE, MAGNITUDE_MIN, MAGNITUDE_SPAN, type NetworkWeights, type Normalisation } from './network';
+import {
+  ARCHITECTURE,
+  MAGNITUDE_MIN,
+  MAGNITUDE_SPAN,
+  type LstmWeights,
+  type NetworkWeights,
+  type Normalisation,
+} from './network';
 
 const ONNX_SCHEMA = {
   nested: {
@@ -179,6 +186,21 @@ export function kerasToOnnxGates(kernel: Float32Array, inputs: number, hidden: n
   return out;
 }
 
+/** Inverse of kerasToOnnxGates. */
+export function onnxToKerasGates(onnx: Float32Array, inputs: number, hidden: number): Float32Array {
+  const out = new Float32Array(4 * hidden * inputs);
+  const order = [0, 3, 1, 2];
+  for (let g = 0; g < 4; g++) {
+    const src = order[g] ?? 0;
+    for (let u = 0; u < hidden; u++) {
+      for (let k = 0; k < inputs; k++) {
+        out[k * 4 * hidden + src * hidden + u] = onnx[(g * hidden + u) * inputs + k] ?? 0;
+      }
+    }
+  }
+  return out;
+}
+
 function kerasBiasToOnnx(bias: Float32Array, hidden: number): Float32Array {
   const out = new Float32Array(8 * hidden); // [Wb ; Rb], recurrent half zero
   const order = [0, 3, 1, 2];
@@ -285,6 +307,52 @@ export function exportOnnx(weights: NetworkWeights, norm: Normalisation, meta: E
     },
   });
   return ModelProto.encode(model).finish();
+}
+
+/**
+ * Reads the weights and normalisation back out of an exported model, so the shipped file itself can be
+ * checked against the training framework (the parity test on models/policy.onnx).
+ */
+export function importOnnx(bytes: Uint8Array): { weights: NetworkWeights; norm: Normalisation } {
+  const { hidden: Hd, features: F } = ARCHITECTURE;
+  const model = ModelProto.toObject(ModelProto.decode(bytes), { longs: Number, bytes: Array }) as {
+    graph?: { initializer?: { name?: string; rawData?: number[] }[] };
+  };
+  const tensors = new Map<string, Float32Array>();
+  for (const t of model.graph?.initializer ?? []) {
+    if (t.name && t.rawData) tensors.set(t.name, new Float32Array(Uint8Array.from(t.rawData).buffer));
+  }
+  const get = (name: string): Float32Array => {
+    const t = tensors.get(name);
+    if (!t) throw new RangeError(`initializer ${name} missing from the ONNX graph`);
+    return t;
+  };
+  const bias = (li: number): Float32Array => {
+    const onnxBias = get(`lstm${li}_B`);
+    const out = new Float32Array(4 * Hd);
+    const order = [0, 3, 1, 2];
+    for (let g = 0; g < 4; g++) {
+      for (let u = 0; u < Hd; u++) out[(order[g] ?? 0) * Hd + u] = onnxBias[g * Hd + u] ?? 0;
+    }
+    return out;
+  };
+  const layer = (li: number, inputs: number): LstmWeights => ({
+    kernel: onnxToKerasGates(get(`lstm${li}_W`), inputs, Hd),
+    recurrent: onnxToKerasGates(get(`lstm${li}_R`), Hd, Hd),
+    bias: bias(li),
+  });
+  return {
+    weights: {
+      lstm: [layer(0, F), layer(1, Hd)],
+      attentionKernel: get('attention_kernel'),
+      attentionBias: get('attention_bias')[0] ?? 0,
+      policyKernel: get('policy_kernel'),
+      policyBias: get('policy_bias'),
+      magnitudeKernel: get('magnitude_kernel'),
+      magnitudeBias: get('magnitude_bias'),
+    },
+    norm: { mean: Array.from(get('norm_mean')), std: Array.from(get('norm_inv_std'), (x) => 1 / x) },
+  };
 }
 
 /**
