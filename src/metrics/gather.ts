@@ -66,10 +66,10 @@ export async function podContext(
   client: PrometheusClient,
   config: MetricsConfig,
   target: WindowTarget,
-  rangeSeconds: number,
+  lookbackSeconds: number,
   at?: number,
 ): Promise<PodContext> {
-  const rows = await client.query(podContextQuery(config, target, rangeSeconds), at);
+  const rows = await client.query(podContextQuery(config, target, lookbackSeconds), at);
   const res = config.resources.resource;
   const value = (kind: string, resource: string) =>
     rows.find((r) => r.metric[KIND_LABEL] === kind && r.metric[res.label] === resource)?.sample.v;
@@ -132,7 +132,7 @@ export async function gatherFromPrometheus(
   const query = windowQuery(config, request.target, { stepSeconds: spec.stepSeconds, rangeSeconds: range });
   const [series, context] = await Promise.all([
     client.queryRange(query, start, end, spec.stepSeconds),
-    podContext(client, config, request.target, range, asOf),
+    podContext(client, config, request.target, range + (spec.steps - 1) * spec.stepSeconds, asOf),
   ]);
   const resources: ContainerResources = { ...context.resources, ...definedOnly({ ...request.resources }) };
   const raw = seriesByKey(series);

@@ -228,17 +228,20 @@ export function windowQuery(config: MetricsConfig, target: WindowTarget, o: Wind
 
 /**
  * One instant query for a pod's requests and limits (summed over its containers, zero meaning "unset" as
- * the local stack reports it) and the node it runs on.
+ * the local stack reports it) and the node it runs on, each the last value seen within `lookbackSeconds`
+ * (the window's span): a pod that has just vanished keeps the limits its window must be divided by.
  */
-export function podContextQuery(config: MetricsConfig, target: WindowTarget, rangeSeconds: number): string {
+export function podContextQuery(config: MetricsConfig, target: WindowTarget, lookbackSeconds: number): string {
   const rs = config.resources;
   const c = config.containers;
   const n = config.nodes;
   const pod = podMatchers(rs.labels, target, c.ignoreContainers);
   const res = `${rs.resource.label}=~${promString(`${rs.resource.cpu}|${rs.resource.memory}`)}`;
-  const byResource = (ref: SeriesRef) => `sum by (${rs.resource.label}) (${selector(ref, [...pod, res])} > 0)`;
+  const lookback = `[${lookbackSeconds}s]`;
+  const byResource = (ref: SeriesRef) =>
+    `sum by (${rs.resource.label}) (last_over_time(${selector(ref, [...pod, res])}${lookback}) > 0)`;
   const podSeries = selector(c.cpuSeconds, podMatchers(c.labels, target, c.ignoreContainers).slice(0, 2));
-  const nodeOf = `group by (${n.label}) (last_over_time(${podSeries}[${rangeSeconds}s]) or ${podInfoSelector(config, target)})`;
+  const nodeOf = `group by (${n.label}) (last_over_time(${podSeries}${lookback}) or ${podInfoSelector(config, target)})`;
   return [
     tagged(byResource(rs.limits), KIND_LABEL, 'limit'),
     tagged(byResource(rs.requests), KIND_LABEL, 'request'),

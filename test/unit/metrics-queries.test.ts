@@ -80,7 +80,7 @@ describe('PromQL builders', () => {
   it('asks for limits and requests above zero (zero means unset) and the pod node', () => {
     const q = podContextQuery(DEFAULT_METRICS_CONFIG, target, 10);
     expect(q).toContain('kube_pod_container_resource_limits{namespace="shop"');
-    expect(q).toContain('resource=~"cpu|memory"} > 0');
+    expect(q).toContain('resource=~"cpu|memory"}[10s]) > 0');
     expect(q).toContain('"talon_kind", "node"');
     expect(nodeLoadQuery(DEFAULT_METRICS_CONFIG, 10)).toContain('kube_node_status_allocatable{resource="memory"}');
   });
