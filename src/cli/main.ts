@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { registerDemoCommand } from './demo';
 import { registerRunCommands } from './run-commands';
 import { registerStackCommands } from './stack-commands';
+import { registerTaxonomyCommands } from './task-taxonomy';
 
 export function buildProgram(): Command {
   const program = new Command('talon')
@@ -11,6 +12,7 @@ export function buildProgram(): Command {
   registerStackCommands(program);
   registerRunCommands(program);
   registerDemoCommand(program);
+  registerTaxonomyCommands(program);
   return program;
 }
 
