@@ -107,6 +107,14 @@ function isPermanent(error: unknown): boolean {
   return error instanceof HttpError && error.statusCode >= 400 && error.statusCode < 500 && error.statusCode !== 429;
 }
 
+/** InfluxDB 1.x answers a Flux compile error with HTTP 500; its "error @line:col" position gives it away. */
+const FLUX_COMPILE_ERROR = /compilation failed|error @\d+:\d+-\d+:\d+/;
+
+function isPermanentQueryError(error: unknown): boolean {
+  if (isPermanent(error)) return true;
+  return error instanceof HttpError && FLUX_COMPILE_ERROR.test(`${error.body ?? ''} ${error.message}`);
+}
+
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -116,16 +124,27 @@ export class InfluxStore {
   private readonly queryApi: QueryApi;
   private readonly bucket: string;
   private readonly maxRetries: number;
+  private readonly batchSize: number;
+  private readonly flushIntervalMs: number;
   private closed = false;
   private counts = { queued: 0, written: 0, retried: 0, dropped: 0, failures: 0 };
+  /** Points handed to the library since the last send. */
+  private unsent = 0;
+  private timer: NodeJS.Timeout | undefined;
+  /** Sends started by size or timer, so flush() can wait for them too. */
+  private readonly inflight = new Set<Promise<void>>();
 
   constructor(options: InfluxOptions) {
     const influx = new InfluxDB({ url: options.url, token: options.token, timeout: options.timeoutMs ?? 10_000 });
     this.bucket = options.bucket;
     this.maxRetries = options.maxRetries ?? 3;
+    this.batchSize = options.batchSize ?? 500;
+    this.flushIntervalMs = options.flushIntervalMs ?? 1_000;
+    // Batching is driven from here (size and timer), not by the library, whose own size- and timer-triggered
+    // sends cannot be awaited: flush() must know when everything handed over has been answered.
     this.writeApi = influx.getWriteApi(options.org, options.bucket, 'ms', {
-      batchSize: options.batchSize ?? 500,
-      flushInterval: options.flushIntervalMs ?? 1_000,
+      batchSize: this.batchSize + 1,
+      flushInterval: 0,
       maxRetries: this.maxRetries,
       minRetryDelay: options.minRetryDelayMs ?? 200,
       maxRetryDelay: options.maxRetryDelayMs ?? 5_000,
@@ -161,8 +180,31 @@ export class InfluxStore {
   /** Queues raw points (batched by the writer). Throws only after close(). */
   writePoints(points: readonly Point[]): void {
     if (this.closed) throw new InfluxClosedError();
-    this.writeApi.writePoints(points);
-    this.counts.queued += points.length;
+    for (const point of points) {
+      // Sending before the library's buffer reaches its own batch size keeps every send one we can await.
+      if (this.unsent >= this.batchSize) this.send();
+      this.writeApi.writePoint(point);
+      this.counts.queued++;
+      this.unsent++;
+    }
+    if (this.unsent >= this.batchSize) this.send();
+    else if (this.timer === undefined && this.unsent > 0) {
+      this.timer = setTimeout(() => this.send(), this.flushIntervalMs);
+      this.timer.unref();
+    }
+  }
+
+  /** Hands the library's buffer to InfluxDB; failures go to the library's retry buffer and the counters. */
+  private send(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.unsent === 0) return;
+    this.unsent = 0;
+    const sending: Promise<void> = this.writeApi
+      .flush()
+      .catch(() => undefined)
+      .finally(() => this.inflight.delete(sending));
+    this.inflight.add(sending);
   }
 
   /** Queues the snapshot of a gathered window: its observed steps and a summary point. */
@@ -177,12 +219,14 @@ export class InfluxStore {
   /** Sends everything buffered, retry buffer included; resolves false (never throws) when something failed. */
   async flush(): Promise<boolean> {
     if (this.closed) return this.pending() === 0;
+    this.send();
+    await Promise.all([...this.inflight]);
     try {
       await this.writeApi.flush(true);
-      return true;
     } catch {
       return false;
     }
+    return this.pending() === 0;
   }
 
   /** Final flush, then close; whatever is still unwritten is counted as dropped. */
@@ -205,7 +249,7 @@ export class InfluxStore {
       return await this.queryApi.collectRows<Record<string, unknown>>(query);
     } catch (error) {
       const status = error instanceof HttpError ? error.statusCode : undefined;
-      throw new InfluxQueryError(`Flux query failed: ${describe(error)}`, isPermanent(error), status, error);
+      throw new InfluxQueryError(`Flux query failed: ${describe(error)}`, isPermanentQueryError(error), status, error);
     }
   }
 
