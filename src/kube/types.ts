@@ -1,0 +1,159 @@
+/**
+ * Shapes shared by the actuator (actions.ts) and its verification (verify.ts). Every value here is plain data
+ * so it can travel through Temporal as an activity input or result.
+ */
+import type { ContainerTarget } from '../domain/resource-plan';
+
+/** The field manager on every write, so `kubectl get --show-managed-fields` shows what Talon owns. */
+export const FIELD_MANAGER = 'talon';
+
+export const ANNOTATIONS = {
+  /** The last operation Talon applied to this object (JSON {@link OperationRecord}). */
+  operation: 'talon.io/operation',
+  /** Share of the pod's data a data-offload workflow should move (D3.6 Table 1 data_offloading). */
+  dataOffload: 'talon.io/data-offload',
+  dataOffloadRequestedAt: 'talon.io/data-offload-requested-at',
+  /** Node a task was offloaded to. */
+  offloadedTo: 'talon.io/offloaded-to',
+  /** Kube-OVN bandwidth limits in Mbit/s (D3.3 Figure 6). */
+  ovnIngressRate: 'ovn.kubernetes.io/ingress_rate',
+  ovnEgressRate: 'ovn.kubernetes.io/egress_rate',
+} as const;
+
+/** The taint node_overload puts on a node (D3.6 Rule 2): NoSchedule, Talon's key. */
+export const OVERLOAD_TAINT = { key: 'talon.io/overloaded', value: 'true', effect: 'NoSchedule' } as const;
+
+export const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet', 'Job', 'Pod'] as const;
+export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
+export type ControllerKind = 'Deployment' | 'StatefulSet' | 'DaemonSet';
+
+export interface WorkloadRef {
+  readonly kind: WorkloadKind;
+  readonly namespace: string;
+  readonly name: string;
+}
+
+export function describeWorkload(ref: WorkloadRef): string {
+  return `${ref.kind} ${ref.namespace}/${ref.name}`;
+}
+
+/** What Talon records on an object it changed, so a retry recognises its own change. */
+export interface OperationRecord {
+  readonly id: string;
+  readonly policy: string;
+  /** ISO time of the change. */
+  readonly at: string;
+  readonly resource?: string;
+  readonly targets?: readonly ContainerTarget[];
+  readonly replicas?: number;
+  readonly node?: string;
+}
+
+/** What verification must observe for an action to count as effective. */
+export type Expectation =
+  | { readonly kind: 'none'; readonly reason: string }
+  | {
+      readonly kind: 'rollout';
+      readonly workload: WorkloadRef;
+      /** metadata.generation after the change; the controller must have observed it. */
+      readonly generation: number;
+      readonly resource?: string;
+      readonly targets?: readonly ContainerTarget[];
+      /** Every pod must run on this node (task offloading). */
+      readonly node?: string;
+    }
+  | {
+      readonly kind: 'pod';
+      readonly namespace: string;
+      readonly pod: string;
+      /** The pod instance expected (a recreated pod has a new uid). */
+      readonly uid?: string;
+      readonly resource?: string;
+      readonly targets?: readonly ContainerTarget[];
+      /** In-place resize: the kubelet must report the new resources in the container statuses. */
+      readonly resized?: boolean;
+      readonly node?: string;
+    }
+  | {
+      readonly kind: 'job';
+      readonly namespace: string;
+      readonly job: string;
+      readonly uid: string;
+      readonly resource?: string;
+      readonly targets?: readonly ContainerTarget[];
+      readonly node?: string;
+    }
+  | {
+      readonly kind: 'replicas';
+      readonly workload: WorkloadRef;
+      readonly replicas: number;
+      readonly generation: number;
+    }
+  | {
+      readonly kind: 'taint';
+      readonly node: string;
+      readonly key: string;
+      readonly effect: string;
+      readonly present: boolean;
+    }
+  | { readonly kind: 'evicted'; readonly namespace: string; readonly pod: string; readonly uid: string }
+  | {
+      readonly kind: 'annotations';
+      readonly namespace: string;
+      readonly pod: string;
+      readonly annotations: Readonly<Record<string, string>>;
+    };
+
+export interface Change {
+  /** Where, e.g. `container app requests.cpu`, `spec.replicas`, `taint talon.io/overloaded`. */
+  readonly path: string;
+  readonly from?: string;
+  readonly to?: string;
+}
+
+/** The answer of every action. */
+export interface ActionResult {
+  readonly policy: string;
+  readonly operationId: string;
+  /** The object acted on, e.g. `Deployment shop/web`. */
+  readonly target: string;
+  /** A write happened in this call (false for no-ops, replays of an applied operation and dry runs). */
+  readonly applied: boolean;
+  /** The same operation had already been applied (a retry or replay); nothing was written again. */
+  readonly alreadyApplied: boolean;
+  /** The apiserver validated the change with dryRun=All; nothing was persisted. */
+  readonly dryRun: boolean;
+  /** How the change reaches the running workload. */
+  readonly mechanism:
+    'rolling-update' | 'in-place-resize' | 'recreate' | 'scale' | 'annotate' | 'taint' | 'untaint' | 'evict' | 'none';
+  readonly summary: string;
+  readonly changes: readonly Change[];
+  /** Hand this to verification. */
+  readonly expect: Expectation;
+}
+
+/** An eviction that a PodDisruptionBudget blocked: reported, never forced. */
+export interface EvictionResult extends ActionResult {
+  readonly outcome: 'evicted' | 'already-gone' | 'blocked' | 'dry-run';
+  /** The apiserver's explanation when blocked. */
+  readonly blockedBy?: string;
+}
+
+export interface VerificationResult {
+  readonly verified: boolean;
+  readonly detail: string;
+  /** What was seen last, for the incident log. */
+  readonly observed: Readonly<Record<string, unknown>>;
+  readonly elapsedMs: number;
+  readonly polls: number;
+}
+
+/** Saved before a delete-and-recreate, so a retry after a crash can finish the create. */
+export interface RecreateCheckpoint {
+  readonly operationId: string;
+  readonly kind: 'Pod' | 'Job';
+  readonly namespace: string;
+  readonly name: string;
+  /** The manifest to create (plain JSON). */
+  readonly manifest: Record<string, unknown>;
+}
