@@ -1,2 +1,3 @@
 /** Every workflow the Talon worker registers. */
 export { remediateAlert } from './remediate-alert';
+export { nodeOverload } from './node-overload';

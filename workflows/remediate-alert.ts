@@ -1,15 +1,42 @@
 /**
- * One alert episode, from first notification to outcome. Deterministic: everything that touches the
- * world happens in activities; time only through workflow timers.
+ * One alert episode, from first notification to outcome: gather → infer → guard → apply → verify →
+ * cool-down, escalating to the next-best policy while the alert keeps firing, up to a bounded number
+ * of attempts, then `needs_human`. Deterministic: the world is touched only by activities, time only
+ * through workflow timers, so a worker or server restart at any point loses nothing.
  */
-import { condition, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  condition,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+  type ActivityOptions,
+} from '@temporalio/workflow';
+import type { MetricsActivities } from '../activities/metrics';
+import type { PolicyActivities } from '../activities/policy';
+import type { RemediationActivities } from '../activities/remediation';
 import type { TargetActivities } from '../activities/target';
 import { describeTarget, type TalonAlert } from '../src/domain/alert';
+import { cooldownFor, type CooldownDecision } from '../src/domain/cooldown';
+import { nextCandidate, POD_POLICIES, policiesFromAlert } from '../src/domain/escalation';
+import type { PolicyDecision, RankedPolicy } from '../src/domain/policy';
+import {
+  DEFAULT_REMEDIATION_SETTINGS,
+  type ApplyPolicyResult,
+  type PodTarget,
+  type RemediationSettings,
+} from '../src/domain/remediation';
 import {
   alertFiredSignal,
   alertResolvedSignal,
+  approveUpdate,
   cancelSignal,
+  rejectUpdate,
   stateQuery,
+  type ApprovalInput,
+  type AttemptRecord,
   type RemediationOutcome,
   type RemediationState,
   type RemediationStep,
@@ -17,29 +44,90 @@ import {
 
 export interface RemediateAlertInput {
   readonly alert: TalonAlert;
-  /** How long to wait for the alert to resolve before calling a human; ISO or ms string (e.g. '10m'). */
-  readonly resolveWithin?: string;
+  readonly settings?: Partial<RemediationSettings>;
 }
 
 export interface RemediateAlertResult {
   readonly outcome: RemediationOutcome;
-  readonly notifications: number;
   readonly target: string;
+  readonly attempts: readonly AttemptRecord[];
+  readonly notifications: number;
+  readonly reason: string;
 }
 
-const { readTarget } = proxyActivities<TargetActivities>({
+/** Permanent failures: retrying cannot help, the workflow moves on to the next policy or a human. */
+const PERMANENT = [
+  'GuardRefused',
+  'Forbidden',
+  'TargetNotFound',
+  'MalformedPod',
+  'UnsupportedTarget',
+  'NoEligibleNode',
+  'InvalidRequest',
+];
+
+const quick: ActivityOptions = {
   startToCloseTimeout: '30s',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 10 },
+  retry: {
+    initialInterval: '1s',
+    backoffCoefficient: 2,
+    maximumInterval: '10s',
+    maximumAttempts: 3,
+    nonRetryableErrorTypes: PERMANENT,
+  },
+};
+const metrics = proxyActivities<MetricsActivities>(quick);
+const policy = proxyActivities<PolicyActivities>({ ...quick, startToCloseTimeout: '10s' });
+const target = proxyActivities<TargetActivities>({ ...quick, retry: { ...quick.retry, maximumAttempts: 10 } });
+const kube = proxyActivities<RemediationActivities>({
+  startToCloseTimeout: '5m',
+  heartbeatTimeout: '30s',
+  retry: {
+    initialInterval: '2s',
+    backoffCoefficient: 2,
+    maximumInterval: '30s',
+    maximumAttempts: 8,
+    nonRetryableErrorTypes: PERMANENT,
+  },
 });
+
+/** The ApplicationFailure type behind an activity failure, if any. */
+function failureType(err: unknown): string | undefined {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  return cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined;
+}
+
+function failureMessage(err: unknown): string {
+  const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;
+  return cause instanceof Error ? cause.message : String(cause);
+}
 
 export async function remediateAlert(input: RemediateAlertInput): Promise<RemediateAlertResult> {
   const { alert } = input;
+  const settings: RemediationSettings = { ...DEFAULT_REMEDIATION_SETTINGS, ...input.settings };
+  const targetName = describeTarget(alert.target);
+  if (alert.target.kind !== 'pod') {
+    throw ApplicationFailure.nonRetryable(
+      `remediateAlert handles pod alerts; ${targetName} is a node`,
+      'InvalidRequest',
+    );
+  }
+  const pod: PodTarget = {
+    namespace: alert.target.namespace,
+    pod: alert.target.pod,
+    ...(alert.target.container ? { container: alert.target.container } : {}),
+  };
+
   let step: RemediationStep = 'starting';
   let firing = alert.status === 'firing';
   let notifications = 0;
-  let cancelled = false;
-  let targetSnapshot: unknown;
+  let cancelled: { by: string; reason?: string } | undefined = undefined;
+  let approval: { approved: boolean; by: string; comment?: string } | undefined = undefined;
+  let awaitingApprovalFor: string | undefined = undefined;
+  let lastVerification: string | undefined = undefined;
+  let targetSnapshot: unknown = undefined;
   let outcome: RemediationOutcome | undefined = undefined;
+  const attempts: AttemptRecord[] = [];
 
   setHandler(alertFiredSignal, () => {
     notifications += 1;
@@ -48,35 +136,239 @@ export async function remediateAlert(input: RemediateAlertInput): Promise<Remedi
   setHandler(alertResolvedSignal, () => {
     firing = false;
   });
-  setHandler(cancelSignal, () => {
-    cancelled = true;
+  setHandler(cancelSignal, (request) => {
+    cancelled = request;
   });
+  const decide =
+    (approved: boolean) =>
+    (request: ApprovalInput): { accepted: boolean; message: string } => {
+      approval = { approved, by: request.by, ...(request.comment ? { comment: request.comment } : {}) };
+      return {
+        accepted: true,
+        message: `${approved ? 'approved' : 'rejected'} ${awaitingApprovalFor ?? ''} by ${request.by}`.trim(),
+      };
+    };
+  const approvalValidator = (request: ApprovalInput): void => {
+    if (!request.by || request.by.length > 200) throw new Error('approval needs who ("by"), at most 200 characters');
+    if (awaitingApprovalFor === undefined) throw new Error('nothing is waiting for approval');
+  };
+  setHandler(approveUpdate, decide(true), { validator: approvalValidator });
+  setHandler(rejectUpdate, decide(false), { validator: approvalValidator });
   setHandler(stateQuery, (): RemediationState => ({
     workflowId: workflowInfo().workflowId,
     alert,
     step,
     firing,
     notifications,
-    attempts: [],
+    attempts: [...attempts],
     ...(outcome ? { outcome } : {}),
+    ...(lastVerification ? { lastVerification } : {}),
     ...(targetSnapshot ? { targetSnapshot } : {}),
+    ...(awaitingApprovalFor ? { awaitingApprovalFor } : {}),
   }));
 
   upsertSearchAttributes({
     TalonAlertName: [alert.alertName],
-    TalonTarget: [describeTarget(alert.target)],
-    ...(alert.target.kind === 'pod' ? { TalonNamespace: [alert.target.namespace] } : {}),
+    TalonTarget: [targetName],
+    TalonNamespace: [pod.namespace],
+    TalonKind: ['pod'],
   });
 
-  step = 'gather';
-  if (alert.target.kind === 'pod') {
-    targetSnapshot = await readTarget({ namespace: alert.target.namespace, pod: alert.target.pod });
+  const tried = new Set<string>();
+  let reason = '';
+  let workload: string | undefined;
+
+  for (let attempt = 1; attempt <= settings.maxAttempts; attempt++) {
+    if (cancelled) break;
+    if (!firing) {
+      outcome = 'resolved';
+      reason = attempt === 1 ? 'resolved before any change' : `resolved after ${attempts.at(-1)?.policy ?? 'waiting'}`;
+      break;
+    }
+
+    step = 'gather';
+    const snapshot = await target.readTarget({ namespace: pod.namespace, pod: pod.pod }).catch((err: unknown) => {
+      if (failureType(err) === 'TargetNotFound') return undefined;
+      throw err;
+    });
+    if (!snapshot) {
+      // The pod is gone (replaced by a rollout, or deleted): this episode has nothing left to act on.
+      outcome = attempts.some((a) => a.applied) ? 'resolved' : 'needs_human';
+      reason = `pod ${pod.namespace}/${pod.pod} no longer exists`;
+      break;
+    }
+    targetSnapshot = snapshot;
+    workload = snapshot.owner?.name ?? snapshot.name;
+    const gathered = await metrics
+      .gatherWindow({
+        target: { ...pod, workload, ...(snapshot.node ? { node: snapshot.node } : {}) },
+        withHistory: true,
+      })
+      .catch((err: unknown) => ({ kind: 'error' as const, message: failureMessage(err) }));
+
+    step = 'infer';
+    let decision: PolicyDecision;
+    if (gathered.kind === 'window') {
+      decision = await policy.decidePolicy(gathered).catch((err: unknown): PolicyDecision => ({
+        source: 'rules',
+        ranked: policiesFromAlert(alert),
+        fallbackReason: failureMessage(err),
+      }));
+    } else {
+      const why =
+        gathered.kind === 'error' ? `metrics unavailable: ${gathered.message}` : `too little data: ${gathered.reason}`;
+      decision = { source: 'rules', ranked: policiesFromAlert(alert), fallbackReason: why };
+    }
+    const usable = decision.ranked.filter((r) => POD_POLICIES.has(r.policy));
+    const candidate: RankedPolicy | undefined =
+      nextCandidate(usable, tried) ?? nextCandidate(policiesFromAlert(alert), tried);
+    if (!candidate) {
+      outcome = 'needs_human';
+      reason = `no untried policy left after ${[...tried].join(', ') || 'none'}`;
+      break;
+    }
+    tried.add(candidate.policy);
+    upsertSearchAttributes({ TalonPolicy: [...tried] });
+    const label = `${candidate.policy} ×${candidate.magnitude} on ${targetName}`;
+    const record = (fields: Pick<AttemptRecord, 'summary' | 'applied'> & Partial<AttemptRecord>): void => {
+      attempts.push({
+        attempt,
+        policy: candidate.policy,
+        magnitude: candidate.magnitude,
+        source: decision.source,
+        ...(decision.fallbackReason ? { fallbackReason: decision.fallbackReason } : {}),
+        ...fields,
+      });
+    };
+
+    step = 'guard';
+    if (settings.requireApproval.includes(candidate.policy)) {
+      step = 'awaiting_approval';
+      awaitingApprovalFor = label;
+      approval = undefined;
+      const answered = await condition(
+        () => approval !== undefined || cancelled !== undefined || !firing,
+        settings.approvalTimeoutSeconds * 1000,
+        { summary: `wait up to ${settings.approvalTimeoutSeconds}s for approval of ${label}` },
+      );
+      awaitingApprovalFor = undefined;
+      if (cancelled || !firing) continue;
+      const answer = approval as { approved: boolean; by: string } | undefined;
+      if (!answered || !answer) {
+        outcome = 'needs_human';
+        reason = `approval of ${label} timed out after ${settings.approvalTimeoutSeconds}s`;
+        record({ summary: label, applied: false, detail: reason });
+        break;
+      }
+      if (!answer.approved) {
+        outcome = 'rejected';
+        reason = `${label} rejected by ${answer.by}`;
+        record({ summary: label, applied: false, detail: reason });
+        break;
+      }
+    }
+
+    step = 'apply';
+    let applied: ApplyPolicyResult;
+    try {
+      applied = await kube.applyPolicy.executeWithOptions(
+        {
+          startToCloseTimeout: '5m',
+          heartbeatTimeout: '30s',
+          summary: `${settings.dryRun ? 'dry-run ' : ''}${label} (${decision.source}${decision.fallbackReason ? ': ' + decision.fallbackReason : ''})`,
+          retry: {
+            initialInterval: '2s',
+            backoffCoefficient: 2,
+            maximumInterval: '30s',
+            maximumAttempts: 8,
+            nonRetryableErrorTypes: PERMANENT,
+          },
+        },
+        [
+          {
+            target: pod,
+            policy: candidate.policy,
+            magnitude: candidate.magnitude,
+            operationId: `${workflowInfo().workflowId}/${workflowInfo().runId}/${attempt}`,
+            dryRun: settings.dryRun,
+          },
+        ],
+      );
+    } catch (err) {
+      const type = failureType(err);
+      if (type && PERMANENT.includes(type)) {
+        record({ summary: label, applied: false, detail: `${type}: ${failureMessage(err)}` });
+        continue;
+      }
+      throw err;
+    }
+
+    step = 'verify';
+    const verified = applied.dryRun
+      ? { ok: true, observed: 'dry run: nothing to verify' }
+      : await kube.verifyPolicy.executeWithOptions(
+          {
+            startToCloseTimeout: '5m',
+            heartbeatTimeout: '30s',
+            summary: `verify ${applied.summary}`,
+            retry: { initialInterval: '2s', maximumAttempts: 3, nonRetryableErrorTypes: PERMANENT },
+          },
+          [{ applied }],
+        );
+    lastVerification = verified.observed;
+    record({ summary: applied.summary, applied: !applied.dryRun, verified: verified.ok, detail: verified.observed });
+    if (!verified.ok) continue;
+    if (applied.dryRun) {
+      outcome = 'no_action';
+      reason = `dry run: ${applied.summary}`;
+      break;
+    }
+
+    step = 'cooldown';
+    const profile = await metrics.workloadProfile({ namespace: pod.namespace, workload }).catch(() => undefined);
+    const cooldown: CooldownDecision = cooldownFor(
+      settings.cooldown,
+      profile?.remediations.meanResolveSeconds,
+      attempt,
+    );
+    await condition(() => !firing || cancelled !== undefined, cooldown.seconds * 1000, {
+      summary: `cool-down after ${applied.summary}: ${cooldown.explanation}`,
+    });
   }
 
-  step = 'cooldown';
-  await condition(() => !firing || cancelled, input.resolveWithin ?? '10m');
-  outcome = cancelled ? 'cancelled' : firing ? 'needs_human' : 'resolved';
+  if (!outcome) {
+    if (cancelled) {
+      outcome = 'cancelled';
+      reason = `cancelled by ${(cancelled as { by: string }).by}`;
+    } else if (!firing) {
+      outcome = 'resolved';
+      reason = `resolved after ${attempts.at(-1)?.summary ?? 'waiting'}`;
+    } else {
+      outcome = 'needs_human';
+      reason = `still firing after ${attempts.length} attempt(s): ${attempts.map((a) => a.policy).join(', ')}`;
+    }
+  }
+
   step = 'done';
   upsertSearchAttributes({ TalonOutcome: [outcome] });
-  return { outcome, notifications, target: describeTarget(alert.target) };
+  const last = attempts.at(-1);
+  if (last && workload) {
+    const info = workflowInfo();
+    await metrics
+      .recordOutcome({
+        workflowId: info.workflowId,
+        namespace: pod.namespace,
+        workload,
+        pod: pod.pod,
+        policy: last.policy as RankedPolicy['policy'],
+        magnitude: last.magnitude,
+        outcome,
+        decisionSource: last.source ?? 'rules',
+        attempt: attempts.length,
+        at: Math.floor(Date.now() / 1000),
+        durationSeconds: Math.round((Date.now() - info.startTime.getTime()) / 1000),
+      })
+      .catch(() => undefined);
+  }
+  return { outcome, target: targetName, attempts, notifications, reason };
 }

@@ -46,6 +46,9 @@ export interface AttemptRecord {
   readonly applied: boolean;
   readonly verified?: boolean;
   readonly detail?: string;
+  /** Which engine chose the policy, and why the rules answered when they did. */
+  readonly source?: 'model' | 'rules';
+  readonly fallbackReason?: string;
 }
 
 export interface RemediationState {
@@ -58,4 +61,6 @@ export interface RemediationState {
   readonly outcome?: RemediationOutcome;
   readonly lastVerification?: string;
   readonly targetSnapshot?: unknown;
+  /** Set while a policy waits for an `approve`/`reject` update. */
+  readonly awaitingApprovalFor?: string;
 }

@@ -1,0 +1,169 @@
+/**
+ * The TALON documents' Rule 2 for an overloaded node: taint it NoSchedule, evict its heaviest pod, wait,
+ * untaint. The untaint runs exactly once even if a worker dies during the wait or the workflow is
+ * cancelled: the wait is a durable timer and the untaint sits in a non-cancellable scope.
+ */
+import {
+  CancellationScope,
+  condition,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { RemediationActivities } from '../activities/remediation';
+import type { TalonAlert } from '../src/domain/alert';
+import { DEFAULT_NODE_OVERLOAD_SETTINGS, type NodeOverloadSettings } from '../src/domain/remediation';
+import {
+  alertFiredSignal,
+  alertResolvedSignal,
+  cancelSignal,
+  stateQuery,
+  type AttemptRecord,
+  type RemediationOutcome,
+  type RemediationState,
+  type RemediationStep,
+} from '../src/shared/definitions';
+
+export interface NodeOverloadInput {
+  readonly alert: TalonAlert;
+  readonly settings?: Partial<NodeOverloadSettings>;
+}
+
+export interface NodeOverloadResult {
+  readonly outcome: RemediationOutcome;
+  readonly node: string;
+  readonly evicted?: string;
+  readonly reason: string;
+}
+
+const kube = proxyActivities<RemediationActivities>({
+  startToCloseTimeout: '1m',
+  retry: {
+    initialInterval: '1s',
+    backoffCoefficient: 2,
+    maximumInterval: '30s',
+    maximumAttempts: 10,
+    nonRetryableErrorTypes: ['GuardRefused', 'Forbidden', 'InvalidRequest'],
+  },
+});
+
+export async function nodeOverload(input: NodeOverloadInput): Promise<NodeOverloadResult> {
+  const { alert } = input;
+  const settings: NodeOverloadSettings = { ...DEFAULT_NODE_OVERLOAD_SETTINGS, ...input.settings };
+  if (alert.target.kind !== 'node') throw new Error('nodeOverload handles node alerts');
+  const node = alert.target.node;
+  const info = workflowInfo();
+  const operation = (what: string): string => `${info.workflowId}/${info.runId}/${what}`;
+  let step: RemediationStep = 'starting';
+  let firing = alert.status === 'firing';
+  let notifications = 0;
+  let cancelled = false;
+  let outcome: RemediationOutcome | undefined = undefined;
+  const attempts: AttemptRecord[] = [];
+
+  setHandler(alertFiredSignal, () => {
+    notifications += 1;
+    firing = true;
+  });
+  setHandler(alertResolvedSignal, () => {
+    firing = false;
+  });
+  setHandler(cancelSignal, () => {
+    cancelled = true;
+  });
+  setHandler(stateQuery, (): RemediationState => ({
+    workflowId: info.workflowId,
+    alert,
+    step,
+    firing,
+    notifications,
+    attempts: [...attempts],
+    ...(outcome ? { outcome } : {}),
+  }));
+  upsertSearchAttributes({
+    TalonAlertName: [alert.alertName],
+    TalonTarget: [`node/${node}`],
+    TalonKind: ['node'],
+    TalonPolicy: ['node_overload'],
+  });
+
+  let evicted: string | undefined;
+  let reason: string;
+  step = 'apply';
+  const taint = await kube.taintNode.executeWithOptions(
+    { startToCloseTimeout: '1m', summary: `taint ${node} NoSchedule (talon.io/overloaded)` },
+    [{ node, operationId: operation('taint'), dryRun: settings.dryRun }],
+  );
+  attempts.push({
+    attempt: 1,
+    policy: 'node_overload',
+    magnitude: 1,
+    summary: taint.summary,
+    applied: taint.applied || taint.alreadyApplied,
+  });
+  try {
+    const victim = await kube.heaviestPod.executeWithOptions(
+      { startToCloseTimeout: '1m', summary: `find the heaviest pod on ${node}` },
+      [{ node }],
+    );
+    if (!victim) {
+      reason = `no evictable pod on ${node}`;
+    } else {
+      const name = `${victim.namespace}/${victim.pod}`;
+      const eviction = await kube.evictPod.executeWithOptions(
+        {
+          startToCloseTimeout: '1m',
+          summary: `evict ${name} (${victim.cpuCores.toFixed(2)} cores by ${victim.basis}) from ${node}`,
+        },
+        [
+          {
+            namespace: victim.namespace,
+            pod: victim.pod,
+            uid: victim.uid,
+            operationId: operation('evict'),
+            dryRun: settings.dryRun,
+          },
+        ],
+      );
+      attempts.push({
+        attempt: 1,
+        policy: 'node_overload',
+        magnitude: 1,
+        summary: eviction.summary,
+        applied: eviction.outcome === 'evicted',
+        detail: eviction.blockedBy ?? eviction.outcome,
+      });
+      if (eviction.outcome === 'blocked')
+        reason = `eviction of ${name} blocked: ${eviction.blockedBy ?? 'PodDisruptionBudget'}`;
+      else {
+        evicted = name;
+        reason = `${eviction.outcome === 'dry-run' ? 'would evict' : 'evicted'} ${name}`;
+      }
+    }
+    step = 'cooldown';
+    // A durable timer: a worker restart during the wait resumes it, it does not restart it.
+    await condition(() => cancelled, settings.untaintAfterSeconds * 1000, {
+      summary: `keep ${node} tainted ${settings.untaintAfterSeconds}s so the evicted work lands elsewhere`,
+    });
+  } finally {
+    await CancellationScope.nonCancellable(async () => {
+      step = 'verify';
+      const untaint = await kube.untaintNode.executeWithOptions(
+        { startToCloseTimeout: '1m', summary: `untaint ${node}` },
+        [{ node, operationId: operation('untaint'), dryRun: settings.dryRun }],
+      );
+      attempts.push({
+        attempt: 1,
+        policy: 'node_overload',
+        magnitude: 1,
+        summary: untaint.summary,
+        applied: untaint.applied || untaint.alreadyApplied,
+      });
+    });
+  }
+  outcome = cancelled ? 'cancelled' : evicted || !firing ? 'resolved' : 'needs_human';
+  step = 'done';
+  upsertSearchAttributes({ TalonOutcome: [outcome] });
+  return { outcome, node, ...(evicted ? { evicted } : {}), reason };
+}
