@@ -32,6 +32,11 @@ export interface MetricsActivityDeps {
   readonly historySeconds?: number;
   /** How far back the InfluxDB fallback looks for stored steps while Prometheus is out (default 15 min). */
   readonly fallbackLookbackSeconds?: number;
+  /**
+   * How long a workload profile is reused by gathers (default 60 s): it summarises days of history, and
+   * without reuse a burst of alerts for one workload would run one Flux query per pod.
+   */
+  readonly profileCacheSeconds?: number;
   /** Milliseconds since the epoch; injected for tests. */
   readonly now?: () => number;
 }
@@ -156,10 +161,26 @@ export function createMetricsActivities(deps: MetricsActivityDeps) {
   const nowSeconds = () => (deps.now ?? Date.now)() / 1000;
   const influx = deps.influx;
 
+  const cacheMs = (deps.profileCacheSeconds ?? 60) * 1000;
+  const profiles = new Map<string, { at: number; profile: Promise<WorkloadProfile> }>();
+
   async function profile(target: WindowTarget, at: number): Promise<WorkloadProfile | string> {
     if (!influx) return 'no InfluxDB configured';
+    const key = `${target.namespace}/${workloadOf(target)}`;
+    const now = (deps.now ?? Date.now)();
+    let entry = profiles.get(key);
+    if (!entry || now - entry.at > cacheMs) {
+      // Concurrent gathers for one workload share the same query; a failed one is not kept.
+      const pending = influx.workloadProfile(target.namespace, workloadOf(target), historySeconds, at);
+      entry = { at: now, profile: pending };
+      profiles.set(key, entry);
+      pending.catch(() => {
+        if (profiles.get(key)?.profile === pending) profiles.delete(key);
+      });
+      if (profiles.size > 10_000) profiles.delete(profiles.keys().next().value ?? key);
+    }
     try {
-      return await influx.workloadProfile(target.namespace, workloadOf(target), historySeconds, at);
+      return await entry.profile;
     } catch (error) {
       return `history unavailable: ${describe(error)}`;
     }
