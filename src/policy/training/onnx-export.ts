@@ -4,8 +4,8 @@
  * which the project already depends on. Normalisation is baked into the graph, so the served model takes
  * raw windows; the magnitude head ends in the guide's ranges.
  *
- * Graph: window → (x − mean) · 1/std → transpose to time-major → LSTM → LSTM → attention softmax over
- * time → [context ; last hidden] → policy softmax and magnitudes. Keras gate order i,f,c,o becomes ONNX
+ * Graph: window → transpose to time-major → LSTM (normalisation folded into its weights) → LSTM → attention
+ * softmax over time → [context ; last hidden] → policy softmax and magnitudes. Keras gate order i,f,c,o becomes ONNX
  * i,o,f,c; onnxruntime's CPU LSTM rejects layout=1, hence the transposes.
  */
 import protobuf from 'protobufjs';
@@ -211,6 +211,27 @@ function kerasBiasToOnnx(bias: Float32Array, hidden: number): Float32Array {
   return out;
 }
 
+function foldNormalisation(
+  kernel: Float32Array,
+  bias: Float32Array,
+  norm: Normalisation,
+  hidden: number,
+): [Float32Array, Float32Array] {
+  const F = norm.mean.length;
+  const folded = new Float32Array(kernel.length);
+  const foldedBias = Float32Array.from(bias);
+  for (let row = 0; row < 4 * hidden; row++) {
+    let shift = 0;
+    for (let k = 0; k < F; k++) {
+      const w = (kernel[row * F + k] ?? 0) / (norm.std[k] ?? 1);
+      folded[row * F + k] = w;
+      shift += w * (norm.mean[k] ?? 0);
+    }
+    foldedBias[row] = (bias[row] ?? 0) - shift;
+  }
+  return [folded, foldedBias];
+}
+
 export interface ExportMetadata {
   readonly modelVersion: string;
   readonly labelSet: string;
@@ -221,34 +242,38 @@ export interface ExportMetadata {
 export function exportOnnx(weights: NetworkWeights, norm: Normalisation, meta: ExportMetadata): Uint8Array {
   const { hidden: Hd, steps: T, features: F, policies: P } = ARCHITECTURE;
   const g = new GraphBuilder();
-  const mean = g.floatConst('norm_mean', norm.mean, [F]);
-  const invStd = g.floatConst(
-    'norm_inv_std',
-    norm.std.map((s) => 1 / s),
-    [F],
-  );
-  const centred = g.one('Sub', [ONNX_IO.input, mean]);
-  const scaled = g.one('Mul', [centred, invStd]);
-  let seq = g.one('Transpose', [scaled], [ints('perm', [1, 0, 2])]); // [T, N, F]
+  // Normalisation is folded into the first LSTM's input weights, W·((x − μ)/σ) = (W/σ)·x − (W/σ)·μ, which
+  // saves two element-wise passes per call; it is computed in float64 so the fold adds no visible error.
+  let seq = g.one('Transpose', [ONNX_IO.input], [ints('perm', [1, 0, 2])]); // [T, N, F] raw
   let lastHidden = '';
   weights.lstm.forEach((layer, li) => {
     const inputs = li === 0 ? F : Hd;
-    const W = g.floatConst(`lstm${li}_W`, kerasToOnnxGates(layer.kernel, inputs, Hd), [1, 4 * Hd, inputs]);
+    let kernel = kerasToOnnxGates(layer.kernel, inputs, Hd);
+    let bias = kerasBiasToOnnx(layer.bias, Hd);
+    if (li === 0) [kernel, bias] = foldNormalisation(kernel, bias, norm, Hd);
+    const W = g.floatConst(`lstm${li}_W`, kernel, [1, 4 * Hd, inputs]);
     const R = g.floatConst(`lstm${li}_R`, kerasToOnnxGates(layer.recurrent, Hd, Hd), [1, 4 * Hd, Hd]);
-    const B = g.floatConst(`lstm${li}_B`, kerasBiasToOnnx(layer.bias, Hd), [1, 8 * Hd]);
+    const B = g.floatConst(`lstm${li}_B`, bias, [1, 8 * Hd]);
     const [Y, Yh] = g.op('LSTM', [seq, W, R, B], [int('hidden_size', Hd)], 2);
     if (!Y || !Yh) throw new Error('LSTM node without outputs');
     seq = g.one('Squeeze', [Y, g.intConst(`lstm${li}_squeeze_axes`, [1])]); // [T, N, H]
     lastHidden = Yh;
   });
-  const hiddenSeq = g.one('Transpose', [seq], [ints('perm', [1, 0, 2])]); // [N, T, H]
+  // Attention stays time-major (softmax over axis 0) so the sequence is never transposed; its bias is
+  // dropped because a softmax does not change when every score moves by the same amount.
   const ak = g.floatConst('attention_kernel', weights.attentionKernel, [Hd, 1]);
-  const ab = g.floatConst('attention_bias', [weights.attentionBias], [1]);
-  const scores3 = g.one('Add', [g.one('MatMul', [hiddenSeq, ak]), ab]); // [N, T, 1]
-  const scores = g.one('Squeeze', [scores3, g.intConst('score_squeeze_axes', [2])]);
-  const attention = g.one('Softmax', [scores], [int('axis', 1)], ONNX_IO.attention); // [N, T]
-  const weighted = g.one('Mul', [hiddenSeq, g.one('Unsqueeze', [attention, g.intConst('att_unsqueeze_axes', [2])])]);
-  const context = g.one('ReduceSum', [weighted, g.intConst('context_axes', [1])], [int('keepdims', 0)]);
+  const weights3 = g.one('Softmax', [g.one('MatMul', [seq, ak])], [int('axis', 0)]); // [T, N, 1]
+  const context = g.one(
+    'ReduceSum',
+    [g.one('Mul', [seq, weights3]), g.intConst('context_axes', [0])],
+    [int('keepdims', 0)],
+  ); // [N, H]
+  g.one(
+    'Squeeze',
+    [g.one('Transpose', [weights3], [ints('perm', [1, 0, 2])]), g.intConst('attention_squeeze_axes', [2])],
+    [],
+    ONNX_IO.attention,
+  ); // [N, T]
   const last = g.one('Squeeze', [lastHidden, g.intConst('last_squeeze_axes', [0])]); // [N, H]
   const joined = g.one('Concat', [context, last], [int('axis', 1)]); // [N, 2H]
   const logits = g.one('Add', [
@@ -310,8 +335,9 @@ export function exportOnnx(weights: NetworkWeights, norm: Normalisation, meta: E
 }
 
 /**
- * Reads the weights and normalisation back out of an exported model, so the shipped file itself can be
- * checked against the training framework (the parity test on models/policy.onnx).
+ * Reads the weights back out of an exported model, so the shipped file itself can be checked against the
+ * training framework (the parity test on models/policy.onnx). The normalisation comes back folded into the
+ * first layer (identity `norm`), and the attention bias as 0: both compute the same function.
  */
 export function importOnnx(bytes: Uint8Array): { weights: NetworkWeights; norm: Normalisation } {
   const { hidden: Hd, features: F } = ARCHITECTURE;
@@ -345,13 +371,14 @@ export function importOnnx(bytes: Uint8Array): { weights: NetworkWeights; norm: 
     weights: {
       lstm: [layer(0, F), layer(1, Hd)],
       attentionKernel: get('attention_kernel'),
-      attentionBias: get('attention_bias')[0] ?? 0,
+      attentionBias: 0,
       policyKernel: get('policy_kernel'),
       policyBias: get('policy_bias'),
       magnitudeKernel: get('magnitude_kernel'),
       magnitudeBias: get('magnitude_bias'),
     },
-    norm: { mean: Array.from(get('norm_mean')), std: Array.from(get('norm_inv_std'), (x) => 1 / x) },
+    // The file's first-layer weights already include the normalisation.
+    norm: { mean: new Array<number>(F).fill(0), std: new Array<number>(F).fill(1) },
   };
 }
 
