@@ -31,7 +31,6 @@ export const metricsConfigSchema = z.object({
     ignoreContainers: z.array(z.string()),
     cpuSeconds: seriesRef,
     cpuUserSeconds: seriesRef,
-    cpuSystemSeconds: seriesRef,
     memoryWorkingSetBytes: seriesRef,
   }),
   /** Kepler's per-container energy counters (joules). */
@@ -72,7 +71,6 @@ export const DEFAULT_METRICS_CONFIG: MetricsConfig = {
     ignoreContainers: ['', 'POD'],
     cpuSeconds: { metric: 'container_cpu_usage_seconds_total', matchers: {} },
     cpuUserSeconds: { metric: 'container_cpu_user_seconds_total', matchers: {} },
-    cpuSystemSeconds: { metric: 'container_cpu_system_seconds_total', matchers: {} },
     memoryWorkingSetBytes: { metric: 'container_memory_working_set_bytes', matchers: {} },
   },
   energy: {
