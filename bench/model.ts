@@ -16,6 +16,7 @@ import {
   costNote,
   compareDecisionQuality,
   drawIncidents,
+  formatByScenario,
   formatChoices,
   formatQualityTable,
   standardContenders,
@@ -72,6 +73,8 @@ async function main(): Promise<void> {
     );
     const rows = await compareDecisionQuality(incidents, contenders, restartPrices);
     console.log(formatQualityTable(rows));
+    console.log('\nMean time back under SLO by hidden cause (disruptive actions in brackets):\n');
+    console.log(formatByScenario(rows));
     console.log('\nTop choices:\n');
     console.log(formatChoices(rows));
     console.log(`\n${costNote(restartPrices)}\n`);

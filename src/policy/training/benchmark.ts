@@ -6,7 +6,16 @@
 import { MODEL_FEATURES, WINDOW_STEPS, WINDOW_STEP_SECONDS } from '../../domain/features';
 import { MODEL_POLICIES, type ModelPolicy, type PolicyDecision } from '../../domain/policy';
 import type { FeatureWindow } from '../../domain/window';
-import { HORIZON_STEPS, makeEpisode, observe, rollout, type Action, type Outcome } from './cluster';
+import {
+  HORIZON_STEPS,
+  SCENARIOS,
+  makeEpisode,
+  observe,
+  rollout,
+  type Action,
+  type Outcome,
+  type Scenario,
+} from './cluster';
 import { generateSamples, splitSeed, type Sample } from './dataset';
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
@@ -40,6 +49,14 @@ export interface QualityRow {
   /** Chosen resizes that could not be applied for lack of room on the node. */
   readonly pending: number;
   readonly choices: Readonly<Partial<Record<ModelPolicy, number>>>;
+  readonly byScenario: Readonly<Partial<Record<Scenario, ScenarioStats>>>;
+}
+
+export interface ScenarioStats {
+  readonly incidents: number;
+  readonly meanTtrSeconds: number;
+  readonly meanEnergyJ: number;
+  readonly disruptive: number;
 }
 
 /** Wraps a simulated window as a FeatureWindow, as the metrics adapter would deliver it. */
@@ -81,10 +98,14 @@ export function drawIncidents(seed: number, count: number): Sample[] {
   return generateSamples(splitSeed(seed, 'incidents'), count, { incidentsOnly: true });
 }
 
-function summarise(
-  name: string,
-  outcomes: readonly { outcome: Outcome; action: Action; baselineJ: number }[],
-): QualityRow {
+interface Played {
+  readonly outcome: Outcome;
+  readonly action: Action;
+  readonly baselineJ: number;
+  readonly scenario: Scenario;
+}
+
+function summarise(name: string, outcomes: readonly Played[]): QualityRow {
   const n = outcomes.length;
   const mean = (f: (o: (typeof outcomes)[number]) => number): number => outcomes.reduce((a, o) => a + f(o), 0) / n;
   const choices: Partial<Record<ModelPolicy, number>> = {};
@@ -105,6 +126,20 @@ function summarise(
     oomKills: outcomes.reduce((a, o) => a + o.outcome.ooms, 0),
     pending: outcomes.filter((o) => !o.outcome.applied).length,
     choices,
+    byScenario: Object.fromEntries(
+      SCENARIOS.flatMap((scenario) => {
+        const own = outcomes.filter((o) => o.scenario === scenario);
+        if (own.length === 0) return [];
+        const avg = (f: (o: Played) => number): number => own.reduce((a, o) => a + f(o), 0) / own.length;
+        const stats: ScenarioStats = {
+          incidents: own.length,
+          meanTtrSeconds: avg((o) => o.outcome.ttrSteps) * WINDOW_STEP_SECONDS,
+          meanEnergyJ: avg((o) => o.outcome.energyJ),
+          disruptive: own.filter((o) => o.outcome.disruptive).length,
+        };
+        return [[scenario, stats]];
+      }),
+    ),
   };
 }
 
@@ -123,10 +158,15 @@ export async function compareDecisionQuality(
     const baseline = rollout(ep, obs.state, { policy: 'no_action', magnitude: 1 });
     return { ep, state: obs.state, baseline };
   });
-  const play = (actions: readonly Action[]): { outcome: Outcome; action: Action; baselineJ: number }[] =>
+  const play = (actions: readonly Action[]): Played[] =>
     actions.map((action, i) => {
       const e = episodes[i]!;
-      return { outcome: rollout(e.ep, e.state, action), action, baselineJ: e.baseline.energyJ };
+      return {
+        outcome: rollout(e.ep, e.state, action),
+        action,
+        baselineJ: e.baseline.energyJ,
+        scenario: e.ep.scenario,
+      };
     });
   const rows: QualityRow[] = [
     summarise('no action', play(incidents.map(() => ({ policy: 'no_action', magnitude: 1 })))),
@@ -212,6 +252,23 @@ export async function standardContenders(
   }
   const restartPrices = [...new Set([COST_WEIGHTS.disruption, ...models.filter((m) => m !== threshold).map(price)])];
   return { contenders, models, restartPrices: restartPrices.sort((a, b) => a - b) };
+}
+
+/** Mean time back under SLO per hidden cause, for each engine: where the gains and losses come from. */
+export function formatByScenario(rows: readonly QualityRow[]): string {
+  const scenarios = SCENARIOS.filter((sc) => rows.some((r) => r.byScenario[sc]));
+  const header = `| policy engine | ${scenarios.map((sc) => `${sc} (${rows[0]?.byScenario[sc]?.incidents ?? 0})`).join(' | ')} |`;
+  const sep = `| --- |${scenarios.map(() => ' ---: |').join('')}`;
+  const lines = rows.map(
+    (r) =>
+      `| ${r.name} | ${scenarios
+        .map((sc) => {
+          const st = r.byScenario[sc];
+          return st ? `${st.meanTtrSeconds.toFixed(0)} s${st.disruptive > 0 ? ` (${st.disruptive} disr.)` : ''}` : '–';
+        })
+        .join(' | ')} |`,
+  );
+  return [header, sep, ...lines].join('\n');
 }
 
 function signedPct(x: number): string {
