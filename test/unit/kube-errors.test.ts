@@ -8,7 +8,12 @@ import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { createKubeActivities, defaultOperationId, toActivityFailure } from '../../activities/kube';
+import {
+  createKubeActivities,
+  defaultOperationId,
+  toActivityFailure,
+  type RemediationInput,
+} from '../../activities/kube';
 import { GuardRefusedError } from '../../src/domain/errors';
 import { createKubeClients, RequestCounter, routeOf } from '../../src/kube/client';
 import {
@@ -125,9 +130,9 @@ describe('apiserver answers become typed errors', () => {
     const deadPort = (closed.address() as AddressInfo).port;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
     const clients = createKubeClients(kubeConfigFor(deadPort));
-    const err = await kubeCall('read Pod shop/web', () =>
+    const err = (await kubeCall('read Pod shop/web', () =>
       clients.core.readNamespacedPod({ name: 'web', namespace: 'shop' }),
-    ).catch((e: unknown) => e as Error);
+    ).catch((e: unknown) => e)) as Error;
     expect(err).toBeInstanceOf(KubeUnavailableError);
     expect(err.message).toContain('could not reach the apiserver');
   });
@@ -237,7 +242,8 @@ describe('the activity layer refuses before any request', () => {
 
   it('no_action answers without touching the cluster, with an id from the activity context', async () => {
     const env = new MockActivityEnvironment({ activityId: '7' });
-    const result = await env.run(activities().applyRemediation, {
+    const a = activities();
+    const result = await env.run((input: RemediationInput) => a.applyRemediation(input), {
       policy: 'no_action',
       magnitude: 1,
       namespace: 'shop',

@@ -1,5 +1,5 @@
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
-import { GuardRefusedError } from '../../src/domain/errors';
+import type { GuardRefusedError } from '../../src/domain/errors';
 import { guardConfig } from '../../src/domain/guards';
 import { containerMatches, planResourceScaling } from '../../src/domain/resource-plan';
 import { UnsupportedTargetError } from '../../src/kube/errors';
