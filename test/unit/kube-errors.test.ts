@@ -243,12 +243,8 @@ describe('the activity layer refuses before any request', () => {
   it('no_action answers without touching the cluster, with an id from the activity context', async () => {
     const env = new MockActivityEnvironment({ activityId: '7' });
     const a = activities();
-    const result = await env.run((input: RemediationInput) => a.applyRemediation(input), {
-      policy: 'no_action',
-      magnitude: 1,
-      namespace: 'shop',
-      pod: 'web',
-    });
+    const input: RemediationInput = { policy: 'no_action', magnitude: 1, namespace: 'shop', pod: 'web' };
+    const result = await env.run((i: RemediationInput) => a.applyRemediation(i), input);
     expect(result).toMatchObject({ policy: 'no_action', applied: false, mechanism: 'none', expect: { kind: 'none' } });
     expect(result.operationId).toBe(defaultOperationId(env.context.info));
     expect(result.operationId).toMatch(/:7$/);
