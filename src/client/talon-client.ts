@@ -2,8 +2,16 @@
  * The public SDK: hand alerts to Talon durably, and look at what Talon is doing. Every face (webhook,
  * CLI, user code) goes through here, so there is one definition of "an alert reached Temporal".
  */
-import { Client, Connection, WorkflowNotFoundError, type ConnectionOptions } from '@temporalio/client';
+import {
+  Client,
+  Connection,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type ConnectionOptions,
+} from '@temporalio/client';
+import { ApprovalRefusedError } from './errors';
 import { alertWorkflowId, describeTarget, type TalonAlert } from '../domain/alert';
+import type { NodeOverloadSettings, RemediationSettings } from '../domain/remediation';
 import {
   alertFiredSignal,
   alertResolvedSignal,
@@ -25,6 +33,13 @@ export interface TalonClientOptions {
   readonly apiKey?: string;
   /** Reuse an existing client (tests, or an application that already talks to Temporal). */
   readonly client?: Client;
+  /** Settings every remediation started through this client runs with (part of the workflow input). */
+  readonly settings?: RemediationStartSettings;
+}
+
+export interface RemediationStartSettings {
+  readonly remediation?: Partial<RemediationSettings>;
+  readonly nodeOverload?: Partial<NodeOverloadSettings>;
 }
 
 export interface HandOffResult {
@@ -57,20 +72,21 @@ export class TalonClient {
     readonly temporal: Client,
     private readonly ownedConnection: Connection | undefined,
     taskQueue: string,
+    private readonly settings: RemediationStartSettings = {},
   ) {
     this.taskQueue = taskQueue;
   }
 
   static async connect(options: TalonClientOptions = {}): Promise<TalonClient> {
     const taskQueue = options.taskQueue ?? DEFAULT_TASK_QUEUE;
-    if (options.client) return new TalonClient(options.client, undefined, taskQueue);
+    if (options.client) return new TalonClient(options.client, undefined, taskQueue, options.settings);
     const connection = await Connection.connect({
       address: options.address ?? '127.0.0.1:7233',
       ...(options.tls !== undefined ? { tls: options.tls } : {}),
       ...(options.apiKey ? { apiKey: options.apiKey } : {}),
     });
     const client = new Client({ connection, namespace: options.namespace ?? 'default' });
-    return new TalonClient(client, connection, taskQueue);
+    return new TalonClient(client, connection, taskQueue, options.settings);
   }
 
   async close(): Promise<void> {
@@ -93,11 +109,12 @@ export class TalonClient {
         throw err;
       }
     }
-    const type = alert.target.kind === 'node' ? WORKFLOW_TYPES.nodeOverload : WORKFLOW_TYPES.remediateAlert;
-    await this.temporal.workflow.signalWithStart(type, {
+    const node = alert.target.kind === 'node';
+    const settings = node ? this.settings.nodeOverload : this.settings.remediation;
+    await this.temporal.workflow.signalWithStart(node ? WORKFLOW_TYPES.nodeOverload : WORKFLOW_TYPES.remediateAlert, {
       workflowId,
       taskQueue: this.taskQueue,
-      args: [{ alert }],
+      args: [{ alert, ...(settings ? { settings } : {}) }],
       signal: alertFiredSignal,
       signalArgs: [alert],
       staticSummary: `${alert.alertName} on ${describeTarget(alert.target)}`,
@@ -111,16 +128,31 @@ export class TalonClient {
     return this.temporal.workflow.getHandle(workflowId).query(stateQuery);
   }
 
+  /** Approves the change a remediation waits for; records who. Throws ApprovalRefusedError when nothing waits. */
   async approve(workflowId: string, by: string, comment?: string): Promise<ApprovalResult> {
-    return this.temporal.workflow
-      .getHandle(workflowId)
-      .executeUpdate(approveUpdate, { args: [{ by, ...(comment ? { comment } : {}) }] });
+    return this.answerApproval(workflowId, true, by, comment);
   }
 
   async reject(workflowId: string, by: string, comment?: string): Promise<ApprovalResult> {
-    return this.temporal.workflow
-      .getHandle(workflowId)
-      .executeUpdate(rejectUpdate, { args: [{ by, ...(comment ? { comment } : {}) }] });
+    return this.answerApproval(workflowId, false, by, comment);
+  }
+
+  private async answerApproval(
+    workflowId: string,
+    approve: boolean,
+    by: string,
+    comment?: string,
+  ): Promise<ApprovalResult> {
+    try {
+      return await this.temporal.workflow
+        .getHandle(workflowId)
+        .executeUpdate(approve ? approveUpdate : rejectUpdate, { args: [{ by, ...(comment ? { comment } : {}) }] });
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError) {
+        throw new ApprovalRefusedError(err.cause?.message ?? err.message, err);
+      }
+      throw err;
+    }
   }
 
   async cancel(workflowId: string, by: string, reason?: string): Promise<void> {

@@ -1,0 +1,535 @@
+/**
+ * remediateAlert and nodeOverload on the real Temporal dev server of the local stack, with stubbed
+ * activities: the escalation logic, approvals, guard refusals, fallbacks and the failure chain.
+ * With TALON_RECORD_HISTORIES=1 the finished histories are exported into test/replay/histories/.
+ */
+import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
+import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { TalonClient, type RemediationStartSettings } from '../../src/client/talon-client';
+import { alertResolvedSignal } from '../../src/shared/definitions';
+import type { TalonAlert } from '../../src/domain/alert';
+import type { PolicyDecision } from '../../src/domain/policy';
+import type { ApplyPolicyInput, ApplyPolicyResult, RemediationSettings } from '../../src/domain/remediation';
+import type { FeatureWindow } from '../../src/domain/window';
+import { MODEL_FEATURES } from '../../src/domain/features';
+import { loadStackConfig, stackEndpoints } from '../../src/stack/config';
+import { workflowsPath } from '../../workers/worker';
+import type { RemediateAlertResult } from '../../workflows/remediate-alert';
+import type { NodeOverloadResult } from '../../workflows/node-overload';
+
+jest.setTimeout(120_000);
+
+const address = stackEndpoints(loadStackConfig()).temporalAddress;
+const record = process.env.TALON_RECORD_HISTORIES === '1';
+let bundle: WorkflowBundleWithSourceMap;
+let connection: Connection;
+let client: Client;
+
+beforeAll(async () => {
+  bundle = await bundleWorkflowCode({
+    workflowsPath: workflowsPath(),
+    logger: {
+      log: () => undefined,
+      info: () => undefined,
+      warn: () => undefined,
+      error: () => undefined,
+      debug: () => undefined,
+      trace: () => undefined,
+    },
+  });
+  connection = await Connection.connect({ address });
+  client = new Client({ connection });
+});
+afterAll(async () => {
+  await connection?.close();
+});
+
+function podAlert(overrides: Partial<TalonAlert> = {}): TalonAlert {
+  const fingerprint = randomBytes(8).toString('hex');
+  return {
+    source: 'alertmanager',
+    alertName: 'TalonPodCpuNearLimit',
+    status: 'firing',
+    fingerprint,
+    target: { kind: 'pod', namespace: 'shop', pod: `web-${fingerprint.slice(0, 5)}`, container: 'app' },
+    labels: { alertname: 'TalonPodCpuNearLimit', talon_resource: 'cpu' },
+    annotations: {},
+    startsAt: '2026-11-25T10:00:00Z',
+    ...overrides,
+  };
+}
+
+function window(): FeatureWindow {
+  return {
+    kind: 'window',
+    target: { namespace: 'shop', pod: 'web' },
+    source: 'prometheus',
+    end: 1_795_000_000,
+    stepSeconds: 15,
+    steps: 10,
+    features: MODEL_FEATURES,
+    values: Array.from({ length: 10 }, () => MODEL_FEATURES.map(() => 0.9)),
+    observed: Array.from({ length: 10 }, () => MODEL_FEATURES.map(() => true)),
+    missingFeatures: [],
+    quality: { coverage: 1, stalenessSeconds: 0, score: 1 },
+  } as unknown as FeatureWindow;
+}
+
+const RANKED: PolicyDecision = {
+  source: 'model',
+  ranked: [
+    { policy: 'cpu_scale_up', score: 0.7, magnitude: 1.5, reason: 'cpu near limit' },
+    { policy: 'no_action', score: 0.1, magnitude: 1, reason: '' },
+    { policy: 'replica_scale_up', score: 0.1, magnitude: 2, reason: 'spread load' },
+    { policy: 'task_offloading', score: 0.05, magnitude: 0.5, reason: 'move' },
+    { policy: 'cpu_scale_down', score: 0.05, magnitude: 0.8, reason: 'unused' },
+  ],
+};
+
+interface Stubs {
+  applied: ApplyPolicyInput[];
+  verified: number;
+  gatherFails?: boolean;
+  refuse?: Set<string>;
+  evictOutcome?: 'evicted' | 'blocked';
+  nodeCalls: string[];
+}
+
+function activities(stubs: Stubs) {
+  const action = (summary: string) => ({
+    policy: 'node_overload',
+    operationId: 'x',
+    target: 'node',
+    applied: true,
+    alreadyApplied: false,
+    dryRun: false,
+    mechanism: 'taint',
+    summary,
+    changes: [],
+    expect: { kind: 'none', reason: 'test' },
+  });
+  return {
+    readTarget: async (ref: { namespace: string; pod: string }) => ({
+      namespace: ref.namespace,
+      name: ref.pod,
+      uid: 'u',
+      node: 'edge-0',
+      phase: 'Running',
+      ready: true,
+      owner: { kind: 'ReplicaSet', name: 'web-rs' },
+      labels: {},
+      annotations: {},
+      containers: [],
+      resourceVersion: '1',
+    }),
+    gatherWindow: async () => {
+      if (stubs.gatherFails)
+        throw ApplicationFailure.nonRetryable(
+          'Prometheus at http://127.0.0.1:1 refused the connection',
+          'PrometheusUnavailable',
+        );
+      return window();
+    },
+    decidePolicy: async () => RANKED,
+    workloadProfile: async () => ({
+      namespace: 'shop',
+      workload: 'web',
+      sinceSeconds: 3600,
+      history: {},
+      remediations: { total: 0, byOutcome: {} },
+    }),
+    recordOutcome: async () => ({ written: true }),
+    applyPolicy: async (input: ApplyPolicyInput): Promise<ApplyPolicyResult> => {
+      if (stubs.refuse?.has(input.policy)) {
+        throw ApplicationFailure.create({
+          message: `refused by guard write_budget: 10 writes in 600 s`,
+          type: 'GuardRefused',
+          nonRetryable: true,
+        });
+      }
+      stubs.applied.push(input);
+      return {
+        policy: input.policy,
+        magnitude: input.magnitude,
+        summary: `${input.policy} ×${input.magnitude}`,
+        changes: [],
+        noop: false,
+        dryRun: input.dryRun,
+        expectation: { kind: 'none', reason: 'test' },
+      };
+    },
+    verifyPolicy: async () => {
+      stubs.verified += 1;
+      return { ok: true, observed: 'rollout complete' };
+    },
+    taintNode: async () => {
+      stubs.nodeCalls.push('taint');
+      return action('taint edge-1');
+    },
+    untaintNode: async () => {
+      stubs.nodeCalls.push('untaint');
+      return { ...action('untaint edge-1'), mechanism: 'untaint' };
+    },
+    heaviestPod: async () => {
+      stubs.nodeCalls.push('heaviest');
+      return { namespace: 'shop', pod: 'hog', uid: 'u1', cpuCores: 3.2, basis: 'usage' };
+    },
+    evictPod: async () => {
+      stubs.nodeCalls.push('evict');
+      const outcome = stubs.evictOutcome ?? 'evicted';
+      return {
+        ...action('evict shop/hog'),
+        mechanism: 'evict',
+        outcome,
+        ...(outcome === 'blocked' ? { blockedBy: 'PodDisruptionBudget hog-pdb' } : {}),
+      };
+    },
+  };
+}
+
+const FAST: Partial<RemediationSettings> = {
+  maxAttempts: 3,
+  cooldown: { defaultSeconds: 1, minSeconds: 1, maxSeconds: 5, historyFactor: 1.5 },
+};
+
+async function withWorker<T>(
+  stubs: Stubs,
+  fn: (talon: TalonClient, taskQueue: string) => Promise<T>,
+  settings: RemediationStartSettings = { remediation: { ...FAST, cooldown: { ...FAST.cooldown!, defaultSeconds: 5 } } },
+): Promise<T> {
+  const taskQueue = `wf-test-${randomBytes(4).toString('hex')}`;
+  const workerConnection = await NativeConnection.connect({ address });
+  const worker = await Worker.create({
+    connection: workerConnection,
+    taskQueue,
+    workflowBundle: bundle,
+    activities: activities(stubs),
+  });
+  const talon = await TalonClient.connect({ client, taskQueue, settings });
+  try {
+    return await worker.runUntil(fn(talon, taskQueue));
+  } finally {
+    await workerConnection.close();
+  }
+}
+
+async function exportHistory(workflowId: string, name: string): Promise<void> {
+  if (!record) return;
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  await writeFile(join(__dirname, '..', 'replay', 'histories', `${name}.json`), historyToJSON(history));
+}
+
+function newStubs(extra: Partial<Stubs> = {}): Stubs {
+  return { applied: [], verified: 0, nodeCalls: [], ...extra };
+}
+
+it('applies the best policy, verifies it, and ends resolved when the alert resolves during the cool-down', async () => {
+  const stubs = newStubs();
+  const alert = podAlert();
+  const result = await withWorker(stubs, async (talon) => {
+    const { workflowId } = await talon.remediate(alert);
+    const handle = client.workflow.getHandle(workflowId);
+    await waitUntil(async () => (await talon.status(workflowId)).step === 'cooldown');
+    await talon.remediate({ ...alert, status: 'resolved' });
+    return (await handle.result()) as RemediateAlertResult;
+  });
+  expect(result.outcome).toBe('resolved');
+  expect(stubs.applied.map((a) => [a.policy, a.magnitude])).toEqual([['cpu_scale_up', 1.5]]);
+  expect(stubs.verified).toBe(1);
+  expect(result.attempts[0]).toMatchObject({ policy: 'cpu_scale_up', applied: true, verified: true, source: 'model' });
+  await exportHistory(
+    `remediate/${alert.alertName}/${(alert.target as { namespace: string }).namespace}/${(alert.target as { pod: string }).pod}/${alert.fingerprint}`,
+    'resolved-after-first-policy',
+  );
+});
+
+it('escalates through the ranking (skipping no_action) and ends needs_human when the alert keeps firing', async () => {
+  const stubs = newStubs();
+  const alert = podAlert();
+  const result = await withWorker(stubs, async (talon) => {
+    const { workflowId } = await talon.temporal.workflow
+      .start('remediateAlert', {
+        taskQueue: talon.taskQueue,
+        workflowId: `test/escalate/${alert.fingerprint}`,
+        args: [{ alert, settings: FAST }],
+      })
+      .then((h) => ({ workflowId: h.workflowId }));
+    return (await client.workflow.getHandle(workflowId).result()) as RemediateAlertResult;
+  });
+  expect(result.outcome).toBe('needs_human');
+  expect(stubs.applied.map((a) => a.policy)).toEqual(['cpu_scale_up', 'replica_scale_up', 'task_offloading']);
+  expect(new Set(stubs.applied.map((a) => a.operationId)).size).toBe(3);
+  expect(result.reason).toMatch(/still firing after 3 attempt/);
+  await exportHistory(`test/escalate/${alert.fingerprint}`, 'escalated-then-needs-human');
+});
+
+it('treats a repeat notification as a signal to the running remediation, not a second one', async () => {
+  const stubs = newStubs();
+  const alert = podAlert();
+  await withWorker(stubs, async (talon) => {
+    const first = await talon.remediate(alert);
+    const second = await talon.remediate(alert);
+    expect(second.workflowId).toBe(first.workflowId);
+    await waitUntil(async () => (await talon.status(first.workflowId)).notifications === 2);
+    const runs = await talon.list(`WorkflowId = "${first.workflowId}"`);
+    expect(runs).toHaveLength(1);
+    await talon.cancel(first.workflowId, 'test');
+    const result = (await client.workflow.getHandle(first.workflowId).result()) as RemediateAlertResult;
+    expect(result.notifications).toBe(2);
+  });
+});
+
+it('moves on to the next policy when a guard refuses one, recording why', async () => {
+  const stubs = newStubs({ refuse: new Set(['cpu_scale_up']) });
+  const alert = podAlert();
+  const result = await withWorker(stubs, async (talon) => {
+    const h = await talon.temporal.workflow.start('remediateAlert', {
+      taskQueue: talon.taskQueue,
+      workflowId: `test/guard/${alert.fingerprint}`,
+      args: [{ alert, settings: { ...FAST, maxAttempts: 2 } }],
+    });
+    return (await h.result()) as RemediateAlertResult;
+  });
+  expect(result.attempts[0]).toMatchObject({ policy: 'cpu_scale_up', applied: false });
+  expect(result.attempts[0]?.detail).toMatch(/^GuardRefused: refused by guard write_budget/);
+  expect(stubs.applied.map((a) => a.policy)).toEqual(['replica_scale_up']);
+});
+
+it('falls back to a policy derived from the alert when metrics are unavailable, and says so', async () => {
+  const stubs = newStubs({ gatherFails: true });
+  const alert = podAlert();
+  const result = await withWorker(stubs, async (talon) => {
+    const h = await talon.temporal.workflow.start('remediateAlert', {
+      taskQueue: talon.taskQueue,
+      workflowId: `test/fallback/${alert.fingerprint}`,
+      args: [{ alert, settings: { ...FAST, maxAttempts: 1 } }],
+    });
+    return (await h.result()) as RemediateAlertResult;
+  });
+  expect(stubs.applied.map((a) => [a.policy, a.magnitude])).toEqual([['cpu_scale_up', 1.5]]);
+  expect(result.attempts[0]).toMatchObject({ source: 'rules' });
+  expect(result.attempts[0]?.fallbackReason).toMatch(/metrics unavailable: Prometheus at http:\/\/127.0.0.1:1 refused/);
+});
+
+describe('approval', () => {
+  const settings: Partial<RemediationSettings> = {
+    ...FAST,
+    requireApproval: ['cpu_scale_up'],
+    approvalTimeoutSeconds: 30,
+  };
+
+  it('waits for approval, records who approved, then applies', async () => {
+    const stubs = newStubs();
+    const alert = podAlert();
+    const result = await withWorker(stubs, async (talon) => {
+      const h = await talon.temporal.workflow.start('remediateAlert', {
+        taskQueue: talon.taskQueue,
+        workflowId: `test/approve/${alert.fingerprint}`,
+        args: [
+          {
+            alert,
+            settings: {
+              ...settings,
+              maxAttempts: 1,
+              cooldown: { ...FAST.cooldown!, defaultSeconds: 30, maxSeconds: 60 },
+            },
+          },
+        ],
+      });
+      await waitUntil(async () => (await talon.status(h.workflowId)).step === 'awaiting_approval');
+      expect((await talon.status(h.workflowId)).awaitingApprovalFor).toMatch(/^cpu_scale_up ×1.5 on shop\//);
+      expect(stubs.applied).toHaveLength(0);
+      const answer = await talon.approve(h.workflowId, 'alice@sre', 'go ahead');
+      expect(answer).toEqual({
+        accepted: true,
+        message: expect.stringMatching(/^approved cpu_scale_up .* by alice@sre$/),
+      });
+      await waitUntil(async () => (await talon.status(h.workflowId)).step === 'cooldown');
+      await h.signal(alertResolvedSignal, { ...alert, status: 'resolved' });
+      return (await h.result()) as RemediateAlertResult;
+    });
+    expect(stubs.applied.map((a) => a.policy)).toEqual(['cpu_scale_up']);
+    expect(result.outcome).toBe('resolved');
+    await exportHistory(`test/approve/${alert.fingerprint}`, 'approval-granted');
+  });
+
+  it('refuses an approval when nothing waits for one', async () => {
+    const stubs = newStubs();
+    const alert = podAlert();
+    await withWorker(stubs, async (talon) => {
+      const h = await talon.temporal.workflow.start('remediateAlert', {
+        taskQueue: talon.taskQueue,
+        workflowId: `test/noapprove/${alert.fingerprint}`,
+        args: [{ alert, settings: FAST }],
+      });
+      await waitUntil(async () => (await talon.status(h.workflowId)).step === 'cooldown');
+      await expect(talon.approve(h.workflowId, 'bob')).rejects.toThrow(/nothing is waiting for approval/);
+      await talon.cancel(h.workflowId, 'test');
+      expect(((await h.result()) as RemediateAlertResult).outcome).toBe('cancelled');
+    });
+  });
+
+  it('ends needs_human without applying anything when approval times out', async () => {
+    const stubs = newStubs();
+    const alert = podAlert();
+    const result = await withWorker(stubs, async (talon) => {
+      const h = await talon.temporal.workflow.start('remediateAlert', {
+        taskQueue: talon.taskQueue,
+        workflowId: `test/approval-timeout/${alert.fingerprint}`,
+        args: [{ alert, settings: { ...settings, approvalTimeoutSeconds: 2 } }],
+      });
+      return (await h.result()) as RemediateAlertResult;
+    });
+    expect(result.outcome).toBe('needs_human');
+    expect(result.reason).toMatch(/approval of cpu_scale_up .* timed out after 2s/);
+    expect(stubs.applied).toHaveLength(0);
+    await exportHistory(`test/approval-timeout/${alert.fingerprint}`, 'approval-timed-out');
+  });
+
+  it('ends rejected when a person rejects the change', async () => {
+    const stubs = newStubs();
+    const alert = podAlert();
+    const result = await withWorker(stubs, async (talon) => {
+      const h = await talon.temporal.workflow.start('remediateAlert', {
+        taskQueue: talon.taskQueue,
+        workflowId: `test/reject/${alert.fingerprint}`,
+        args: [{ alert, settings }],
+      });
+      await waitUntil(async () => (await talon.status(h.workflowId)).step === 'awaiting_approval');
+      await talon.reject(h.workflowId, 'carol');
+      return (await h.result()) as RemediateAlertResult;
+    });
+    expect(result.outcome).toBe('rejected');
+    expect(result.reason).toMatch(/rejected by carol/);
+    expect(stubs.applied).toHaveLength(0);
+  });
+});
+
+it('fails with the WorkflowFailedError → ActivityFailure → ApplicationFailure chain for a node alert sent to remediateAlert', async () => {
+  const stubs = newStubs();
+  const alert = podAlert({ target: { kind: 'node', node: 'edge-1' } });
+  await withWorker(stubs, async (talon) => {
+    const h = await talon.temporal.workflow.start('remediateAlert', {
+      taskQueue: talon.taskQueue,
+      workflowId: `test/chain/${alert.fingerprint}`,
+      args: [{ alert }],
+    });
+    const err = await h.result().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    const cause = (err as WorkflowFailedError).cause;
+    expect(cause).toBeInstanceOf(ApplicationFailure);
+    expect((cause as ApplicationFailure).type).toBe('InvalidRequest');
+  });
+});
+
+it('surfaces a permanent activity failure as WorkflowFailedError → ActivityFailure → ApplicationFailure', async () => {
+  const stubs = newStubs();
+  const alert = podAlert();
+  const broken = {
+    ...activities(stubs),
+    readTarget: async () => {
+      throw ApplicationFailure.nonRetryable('pod has no containers', 'MalformedPod');
+    },
+  };
+  const taskQueue = `wf-test-${randomBytes(4).toString('hex')}`;
+  const workerConnection = await NativeConnection.connect({ address });
+  const worker = await Worker.create({
+    connection: workerConnection,
+    taskQueue,
+    workflowBundle: bundle,
+    activities: broken,
+  });
+  try {
+    const err = await worker.runUntil(async () => {
+      const h = await client.workflow.start('remediateAlert', {
+        taskQueue,
+        workflowId: `test/chain2/${alert.fingerprint}`,
+        args: [{ alert }],
+      });
+      return h.result().catch((e: unknown) => e);
+    });
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    const activity = (err as WorkflowFailedError).cause;
+    expect(activity).toBeInstanceOf(ActivityFailure);
+    expect((activity as ActivityFailure).activityType).toBe('readTarget');
+    expect((activity as ActivityFailure).cause).toBeInstanceOf(ApplicationFailure);
+    expect(((activity as ActivityFailure).cause as ApplicationFailure).type).toBe('MalformedPod');
+  } finally {
+    await workerConnection.close();
+  }
+});
+
+describe('nodeOverload', () => {
+  const nodeAlert = (): TalonAlert =>
+    podAlert({ alertName: 'TalonNodeOverloaded', target: { kind: 'node', node: 'edge-1' } });
+
+  it('taints, evicts the heaviest pod, waits, then untaints exactly once', async () => {
+    const stubs = newStubs();
+    const alert = nodeAlert();
+    const result = await withWorker(
+      stubs,
+      async (talon) => {
+        const { workflowId } = await talon.remediate(alert);
+        expect(workflowId).toBe(`node-overload/TalonNodeOverloaded/edge-1/${alert.fingerprint}`);
+        return (await client.workflow.getHandle(workflowId).result()) as NodeOverloadResult;
+      },
+      { nodeOverload: { untaintAfterSeconds: 2 } },
+    );
+    expect(result).toMatchObject({ outcome: 'resolved', node: 'edge-1', evicted: 'shop/hog' });
+    expect(stubs.nodeCalls).toEqual(['taint', 'heaviest', 'evict', 'untaint']);
+  });
+
+  it('reports a PDB-blocked eviction and still untaints when cancelled during the wait', async () => {
+    const stubs = newStubs({ evictOutcome: 'blocked' });
+    const alert = nodeAlert();
+    const result = await withWorker(
+      stubs,
+      async (talon) => {
+        const { workflowId } = await talon.remediate(alert);
+        await waitUntil(async () => (await talon.status(workflowId)).step === 'cooldown');
+        await talon.cancel(workflowId, 'test');
+        return (await client.workflow.getHandle(workflowId).result()) as NodeOverloadResult;
+      },
+      { nodeOverload: { untaintAfterSeconds: 600 } },
+    );
+    expect(result.outcome).toBe('cancelled');
+    expect(result.reason).toMatch(/blocked: PodDisruptionBudget hog-pdb/);
+    expect(stubs.nodeCalls).toEqual(['taint', 'heaviest', 'evict', 'untaint']);
+  });
+
+  it('untaints even when the workflow itself is cancelled through Temporal', async () => {
+    const stubs = newStubs();
+    const alert = nodeAlert();
+    const err = await withWorker(
+      stubs,
+      async (talon) => {
+        const { workflowId } = await talon.remediate(alert);
+        await waitUntil(async () => (await talon.status(workflowId)).step === 'cooldown');
+        const handle = client.workflow.getHandle(workflowId);
+        await handle.cancel();
+        return handle.result().catch((e: unknown) => e);
+      },
+      { nodeOverload: { untaintAfterSeconds: 600 } },
+    );
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    expect(stubs.nodeCalls).toEqual(['taint', 'heaviest', 'evict', 'untaint']);
+  });
+});
+
+async function waitUntil(check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if (await check()) return;
+    } catch {
+      // not there yet (e.g. the query handler is not registered before the first task)
+    }
+    if (Date.now() > deadline) throw new Error('condition not reached in time');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
