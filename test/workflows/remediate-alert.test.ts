@@ -451,7 +451,7 @@ it('surfaces a permanent activity failure as WorkflowFailedError → ActivityFai
         workflowId: `test/chain2/${alert.fingerprint}`,
         args: [{ alert }],
       });
-      return h.result().catch((e: unknown) => e);
+      return (h.result() as Promise<unknown>).catch((e: unknown) => e);
     });
     expect(err).toBeInstanceOf(WorkflowFailedError);
     const activity = (err as WorkflowFailedError).cause;
@@ -512,7 +512,7 @@ describe('nodeOverload', () => {
         await waitUntil(async () => (await talon.status(workflowId)).step === 'cooldown');
         const handle = client.workflow.getHandle(workflowId);
         await handle.cancel();
-        return handle.result().catch((e: unknown) => e);
+        return (handle.result() as Promise<unknown>).catch((e: unknown) => e);
       },
       { nodeOverload: { untaintAfterSeconds: 600 } },
     );
