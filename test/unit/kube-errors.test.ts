@@ -16,6 +16,7 @@ import {
 } from '../../activities/kube';
 import { GuardRefusedError } from '../../src/domain/errors';
 import { createKubeClients, RequestCounter, routeOf } from '../../src/kube/client';
+import type { ActionResult } from '../../src/kube/types';
 import {
   KubeConflictError,
   KubeForbiddenError,
@@ -244,7 +245,10 @@ describe('the activity layer refuses before any request', () => {
     const env = new MockActivityEnvironment({ activityId: '7' });
     const a = activities();
     const input: RemediationInput = { policy: 'no_action', magnitude: 1, namespace: 'shop', pod: 'web' };
-    const result = await env.run((i: RemediationInput) => a.applyRemediation(i), input);
+    const result = await env.run<[RemediationInput], ActionResult, (i: RemediationInput) => Promise<ActionResult>>(
+      (i) => a.applyRemediation(i),
+      input,
+    );
     expect(result).toMatchObject({ policy: 'no_action', applied: false, mechanism: 'none', expect: { kind: 'none' } });
     expect(result.operationId).toBe(defaultOperationId(env.context.info));
     expect(result.operationId).toMatch(/:7$/);
