@@ -26,7 +26,16 @@ export async function createTalonWorker(
     ...(config.temporal.tls !== undefined ? { tls: config.temporal.tls } : {}),
     ...(config.temporal.apiKey ? { apiKey: config.temporal.apiKey } : {}),
   });
-  const activities = overrides.activities ?? createActivities({ kubeConfig: loadKubeConfig(config.kube) });
+  const assembled = overrides.activities
+    ? undefined
+    : await createActivities({
+        kubeConfig: loadKubeConfig(config.kube),
+        prometheusUrl: config.prometheusUrl,
+        influx: config.influx,
+        modelPath: config.modelPath,
+        log: (line) => process.stdout.write(`${line}\n`),
+      });
+  const activities = overrides.activities ?? assembled!.activities;
   const worker = await Worker.create({
     connection,
     namespace: config.temporal.namespace,
@@ -41,6 +50,7 @@ export async function createTalonWorker(
       try {
         await worker.run();
       } finally {
+        await assembled?.close();
         await connection.close();
       }
     },

@@ -22,6 +22,7 @@ import { describeTarget, type TalonAlert } from '../src/domain/alert';
 import { cooldownFor, type CooldownDecision } from '../src/domain/cooldown';
 import { nextCandidate, POD_POLICIES, policiesFromAlert } from '../src/domain/escalation';
 import type { PolicyDecision, RankedPolicy } from '../src/domain/policy';
+import { workloadOf } from '../src/domain/window';
 import {
   DEFAULT_REMEDIATION_SETTINGS,
   type ApplyPolicyResult,
@@ -198,7 +199,8 @@ export async function remediateAlert(input: RemediateAlertInput): Promise<Remedi
       break;
     }
     targetSnapshot = snapshot;
-    workload = snapshot.owner?.name ?? snapshot.name;
+    // The Deployment/StatefulSet name, not the ReplicaSet's, so history survives rollouts.
+    workload = workloadOf({ pod: pod.pod });
     const gathered = await metrics
       .gatherWindow({
         target: { ...pod, workload, ...(snapshot.node ? { node: snapshot.node } : {}) },
