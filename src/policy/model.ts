@@ -54,7 +54,7 @@ interface PreparedWindow {
 }
 
 function isFeatureWindow(w: FeatureWindow | WindowValues): w is FeatureWindow {
-  return !Array.isArray(w) && typeof w === 'object' && (w as FeatureWindow).kind === 'window';
+  return !Array.isArray(w) && typeof w === 'object' && w !== null && (w as FeatureWindow).kind === 'window';
 }
 
 /**
@@ -63,6 +63,12 @@ function isFeatureWindow(w: FeatureWindow | WindowValues): w is FeatureWindow {
  * training mean, unless it is a required feature, which makes the window unusable.
  */
 export function prepareWindow(window: FeatureWindow | WindowValues, trainingMean: readonly number[]): PreparedWindow {
+  if (isFeatureWindow(window)) {
+    const order = window.features;
+    if (order.length !== F || order.some((name, i) => name !== MODEL_FEATURES[i])) {
+      throw new PolicyInputError(`window features [${order.join(', ')}] are not [${MODEL_FEATURES.join(', ')}]`);
+    }
+  }
   const rows = isFeatureWindow(window) ? window.values : window;
   if (!Array.isArray(rows) || rows.length !== T) {
     throw new PolicyInputError(`window must have ${T} steps, got ${Array.isArray(rows) ? rows.length : typeof rows}`);
@@ -234,7 +240,15 @@ export async function loadPolicyModel(
   }
 
   const infer = async (values: Float32Array, n: number): Promise<RawPrediction> => {
-    const result = await session.run({ [io.input]: new ort.Tensor('float32', values, [n, T, F]) });
+    let result: ort.InferenceSession.ReturnType;
+    try {
+      result = await session.run({ [io.input]: new ort.Tensor('float32', values, [n, T, F]) });
+    } catch (error) {
+      throw new PolicyModelOutputError(
+        `onnxruntime failed: ${error instanceof Error ? error.message : String(error)}`,
+        error,
+      );
+    }
     const take = (name: string, width: number): Float32Array => {
       const tensor = result[name];
       const data = tensor?.data;

@@ -111,6 +111,9 @@ describe('serving the committed model', () => {
     await expect(model.decide(noCpu)).rejects.toThrow(PolicyInputError);
     await expect(model.decide(noCpu.slice(1))).rejects.toThrow(/10 steps/);
     await expect(model.decide(noCpu.map((row) => row.slice(1)))).rejects.toThrow(/8 features/);
+    await expect(model.decide(null as unknown as number[][])).rejects.toThrow(PolicyInputError);
+    const reordered = { ...featureWindow(observe(makeEpisode(9)).window), features: [...MODEL_FEATURES].reverse() };
+    await expect(model.decide(reordered)).rejects.toThrow(/window features/);
 
     const engine = createPolicyEngine({ model });
     const fine = await engine.decide(featureWindow(observe(makeEpisode(9)).window));
@@ -147,7 +150,10 @@ describe('loading a bad model', () => {
     const path = join(dir, `${name}.onnx`);
     await writeFile(path, bytes);
     const sha256 = createHash('sha256').update(bytes).digest('hex');
-    await writeFile(metadataPathFor(path), JSON.stringify({ ...metadata, onnx: { ...metadata.onnx, sha256, bytes: bytes.length } }));
+    await writeFile(
+      metadataPathFor(path),
+      JSON.stringify({ ...metadata, onnx: { ...metadata.onnx, sha256, bytes: bytes.length } }),
+    );
     return path;
   }
 
