@@ -403,7 +403,13 @@ export class KubeActuator {
     const dry = this.dry(ctx);
     if (dry) {
       await kubeCall(`delete Pod ${namespace}/${name} (dry run)`, () =>
-        this.clients.core.deleteNamespacedPod({ name, namespace, dryRun: 'All', body: { preconditions: { uid } } }),
+        this.clients.core.deleteNamespacedPod({
+          name,
+          namespace,
+          dryRun: 'All',
+          // With a body, the apiserver reads the options from it and ignores the query: dryRun goes in both.
+          body: { preconditions: { uid }, dryRun: ['All'] },
+        }),
       );
       const trial = { ...manifest, metadata: { ...manifest.metadata, name: `${name.slice(0, 40)}-talon-dry-run` } };
       return kubeCall(`create Pod ${namespace}/${name} (dry run)`, () =>
@@ -491,7 +497,7 @@ export class KubeActuator {
           namespace,
           dryRun: 'All',
           propagationPolicy: 'Foreground',
-          body: { preconditions: { uid } },
+          body: { preconditions: { uid }, dryRun: ['All'], propagationPolicy: 'Foreground' },
         }),
       );
       const trial = { ...manifest, metadata: { ...manifest.metadata, name: `${name.slice(0, 40)}-talon-dry-run` } };
@@ -511,7 +517,7 @@ export class KubeActuator {
         name,
         namespace,
         propagationPolicy: 'Foreground',
-        body: { preconditions: { uid } },
+        body: { preconditions: { uid }, propagationPolicy: 'Foreground' },
       }),
     );
     await this.waitGone(
@@ -762,7 +768,7 @@ export class KubeActuator {
         return this.result(req.policy, ctx, {
           alreadyApplied: true,
           target: where,
-          mechanism: 'in-place-resize',
+          mechanism: prior.mechanism ?? 'in-place-resize',
           summary: `${req.policy} ×${req.factor} on ${where} was applied by this operation before`,
           changes: [],
           expect: {
@@ -772,7 +778,7 @@ export class KubeActuator {
             uid: pod.metadata?.uid ?? '',
             resource,
             targets,
-            resized: true,
+            ...(prior.mechanism === 'recreate' ? {} : { resized: true }),
           },
         });
       }
@@ -785,7 +791,7 @@ export class KubeActuator {
       changes = resourceChanges(plan, resource);
     }
     await this.admit(req.namespace, ctx);
-    const record = this.record(ctx, req.policy, { resource, targets });
+    const record = this.record(ctx, req.policy, { resource, targets, mechanism: 'in-place-resize' });
     let fallback = '';
     if (await this.canResizeInPlace(pod)) {
       try {
@@ -835,7 +841,7 @@ export class KubeActuator {
     if (manifest.spec) applyTargets(manifest.spec, resource, targets);
     manifest.metadata = {
       ...manifest.metadata,
-      annotations: { ...manifest.metadata?.annotations, ...operationAnnotation(record) },
+      annotations: { ...manifest.metadata?.annotations, ...operationAnnotation({ ...record, mechanism: 'recreate' }) },
     };
     const created = await this.recreatePod(pod, manifest, ctx);
     return this.result(req.policy, ctx, {

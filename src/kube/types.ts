@@ -47,6 +47,8 @@ export interface OperationRecord {
   readonly targets?: readonly ContainerTarget[];
   readonly replicas?: number;
   readonly node?: string;
+  /** How the change was applied (in-place resize or recreate, for standalone pods). */
+  readonly mechanism?: 'in-place-resize' | 'recreate';
 }
 
 /** What verification must observe for an action to count as effective. */
