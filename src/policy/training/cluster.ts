@@ -346,7 +346,8 @@ export function step(ep: Episode, s: PodState, t: number): StepResult {
     oom = true;
     s.down = 1;
   }
-  if (s.down > 0) {
+  const restarting = s.down > 0;
+  if (restarting) {
     s.down -= 1;
     s.age = 0;
     ws = at(ep.memBase, t) * 0.5;
@@ -370,7 +371,7 @@ export function step(ep: Episode, s: PodState, t: number): StepResult {
     s.ioBacklog = Math.min(ioWant - ioServed, 2);
     s.age += 1;
   }
-  const ok = s.down === 0 && !oom && !pressure && s.backlog <= 0.1 * Math.max(demandLocal, 0.05) && s.ioBacklog <= 0.05;
+  const ok = !restarting && !pressure && s.backlog <= 0.1 * Math.max(demandLocal, 0.05) && s.ioBacklog <= 0.05;
 
   const core = (cpuTime * n.pDynCore + s.cpuLimit * n.pIdleCore) * DT;
   const uncore = cpuTime * n.pUncoreCore * DT;
