@@ -168,6 +168,18 @@ class GraphBuilder {
   }
 }
 
+function valueInfo(name: string, dims: Dim[]): object {
+  return {
+    name,
+    type: {
+      tensorType: {
+        elemType: FLOAT,
+        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+      },
+    },
+  };
+}
+
 const ints = (name: string, values: number[]): Attribute => ({ name, type: ATTR.INTS, ints: values });
 const int = (name: string, value: number): Attribute => ({ name, type: ATTR.INT, i: value });
 
@@ -297,15 +309,6 @@ export function exportOnnx(weights: NetworkWeights, norm: Normalisation, meta: E
     ONNX_IO.magnitudes,
   );
 
-  const valueInfo = (name: string, dims: Dim[]): object => ({
-    name,
-    type: {
-      tensorType: {
-        elemType: FLOAT,
-        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
-      },
-    },
-  });
   const model = ModelProto.fromObject({
     irVersion: 7,
     producerName: 'talon',
@@ -392,20 +395,10 @@ export function exportProbeModel(
   inputName = ONNX_IO.input,
 ): Uint8Array {
   const g = new GraphBuilder();
-  const features = Number(inputDims[inputDims.length - 1] ?? 1);
-  const valueInfo = (name: string, dims: Dim[]): object => ({
-    name,
-    type: {
-      tensorType: {
-        elemType: FLOAT,
-        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
-      },
-    },
-  });
   const flat = g.one('Flatten', [inputName], [int('axis', 1)]);
   for (const out of outputs) {
     const width = Number(out.dims[out.dims.length - 1] ?? 1);
-    const inWidth = inputDims.slice(1).reduce<number>((a, d) => a * Number(d), 1) || features;
+    const inWidth = inputDims.slice(1).reduce<number>((a, d) => a * (typeof d === 'number' ? d : 1), 1);
     g.one(
       'MatMul',
       [flat, g.floatConst(`${out.name}_w`, new Float32Array(inWidth * width).fill(0.01), [inWidth, width])],
