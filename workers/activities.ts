@@ -24,6 +24,8 @@ export interface ActivityDeps {
   /** Path of the ONNX policy model; without a loadable model the rule policy answers (and says why). */
   readonly modelPath?: string;
   readonly guards?: GuardConfigInput;
+  /** Step of the 10-step metrics window, in seconds. */
+  readonly windowStepSeconds?: number;
   readonly log?: (line: string) => void;
 }
 
@@ -31,6 +33,17 @@ export interface AssembledActivities {
   readonly activities: Record<string, (...args: never[]) => Promise<unknown>>;
   /** Flushes buffered InfluxDB writes and releases the model; call on shutdown. */
   close(): Promise<void>;
+}
+
+/** Stands in for a model that failed to load, so the breaker opens with the real reason in every decision. */
+function unusableModel(reason: string): PolicyModel & { close(): Promise<void> } {
+  return {
+    version: 'unusable',
+    decide: () => {
+      throw new Error(reason);
+    },
+    close: async () => undefined,
+  };
 }
 
 export async function createActivities(deps: ActivityDeps): Promise<AssembledActivities> {
@@ -51,11 +64,17 @@ export async function createActivities(deps: ActivityDeps): Promise<AssembledAct
       model = await loadPolicyModel(deps.modelPath);
       log(`policy model ${deps.modelPath} loaded`);
     } catch (err) {
-      // The rules answer while the model is unusable; the decision records the reason.
-      log(`policy model unavailable, the rule policy will answer: ${err instanceof Error ? err.message : String(err)}`);
+      // The rules answer while the model is unusable; every decision carries the reason (via the breaker).
+      const reason = `policy model ${deps.modelPath} unusable: ${err instanceof Error ? err.message : String(err)}`;
+      log(`${reason}; the rule policy will answer`);
+      model = unusableModel(reason);
     }
   }
-  const metrics = createMetricsActivities({ prometheus, ...(influx ? { influx } : {}) });
+  const metrics = createMetricsActivities({
+    prometheus,
+    ...(influx ? { influx } : {}),
+    ...(deps.windowStepSeconds ? { gather: { stepSeconds: deps.windowStepSeconds } } : {}),
+  });
   const policy = createPolicyActivities(model ? { model } : {});
   const remediation = createRemediationActivities({
     actuator,

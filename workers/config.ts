@@ -40,6 +40,11 @@ const envSchema = z.object({
   TALON_MODEL_PATH: z.string().default('models/policy.onnx'),
   TALON_WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   TALON_RESOLVE_WITHIN: z.string().default('10m'),
+  TALON_WINDOW_STEP_SECONDS: z.coerce.number().int().min(1).max(3600).optional(),
+  TALON_NAMESPACE: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a namespace name')
+    .default('talon-system'),
 });
 
 export interface TalonConfig {
@@ -63,6 +68,10 @@ export interface TalonConfig {
   readonly modelPath: string;
   readonly workerMetricsPort: number;
   readonly resolveWithin: string;
+  /** Step of the metrics window (10 steps); the local stack scrapes every 5 s, real clusters every 30 s. */
+  readonly windowStepSeconds: number;
+  /** Talon's own namespace: protected from changes, home of the write-budget Leases. */
+  readonly talonNamespace: string;
 }
 
 function readSecretFile(path: string, what: string): string {
@@ -138,5 +147,7 @@ export function loadTalonConfig(env: NodeJS.ProcessEnv = process.env): TalonConf
     modelPath: e.TALON_MODEL_PATH,
     workerMetricsPort: e.TALON_WORKER_METRICS_PORT,
     resolveWithin: e.TALON_RESOLVE_WITHIN,
+    windowStepSeconds: e.TALON_WINDOW_STEP_SECONDS ?? (e.TALON_PROMETHEUS_URL === undefined ? 5 : 30),
+    talonNamespace: e.TALON_NAMESPACE,
   };
 }

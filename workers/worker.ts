@@ -33,6 +33,8 @@ export async function createTalonWorker(
         prometheusUrl: config.prometheusUrl,
         influx: config.influx,
         modelPath: config.modelPath,
+        windowStepSeconds: config.windowStepSeconds,
+        guards: { talonNamespace: config.talonNamespace },
         log: (line) => process.stdout.write(`${line}\n`),
       });
   const activities = overrides.activities ?? assembled!.activities;

@@ -26,6 +26,15 @@ export const POD_POLICIES: ReadonlySet<PolicyName> = new Set<PolicyName>([
   'network_qos',
 ]);
 
+/**
+ * Scaling down never relieves a resource that is near its limit; for such alerts (they carry
+ * `talon_resource`) the engines' scale-down suggestions are dropped rather than tried.
+ */
+export function relevantToAlert(ranked: readonly RankedPolicy[], alert: Pick<TalonAlert, 'labels'>): RankedPolicy[] {
+  if (alert.labels.talon_resource === undefined) return [...ranked];
+  return ranked.filter((r) => !r.policy.endsWith('_scale_down'));
+}
+
 /** A ranked list derived from the alert alone, for when no window could be gathered. */
 export function policiesFromAlert(alert: Pick<TalonAlert, 'labels' | 'alertName'>): RankedPolicy[] {
   const resource = alert.labels.talon_resource ?? (/mem/i.test(alert.alertName) ? 'memory' : 'cpu');

@@ -17,6 +17,9 @@ import { binDir } from './setup';
 import { KUBERNETES_VERSION } from './tools';
 
 export const TIER_LABEL = 'talon.io/tier';
+
+/** Talon's own namespace: its write-budget Leases live there (and it is protected from remediation). */
+export const TALON_NAMESPACE_MANIFEST = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'talon-system' } };
 export const KWOK_NODE_ANNOTATION = 'kwok.x-k8s.io/node';
 
 export interface NodeShape {
@@ -209,7 +212,7 @@ export const kubeComponent: StackComponent = {
       );
     }
     await waitFor(() => apiserverReady(config), 120_000, 'kube-apiserver');
-    await applyManifests(config, [...(await kwokResources()), ...nodeManifests(config)]);
+    await applyManifests(config, [...(await kwokResources()), ...nodeManifests(config), TALON_NAMESPACE_MANIFEST]);
     const expected = config.nodes.edge + config.nodes.cloud;
     await waitFor(() => nodesReady(config, expected), 120_000, 'KWOK nodes');
     log(
