@@ -1,6 +1,3 @@
-/**
- * @jest-environment ./test/support/onnx-environment.js
- */
 import { join } from 'node:path';
 import { evaluateRules } from '../../src/policy/rules';
 import { loadPolicyModel, type LoadedPolicyModel } from '../../src/policy/model';

@@ -1,6 +1,3 @@
-/**
- * @jest-environment ./test/support/onnx-environment.js
- */
 import { createHash } from 'node:crypto';
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

@@ -1,6 +1,3 @@
-/**
- * @jest-environment ./test/support/onnx-environment.js
- */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
