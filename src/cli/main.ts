@@ -1,6 +1,8 @@
 /** The `talon` command line. Each command group lives in its own module; this file only assembles them. */
 import { Command } from 'commander';
 import { registerDemoCommand } from './demo';
+import { registerModelCommands } from './model';
+import { registerRemediationCommands } from './remediation-commands';
 import { registerRunCommands } from './run-commands';
 import { registerStackCommands } from './stack-commands';
 import { registerTaxonomyCommands } from './task-taxonomy';
@@ -13,6 +15,8 @@ export function buildProgram(): Command {
   registerRunCommands(program);
   registerDemoCommand(program);
   registerTaxonomyCommands(program);
+  registerModelCommands(program);
+  registerRemediationCommands(program);
   return program;
 }
 
