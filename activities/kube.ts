@@ -23,13 +23,7 @@ import { LeaseWriteBudget, type WriteBudgetStore } from '../src/kube/budget';
 import { ClusterCapabilities } from '../src/kube/capabilities';
 import { createKubeClients, type KubeClients } from '../src/kube/client';
 import { KubeError, NoEligibleNodeError, UnsupportedTargetError } from '../src/kube/errors';
-import type {
-  ActionResult,
-  EvictionResult,
-  Expectation,
-  RecreateCheckpoint,
-  VerificationResult,
-} from '../src/kube/types';
+import type { ActionResult, EvictionResult, Expectation, Checkpoint, VerificationResult } from '../src/kube/types';
 import { verifyExpectation } from '../src/kube/verify';
 import { nodeLoads } from '../src/metrics/gather';
 import type { PrometheusClient } from '../src/metrics/prometheus';
@@ -231,8 +225,8 @@ export function defaultOperationId(info: Context['info']): string {
   return `${id.slice(0, 120)}…${createHash('sha256').update(id).digest('hex').slice(0, 24)}`;
 }
 
-function isCheckpoint(value: unknown): value is RecreateCheckpoint {
-  return typeof value === 'object' && value !== null && typeof (value as RecreateCheckpoint).operationId === 'string';
+function isCheckpoint(value: unknown): value is Checkpoint {
+  return typeof value === 'object' && value !== null && typeof (value as Checkpoint).operationId === 'string';
 }
 
 /** The actuator's per-call context, wired to Temporal heartbeats when running as an activity. */
@@ -247,7 +241,7 @@ function operationContext(input: { operationId?: string | undefined; dryRun?: bo
     });
   }
   const details: unknown = ctx?.info.heartbeatDetails;
-  let saved: RecreateCheckpoint | undefined = isCheckpoint(details) ? details : undefined;
+  let saved: Checkpoint | undefined = isCheckpoint(details) ? details : undefined;
   return {
     operationId: id,
     ...(input.dryRun === undefined ? {} : { dryRun: input.dryRun }),

@@ -44,11 +44,13 @@ import {
   OVERLOAD_TAINT,
   type ActionResult,
   type Change,
+  type Checkpoint,
   type ControllerKind,
   type EvictionResult,
   type Expectation,
   type OperationRecord,
   type RecreateCheckpoint,
+  type WorkloadCheckpoint,
   type WorkloadRef,
 } from './types';
 import {
@@ -61,6 +63,7 @@ import {
   podManifestForRecreate,
   readController,
   readOwningController,
+  retier,
   type Controller,
 } from './workloads';
 
@@ -87,10 +90,13 @@ export interface ActuatorOptions {
 export interface OperationContext {
   /** Stable across retries of the same step; different for a new step. */
   readonly operationId: string;
-  /** Called with the manifest before a delete-and-recreate deletes anything. */
-  readonly checkpoint?: (checkpoint: RecreateCheckpoint) => void | Promise<void>;
+  /**
+   * Called before the first write: with the controller about to change, or with the manifest before a
+   * delete-and-recreate deletes anything. The activity saves it as heartbeat details.
+   */
+  readonly checkpoint?: (checkpoint: Checkpoint) => void | Promise<void>;
   /** The checkpoint a previous attempt saved, if any. */
-  readonly restored?: RecreateCheckpoint;
+  readonly restored?: Checkpoint;
   /** Called while waiting (deletions), so a long wait is not mistaken for a hang. */
   readonly heartbeat?: () => void;
   /** Overrides the configured dry-run mode for this call. */
@@ -180,6 +186,13 @@ const RESOURCE_OF: Readonly<Record<ResourcePolicy, BoundedResource>> = {
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+function replicaWorkload(ref: WorkloadRef): { kind: 'Deployment' | 'StatefulSet'; name: string } {
+  if (ref.kind !== 'Deployment' && ref.kind !== 'StatefulSet') {
+    throw new UnsupportedTargetError(`${describeWorkload(ref)} has no replicas to change`);
+  }
+  return { kind: ref.kind, name: ref.name };
+}
+
 function dryRunOf(dry: boolean): { dryRun?: string } {
   return dry ? { dryRun: 'All' } : {};
 }
@@ -239,6 +252,19 @@ function nodeInfo(node: V1Node): NodeInfo {
   };
 }
 
+function isWorkloadCheckpoint(value: unknown): value is WorkloadCheckpoint {
+  const v = value as Partial<WorkloadCheckpoint> | null;
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    v.kind === 'Workload' &&
+    typeof v.operationId === 'string' &&
+    typeof v.workload === 'object' &&
+    v.workload !== null &&
+    (v.workload.kind === 'Deployment' || v.workload.kind === 'StatefulSet' || v.workload.kind === 'DaemonSet')
+  );
+}
+
 function isRecreateCheckpoint(value: unknown): value is RecreateCheckpoint {
   const v = value as Partial<RecreateCheckpoint> | null;
   return (
@@ -271,13 +297,66 @@ export class KubeActuator {
     return ctx.dryRun ?? this.options.guards.dryRun;
   }
 
-  private record(ctx: OperationContext, policy: string, extra: Partial<OperationRecord> = {}): OperationRecord {
-    return { id: ctx.operationId, policy, at: new Date(this.clock()).toISOString(), ...extra };
+  /** The record a write leaves on the object, carrying the ids of the operations before it. */
+  private record(
+    ctx: OperationContext,
+    policy: string,
+    prior: OperationRecord | undefined,
+    extra: Partial<OperationRecord> = {},
+  ): OperationRecord {
+    const history = prior
+      ? [prior.id, ...(prior.history ?? [])].filter((id) => id !== ctx.operationId).slice(0, 10)
+      : [];
+    return {
+      id: ctx.operationId,
+      policy,
+      at: new Date(this.clock()).toISOString(),
+      ...extra,
+      ...(history.length ? { history } : {}),
+    };
+  }
+
+  /** This operation was applied and another one has changed the object since: nothing to do again. */
+  private superseded(prior: OperationRecord | undefined, ctx: OperationContext): boolean {
+    return prior !== undefined && prior.id !== ctx.operationId && (prior.history ?? []).includes(ctx.operationId);
+  }
+
+  private supersededResult(
+    policy: string,
+    ctx: OperationContext,
+    where: string,
+    prior: OperationRecord,
+    mechanism: ActionResult['mechanism'],
+    expect: Expectation,
+  ): ActionResult {
+    return this.result(policy, ctx, {
+      alreadyApplied: true,
+      target: where,
+      mechanism,
+      summary: `${policy} on ${where} was applied by this operation before; ${prior.policy} (${prior.id}) changed it since`,
+      changes: [],
+      expect,
+    });
   }
 
   private checkOperation(ctx: OperationContext): void {
     if (!ctx.operationId || ctx.operationId.length > 256) {
       throw new GuardRefusedError(GUARDS.invalidRequest, 'an operation id of 1 to 256 characters is required');
+    }
+  }
+
+  /**
+   * Runs a read-modify-write step again when its write lost a race (409 on the resourceVersion
+   * precondition): the step re-reads, re-checks its operation record and re-plans from the new state.
+   */
+  private async retryOnConflict<T>(step: () => Promise<T>, attempts = 4): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await step();
+      } catch (err) {
+        if (!(err instanceof KubeConflictError) || attempt >= attempts) throw err;
+        await this.sleep(25 * attempt);
+      }
     }
   }
 
@@ -324,16 +403,23 @@ export class KubeActuator {
     namespace: string,
     name: string,
     ctx: OperationContext,
-  ): Promise<{ pod: V1Pod } | { checkpoint: RecreateCheckpoint }> {
+  ): Promise<{ pod: V1Pod } | { checkpoint: RecreateCheckpoint } | { workload: WorkloadCheckpoint['workload'] }> {
     try {
       return { pod: await this.readPod(namespace, name) };
     } catch (err) {
       const saved = ctx.restored;
-      if (isNotFound(err) && isRecreateCheckpoint(saved) && saved.operationId === ctx.operationId) {
-        return { checkpoint: saved };
+      if (isNotFound(err) && saved?.operationId === ctx.operationId) {
+        if (isRecreateCheckpoint(saved)) return { checkpoint: saved };
+        if (isWorkloadCheckpoint(saved)) return { workload: saved.workload };
       }
       throw err;
     }
+  }
+
+  /** Remembers (through the caller) which controller this operation is about to change. */
+  private async rememberWorkload(ref: WorkloadRef, ctx: OperationContext): Promise<void> {
+    if (this.dry(ctx)) return;
+    await ctx.checkpoint?.({ operationId: ctx.operationId, kind: 'Workload', workload: ref });
   }
 
   private async patchController(
@@ -438,7 +524,7 @@ export class KubeActuator {
       },
       ctx,
     );
-    return this.createPod(manifest, ctx);
+    return (await this.createPod(manifest, ctx)).object;
   }
 
   private async deleteInstance(what: string, call: () => Promise<unknown>): Promise<void> {
@@ -451,17 +537,19 @@ export class KubeActuator {
     }
   }
 
-  private async createPod(manifest: V1Pod, ctx: OperationContext): Promise<V1Pod> {
+  /** Creates the pod; one this operation created before (a retry) is returned as `existed`. */
+  private async createPod(manifest: V1Pod, ctx: OperationContext): Promise<{ object: V1Pod; existed: boolean }> {
     const namespace = manifest.metadata?.namespace ?? '';
     const name = manifest.metadata?.name ?? '';
     try {
-      return await kubeCall(`create Pod ${namespace}/${name}`, () =>
+      const object = await kubeCall(`create Pod ${namespace}/${name}`, () =>
         this.clients.core.createNamespacedPod({ namespace, body: manifest, fieldManager: FIELD_MANAGER }),
       );
+      return { object, existed: false };
     } catch (err) {
       if (!(err instanceof KubeConflictError)) throw err;
       const existing = await this.readPod(namespace, name);
-      if (operationOf(existing.metadata)?.id === ctx.operationId) return existing;
+      if (operationOf(existing.metadata)?.id === ctx.operationId) return { object: existing, existed: true };
       throw err;
     }
   }
@@ -470,17 +558,19 @@ export class KubeActuator {
     return kubeCall(`read Job ${namespace}/${name}`, () => this.clients.batch.readNamespacedJob({ name, namespace }));
   }
 
-  private async createJob(manifest: V1Job, ctx: OperationContext): Promise<V1Job> {
+  /** Creates the Job; one this operation created before (a retry) is returned as `existed`. */
+  private async createJob(manifest: V1Job, ctx: OperationContext): Promise<{ object: V1Job; existed: boolean }> {
     const namespace = manifest.metadata?.namespace ?? '';
     const name = manifest.metadata?.name ?? '';
     try {
-      return await kubeCall(`create Job ${namespace}/${name}`, () =>
+      const object = await kubeCall(`create Job ${namespace}/${name}`, () =>
         this.clients.batch.createNamespacedJob({ namespace, body: manifest, fieldManager: FIELD_MANAGER }),
       );
+      return { object, existed: false };
     } catch (err) {
       if (!(err instanceof KubeConflictError)) throw err;
       const existing = await this.readJob(namespace, name);
-      if (operationOf(existing.metadata)?.id === ctx.operationId) return existing;
+      if (operationOf(existing.metadata)?.id === ctx.operationId) return { object: existing, existed: true };
       throw err;
     }
   }
@@ -532,7 +622,7 @@ export class KubeActuator {
       },
       ctx,
     );
-    return this.createJob(manifest, ctx);
+    return (await this.createJob(manifest, ctx)).object;
   }
 
   /** Finishes a delete-and-recreate whose delete happened in an earlier attempt. */
@@ -552,32 +642,38 @@ export class KubeActuator {
       ...(node ? { node } : {}),
     };
     if (checkpoint.kind === 'Pod') {
-      const created = await this.createPod(checkpoint.manifest, ctx);
+      const { object, existed } = await this.createPod(checkpoint.manifest, ctx);
       return this.result(policy, ctx, {
+        alreadyApplied: existed,
         target: where,
         mechanism: 'recreate',
-        summary: `${policy} on ${where}: recreated from the checkpoint of an interrupted attempt`,
+        summary: existed
+          ? `${policy} on ${where} was applied by this operation before`
+          : `${policy} on ${where}: recreated from the checkpoint of an interrupted attempt`,
         changes: [],
         expect: {
           kind: 'pod',
           namespace: checkpoint.namespace,
           pod: checkpoint.name,
-          uid: created.metadata?.uid ?? '',
+          uid: object.metadata?.uid ?? '',
           ...common,
         },
       });
     }
-    const created = await this.createJob(checkpoint.manifest, ctx);
+    const { object, existed } = await this.createJob(checkpoint.manifest, ctx);
     return this.result(policy, ctx, {
+      alreadyApplied: existed,
       target: where,
       mechanism: 'recreate',
-      summary: `${policy} on ${where}: recreated from the checkpoint of an interrupted attempt`,
+      summary: existed
+        ? `${policy} on ${where} was applied by this operation before`
+        : `${policy} on ${where}: recreated from the checkpoint of an interrupted attempt`,
       changes: [],
       expect: {
         kind: 'job',
         namespace: checkpoint.namespace,
         job: checkpoint.name,
-        uid: created.metadata?.uid ?? '',
+        uid: object.metadata?.uid ?? '',
         ...common,
       },
     });
@@ -600,13 +696,29 @@ export class KubeActuator {
     checkMagnitude(g, req.policy, req.factor);
     const found = await this.readPodOrCheckpoint(req.namespace, req.pod, ctx);
     if ('checkpoint' in found) return this.finishCheckpoint(req.policy, found.checkpoint, ctx);
+    if ('workload' in found) {
+      const ref = found.workload as WorkloadRef & { kind: ControllerKind };
+      return this.retryOnConflict(async () => {
+        const object = await readController(this.clients, ref.kind, ref.namespace, ref.name);
+        return this.scaleControllerResources(req, resource, { ref, object }, ctx);
+      });
+    }
     const pod = found.pod;
     const owner = ownerCandidate(pod);
     switch (owner.kind) {
       case 'Deployment':
       case 'StatefulSet':
-      case 'DaemonSet':
-        return this.scaleControllerResources(req, resource, pod, { ...owner, kind: owner.kind }, ctx);
+      case 'DaemonSet': {
+        const kind = owner.kind;
+        const read = await readOwningController(this.clients, pod, { ...owner, kind });
+        const ref = { ...read.ref, kind };
+        let fresh: Controller | undefined = read.object;
+        return this.retryOnConflict(async () => {
+          const object = fresh ?? (await readController(this.clients, kind, ref.namespace, ref.name));
+          fresh = undefined; // a retry after a conflict reads the controller again
+          return this.scaleControllerResources(req, resource, { ref, object }, ctx);
+        });
+      }
       case 'Job':
         return this.scaleJobResources(req, resource, owner.name, ctx);
       case 'Pod':
@@ -617,14 +729,19 @@ export class KubeActuator {
   private async scaleControllerResources(
     req: ScaleResourcesRequest,
     resource: BoundedResource,
-    pod: V1Pod,
-    owner: Parameters<typeof readOwningController>[2],
+    { ref, object }: { ref: WorkloadRef & { kind: ControllerKind }; object: Controller },
     ctx: OperationContext,
   ): Promise<ActionResult> {
-    const { ref, object } = await readOwningController(this.clients, pod, owner);
     const where = describeWorkload(ref);
-    const controllerRef = { ...ref, kind: owner.kind };
+    const controllerRef = ref;
     const prior = operationOf(object.metadata);
+    if (prior && this.superseded(prior, ctx)) {
+      return this.supersededResult(req.policy, ctx, where, prior, 'rolling-update', {
+        kind: 'rollout',
+        workload: ref,
+        generation: object.metadata?.generation ?? 0,
+      });
+    }
     if (prior?.id === ctx.operationId && prior.targets) {
       return this.result(req.policy, ctx, {
         alreadyApplied: true,
@@ -652,10 +769,11 @@ export class KubeActuator {
       },
     );
     await this.admit(req.namespace, ctx);
+    await this.rememberWorkload(ref, ctx);
     const body = {
       metadata: {
         resourceVersion: object.metadata?.resourceVersion,
-        annotations: operationAnnotation(this.record(ctx, req.policy, { resource, targets: plan.targets })),
+        annotations: operationAnnotation(this.record(ctx, req.policy, prior, { resource, targets: plan.targets })),
       },
       spec: { template: { spec: { containers: resourcesPatch(resource, plan.targets) } } },
     };
@@ -685,6 +803,14 @@ export class KubeActuator {
     const job = await this.readJob(req.namespace, jobName);
     const where = `Job ${req.namespace}/${jobName}`;
     const prior = operationOf(job.metadata);
+    if (prior && this.superseded(prior, ctx)) {
+      return this.supersededResult(req.policy, ctx, where, prior, 'recreate', {
+        kind: 'job',
+        namespace: req.namespace,
+        job: jobName,
+        uid: job.metadata?.uid ?? '',
+      });
+    }
     if (prior?.id === ctx.operationId && prior.targets) {
       return this.result(req.policy, ctx, {
         alreadyApplied: true,
@@ -713,7 +839,7 @@ export class KubeActuator {
       ...manifest.metadata,
       annotations: {
         ...manifest.metadata?.annotations,
-        ...operationAnnotation(this.record(ctx, req.policy, { resource, targets: plan.targets })),
+        ...operationAnnotation(this.record(ctx, req.policy, prior, { resource, targets: plan.targets })),
       },
     };
     const created = await this.recreateJob(job, manifest, ctx);
@@ -751,6 +877,14 @@ export class KubeActuator {
     const where = `Pod ${req.namespace}/${req.pod}`;
     const containers = containersOf(pod.spec);
     const prior = operationOf(pod.metadata);
+    if (prior && this.superseded(prior, ctx)) {
+      return this.supersededResult(req.policy, ctx, where, prior, prior.mechanism ?? 'in-place-resize', {
+        kind: 'pod',
+        namespace: req.namespace,
+        pod: req.pod,
+        uid: pod.metadata?.uid ?? '',
+      });
+    }
     const resumed = prior?.id === ctx.operationId && prior.targets !== undefined;
     let targets: readonly ContainerTarget[];
     let changes: Change[] = [];
@@ -791,7 +925,12 @@ export class KubeActuator {
       changes = resourceChanges(plan, resource);
     }
     await this.admit(req.namespace, ctx);
-    const record = this.record(ctx, req.policy, { resource, targets, mechanism: 'in-place-resize' });
+    const record = this.record(ctx, req.policy, resumed ? undefined : prior, {
+      resource,
+      targets,
+      mechanism: 'in-place-resize',
+      ...(resumed && prior?.history ? { history: prior.history } : {}),
+    });
     let fallback = '';
     if (await this.canResizeInPlace(pod)) {
       try {
@@ -868,13 +1007,23 @@ export class KubeActuator {
     this.checkOperation(ctx);
     checkNamespace(g, req.namespace);
     checkMagnitude(g, req.policy, req.factor);
+    return this.retryOnConflict(() => this.scaleReplicasOnce(req, ctx));
+  }
+
+  private async scaleReplicasOnce(req: ScaleReplicasRequest, ctx: OperationContext): Promise<ActionResult> {
+    const g = this.options.guards;
     let ref: WorkloadRef & { kind: ControllerKind };
     let object: Controller;
     if (req.workload) {
       ref = { kind: req.workload.kind, namespace: req.namespace, name: req.workload.name };
       object = await readController(this.clients, ref.kind, req.namespace, req.workload.name);
     } else if (req.pod) {
-      const pod = await this.readPod(req.namespace, req.pod);
+      const found = await this.readPodOrCheckpoint(req.namespace, req.pod, ctx);
+      if ('checkpoint' in found)
+        throw new UnsupportedTargetError('a recreate checkpoint cannot resume replica scaling');
+      if ('workload' in found)
+        return this.scaleReplicasOnce({ ...req, pod: undefined, workload: replicaWorkload(found.workload) }, ctx);
+      const pod = found.pod;
       const owner = ownerCandidate(pod);
       if (owner.kind !== 'Deployment' && owner.kind !== 'StatefulSet') {
         throw new UnsupportedTargetError(
@@ -890,6 +1039,12 @@ export class KubeActuator {
     }
     const where = describeWorkload(ref);
     const prior = operationOf(object.metadata);
+    if (prior && this.superseded(prior, ctx)) {
+      return this.supersededResult(req.policy, ctx, where, prior, 'scale', {
+        kind: 'none',
+        reason: 'a later operation has changed the workload since',
+      });
+    }
     if (prior?.id === ctx.operationId && prior.replicas !== undefined) {
       return this.result(req.policy, ctx, {
         alreadyApplied: true,
@@ -908,12 +1063,13 @@ export class KubeActuator {
     const current = (object.spec as { replicas?: number } | undefined)?.replicas ?? 1;
     const replicas = plannedReplicas(g, current, req.factor, where);
     await this.admit(req.namespace, ctx);
+    await this.rememberWorkload(ref, ctx);
     const patched = await this.patchController(
       ref,
       {
         metadata: {
           resourceVersion: object.metadata?.resourceVersion,
-          annotations: operationAnnotation(this.record(ctx, req.policy, { replicas })),
+          annotations: operationAnnotation(this.record(ctx, req.policy, prior, { replicas })),
         },
         spec: { replicas },
       },
@@ -961,6 +1117,32 @@ export class KubeActuator {
     if (req.magnitude !== undefined) checkMagnitude(g, policy, req.magnitude);
     const found = await this.readPodOrCheckpoint(req.namespace, req.pod, ctx);
     if ('checkpoint' in found) return this.finishCheckpoint(policy, found.checkpoint, ctx);
+    if ('workload' in found) {
+      // The pod was replaced by the rollout this operation started: report that rollout.
+      const ref = found.workload as WorkloadRef & { kind: ControllerKind };
+      const object = await readController(this.clients, ref.kind, ref.namespace, ref.name);
+      const prior = operationOf(object.metadata);
+      const applied = prior?.id === ctx.operationId || this.superseded(prior, ctx);
+      if (!applied)
+        throw new KubeNotFoundError(
+          `read Pod ${req.namespace}/${req.pod}`,
+          { code: 404 },
+          `pod ${req.namespace}/${req.pod} is gone`,
+        );
+      return this.result(policy, ctx, {
+        alreadyApplied: true,
+        target: describeWorkload(ref),
+        mechanism: 'rolling-update',
+        summary: `${describeWorkload(ref)} was offloaded by this operation before`,
+        changes: [],
+        expect: {
+          kind: 'rollout',
+          workload: ref,
+          generation: object.metadata?.generation ?? 0,
+          ...(prior?.id === ctx.operationId && prior.node ? { node: prior.node } : {}),
+        },
+      });
+    }
     const pod = found.pod;
     const owner = ownerCandidate(pod);
     if (owner.kind === 'DaemonSet') {
@@ -985,6 +1167,12 @@ export class KubeActuator {
     }
     const priorMeta = controller?.object.metadata ?? job?.metadata ?? pod.metadata;
     const prior = operationOf(priorMeta);
+    if (prior && this.superseded(prior, ctx)) {
+      return this.supersededResult(policy, ctx, where, prior, controller ? 'rolling-update' : 'recreate', {
+        kind: 'none',
+        reason: 'a later operation has changed the workload since',
+      });
+    }
     if (prior?.id === ctx.operationId && prior.node) {
       const expect: Expectation = controller
         ? { kind: 'rollout', workload: controller.ref, generation: priorMeta?.generation ?? 0, node: prior.node }
@@ -1002,7 +1190,10 @@ export class KubeActuator {
     }
 
     const [nodes, loads] = await Promise.all([this.listNodes(req.tier), usage()]);
-    const required = templateSpec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution;
+    const tierLabel = this.options.tierLabel ?? 'talon.io/tier';
+    const original: V1PodSpec = templateSpec ?? { containers: [] };
+    const constraints = req.tier ? retier(original, tierLabel, req.tier) : original;
+    const required = constraints.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution;
     const request = {
       ...(req.tier ? { tier: req.tier } : {}),
       ...(this.options.tierLabel ? { tierLabel: this.options.tierLabel } : {}),
@@ -1013,7 +1204,7 @@ export class KubeActuator {
         ...(t.value ? { value: t.value } : {}),
         ...(t.effect ? { effect: t.effect } : {}),
       })),
-      ...(templateSpec?.nodeSelector ? { nodeSelector: templateSpec.nodeSelector } : {}),
+      ...(constraints.nodeSelector ? { nodeSelector: constraints.nodeSelector } : {}),
       ...(required ? { nodeSelectorTerms: required.nodeSelectorTerms as NodeSelectorTerm[] } : {}),
       ...(req.maxLoad === undefined ? {} : { maxLoad: req.maxLoad }),
     };
@@ -1023,7 +1214,8 @@ export class KubeActuator {
     }
     const node = choice.best.node;
     await this.admit(req.namespace, ctx);
-    const record = this.record(ctx, policy, { node });
+    if (controller) await this.rememberWorkload(controller.ref, ctx);
+    const record = this.record(ctx, policy, prior, { node });
     const annotations = { ...operationAnnotation(record), [ANNOTATIONS.offloadedTo]: node };
     const changes: Change[] = [{ path: 'node', ...(pod.spec?.nodeName ? { from: pod.spec.nodeName } : {}), to: node }];
     const summary = `${where} offloaded to ${describeChoice(choice, request)}`;
@@ -1033,7 +1225,16 @@ export class KubeActuator {
         controller.ref,
         {
           metadata: { resourceVersion: controller.object.metadata?.resourceVersion, annotations },
-          spec: { template: { spec: { affinity: pinToNode(templateSpec ?? { containers: [] }, node) } } },
+          spec: {
+            template: {
+              spec: {
+                affinity: pinToNode(constraints, node),
+                ...(constraints.nodeSelector?.[tierLabel] === undefined
+                  ? {}
+                  : { nodeSelector: { [tierLabel]: constraints.nodeSelector[tierLabel] } }),
+              },
+            },
+          },
         },
         PatchStrategy.StrategicMergePatch,
         ctx,
@@ -1048,8 +1249,11 @@ export class KubeActuator {
     }
     if (job) {
       const manifest = jobManifestForRecreate(job);
-      if (manifest.spec?.template.spec) {
-        manifest.spec.template.spec.affinity = pinToNode(manifest.spec.template.spec, node);
+      if (manifest.spec) {
+        const spec = req.tier
+          ? retier(manifest.spec.template.spec ?? original, tierLabel, req.tier)
+          : manifest.spec.template.spec;
+        if (spec) manifest.spec.template.spec = { ...spec, affinity: pinToNode(spec, node) };
       }
       manifest.metadata = { ...manifest.metadata, annotations: { ...manifest.metadata?.annotations, ...annotations } };
       const created = await this.recreateJob(job, manifest, ctx);
@@ -1062,7 +1266,10 @@ export class KubeActuator {
       });
     }
     const manifest = podManifestForRecreate(pod);
-    if (manifest.spec) manifest.spec.affinity = pinToNode(manifest.spec, node);
+    if (manifest.spec) {
+      const spec = req.tier ? retier(manifest.spec, tierLabel, req.tier) : manifest.spec;
+      manifest.spec = { ...spec, affinity: pinToNode(spec, node) };
+    }
     manifest.metadata = { ...manifest.metadata, annotations: { ...manifest.metadata?.annotations, ...annotations } };
     const created = await this.recreatePod(pod, manifest, ctx);
     return this.result(policy, ctx, {
@@ -1087,11 +1294,28 @@ export class KubeActuator {
   ): Promise<ActionResult> {
     this.checkOperation(ctx);
     checkNamespace(this.options.guards, namespace);
+    return this.retryOnConflict(() => this.annotatePodOnce(policy, namespace, name, annotations, describe, ctx));
+  }
+
+  private async annotatePodOnce(
+    policy: PolicyName,
+    namespace: string,
+    name: string,
+    annotations: Record<string, string>,
+    describe: string,
+    ctx: OperationContext,
+  ): Promise<ActionResult> {
     const where = `Pod ${namespace}/${name}`;
     const pod = await this.readPod(namespace, name);
     const current = pod.metadata?.annotations ?? {};
     const prior = operationOf(pod.metadata);
     const expect: Expectation = { kind: 'annotations', namespace, pod: name, annotations };
+    if (prior && this.superseded(prior, ctx)) {
+      return this.supersededResult(policy, ctx, where, prior, 'annotate', {
+        kind: 'none',
+        reason: 'a later operation has changed the annotations since',
+      });
+    }
     if (prior?.id === ctx.operationId) {
       return this.result(policy, ctx, {
         alreadyApplied: true,
@@ -1114,7 +1338,12 @@ export class KubeActuator {
     await this.patchPod(
       namespace,
       name,
-      { metadata: { annotations: { ...annotations, ...operationAnnotation(this.record(ctx, policy)) } } },
+      {
+        metadata: {
+          resourceVersion: pod.metadata?.resourceVersion,
+          annotations: { ...annotations, ...operationAnnotation(this.record(ctx, policy, prior)) },
+        },
+      },
       PatchStrategy.MergePatch,
       ctx,
     );
@@ -1209,6 +1438,10 @@ export class KubeActuator {
   /** Adds Talon's NoSchedule taint so nothing new lands on an overloaded node; a second call changes nothing. */
   async taintNode(req: TaintNodeRequest, ctx: OperationContext): Promise<ActionResult> {
     this.checkOperation(ctx);
+    return this.retryOnConflict(() => this.taintNodeOnce(req, ctx));
+  }
+
+  private async taintNodeOnce(req: TaintNodeRequest, ctx: OperationContext): Promise<ActionResult> {
     const taint = {
       key: req.key ?? OVERLOAD_TAINT.key,
       value: req.value ?? OVERLOAD_TAINT.value,
@@ -1245,6 +1478,10 @@ export class KubeActuator {
    */
   async untaintNode(req: TaintNodeRequest, ctx: OperationContext): Promise<ActionResult> {
     this.checkOperation(ctx);
+    return this.retryOnConflict(() => this.untaintNodeOnce(req, ctx));
+  }
+
+  private async untaintNodeOnce(req: TaintNodeRequest, ctx: OperationContext): Promise<ActionResult> {
     const key = req.key ?? OVERLOAD_TAINT.key;
     const effect = req.effect ?? OVERLOAD_TAINT.effect;
     const where = `Node ${req.node}`;

@@ -49,6 +49,11 @@ export interface OperationRecord {
   readonly node?: string;
   /** How the change was applied (in-place resize or recreate, for standalone pods). */
   readonly mechanism?: 'in-place-resize' | 'recreate';
+  /**
+   * Ids of earlier operations on this object, newest first (at most 10): a retry of an operation that another
+   * one has since superseded is still recognised and not applied twice.
+   */
+  readonly history?: readonly string[];
 }
 
 /** What verification must observe for an action to count as effective. */
@@ -149,6 +154,16 @@ export interface VerificationResult {
   readonly elapsedMs: number;
   readonly polls: number;
 }
+
+/** Saved before a controller is changed: a retry whose pod is gone since (rolled out) still finds it. */
+export interface WorkloadCheckpoint {
+  readonly operationId: string;
+  readonly kind: 'Workload';
+  readonly workload: WorkloadRef;
+}
+
+/** What an operation saves through the caller (Temporal heartbeat details) before it writes. */
+export type Checkpoint = RecreateCheckpoint | WorkloadCheckpoint;
 
 /** Saved before a delete-and-recreate, so a retry after a crash can finish the create. */
 export interface RecreateCheckpoint {

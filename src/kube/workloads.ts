@@ -198,6 +198,24 @@ export function jobManifestForRecreate(job: V1Job): V1Job {
   return { apiVersion: 'batch/v1', kind: 'Job', metadata: keepMeta(job.metadata, GENERATED_JOB_LABELS), spec };
 }
 
+/**
+ * The spec's node constraints with the tier label moved to `tier`: a workload that declares
+ * `talon.io/tier: edge` and is offloaded to the cloud must declare the cloud afterwards, or the scheduler
+ * would refuse the move. Other labels and expressions are kept.
+ */
+export function retier(spec: V1PodSpec, tierLabel: string, tier: string): V1PodSpec {
+  const copy = plain(spec);
+  if (copy.nodeSelector && tierLabel in copy.nodeSelector) copy.nodeSelector[tierLabel] = tier;
+  const required = copy.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution;
+  if (required) {
+    required.nodeSelectorTerms = required.nodeSelectorTerms.map((t) => ({
+      ...t,
+      ...(t.matchExpressions ? { matchExpressions: t.matchExpressions.filter((e) => e.key !== tierLabel) } : {}),
+    }));
+  }
+  return copy;
+}
+
 /** Pins a pod spec to one node with required node affinity on `metadata.name`, keeping its other terms. */
 export function pinToNode(spec: V1PodSpec, node: string): NonNullable<V1PodSpec['affinity']> {
   const affinity = plain(spec.affinity ?? {});

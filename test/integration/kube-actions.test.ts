@@ -6,11 +6,11 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { createKubeActivities, type KubeActivityDeps } from '../../activities/kube';
+import { createKubeActivities, type KubeActivityDeps, type RemediationInput } from '../../activities/kube';
 import { KubeActuator } from '../../src/kube/actions';
 import { ClusterCapabilities } from '../../src/kube/capabilities';
 import { guardConfig } from '../../src/domain/guards';
-import type { ActionResult, RecreateCheckpoint } from '../../src/kube/types';
+import type { ActionResult, Checkpoint } from '../../src/kube/types';
 import {
   actuatorFixture,
   addNode,
@@ -287,7 +287,7 @@ describe('cpu/memory scaling by owner kind', () => {
       guards: guardConfig({ talonNamespace: f.talonNamespace }),
       capabilities: new ClusterCapabilities(f.clients, { podResize: false }),
     });
-    let saved: RecreateCheckpoint | undefined;
+    let saved: Checkpoint | undefined;
     const operationId = `${f.id}-crashy-1`;
     const crash = actuator.scaleResources(
       { policy: 'cpu_scale_up', namespace: f.namespace, pod: 'crashy', factor: 3 },
@@ -330,12 +330,19 @@ describe('cpu/memory scaling by owner kind', () => {
     const a = activities();
     const pods = await createDeployment(f, 'ctx', 1, { tier, cpu: { request: '100m', limit: '100m' } });
     const env = new MockActivityEnvironment({ activityId: `${f.id}-ctx`, attempt: 1 });
+    const heartbeats: unknown[] = [];
+    env.on('heartbeat', (d: unknown) => heartbeats.push(d));
     const input = { policy: 'cpu_scale_up' as const, namespace: f.namespace, pod: pods[0]!.metadata!.name!, factor: 2 };
     const first = await env.run<[typeof input], ActionResult, (i: typeof input) => Promise<ActionResult>>(
       (i) => a.scaleResources(i),
       input,
     );
-    const retry = new MockActivityEnvironment({ activityId: `${f.id}-ctx`, attempt: 2 });
+    // Temporal hands the last heartbeat back to the retry; the pod may already be gone by then.
+    const retry = new MockActivityEnvironment({
+      activityId: `${f.id}-ctx`,
+      attempt: 2,
+      heartbeatDetails: heartbeats.at(-1),
+    });
     const second = await retry.run<[typeof input], ActionResult, (i: typeof input) => Promise<ActionResult>>(
       (i) => a.scaleResources(i),
       input,
@@ -344,6 +351,54 @@ describe('cpu/memory scaling by owner kind', () => {
     expect(second).toMatchObject({ alreadyApplied: true, operationId: first.operationId });
     const d = await f.clients.apps.readNamespacedDeployment({ name: 'ctx', namespace: f.namespace });
     expect(resourcesOf(d.spec!.template)).toEqual({ requests: { cpu: '200m' }, limits: { cpu: '200m' } });
+  });
+
+  it('a retry after the rollout replaced the pod, and a retry after another operation, both change nothing', async () => {
+    const a = activities();
+    const pods = await createDeployment(f, 'twice', 1, {
+      tier,
+      cpu: { request: '100m', limit: '200m' },
+      memory: { request: '100Mi', limit: '100Mi' },
+    });
+    const input = {
+      policy: 'cpu_scale_up' as const,
+      namespace: f.namespace,
+      pod: pods[0]!.metadata!.name!,
+      factor: 1.5,
+    };
+    type In = typeof input;
+    const scale = (i: In) => a.scaleResources(i);
+    const heartbeats: unknown[] = [];
+    const env = new MockActivityEnvironment({ activityId: `${f.id}-twice-A` });
+    env.on('heartbeat', (d: unknown) => heartbeats.push(d));
+    const first = await env.run<[In], ActionResult, typeof scale>(scale, input);
+    expect((await a.verifyAction({ expect: first.expect, timeoutMs: 60_000 })).verified).toBe(true);
+    // Another workflow changes memory meanwhile.
+    const other = await a.scaleResources({
+      policy: 'memory_scale_up',
+      namespace: f.namespace,
+      pod: (await readyPodsOf(f, 'app=twice', 1))[0]!.metadata!.name!,
+      factor: 2,
+      operationId: `${f.id}-twice-B`,
+    });
+    expect((await a.verifyAction({ expect: other.expect, timeoutMs: 60_000 })).verified).toBe(true);
+    // The first activity is retried (its pod is long gone): recognised from the history, not applied again.
+    const retry = new MockActivityEnvironment({
+      activityId: `${f.id}-twice-A`,
+      attempt: 2,
+      heartbeatDetails: heartbeats[0],
+    });
+    const again = await retry.run<[In], ActionResult, typeof scale>(scale, input);
+    expect(again).toMatchObject({ alreadyApplied: true, applied: false });
+    expect(again.summary).toContain(`memory_scale_up (${f.id}-twice-B) changed it since`);
+    const d = await f.clients.apps.readNamespacedDeployment({ name: 'twice', namespace: f.namespace });
+    expect(resourcesOf(d.spec!.template)).toEqual({
+      requests: { cpu: '150m', memory: '200Mi' },
+      limits: { cpu: '300m', memory: '200Mi' },
+    });
+    // Without the heartbeat (a plain call naming the vanished pod) the answer is a clear, permanent not-found.
+    const lost = await failureOf(a.scaleResources({ ...input, operationId: `${f.id}-twice-C` }));
+    expect(lost).toMatchObject({ type: 'KubeNotFoundError', nonRetryable: true });
   });
 
   it('a container name narrows the step; an unknown container or resource is refused', async () => {
@@ -398,23 +453,38 @@ describe('replicas (D3.6 Rule 1)', () => {
       guards: { replicas: { min: 1, max: 4 }, writeBudget: { maxWrites: 100, windowSeconds: 60 } },
     });
     const pods = await createDeployment(f, 'api', 3, { tier, cpu: { request: '10m' } });
-    const down = await a.applyRemediation({
+    // Run as an activity and retry it with the heartbeat details Temporal would hand back: the alerting pod
+    // may well be one of the two the scale-down removed, and the retry must still recognise its change.
+    const input: RemediationInput = {
       policy: 'replica_scale_down',
       magnitude: 0.5,
       namespace: f.namespace,
       pod: pods[0]!.metadata!.name!,
-      operationId: `${f.id}-api-down`,
-    });
+    };
+    const heartbeats: unknown[] = [];
+    const env = new MockActivityEnvironment({ activityId: `${f.id}-api-down` });
+    env.on('heartbeat', (d: unknown) => heartbeats.push(d));
+    const apply = (i: RemediationInput) => a.applyRemediation(i);
+    const down = await env.run<[RemediationInput], ActionResult, typeof apply>(apply, input);
     expect(down).toMatchObject({ mechanism: 'scale', changes: [{ path: 'spec.replicas', from: '3', to: '1' }] });
+    expect(heartbeats).toEqual([
+      {
+        operationId: down.operationId,
+        kind: 'Workload',
+        workload: { kind: 'Deployment', namespace: f.namespace, name: 'api' },
+      },
+    ]);
     expect(await a.verifyAction({ expect: down.expect, timeoutMs: 60_000 })).toMatchObject({ verified: true });
-    const again = await a.applyRemediation({
-      policy: 'replica_scale_down',
-      magnitude: 0.5,
-      namespace: f.namespace,
-      pod: pods[0]!.metadata!.name!,
-      operationId: `${f.id}-api-down`,
+    await f.clients.core
+      .deleteNamespacedPod({ name: pods[0]!.metadata!.name!, namespace: f.namespace, gracePeriodSeconds: 0 })
+      .catch(() => undefined);
+    const retry = new MockActivityEnvironment({
+      activityId: `${f.id}-api-down`,
+      attempt: 2,
+      heartbeatDetails: heartbeats[0],
     });
-    expect(again.alreadyApplied).toBe(true);
+    const again = await retry.run<[RemediationInput], ActionResult, typeof apply>(apply, input);
+    expect(again).toMatchObject({ alreadyApplied: true, operationId: down.operationId });
     expect(
       (await f.clients.apps.readNamespacedDeployment({ name: 'api', namespace: f.namespace })).spec?.replicas,
     ).toBe(1);
