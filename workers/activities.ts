@@ -3,10 +3,10 @@
  * one Kubernetes client set, one Prometheus client, one InfluxDB writer and one ONNX session per worker.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
-import { createMetricsActivities } from '../activities/metrics';
-import { createPolicyActivities } from '../activities/policy';
-import { createRemediationActivities } from '../activities/remediation';
-import { createTargetActivities } from '../activities/target';
+import { createMetricsActivities, type MetricsActivities } from '../activities/metrics';
+import { createPolicyActivities, type PolicyActivities } from '../activities/policy';
+import { createRemediationActivities, type RemediationActivities } from '../activities/remediation';
+import { createTargetActivities, type TargetActivities } from '../activities/target';
 import { guardConfig, type GuardConfigInput } from '../src/domain/guards';
 import { KubeActuator } from '../src/kube/actions';
 import { LeaseWriteBudget } from '../src/kube/budget';
@@ -16,6 +16,7 @@ import { InfluxStore } from '../src/metrics/influx';
 import { PrometheusClient } from '../src/metrics/prometheus';
 import { loadPolicyModel } from '../src/policy/model';
 import type { PolicyModel } from '../src/policy/breaker';
+import type { TalonConfig } from './config';
 
 export interface ActivityDeps {
   readonly kubeConfig: KubeConfig;
@@ -35,6 +36,40 @@ export interface AssembledActivities {
   close(): Promise<void>;
 }
 
+/** The dependencies a worker assembles from Talon's configuration; `talon alerts replay` uses the same ones. */
+export function activityDepsFromConfig(
+  config: TalonConfig,
+  kubeConfig: KubeConfig,
+  log?: (line: string) => void,
+): ActivityDeps {
+  return {
+    kubeConfig,
+    prometheusUrl: config.prometheusUrl,
+    influx: config.influx,
+    modelPath: config.modelPath,
+    windowStepSeconds: config.windowStepSeconds,
+    guards: { talonNamespace: config.talonNamespace },
+    ...(log ? { log } : {}),
+  };
+}
+
+/** Which engine answers decisions: the loaded model, or the rules and why the model could not. */
+export type ModelStatus =
+  | { readonly path: string; readonly loaded: true; readonly version: string }
+  | { readonly path: string; readonly loaded: false; readonly reason: string };
+
+/** The activity groups, typed, for callers that run them directly rather than register them (`talon alerts replay`). */
+export interface ActivityGroups {
+  readonly target: TargetActivities;
+  readonly metrics: MetricsActivities;
+  readonly policy: PolicyActivities;
+  readonly remediation: RemediationActivities;
+  /** Absent when no model path is configured (the rules answer). */
+  readonly model?: ModelStatus;
+  /** Flushes buffered InfluxDB writes and releases the model. */
+  close(): Promise<void>;
+}
+
 /** Stands in for a model that failed to load, so the breaker opens with the real reason in every decision. */
 function unusableModel(reason: string): PolicyModel & { close(): Promise<void> } {
   return {
@@ -46,7 +81,7 @@ function unusableModel(reason: string): PolicyModel & { close(): Promise<void> }
   };
 }
 
-export async function createActivities(deps: ActivityDeps): Promise<AssembledActivities> {
+export async function createActivityGroups(deps: ActivityDeps): Promise<ActivityGroups> {
   const log = deps.log ?? (() => undefined);
   const clients = createKubeClients(deps.kubeConfig);
   const guards = guardConfig(deps.guards ?? {});
@@ -59,15 +94,19 @@ export async function createActivities(deps: ActivityDeps): Promise<AssembledAct
   const prometheus = new PrometheusClient({ url: deps.prometheusUrl });
   const influx = deps.influx ? new InfluxStore(deps.influx) : undefined;
   let model: (PolicyModel & { close(): Promise<void> }) | undefined;
+  let modelStatus: ModelStatus | undefined;
   if (deps.modelPath) {
     try {
-      model = await loadPolicyModel(deps.modelPath);
+      const loaded = await loadPolicyModel(deps.modelPath);
+      model = loaded;
+      modelStatus = { path: deps.modelPath, loaded: true, version: loaded.version };
       log(`policy model ${deps.modelPath} loaded`);
     } catch (err) {
       // The rules answer while the model is unusable; every decision carries the reason (via the breaker).
       const reason = `policy model ${deps.modelPath} unusable: ${err instanceof Error ? err.message : String(err)}`;
       log(`${reason}; the rule policy will answer`);
       model = unusableModel(reason);
+      modelStatus = { path: deps.modelPath, loaded: false, reason };
     }
   }
   const metrics = createMetricsActivities({
@@ -82,15 +121,22 @@ export async function createActivities(deps: ActivityDeps): Promise<AssembledAct
     nodeUsage: () => metrics.rankNodes({}),
   });
   return {
-    activities: {
-      ...createTargetActivities({ core: clients.core }),
-      ...metrics,
-      ...policy,
-      ...remediation,
-    },
+    target: createTargetActivities({ core: clients.core }),
+    metrics,
+    policy,
+    remediation,
+    ...(modelStatus ? { model: modelStatus } : {}),
     async close() {
       await influx?.close();
       await model?.close();
     },
+  };
+}
+
+export async function createActivities(deps: ActivityDeps): Promise<AssembledActivities> {
+  const groups = await createActivityGroups(deps);
+  return {
+    activities: { ...groups.target, ...groups.metrics, ...groups.policy, ...groups.remediation },
+    close: () => groups.close(),
   };
 }
