@@ -22,6 +22,7 @@ import { KubeActuator, type EvictionCandidate, type OperationContext, type PodUs
 import { LeaseWriteBudget, type WriteBudgetStore } from '../src/kube/budget';
 import { ClusterCapabilities } from '../src/kube/capabilities';
 import { createKubeClients, type KubeClients } from '../src/kube/client';
+import type { NodeSource } from '../src/kube/node-cache';
 import { KubeError, NoEligibleNodeError, UnsupportedTargetError } from '../src/kube/errors';
 import type { ActionResult, EvictionResult, Expectation, Checkpoint, VerificationResult } from '../src/kube/types';
 import { verifyExpectation } from '../src/kube/verify';
@@ -41,8 +42,10 @@ export interface KubeActivityDeps {
   readonly budget?: WriteBudgetStore | false;
   /** Forces in-place resize support on or off instead of discovering it. */
   readonly podResize?: boolean;
-  /** Current node usage (Prometheus) for task offloading; see {@link prometheusNodeUsage}. */
+  /** Current node usage (Prometheus) for task offloading; see {@link prometheusNodeUsage}, {@link cachedNodeUsage}. */
   readonly nodeUsage?: () => Promise<readonly NodeLoad[]>;
+  /** Candidate nodes for offloading; a started {@link NodeCache} in workers, a LIST per decision otherwise. */
+  readonly nodeSource?: NodeSource;
   /** Current pod CPU usage on a node, to pick the heaviest pod to evict. */
   readonly podUsage?: (node: string) => Promise<readonly PodUsage[]>;
   readonly tierLabel?: string;
@@ -52,6 +55,41 @@ export interface KubeActivityDeps {
   /** Default verification timeout (default 120 s). */
   readonly verifyTimeoutMs?: number;
   readonly deletionTimeoutMs?: number;
+}
+
+/**
+ * Keeps the last node usage and refreshes it in the background every `refreshMs` (default 5 s, Prometheus'
+ * scrape interval: fresher answers do not exist). A caller gets the last answer if it is younger than
+ * `maxAgeMs` (default 3 × refreshMs), otherwise waits for a refresh. Made once per worker; `stop` ends it.
+ */
+export function cachedNodeUsage(
+  fetchUsage: () => Promise<readonly NodeLoad[]>,
+  options: { refreshMs?: number; maxAgeMs?: number; clock?: () => number } = {},
+): { usage: () => Promise<readonly NodeLoad[]>; stop: () => void } {
+  const refreshMs = options.refreshMs ?? 5_000;
+  const maxAgeMs = options.maxAgeMs ?? 3 * refreshMs;
+  const clock = options.clock ?? Date.now;
+  let last: { at: number; value: readonly NodeLoad[] } | undefined;
+  let inflight: Promise<readonly NodeLoad[]> | undefined;
+  const refresh = () => {
+    inflight ??= fetchUsage()
+      .then((value) => {
+        last = { at: clock(), value };
+        return value;
+      })
+      .finally(() => {
+        inflight = undefined;
+      });
+    return inflight;
+  };
+  const timer = setInterval(() => {
+    refresh().catch(() => undefined);
+  }, refreshMs);
+  timer.unref();
+  return {
+    usage: async () => (last && clock() - last.at <= maxAgeMs ? last.value : refresh()),
+    stop: () => clearInterval(timer),
+  };
 }
 
 /** Node usage from Prometheus (CPU cores and working-set bytes per node) for offloading decisions. */
@@ -281,6 +319,7 @@ export function createKubeActivities(deps: KubeActivityDeps) {
     ...(budget ? { budget } : {}),
     capabilities,
     ...(deps.tierLabel ? { tierLabel: deps.tierLabel } : {}),
+    ...(deps.nodeSource ? { nodeSource: deps.nodeSource } : {}),
     ...(deps.networkCeilingMbps ? { networkCeilingMbps: deps.networkCeilingMbps } : {}),
     ...(deps.deletionTimeoutMs ? { deletionTimeoutMs: deps.deletionTimeoutMs } : {}),
   });

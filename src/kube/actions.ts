@@ -26,6 +26,7 @@ import { parseQuantity } from '../domain/quantity';
 import { containerMatches, planResourceScaling, type ContainerTarget } from '../domain/resource-plan';
 import { CLUSTER_SCOPE, type WriteBudgetStore } from './budget';
 import type { ClusterCapabilities } from './capabilities';
+import { ApiNodeSource, type NodeSource } from './node-cache';
 import { patchAs, PatchStrategy, type KubeClients } from './client';
 import {
   isNotFound,
@@ -78,6 +79,8 @@ export interface ActuatorOptions {
   readonly capabilities?: ClusterCapabilities;
   /** Node label carrying the tier (edge/cloud). */
   readonly tierLabel?: string;
+  /** Candidate nodes for offloading: a {@link NodeCache} in workers, a LIST per decision by default. */
+  readonly nodeSource?: NodeSource;
   /** Bandwidth a network_qos share of 1.0 allows, in Mbit/s (Kube-OVN's unit). */
   readonly networkCeilingMbps?: number;
   /** How long a deleted object may take to disappear before recreation gives up (retryable). */
@@ -226,30 +229,6 @@ function resourceChanges(
   resource: string,
 ): Change[] {
   return plan.changes.map((c) => ({ path: `container ${c.container} ${c.field}.${resource}`, from: c.from, to: c.to }));
-}
-
-function nodeInfo(node: V1Node): NodeInfo {
-  const alloc = node.status?.allocatable ?? {};
-  const number = (q: string | undefined) => {
-    if (q === undefined) return 0;
-    try {
-      return parseQuantity(q).asApproximateFloat64();
-    } catch {
-      return 0;
-    }
-  };
-  return {
-    name: node.metadata?.name ?? '',
-    labels: node.metadata?.labels ?? {},
-    taints: (node.spec?.taints ?? []).map((t) => ({
-      key: t.key,
-      effect: t.effect,
-      ...(t.value ? { value: t.value } : {}),
-    })),
-    unschedulable: node.spec?.unschedulable === true,
-    ready: node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
-    allocatable: { cpuCores: number(alloc.cpu), memoryBytes: number(alloc.memory) },
-  };
 }
 
 function isWorkloadCheckpoint(value: unknown): value is WorkloadCheckpoint {
@@ -1089,16 +1068,10 @@ export class KubeActuator {
   // ---------------------------------------------------------------------------------------------------------
   // task_offloading (D3.6 3.1.2, Figure 11)
 
-  /** Lists nodes (only the wanted tier's when a tier is given) as placement sees them. */
-  async listNodes(tier?: string): Promise<NodeInfo[]> {
-    const tierLabel = this.options.tierLabel ?? 'talon.io/tier';
-    const list = await kubeCall('list Nodes', () =>
-      this.clients.core.listNode({
-        resourceVersion: '0',
-        ...(tier ? { labelSelector: `${tierLabel}=${tier}` } : {}),
-      }),
-    );
-    return list.items.map(nodeInfo);
+  /** Nodes (only the wanted tier's when a tier is given) as placement sees them. */
+  async listNodes(tier?: string): Promise<readonly NodeInfo[]> {
+    const source = this.options.nodeSource ?? new ApiNodeSource(this.clients, this.options.tierLabel);
+    return source.list(tier);
   }
 
   /**
