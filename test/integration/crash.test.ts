@@ -1,0 +1,228 @@
+/**
+ * Durability on the real local stack: the worker is a separate process, killed with SIGKILL in the
+ * middle of a remediation (during verification, during the cool-down, during the node-overload wait)
+ * and restarted; the remediation finishes and no change is applied twice.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { TalonClient } from '../../src/client/talon-client';
+import type { TalonAlert } from '../../src/domain/alert';
+import { parseQuantity } from '../../src/domain/quantity';
+import { alertResolvedSignal } from '../../src/shared/definitions';
+import { repoRoot } from '../../src/stack/repo';
+import { loadTalonConfig } from '../../workers/config';
+import type { NodeOverloadResult } from '../../workflows/node-overload';
+import type { RemediateAlertResult } from '../../workflows/remediate-alert';
+import {
+  createLoadedDeployment,
+  createNamespace,
+  deleteNamespace,
+  runningPods,
+  testKube,
+  uniqueName,
+  waitFor,
+} from '../support/kube';
+
+jest.setTimeout(420_000);
+
+const taskQueue = `crash-it-${randomBytes(4).toString('hex')}`;
+const config = loadTalonConfig({ ...process.env, TALON_TASK_QUEUE: taskQueue });
+const kube = testKube(config.kube.kubeconfigPath!);
+const namespace = uniqueName('it-crash');
+let client: TalonClient;
+const workers: ChildProcess[] = [];
+
+/** A real worker process (the CLI), ready once it says it polls. */
+async function startWorker(): Promise<ChildProcess> {
+  const child = spawn(join(repoRoot(), 'node_modules', '.bin', 'tsx'), ['src/cli/main.ts', 'worker'], {
+    cwd: repoRoot(),
+    env: { ...process.env, TALON_TASK_QUEUE: taskQueue },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  workers.push(child);
+  let output = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`worker did not start in 120 s:\n${output.slice(-2000)}`)),
+      120_000,
+    );
+    const onData = (chunk: Buffer): void => {
+      output += chunk.toString();
+      if (output.includes('worker polling task queue')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`worker exited with ${code}:\n${output.slice(-2000)}`)));
+  });
+  return child;
+}
+
+async function kill(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGKILL');
+  await exited;
+}
+
+function podAlert(pod: string): TalonAlert {
+  return {
+    source: 'api',
+    alertName: 'TalonPodCpuNearLimit',
+    status: 'firing',
+    fingerprint: randomBytes(8).toString('hex'),
+    target: { kind: 'pod', namespace, pod, container: 'app' },
+    labels: { alertname: 'TalonPodCpuNearLimit', namespace, pod, container: 'app', talon_resource: 'cpu' },
+    annotations: { summary: 'crash test' },
+    startsAt: new Date().toISOString(),
+  };
+}
+
+async function stepOf(workflowId: string): Promise<string | undefined> {
+  return client.status(workflowId).then(
+    (s) => s.step,
+    () => undefined,
+  );
+}
+
+async function scheduledActivities(workflowId: string, type: string): Promise<number> {
+  const history = await client.history(workflowId);
+  return (history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === type)
+    .length;
+}
+
+beforeAll(async () => {
+  client = await TalonClient.connect({
+    address: config.temporal.address,
+    taskQueue,
+    settings: {
+      remediation: {
+        maxAttempts: 2,
+        cooldown: { defaultSeconds: 25, minSeconds: 5, maxSeconds: 60, historyFactor: 1 },
+      },
+      nodeOverload: { untaintAfterSeconds: 20 },
+    },
+  });
+  await createNamespace(kube, namespace);
+});
+
+afterAll(async () => {
+  for (const w of workers) await kill(w);
+  await deleteNamespace(kube, namespace);
+  await client?.close();
+});
+
+it.each(['verify', 'cooldown'])(
+  'a worker killed during %s is replaced and the remediation finishes with the change applied once',
+  async (killAt) => {
+    const app = `web-${killAt}`;
+    await createLoadedDeployment(kube, namespace, app, { usageCpu: '480m', limitCpu: '500m' });
+    const pod = await waitFor('pod', 60_000, async () => (await runningPods(kube, namespace, app))[0]);
+    const before = await kube.apps.readNamespacedDeployment({ namespace, name: app });
+    let worker = await startWorker();
+    const { workflowId } = await client.remediate(podAlert(pod.metadata!.name!));
+    await waitFor(
+      `step ${killAt}`,
+      120_000,
+      async () => ((await stepOf(workflowId)) === killAt ? true : undefined),
+      50,
+    );
+    await kill(worker);
+    await new Promise((r) => setTimeout(r, 2_000));
+    worker = await startWorker();
+    await waitFor(
+      'cool-down after the restart',
+      180_000,
+      async () => ((await stepOf(workflowId)) === 'cooldown' ? true : undefined),
+      500,
+    );
+    await client.temporal.workflow
+      .getHandle(workflowId)
+      .signal(alertResolvedSignal, { ...podAlert(pod.metadata!.name!), status: 'resolved' });
+    const result = (await client.temporal.workflow.getHandle(workflowId).result()) as RemediateAlertResult;
+    expect(result.outcome).toBe('resolved');
+    expect(result.attempts.filter((a) => a.applied)).toHaveLength(1);
+
+    const after = await kube.apps.readNamespacedDeployment({ namespace, name: app });
+    // One template change: the generation moved by exactly one, and the limit was scaled once, not twice.
+    expect(after.metadata!.generation).toBe(before.metadata!.generation! + 1);
+    const attempt = result.attempts[0]!;
+    const limit = parseQuantity(String(after.spec!.template.spec!.containers[0]!.resources!.limits!.cpu));
+    if (attempt.policy === 'cpu_scale_up') {
+      const once = parseQuantity('500m').asApproximateFloat64() * attempt.magnitude;
+      expect(Math.abs(limit.asApproximateFloat64() - once)).toBeLessThan(0.002);
+    }
+    expect(await scheduledActivities(workflowId, 'applyPolicy')).toBe(1);
+    await kill(worker);
+  },
+);
+
+it('a worker killed during the node-overload wait is replaced and the node is untainted exactly once', async () => {
+  const node = 'edge-1';
+  await kube.apps.createNamespacedDeployment({
+    namespace,
+    body: {
+      metadata: { name: 'hog' },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { app: 'hog' } },
+        template: {
+          metadata: { labels: { app: 'hog' }, annotations: { 'kwok.x-k8s.io/usage-cpu': '3500m' } },
+          spec: {
+            nodeSelector: { 'kubernetes.io/hostname': node },
+            containers: [{ name: 'app', image: 'registry.example/hog:1', resources: { requests: { cpu: '100m' } } }],
+          },
+        },
+      },
+    },
+  });
+  const hog = await waitFor('hog pod', 60_000, async () => (await runningPods(kube, namespace, 'hog'))[0]);
+  // The heaviest pod is chosen by measured usage: let Prometheus see the hog's 3.5 cores first.
+  const query = `sum(rate(container_cpu_usage_seconds_total{namespace="${namespace}",pod="${hog.metadata!.name!}"}[20s])) > 3`;
+  await waitFor(
+    'Prometheus to see the hog',
+    90_000,
+    async () => {
+      const res = await fetch(`${config.prometheusUrl}/api/v1/query?query=${encodeURIComponent(query)}`);
+      const body = (await res.json()) as { data: { result: unknown[] } };
+      return body.data.result.length > 0 ? true : undefined;
+    },
+    2_000,
+  );
+  let worker = await startWorker();
+  const alert: TalonAlert = {
+    source: 'api',
+    alertName: 'TalonNodeOverloaded',
+    status: 'firing',
+    fingerprint: randomBytes(8).toString('hex'),
+    target: { kind: 'node', node },
+    labels: { alertname: 'TalonNodeOverloaded', node },
+    annotations: {},
+    startsAt: new Date().toISOString(),
+  };
+  const { workflowId } = await client.remediate(alert);
+  await waitFor('the wait', 120_000, async () => ((await stepOf(workflowId)) === 'cooldown' ? true : undefined), 100);
+  const tainted = await kube.core.readNode({ name: node });
+  expect(tainted.spec!.taints?.some((t) => t.key === 'talon.io/overloaded')).toBe(true);
+  await kill(worker);
+  await new Promise((r) => setTimeout(r, 2_000));
+  worker = await startWorker();
+  const result = (await client.temporal.workflow.getHandle(workflowId).result()) as NodeOverloadResult;
+  expect(result.outcome).toBe('resolved');
+  expect(result.evicted).toBe(`${namespace}/${hog.metadata!.name!}`);
+  const untainted = await kube.core.readNode({ name: node });
+  expect(untainted.spec!.taints?.some((t) => t.key === 'talon.io/overloaded') ?? false).toBe(false);
+  expect(await scheduledActivities(workflowId, 'untaintNode')).toBe(1);
+  expect(await scheduledActivities(workflowId, 'evictPod')).toBe(1);
+  // The evicted pod is gone; its ReplicaSet replaced it.
+  expect(
+    await kube.core.readNamespacedPod({ namespace, name: hog.metadata!.name! }).then(
+      () => 'present',
+      () => 'gone',
+    ),
+  ).toBe('gone');
+  await kill(worker);
+});
