@@ -4,7 +4,7 @@
  */
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { loadKubeConfig } from '../src/kube/config';
-import { createActivities } from './activities';
+import { activityDepsFromConfig, createActivities } from './activities';
 import type { TalonConfig } from './config';
 
 export interface TalonWorker {
@@ -28,15 +28,9 @@ export async function createTalonWorker(
   });
   const assembled = overrides.activities
     ? undefined
-    : await createActivities({
-        kubeConfig: loadKubeConfig(config.kube),
-        prometheusUrl: config.prometheusUrl,
-        influx: config.influx,
-        modelPath: config.modelPath,
-        windowStepSeconds: config.windowStepSeconds,
-        guards: { talonNamespace: config.talonNamespace },
-        log: (line) => process.stdout.write(`${line}\n`),
-      });
+    : await createActivities(
+        activityDepsFromConfig(config, loadKubeConfig(config.kube), (line) => process.stdout.write(`${line}\n`)),
+      );
   const activities = overrides.activities ?? assembled!.activities;
   const worker = await Worker.create({
     connection,

@@ -20,7 +20,7 @@ import type { RemediationActivities } from '../activities/remediation';
 import type { TargetActivities } from '../activities/target';
 import { describeTarget, type TalonAlert } from '../src/domain/alert';
 import { cooldownFor, type CooldownDecision } from '../src/domain/cooldown';
-import { nextCandidate, POD_POLICIES, policiesFromAlert, relevantToAlert } from '../src/domain/escalation';
+import { chooseCandidate, policiesFromAlert } from '../src/domain/escalation';
 import type { PolicyDecision, RankedPolicy } from '../src/domain/policy';
 import { workloadOf } from '../src/domain/window';
 import {
@@ -221,17 +221,14 @@ export async function remediateAlert(input: RemediateAlertInput): Promise<Remedi
         gathered.kind === 'error' ? `metrics unavailable: ${gathered.message}` : `too little data: ${gathered.reason}`;
       decision = { source: 'rules', ranked: policiesFromAlert(alert), fallbackReason: why };
     }
-    const usable = relevantToAlert(decision.ranked, alert).filter((r) => POD_POLICIES.has(r.policy));
-    let candidate: RankedPolicy | undefined =
-      nextCandidate(usable, tried) ?? nextCandidate(policiesFromAlert(alert), tried);
-    if (!candidate) {
+    const chosen = chooseCandidate(decision, alert, tried);
+    if (!chosen) {
       outcome = 'needs_human';
       reason = `no untried policy left after ${[...tried].join(', ') || 'none'}`;
       break;
     }
+    const candidate = chosen.candidate;
     tried.add(candidate.policy);
-    // Two decimals are what a person reads and what the guide's ranges are written in.
-    candidate = { ...candidate, magnitude: Math.round(candidate.magnitude * 100) / 100 };
     upsertSearchAttributes({ TalonPolicy: [...tried] });
     const label = `${candidate.policy} ×${candidate.magnitude} on ${targetName}`;
     const record = (fields: Pick<AttemptRecord, 'summary' | 'applied'> & Partial<AttemptRecord>): void => {

@@ -11,7 +11,7 @@ import type { PolicyActivities } from '../../activities/policy';
 import type { RemediationActivities } from '../../activities/remediation';
 import type { TargetActivities } from '../../activities/target';
 import { alertWorkflowId, describeTarget, type AlertStatus, type TalonAlert } from '../domain/alert';
-import { nextCandidate, POD_POLICIES, policiesFromAlert, relevantToAlert } from '../domain/escalation';
+import { chooseCandidate, POD_POLICIES, policiesFromAlert, relevantToAlert } from '../domain/escalation';
 import type { DecisionSource, PolicyDecision, RankedPolicy } from '../domain/policy';
 import type { AppliedChange, PodTarget } from '../domain/remediation';
 import { hasFeature, recentMean, workloadOf } from '../domain/window';
@@ -162,22 +162,6 @@ export function parsePayloads(text: string, source: string): ParsedPayload[] {
     );
   }
   return parsed;
-}
-
-/** The workflow's choice of the next policy (workflows/remediate-alert.ts), step for step. */
-export function chooseCandidate(
-  decision: PolicyDecision,
-  alert: TalonAlert,
-  tried: ReadonlySet<string>,
-): { candidate: RankedPolicy; fromAlert: boolean } | undefined {
-  const usable = relevantToAlert(decision.ranked, alert).filter((r) => POD_POLICIES.has(r.policy));
-  const ranked = nextCandidate(usable, tried);
-  const candidate = ranked ?? nextCandidate(policiesFromAlert(alert), tried);
-  if (!candidate) return undefined;
-  return {
-    candidate: { ...candidate, magnitude: Math.round(candidate.magnitude * 100) / 100 },
-    fromAlert: ranked === undefined,
-  };
 }
 
 /** Every ranked policy, with why the workflow would pass over it. */

@@ -4,7 +4,7 @@
  * itself says what is wrong, so a conservative default for its resource is the answer. Pure.
  */
 import type { TalonAlert } from './alert';
-import { clampMagnitude, type PolicyName, type RankedPolicy } from './policy';
+import { clampMagnitude, type PolicyDecision, type PolicyName, type RankedPolicy } from './policy';
 
 export function nextCandidate(
   ranked: readonly RankedPolicy[],
@@ -56,4 +56,24 @@ export function policiesFromAlert(alert: Pick<TalonAlert, 'labels' | 'alertName'
     entry('replica_scale_up', 0.3, 1.5, 'spread the load over more replicas'),
     entry('task_offloading', 0.1, 0.5, 'move the workload to a less loaded node'),
   ];
+}
+
+/**
+ * The workflow's choice of the next policy: the best relevant, untried pod action of the decision,
+ * else of the alert-derived list; magnitudes rounded to two decimals (what the guide's ranges use and
+ * what a person reads). Shared by the workflow and the `alerts replay` what-if so they cannot drift.
+ */
+export function chooseCandidate(
+  decision: PolicyDecision,
+  alert: Pick<TalonAlert, 'labels' | 'alertName'>,
+  tried: ReadonlySet<string>,
+): { candidate: RankedPolicy; fromAlert: boolean } | undefined {
+  const usable = relevantToAlert(decision.ranked, alert).filter((r) => POD_POLICIES.has(r.policy));
+  const ranked = nextCandidate(usable, tried);
+  const candidate = ranked ?? nextCandidate(policiesFromAlert(alert), tried);
+  if (!candidate) return undefined;
+  return {
+    candidate: { ...candidate, magnitude: Math.round(candidate.magnitude * 100) / 100 },
+    fromAlert: ranked === undefined,
+  };
 }

@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { Command } from 'commander';
 import type { RemediationSummary } from '../../src/client/talon-client';
+import { chooseCandidate } from '../../src/domain/escalation';
 import {
-  chooseCandidate,
   explainCandidates,
   formatWhatIf,
   parsePayloads,
