@@ -316,6 +316,7 @@ async function main(): Promise<void> {
     ];
 
     const rows: { name: string; samples: Sample[] }[] = [];
+    const unverified: string[] = [];
     for (const s of options.skipActions ? [] : scenarios) {
       const samples: Sample[] = [];
       for (let i = 0; i < options.runs; i++) {
@@ -333,9 +334,13 @@ async function main(): Promise<void> {
           betweenMs = performance.now() - b0;
         }
         counter.reset();
-        const v = await a.verifyAction({ expect: r.expect, timeoutMs: 120_000 });
+        const v = await a.verifyAction({ expect: r.expect, timeoutMs: 60_000 });
         const t2 = performance.now();
-        if (!v.verified) throw new Error(`${s.name} run ${i}: not verified: ${v.detail}`);
+        if (!v.verified) {
+          // Kept out of the latency figures, counted and shown: the cluster did not converge in time.
+          unverified.push(`${s.name} run ${i}: ${v.detail}`);
+          continue;
+        }
         samples.push({
           actionMs: t1 - t0,
           totalMs: t2 - t0 - betweenMs,
@@ -350,7 +355,7 @@ async function main(): Promise<void> {
       console.log(
         `${s.name.padEnd(60)} action p50 ${ms(percentile(act, 50)).padStart(9)} p99 ${ms(percentile(act, 99)).padStart(9)}` +
           ` | +verify p50 ${ms(percentile(tot, 50)).padStart(9)} p99 ${ms(percentile(tot, 99)).padStart(9)}` +
-          ` | requests ${percentile(
+          ` | n=${samples.length} | requests ${percentile(
             samples.map((x) => x.actionRequests),
             50,
           )} + ${percentile(
@@ -360,6 +365,10 @@ async function main(): Promise<void> {
       );
     }
 
+    if (unverified.length) {
+      console.log(`\n${unverified.length} run(s) not verified within 60 s (left out of the figures above):`);
+      for (const u of unverified) console.log(`  ${u}`);
+    }
     console.log(
       '\napiserver requests of one action (steady state; the write-budget Lease costs 1 GET + 1 PUT per write):',
     );
