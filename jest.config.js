@@ -1,6 +1,13 @@
 // Test tiers as jest projects. @kubernetes/client-node and its ESM-only dependencies are transformed to
 // CommonJS by swc because jest's module loader cannot require ES modules.
-const esmPackages = ['@kubernetes/client-node', 'openid-client', 'oauth4webapi', 'jose', 'light-my-request', 'cookie'].join('|');
+const esmPackages = [
+  '@kubernetes/client-node',
+  'openid-client',
+  'oauth4webapi',
+  'jose',
+  'light-my-request',
+  'cookie',
+].join('|');
 const swc = [
   '@swc/jest',
   {
