@@ -72,6 +72,11 @@ async function main(): Promise<number> {
 
   const wasRunning = new Set<string>();
   for (const c of COMPONENTS) if (await c.isRunning(config)) wasRunning.add(c.name);
+  if (process.env.CI === 'true' && wasRunning.size === 0) {
+    // CI starts from a clean cluster and Temporal database, whatever earlier sessions left behind.
+    log('CI: purging the stack state of earlier runs');
+    await stackDown(config, log, { purge: true });
+  }
   const up = await stackUp(config, log);
   try {
     step(
