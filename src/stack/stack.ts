@@ -100,7 +100,10 @@ export async function stackDown(
     log(`${wasRunning ? '■ stopped' : '· not running:'} ${component.name}`);
   }
   if (options.purge) {
-    await deleteCluster(config);
+    // kwokctl may fail to stop components that are already gone; the state is removed below either way.
+    await deleteCluster(config).catch((err: unknown) =>
+      log(`kwokctl delete cluster: ${err instanceof Error ? err.message : String(err)}`),
+    );
     await rm(config.stateDir, { recursive: true, force: true });
     log(`purged ${config.stateDir}`);
   }
