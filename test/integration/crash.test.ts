@@ -101,7 +101,7 @@ beforeAll(async () => {
     settings: {
       remediation: {
         maxAttempts: 2,
-        cooldown: { defaultSeconds: 25, minSeconds: 5, maxSeconds: 60, historyFactor: 1 },
+        cooldown: { defaultSeconds: 120, minSeconds: 5, maxSeconds: 180, historyFactor: 1 },
       },
       nodeOverload: { untaintAfterSeconds: 20 },
     },
