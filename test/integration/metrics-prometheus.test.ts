@@ -147,8 +147,11 @@ describe('metrics gathering against the local stack', () => {
   });
 
   it('ranks the nodes by utilisation from the same Prometheus', async () => {
-    const ranked = await activities.rankNodes({ exclude: [node] });
-    expect(ranked.map((n) => n.node)).not.toContain(node);
+    // Other tests and benchmarks add and delete nodes; series of a deleted node linger in Prometheus
+    // without allocatable (ranked last by design), so judge the stack's own tier nodes.
+    const everyNode = await activities.rankNodes({ exclude: [node] });
+    expect(everyNode.map((n) => n.node)).not.toContain(node);
+    const ranked = everyNode.filter((n) => /^(edge|cloud)-\d+$/.test(n.node));
     expect(ranked.length).toBeGreaterThanOrEqual(3);
     for (const n of ranked) {
       expect(n.cpuAllocatableCores).toBeGreaterThan(0);
