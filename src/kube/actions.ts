@@ -1194,24 +1194,43 @@ export class KubeActuator {
     const summary = `${where} offloaded to ${describeChoice(choice, request)}`;
 
     if (controller) {
-      const patched = await this.patchController(
-        controller.ref,
-        {
-          metadata: { resourceVersion: controller.object.metadata?.resourceVersion, annotations },
-          spec: {
-            template: {
-              spec: {
-                affinity: pinToNode(constraints, node),
-                ...(constraints.nodeSelector?.[tierLabel] === undefined
-                  ? {}
-                  : { nodeSelector: { [tierLabel]: constraints.nodeSelector[tierLabel] } }),
+      const ref = controller.ref;
+      let object: Controller | undefined = controller.object;
+      // The node is chosen; only the write is repeated when the controller changed under it (its status
+      // moves during rollouts): re-read, re-derive the constraints, patch again.
+      const patched = await this.retryOnConflict(async () => {
+        const current = object ?? (await readController(this.clients, ref.kind, ref.namespace, ref.name));
+        object = undefined;
+        const currentSpec: V1PodSpec = current.spec?.template.spec ?? { containers: [] };
+        const retiered = req.tier ? retier(currentSpec, tierLabel, req.tier) : currentSpec;
+        const latest = operationOf(current.metadata);
+        return this.patchController(
+          ref,
+          {
+            metadata: {
+              resourceVersion: current.metadata?.resourceVersion,
+              annotations: {
+                ...operationAnnotation(
+                  this.record(ctx, policy, latest?.id === ctx.operationId ? prior : latest, { node }),
+                ),
+                [ANNOTATIONS.offloadedTo]: node,
+              },
+            },
+            spec: {
+              template: {
+                spec: {
+                  affinity: pinToNode(retiered, node),
+                  ...(retiered.nodeSelector?.[tierLabel] === undefined
+                    ? {}
+                    : { nodeSelector: { [tierLabel]: retiered.nodeSelector[tierLabel] } }),
+                },
               },
             },
           },
-        },
-        PatchStrategy.StrategicMergePatch,
-        ctx,
-      );
+          PatchStrategy.StrategicMergePatch,
+          ctx,
+        );
+      });
       return this.result(policy, ctx, {
         target: where,
         mechanism: 'rolling-update',
