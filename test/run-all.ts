@@ -23,19 +23,33 @@ interface Tally {
   skipped: number;
 }
 
+/** No step may eat CI's 90 minutes: a hung step is killed and reported as such. */
+const STEP_LIMIT_MS = Number(process.env.TALON_TEST_STEP_LIMIT_MS ?? 40 * 60_000);
+
 function run(title: string, command: string, args: string[]): boolean {
   log(`${title}: ${command} ${args.join(' ')}`);
   const started = Date.now();
-  const result = spawnSync(command, args, { stdio: 'inherit', env: process.env });
-  log(
-    `${title}: ${result.status === 0 ? 'ok' : `FAILED (exit ${result.status})`} in ${((Date.now() - started) / 1000).toFixed(1)}s`,
-  );
+  const result = spawnSync(command, args, {
+    stdio: 'inherit',
+    env: process.env,
+    timeout: STEP_LIMIT_MS,
+    killSignal: 'SIGKILL',
+  });
+  const timedOut = result.error !== undefined && (result.error as NodeJS.ErrnoException).code === 'ETIMEDOUT';
+  const verdict =
+    result.status === 0
+      ? 'ok'
+      : timedOut
+        ? `KILLED after the ${STEP_LIMIT_MS / 60_000} min step limit`
+        : `FAILED (exit ${result.status})`;
+  log(`${title}: ${verdict} in ${((Date.now() - started) / 1000).toFixed(1)}s`);
   return result.status === 0;
 }
 
 function jest(title: string, args: string[], tally: Tally): boolean {
   const out = join(mkdtempSync(join(tmpdir(), 'talon-jest-')), 'result.json');
-  const ok = run(title, 'npx', ['jest', ...args, '--json', `--outputFile=${out}`]);
+  // --forceExit: a handle leaked by a library (a gRPC retry timer, a watch) must not hold the run open.
+  const ok = run(title, 'npx', ['jest', ...args, '--forceExit', '--json', `--outputFile=${out}`]);
   try {
     const result = JSON.parse(readFileSync(out, 'utf8')) as {
       numPassedTests: number;

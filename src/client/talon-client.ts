@@ -96,9 +96,15 @@ export class TalonClient {
   /**
    * Durably hands one alert to Temporal. Firing: signal-with-start, so the first notification starts the
    * episode's workflow and repeats only signal it. Resolved: a signal to the running workflow, if any.
-   * Resolves only once Temporal has accepted the request.
+   * Resolves only once Temporal has accepted the request. With a deadline, the gRPC call and its retries
+   * stop at that instant (nothing keeps retrying in the background after the caller gave up).
    */
-  async remediate(alert: TalonAlert): Promise<HandOffResult> {
+  async remediate(alert: TalonAlert, deadline?: Date): Promise<HandOffResult> {
+    if (deadline) return this.temporal.withDeadline(deadline, () => this.handOff(alert));
+    return this.handOff(alert);
+  }
+
+  private async handOff(alert: TalonAlert): Promise<HandOffResult> {
     const workflowId = alertWorkflowId(alert);
     if (alert.status === 'resolved') {
       try {

@@ -19,7 +19,8 @@ import {
 
 /** Where accepted alerts go; TalonClient implements it. */
 export interface AlertSink {
-  remediate(alert: TalonAlert): Promise<{ workflowId: string; action: string }>;
+  /** Must give up (and stop retrying) at the deadline. */
+  remediate(alert: TalonAlert, deadline: Date): Promise<{ workflowId: string; action: string }>;
 }
 
 export interface WebhookDeps {
@@ -68,9 +69,12 @@ function alertRoute<S extends z.ZodType>(
     }
     let results: { workflowId: string; action: string }[];
     try {
+      const timeoutMs = deps.handoffTimeoutMs ?? 5_000;
+      const deadline = new Date(Date.now() + timeoutMs);
+      // The deadline stops the gRPC retries; the timer is the backstop should a sink ignore it.
       results = await withTimeout(
-        Promise.all(batch.alerts.map((alert) => deps.sink.remediate(alert))),
-        deps.handoffTimeoutMs ?? 5_000,
+        Promise.all(batch.alerts.map((alert) => deps.sink.remediate(alert, deadline))),
+        timeoutMs + 1_000,
       );
     } catch (err) {
       deps.metrics.handoffs.inc({ result: 'unavailable' }, batch.alerts.length);

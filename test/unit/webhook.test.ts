@@ -50,8 +50,15 @@ class RecordingSink implements AlertSink {
   readonly received: TalonAlert[] = [];
   failWith: Error | undefined;
   delayMs = 0;
-  async remediate(alert: TalonAlert) {
-    if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
+  honourDeadline = true;
+  readonly deadlines: Date[] = [];
+  async remediate(alert: TalonAlert, deadline: Date) {
+    this.deadlines.push(deadline);
+    if (this.delayMs) {
+      const wait = this.honourDeadline ? Math.min(this.delayMs, deadline.getTime() - Date.now()) : this.delayMs;
+      await new Promise((r) => setTimeout(r, Math.max(0, wait)));
+      if (this.honourDeadline && Date.now() >= deadline.getTime()) throw new Error('deadline exceeded');
+    }
     if (this.failWith) throw this.failWith;
     this.received.push(alert);
     return { workflowId: `wf-${alert.fingerprint}`, action: 'started-or-signalled' };
@@ -242,8 +249,24 @@ describe('POST /api/alerts (Alertmanager v4)', () => {
   it('answers 503 when Temporal is too slow rather than holding Alertmanager forever', async () => {
     const { sink, post } = setup({ handoffTimeoutMs: 50 });
     sink.delayMs = 500;
+    const before = Date.now();
     const res = await post('/api/alerts', alertmanagerBody([podAlert()]));
     expect(res.statusCode).toBe(503);
+    // The sink was told when to give up, so no gRPC retry outlives the answer.
+    expect(sink.deadlines).toHaveLength(1);
+    expect(sink.deadlines[0]!.getTime() - before).toBeGreaterThanOrEqual(40);
+    expect(sink.deadlines[0]!.getTime() - before).toBeLessThan(1_000);
+    expect(sink.received).toHaveLength(0);
+  });
+
+  it('still answers 503 when a sink ignores its deadline', async () => {
+    const { sink, post } = setup({ handoffTimeoutMs: 50 });
+    sink.delayMs = 3_000;
+    sink.honourDeadline = false;
+    const before = Date.now();
+    const res = await post('/api/alerts', alertmanagerBody([podAlert()]));
+    expect(res.statusCode).toBe(503);
+    expect(Date.now() - before).toBeLessThan(2_500);
   });
 
   it('maps a node alert to a node target', async () => {
