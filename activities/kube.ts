@@ -267,8 +267,15 @@ function isCheckpoint(value: unknown): value is Checkpoint {
   return typeof value === 'object' && value !== null && typeof (value as Checkpoint).operationId === 'string';
 }
 
-/** The actuator's per-call context, wired to Temporal heartbeats when running as an activity. */
-function operationContext(input: { operationId?: string | undefined; dryRun?: boolean | undefined }): OperationContext {
+/**
+ * The actuator's per-call context, wired to Temporal heartbeats when running as an activity: every
+ * checkpoint the actuator records travels in the heartbeat details, so a retry after a worker crash
+ * resumes from it instead of writing again.
+ */
+export function operationContext(input: {
+  operationId?: string | undefined;
+  dryRun?: boolean | undefined;
+}): OperationContext {
   const ctx = activityContext();
   const id = input.operationId ?? (ctx ? defaultOperationId(ctx.info) : undefined);
   if (!id) {

@@ -5,7 +5,7 @@
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { GuardRefusedError } from '../src/domain/errors';
+import { GuardRefusedError, InvalidFactorError, InvalidQuantityError, QuantityRangeError } from '../src/domain/errors';
 import type { NodeLoad } from '../src/domain/node-load';
 import { MAGNITUDE_GUIDE } from '../src/domain/policy';
 import type { ApplyPolicyInput, ApplyPolicyResult, VerifyPolicyResult } from '../src/domain/remediation';
@@ -20,6 +20,12 @@ import {
 } from '../src/kube/errors';
 import type { ActionResult, EvictionResult, Expectation } from '../src/kube/types';
 import { verifyExpectation } from '../src/kube/verify';
+import { operationContext as checkpointedContext, toActivityFailure as kubeActivityFailure } from './kube';
+
+/** Operation id and dry-run from the workflow; checkpoints ride on heartbeats (see activities/kube.ts). */
+function operationContext(operationId: string, dryRun: boolean): OperationContext {
+  return checkpointedContext({ operationId, dryRun });
+}
 
 export interface RemediationActivityDeps {
   readonly actuator: KubeActuator;
@@ -36,6 +42,7 @@ export interface RemediationActivityDeps {
 
 /** Permanent failures become non-retryable with a type the workflow matches on; the rest stay retryable. */
 export function toActivityFailure(err: unknown): unknown {
+  if (err instanceof ApplicationFailure) return err;
   if (err instanceof GuardRefusedError) {
     return ApplicationFailure.create({
       message: err.message,
@@ -49,6 +56,9 @@ export function toActivityFailure(err: unknown): unknown {
     [KubeForbiddenError, 'Forbidden'],
     [KubeNotFoundError, 'TargetNotFound'],
     [KubeInvalidError, 'InvalidRequest'],
+    [InvalidQuantityError, 'InvalidRequest'],
+    [InvalidFactorError, 'InvalidRequest'],
+    [QuantityRangeError, 'InvalidRequest'],
     [UnsupportedTargetError, 'UnsupportedTarget'],
     [NoEligibleNodeError, 'NoEligibleNode'],
   ];
@@ -56,18 +66,8 @@ export function toActivityFailure(err: unknown): unknown {
     if (err instanceof type)
       return ApplicationFailure.create({ message: err.message, type: name, nonRetryable: true, cause: err });
   }
-  return err;
-}
-
-function operationContext(operationId: string, dryRun: boolean): OperationContext {
-  const heartbeat = (): void => {
-    try {
-      Context.current().heartbeat();
-    } catch {
-      // outside an activity (tests calling the function directly)
-    }
-  };
-  return { operationId, dryRun, heartbeat };
+  // Conflicts, 5xx, timeouts: retryable, typed so the history says what happened.
+  return kubeActivityFailure(err);
 }
 
 function toApplyResult(input: ApplyPolicyInput, result: ActionResult): ApplyPolicyResult {

@@ -4,6 +4,7 @@
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import { createMetricsActivities, type MetricsActivities } from '../activities/metrics';
+import { cachedNodeUsage } from '../activities/kube';
 import { createPolicyActivities, type PolicyActivities } from '../activities/policy';
 import { createRemediationActivities, type RemediationActivities } from '../activities/remediation';
 import { createTargetActivities, type TargetActivities } from '../activities/target';
@@ -12,6 +13,7 @@ import { KubeActuator } from '../src/kube/actions';
 import { LeaseWriteBudget } from '../src/kube/budget';
 import { ClusterCapabilities } from '../src/kube/capabilities';
 import { createKubeClients } from '../src/kube/client';
+import { NodeCache } from '../src/kube/node-cache';
 import { InfluxStore } from '../src/metrics/influx';
 import { PrometheusClient } from '../src/metrics/prometheus';
 import { loadPolicyModel } from '../src/policy/model';
@@ -27,6 +29,11 @@ export interface ActivityDeps {
   readonly guards?: GuardConfigInput;
   /** Step of the 10-step metrics window, in seconds. */
   readonly windowStepSeconds?: number;
+  /**
+   * Long-lived workers keep nodes in a watch-fed cache and node usage refreshed in the background, so an
+   * offloading decision costs no LIST and no Prometheus round trip. One-shot callers (`alerts replay`) don't.
+   */
+  readonly longLived?: boolean;
   readonly log?: (line: string) => void;
 }
 
@@ -86,10 +93,21 @@ export async function createActivityGroups(deps: ActivityDeps): Promise<Activity
   const clients = createKubeClients(deps.kubeConfig);
   const guards = guardConfig(deps.guards ?? {});
   const talonNamespace = deps.guards?.talonNamespace ?? 'talon-system';
+  let nodeCache: NodeCache | undefined;
+  if (deps.longLived) {
+    nodeCache = new NodeCache(deps.kubeConfig, clients, {
+      onError: (err) => log(`node watch broke, restarting: ${err instanceof Error ? err.message : String(err)}`),
+    });
+    // Until the first LIST succeeds the actuator asks the apiserver directly, so a slow start costs nothing.
+    await nodeCache.start().catch((err: unknown) => {
+      log(`node cache not synced yet: ${err instanceof Error ? err.message : String(err)}`);
+    });
+  }
   const actuator = new KubeActuator(clients, {
     guards,
     budget: new LeaseWriteBudget(clients, { namespace: talonNamespace }),
     capabilities: new ClusterCapabilities(clients),
+    ...(nodeCache ? { nodeSource: nodeCache } : {}),
   });
   const prometheus = new PrometheusClient({ url: deps.prometheusUrl });
   const influx = deps.influx ? new InfluxStore(deps.influx) : undefined;
@@ -115,10 +133,12 @@ export async function createActivityGroups(deps: ActivityDeps): Promise<Activity
     ...(deps.windowStepSeconds ? { gather: { stepSeconds: deps.windowStepSeconds } } : {}),
   });
   const policy = createPolicyActivities(model ? { model } : {});
+  const rankNodes = () => metrics.rankNodes({});
+  const nodeUsage = deps.longLived ? cachedNodeUsage(rankNodes) : undefined;
   const remediation = createRemediationActivities({
     actuator,
     clients,
-    nodeUsage: () => metrics.rankNodes({}),
+    nodeUsage: nodeUsage?.usage ?? rankNodes,
   });
   return {
     target: createTargetActivities({ core: clients.core }),
@@ -127,6 +147,8 @@ export async function createActivityGroups(deps: ActivityDeps): Promise<Activity
     remediation,
     ...(modelStatus ? { model: modelStatus } : {}),
     async close() {
+      nodeUsage?.stop();
+      await nodeCache?.stop();
       await influx?.close();
       await model?.close();
     },

@@ -28,9 +28,10 @@ export async function createTalonWorker(
   });
   const assembled = overrides.activities
     ? undefined
-    : await createActivities(
-        activityDepsFromConfig(config, loadKubeConfig(config.kube), (line) => process.stdout.write(`${line}\n`)),
-      );
+    : await createActivities({
+        ...activityDepsFromConfig(config, loadKubeConfig(config.kube), (line) => process.stdout.write(`${line}\n`)),
+        longLived: true,
+      });
   const activities = overrides.activities ?? assembled!.activities;
   const worker = await Worker.create({
     connection,
