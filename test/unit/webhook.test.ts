@@ -55,9 +55,10 @@ class RecordingSink implements AlertSink {
   async remediate(alert: TalonAlert, deadline: Date) {
     this.deadlines.push(deadline);
     if (this.delayMs) {
-      const wait = this.honourDeadline ? Math.min(this.delayMs, deadline.getTime() - Date.now()) : this.delayMs;
-      await new Promise((r) => setTimeout(r, Math.max(0, wait)));
-      if (this.honourDeadline && Date.now() >= deadline.getTime()) throw new Error('deadline exceeded');
+      const remaining = deadline.getTime() - Date.now();
+      const misses = this.honourDeadline && this.delayMs >= remaining;
+      await new Promise((r) => setTimeout(r, Math.max(0, misses ? remaining : this.delayMs)));
+      if (misses) throw new Error('deadline exceeded');
     }
     if (this.failWith) throw this.failWith;
     this.received.push(alert);
