@@ -4,23 +4,35 @@
  */
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { loadKubeConfig } from '../src/kube/config';
+import { TalonMetrics } from '../src/observability/metrics';
 import { activityDepsFromConfig, createActivities } from './activities';
 import type { TalonConfig } from './config';
+import { serveWorkerHttp, type WorkerHttp } from './http';
+import { ActivityMetricsInterceptor, metricsSinks } from './telemetry';
 
 export interface TalonWorker {
   readonly worker: Worker;
+  readonly metrics: TalonMetrics;
+  /** The /metrics, /healthz, /readyz server, when asked for. */
+  readonly http?: WorkerHttp;
   run(): Promise<void>;
   shutdown(): void;
+}
+
+export interface TalonWorkerOptions extends Partial<Pick<WorkerOptions, 'workflowBundle' | 'activities'>> {
+  shutdownGraceMs?: number;
+  /** Shared with a webhook in the same process (`talon run`); a fresh registry otherwise. */
+  metrics?: TalonMetrics;
+  /** Serve /metrics, /healthz and /readyz on this port (0: any free port). */
+  httpPort?: number;
 }
 
 export function workflowsPath(): string {
   return require.resolve('../workflows');
 }
 
-export async function createTalonWorker(
-  config: TalonConfig,
-  overrides: Partial<Pick<WorkerOptions, 'workflowBundle' | 'activities'>> & { shutdownGraceMs?: number } = {},
-): Promise<TalonWorker> {
+export async function createTalonWorker(config: TalonConfig, overrides: TalonWorkerOptions = {}): Promise<TalonWorker> {
+  const metrics = overrides.metrics ?? new TalonMetrics();
   const connection = await NativeConnection.connect({
     address: config.temporal.address,
     ...(config.temporal.tls !== undefined ? { tls: config.temporal.tls } : {}),
@@ -39,14 +51,23 @@ export async function createTalonWorker(
     taskQueue: config.temporal.taskQueue,
     ...(overrides.workflowBundle ? { workflowBundle: overrides.workflowBundle } : { workflowsPath: workflowsPath() }),
     activities,
+    sinks: metricsSinks(metrics),
+    interceptors: { activity: [(ctx) => ({ inbound: new ActivityMetricsInterceptor(ctx, metrics) })] },
     shutdownGraceTime: overrides.shutdownGraceMs ?? 30_000,
   });
+  const http =
+    overrides.httpPort === undefined
+      ? undefined
+      : await serveWorkerHttp(metrics, () => worker.getState(), { port: overrides.httpPort });
   return {
     worker,
+    metrics,
+    ...(http ? { http } : {}),
     async run() {
       try {
         await worker.run();
       } finally {
+        await http?.close();
         await assembled?.close();
         await connection.close();
       }

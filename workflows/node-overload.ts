@@ -10,6 +10,7 @@ import {
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
+  proxySinks,
 } from '@temporalio/workflow';
 import type { RemediationActivities } from '../activities/remediation';
 import type { TalonAlert } from '../src/domain/alert';
@@ -23,8 +24,10 @@ import {
   type RemediationOutcome,
   type RemediationState,
   type RemediationStep,
+  type TalonMetricsSink,
 } from '../src/shared/definitions';
 
+const { talonMetrics } = proxySinks<TalonMetricsSink>();
 export interface NodeOverloadInput {
   readonly alert: TalonAlert;
   readonly settings?: Partial<NodeOverloadSettings>;
@@ -62,8 +65,10 @@ export async function nodeOverload(input: NodeOverloadInput): Promise<NodeOverlo
   let outcome: RemediationOutcome | undefined = undefined;
   const attempts: AttemptRecord[] = [];
 
+  talonMetrics.workflowStarted('nodeOverload');
   setHandler(alertFiredSignal, () => {
     notifications += 1;
+    if (notifications > 1) talonMetrics.alertDeduplicated('nodeOverload');
     firing = true;
   });
   setHandler(alertResolvedSignal, () => {
@@ -165,5 +170,6 @@ export async function nodeOverload(input: NodeOverloadInput): Promise<NodeOverlo
   outcome = cancelled ? 'cancelled' : evicted || !firing ? 'resolved' : 'needs_human';
   step = 'done';
   upsertSearchAttributes({ TalonOutcome: [outcome] });
+  talonMetrics.workflowFinished('nodeOverload', outcome);
   return { outcome, node, ...(evicted ? { evicted } : {}), reason };
 }

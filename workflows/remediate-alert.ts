@@ -13,6 +13,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
   type ActivityOptions,
+  proxySinks,
 } from '@temporalio/workflow';
 import type { MetricsActivities } from '../activities/metrics';
 import type { PolicyActivities } from '../activities/policy';
@@ -41,8 +42,10 @@ import {
   type RemediationOutcome,
   type RemediationState,
   type RemediationStep,
+  type TalonMetricsSink,
 } from '../src/shared/definitions';
 
+const { talonMetrics } = proxySinks<TalonMetricsSink>();
 export interface RemediateAlertInput {
   readonly alert: TalonAlert;
   readonly settings?: Partial<RemediationSettings>;
@@ -130,8 +133,11 @@ export async function remediateAlert(input: RemediateAlertInput): Promise<Remedi
   let outcome: RemediationOutcome | undefined = undefined;
   const attempts: AttemptRecord[] = [];
 
+  talonMetrics.workflowStarted('remediateAlert');
   setHandler(alertFiredSignal, () => {
     notifications += 1;
+    // signal-with-start delivers the first notification; every later one is a repeat Talon absorbed.
+    if (notifications > 1) talonMetrics.alertDeduplicated('remediateAlert');
     firing = true;
   });
   setHandler(alertResolvedSignal, () => {
@@ -228,6 +234,8 @@ export async function remediateAlert(input: RemediateAlertInput): Promise<Remedi
       break;
     }
     const candidate = chosen.candidate;
+    const previous = attempts.at(-1);
+    if (previous) talonMetrics.escalated(previous.policy, candidate.policy);
     tried.add(candidate.policy);
     upsertSearchAttributes({ TalonPolicy: [...tried] });
     const label = `${candidate.policy} ×${candidate.magnitude} on ${targetName}`;
@@ -352,6 +360,7 @@ export async function remediateAlert(input: RemediateAlertInput): Promise<Remedi
 
   step = 'done';
   upsertSearchAttributes({ TalonOutcome: [outcome] });
+  talonMetrics.workflowFinished('remediateAlert', outcome);
   const last = attempts.at(-1);
   if (last && workload) {
     const info = workflowInfo();

@@ -18,7 +18,14 @@ export async function startServices(
   config: TalonConfig,
   which: { worker: boolean; webhook: boolean },
 ): Promise<RunningServices> {
-  const worker = which.worker ? await createTalonWorker(config) : undefined;
+  // One registry per process: in `talon run` the webhook's /metrics also shows what the worker counted.
+  const metrics = new TalonMetrics();
+  const worker = which.worker
+    ? await createTalonWorker(config, {
+        metrics,
+        ...(config.workerMetricsPort > 0 ? { httpPort: config.workerMetricsPort } : {}),
+      })
+    : undefined;
   const workerDone = worker?.run();
   let client: TalonClient | undefined;
   let webhook: RunningWebhook | undefined;
@@ -30,7 +37,7 @@ export async function startServices(
       ...(config.temporal.tls !== undefined ? { tls: config.temporal.tls } : {}),
       ...(config.temporal.apiKey ? { apiKey: config.temporal.apiKey } : {}),
     });
-    webhook = await startWebhookServer(client, new TalonMetrics(), {
+    webhook = await startWebhookServer(client, metrics, {
       host: config.webhook.host,
       port: config.webhook.port,
       bodyLimit: config.webhook.bodyLimit,

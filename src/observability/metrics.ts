@@ -42,9 +42,16 @@ export class TalonMetrics {
     labelNames: ['policy', 'outcome'] as const,
     registers: [this.registry],
   });
+  readonly workflowsFinished = new Counter({
+    name: 'talon_workflows_finished_total',
+    help: 'Remediation workflows finished, by type and outcome',
+    labelNames: ['type', 'outcome'] as const,
+    registers: [this.registry],
+  });
   readonly escalations = new Counter({
     name: 'talon_escalations_total',
-    help: 'Escalations to the next-best policy',
+    help: 'Escalations to the next-best policy, by the policy left and the one taken',
+    labelNames: ['from', 'to'] as const,
     registers: [this.registry],
   });
   readonly guardRefusals = new Counter({

@@ -2,7 +2,7 @@
  * What the faces (webhook, CLI, SDK) and the workflows share: task queue, workflow names, signals,
  * queries and updates. Imported by workflows, so it must stay deterministic (no I/O).
  */
-import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate, type Sinks } from '@temporalio/workflow';
 import type { TalonAlert } from '../domain/alert';
 
 export const DEFAULT_TASK_QUEUE = 'talon-remediation';
@@ -63,4 +63,19 @@ export interface RemediationState {
   readonly targetSnapshot?: unknown;
   /** Set while a policy waits for an `approve`/`reject` update. */
   readonly awaitingApprovalFor?: string;
+}
+
+/**
+ * Counters the workflows report to their worker's /metrics. Sinks are not recorded in history and are not
+ * called again on replay, so a worker restart never counts an episode twice and adding a call changes no
+ * history.
+ */
+export interface TalonMetricsSink extends Sinks {
+  talonMetrics: {
+    workflowStarted(type: string): void;
+    /** A firing notification reached a remediation that was already running. */
+    alertDeduplicated(type: string): void;
+    escalated(from: string, to: string): void;
+    workflowFinished(type: string, outcome: string): void;
+  };
 }

@@ -18,6 +18,8 @@ import type { ApplyPolicyInput, ApplyPolicyResult, RemediationSettings } from '.
 import type { FeatureWindow } from '../../src/domain/window';
 import { MODEL_FEATURES } from '../../src/domain/features';
 import { loadStackConfig, stackEndpoints } from '../../src/stack/config';
+import { TalonMetrics } from '../../src/observability/metrics';
+import { ActivityMetricsInterceptor, metricsSinks } from '../../workers/telemetry';
 import { workflowsPath } from '../../workers/worker';
 import type { RemediateAlertResult } from '../../workflows/remediate-alert';
 import type { NodeOverloadResult } from '../../workflows/node-overload';
@@ -96,6 +98,8 @@ interface Stubs {
   verified: number;
   gatherFails?: boolean;
   refuse?: Set<string>;
+  /** What the worker counted for /metrics. */
+  metrics: TalonMetrics;
   evictOutcome?: 'evicted' | 'blocked';
   nodeCalls: string[];
 }
@@ -150,6 +154,7 @@ function activities(stubs: Stubs) {
           message: `refused by guard write_budget: 10 writes in 600 s`,
           type: 'GuardRefused',
           nonRetryable: true,
+          details: ['write_budget'],
         });
       }
       stubs.applied.push(input);
@@ -209,6 +214,9 @@ async function withWorker<T>(
     taskQueue,
     workflowBundle: bundle,
     activities: activities(stubs),
+    // The worker's own telemetry, as createTalonWorker wires it, so the tests see what /metrics would count.
+    sinks: metricsSinks(stubs.metrics),
+    interceptors: { activity: [(ctx) => ({ inbound: new ActivityMetricsInterceptor(ctx, stubs.metrics) })] },
   });
   const talon = await TalonClient.connect({ client, taskQueue, settings });
   try {
@@ -224,8 +232,20 @@ async function exportHistory(workflowId: string, name: string): Promise<void> {
   await writeFile(join(__dirname, '..', 'replay', 'histories', `${name}.json`), historyToJSON(history));
 }
 
+/** The value of one labelled series of a worker counter (0 when never incremented). */
+async function counted(
+  metric: { get(): Promise<{ values: { labels: object; value: number }[] }> },
+  labels: Record<string, string> = {},
+): Promise<number> {
+  const { values } = await metric.get();
+  const series = values.find((v) =>
+    Object.entries(labels).every(([k, want]) => (v.labels as Record<string, unknown>)[k] === want),
+  );
+  return series?.value ?? 0;
+}
+
 function newStubs(extra: Partial<Stubs> = {}): Stubs {
-  return { applied: [], verified: 0, nodeCalls: [], ...extra };
+  return { applied: [], verified: 0, nodeCalls: [], metrics: new TalonMetrics({ defaultMetrics: false }), ...extra };
 }
 
 it('applies the best policy, verifies it, and ends resolved when the alert resolves during the cool-down', async () => {
@@ -265,6 +285,13 @@ it('escalates through the ranking (skipping no_action) and ends needs_human when
   expect(stubs.applied.map((a) => a.policy)).toEqual(['cpu_scale_up', 'replica_scale_up', 'task_offloading']);
   expect(new Set(stubs.applied.map((a) => a.operationId)).size).toBe(3);
   expect(result.reason).toMatch(/still firing after 3 attempt/);
+  const m = stubs.metrics;
+  expect(await counted(m.workflowsStarted, { type: 'remediateAlert' })).toBe(1);
+  expect(await counted(m.escalations, { from: 'cpu_scale_up', to: 'replica_scale_up' })).toBe(1);
+  expect(await counted(m.escalations, { from: 'replica_scale_up', to: 'task_offloading' })).toBe(1);
+  expect(await counted(m.actionsApplied, { policy: 'cpu_scale_up', outcome: 'applied' })).toBe(1);
+  expect(await counted(m.workflowsFinished, { type: 'remediateAlert', outcome: 'needs_human' })).toBe(1);
+  expect(await counted(m.stepDuration, { step: 'applyPolicy', le: '+Inf' })).toBe(3);
   await exportHistory(`test/escalate/${alert.fingerprint}`, 'escalated-then-needs-human');
 });
 
@@ -282,6 +309,9 @@ it('treats a repeat notification as a signal to the running remediation, not a s
     const result = (await client.workflow.getHandle(first.workflowId).result()) as RemediateAlertResult;
     expect(result.notifications).toBe(2);
   });
+  expect(await counted(stubs.metrics.alertsDeduplicated)).toBe(1);
+  expect(await counted(stubs.metrics.workflowsStarted, { type: 'remediateAlert' })).toBe(1);
+  expect(await counted(stubs.metrics.workflowsFinished, { type: 'remediateAlert', outcome: 'cancelled' })).toBe(1);
 });
 
 it('moves on to the next policy when a guard refuses one, recording why', async () => {
@@ -298,6 +328,9 @@ it('moves on to the next policy when a guard refuses one, recording why', async 
   expect(result.attempts[0]).toMatchObject({ policy: 'cpu_scale_up', applied: false });
   expect(result.attempts[0]?.detail).toMatch(/^GuardRefused: refused by guard write_budget/);
   expect(stubs.applied.map((a) => a.policy)).toEqual(['replica_scale_up']);
+  expect(await counted(stubs.metrics.guardRefusals, { guard: 'write_budget' })).toBe(1);
+  expect(await counted(stubs.metrics.actionsApplied, { policy: 'cpu_scale_up', outcome: 'refused' })).toBe(1);
+  expect(await counted(stubs.metrics.actionsApplied, { policy: 'replica_scale_up', outcome: 'applied' })).toBe(1);
 });
 
 it('falls back to a policy derived from the alert when metrics are unavailable, and says so', async () => {
