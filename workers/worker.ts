@@ -33,47 +33,61 @@ export function workflowsPath(): string {
 
 export async function createTalonWorker(config: TalonConfig, overrides: TalonWorkerOptions = {}): Promise<TalonWorker> {
   const metrics = overrides.metrics ?? new TalonMetrics();
-  const connection = await NativeConnection.connect({
-    address: config.temporal.address,
-    ...(config.temporal.tls !== undefined ? { tls: config.temporal.tls } : {}),
-    ...(config.temporal.apiKey ? { apiKey: config.temporal.apiKey } : {}),
-  });
-  const assembled = overrides.activities
-    ? undefined
-    : await createActivities({
-        ...activityDepsFromConfig(config, loadKubeConfig(config.kube), (line) => process.stdout.write(`${line}\n`)),
-        longLived: true,
-      });
-  const activities = overrides.activities ?? assembled!.activities;
-  const worker = await Worker.create({
-    connection,
-    namespace: config.temporal.namespace,
-    taskQueue: config.temporal.taskQueue,
-    ...(overrides.workflowBundle ? { workflowBundle: overrides.workflowBundle } : { workflowsPath: workflowsPath() }),
-    activities,
-    sinks: metricsSinks(metrics),
-    interceptors: { activity: [(ctx) => ({ inbound: new ActivityMetricsInterceptor(ctx, metrics) })] },
-    shutdownGraceTime: overrides.shutdownGraceMs ?? 30_000,
-  });
+  // Bound first: a taken port fails the start before any connection or watch is open to keep the process alive.
+  const current: { worker?: Worker } = {};
   const http =
     overrides.httpPort === undefined
       ? undefined
-      : await serveWorkerHttp(metrics, () => worker.getState(), { port: overrides.httpPort });
+      : await serveWorkerHttp(metrics, () => current.worker?.getState() ?? 'INITIALIZED', { port: overrides.httpPort });
+  let connection: NativeConnection | undefined;
+  let assembled: Awaited<ReturnType<typeof createActivities>> | undefined;
+  let created: Worker;
+  try {
+    connection = await NativeConnection.connect({
+      address: config.temporal.address,
+      ...(config.temporal.tls !== undefined ? { tls: config.temporal.tls } : {}),
+      ...(config.temporal.apiKey ? { apiKey: config.temporal.apiKey } : {}),
+    });
+    assembled = overrides.activities
+      ? undefined
+      : await createActivities({
+          ...activityDepsFromConfig(config, loadKubeConfig(config.kube), (line) => process.stdout.write(`${line}\n`)),
+          longLived: true,
+        });
+    created = await Worker.create({
+      connection,
+      namespace: config.temporal.namespace,
+      taskQueue: config.temporal.taskQueue,
+      ...(overrides.workflowBundle ? { workflowBundle: overrides.workflowBundle } : { workflowsPath: workflowsPath() }),
+      activities: overrides.activities ?? assembled!.activities,
+      sinks: metricsSinks(metrics),
+      interceptors: { activity: [(ctx) => ({ inbound: new ActivityMetricsInterceptor(ctx, metrics) })] },
+      shutdownGraceTime: overrides.shutdownGraceMs ?? 30_000,
+    });
+  } catch (err) {
+    // Release what was opened, so a failed start ends the process instead of leaving it half alive.
+    await http?.close();
+    await assembled?.close();
+    await connection?.close();
+    throw err;
+  }
+  current.worker = created;
+  const openConnection = connection;
   return {
-    worker,
+    worker: created,
     metrics,
     ...(http ? { http } : {}),
     async run() {
       try {
-        await worker.run();
+        await created.run();
       } finally {
         await http?.close();
         await assembled?.close();
-        await connection.close();
+        await openConnection.close();
       }
     },
     shutdown() {
-      worker.shutdown();
+      created.shutdown();
     },
   };
 }

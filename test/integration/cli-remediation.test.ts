@@ -75,7 +75,7 @@ async function talonProcess(args: string[]): Promise<{ code: number; stdout: str
   try {
     const { stdout, stderr } = await run('npx', ['tsx', 'src/cli/main.ts', ...args], {
       cwd: repo,
-      env: { ...process.env, TALON_TASK_QUEUE: taskQueue },
+      env: { ...process.env, TALON_TASK_QUEUE: taskQueue, TALON_WORKER_METRICS_PORT: '0' },
       timeout: 120_000,
     });
     return { code: 0, stdout, stderr };

@@ -5,7 +5,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { TalonClient } from '../../src/client/talon-client';
 import type { TalonAlert } from '../../src/domain/alert';
 import { parseQuantity } from '../../src/domain/quantity';
@@ -37,7 +39,7 @@ const workers: ChildProcess[] = [];
 async function startWorker(): Promise<ChildProcess> {
   const child = spawn(join(repoRoot(), 'node_modules', '.bin', 'tsx'), ['src/cli/main.ts', 'worker'], {
     cwd: repoRoot(),
-    env: { ...process.env, TALON_TASK_QUEUE: taskQueue },
+    env: { ...process.env, TALON_TASK_QUEUE: taskQueue, TALON_WORKER_METRICS_PORT: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   workers.push(child);
@@ -217,6 +219,14 @@ it('a worker killed during the node-overload wait is replaced and the node is un
   expect(untainted.spec!.taints?.some((t) => t.key === 'talon.io/overloaded') ?? false).toBe(false);
   expect(await scheduledActivities(workflowId, 'untaintNode')).toBe(1);
   expect(await scheduledActivities(workflowId, 'evictPod')).toBe(1);
+  if (process.env.TALON_RECORD_HISTORIES === '1') {
+    // The replay tier keeps this run: a worker killed during the untaint wait, then a new worker finishing it.
+    const history = await client.temporal.workflow.getHandle(workflowId).fetchHistory();
+    await writeFile(
+      join(__dirname, '..', 'replay', 'histories', 'node-overload-worker-killed-during-wait.json'),
+      historyToJSON(history),
+    );
+  }
   // The evicted pod is gone; its ReplicaSet replaced it.
   expect(
     await kube.core.readNamespacedPod({ namespace, name: hog.metadata!.name! }).then(

@@ -31,6 +31,7 @@ const REQUIRED = [
   'escalated-then-needs-human',
   'approval-granted',
   'approval-timed-out',
+  'node-overload-worker-killed-during-wait',
 ];
 
 it('has the histories the team agreed to keep', async () => {
