@@ -72,3 +72,23 @@ it('detects a history the workflow code does not match', async () => {
   }
   expect(results[0]?.error).toBeDefined();
 });
+
+it('keeps a node-overload history whose wait outlived the worker that started it', async () => {
+  const json = JSON.parse(await readFile(join(dir, 'node-overload-worker-killed-during-wait.json'), 'utf8')) as {
+    events: Record<string, unknown>[];
+  };
+  const identities = new Set<string>();
+  for (const event of json.events)
+    for (const value of Object.values(event)) {
+      const identity = (value as { identity?: unknown } | null)?.identity;
+      if (typeof identity === 'string' && identity) identities.add(identity);
+    }
+  // Started by one worker process, finished (untaint) by its replacement.
+  expect(identities.size).toBeGreaterThanOrEqual(2);
+  const untaints = json.events.filter(
+    (e) =>
+      (e.activityTaskScheduledEventAttributes as { activityType?: { name?: string } } | undefined)?.activityType
+        ?.name === 'untaintNode',
+  );
+  expect(untaints).toHaveLength(1);
+});
