@@ -194,10 +194,14 @@ export async function remediateAlert(input: RemediateAlertInput): Promise<Remedi
     }
 
     step = 'gather';
-    const snapshot = await target.readTarget({ namespace: pod.namespace, pod: pod.pod }).catch((err: unknown) => {
-      if (failureType(err) === 'TargetNotFound') return undefined;
-      throw err;
-    });
+    const snapshot = await target.readTarget
+      .executeWithOptions({ summary: `read ${targetName}: owner, node, requests and limits` }, [
+        { namespace: pod.namespace, pod: pod.pod },
+      ])
+      .catch((err: unknown) => {
+        if (failureType(err) === 'TargetNotFound') return undefined;
+        throw err;
+      });
     if (!snapshot) {
       // The pod is gone (replaced by a rollout, or deleted): this episode has nothing left to act on.
       outcome = attempts.some((a) => a.applied) ? 'resolved' : 'needs_human';
@@ -207,21 +211,25 @@ export async function remediateAlert(input: RemediateAlertInput): Promise<Remedi
     targetSnapshot = snapshot;
     // The Deployment/StatefulSet name, not the ReplicaSet's, so history survives rollouts.
     workload = workloadOf({ pod: pod.pod });
-    const gathered = await metrics
-      .gatherWindow({
-        target: { ...pod, workload, ...(snapshot.node ? { node: snapshot.node } : {}) },
-        withHistory: true,
-      })
+    const gathered = await metrics.gatherWindow
+      .executeWithOptions({ summary: `gather the 10-step metrics window of ${targetName}` }, [
+        {
+          target: { ...pod, workload, ...(snapshot.node ? { node: snapshot.node } : {}) },
+          withHistory: true,
+        },
+      ])
       .catch((err: unknown) => ({ kind: 'error' as const, message: failureMessage(err) }));
 
     step = 'infer';
     let decision: PolicyDecision;
     if (gathered.kind === 'window') {
-      decision = await policy.decidePolicy(gathered).catch((err: unknown): PolicyDecision => ({
-        source: 'rules',
-        ranked: policiesFromAlert(alert),
-        fallbackReason: failureMessage(err),
-      }));
+      decision = await policy.decidePolicy
+        .executeWithOptions({ summary: `rank policies for ${targetName} (model, rules as fallback)` }, [gathered])
+        .catch((err: unknown): PolicyDecision => ({
+          source: 'rules',
+          ranked: policiesFromAlert(alert),
+          fallbackReason: failureMessage(err),
+        }));
     } else {
       const why =
         gathered.kind === 'error' ? `metrics unavailable: ${gathered.message}` : `too little data: ${gathered.reason}`;
@@ -334,7 +342,11 @@ export async function remediateAlert(input: RemediateAlertInput): Promise<Remedi
     }
 
     step = 'cooldown';
-    const profile = await metrics.workloadProfile({ namespace: pod.namespace, workload }).catch(() => undefined);
+    const profile = await metrics.workloadProfile
+      .executeWithOptions({ summary: `history of ${pod.namespace}/${workload} for the cool-down` }, [
+        { namespace: pod.namespace, workload },
+      ])
+      .catch(() => undefined);
     const cooldown: CooldownDecision = cooldownFor(
       settings.cooldown,
       profile?.remediations.meanResolveSeconds,
@@ -364,20 +376,22 @@ export async function remediateAlert(input: RemediateAlertInput): Promise<Remedi
   const last = attempts.at(-1);
   if (last && workload) {
     const info = workflowInfo();
-    await metrics
-      .recordOutcome({
-        workflowId: info.workflowId,
-        namespace: pod.namespace,
-        workload,
-        pod: pod.pod,
-        policy: last.policy as RankedPolicy['policy'],
-        magnitude: last.magnitude,
-        outcome,
-        decisionSource: last.source ?? 'rules',
-        attempt: attempts.length,
-        at: Math.floor(Date.now() / 1000),
-        durationSeconds: Math.round((Date.now() - info.startTime.getTime()) / 1000),
-      })
+    await metrics.recordOutcome
+      .executeWithOptions({ summary: `record outcome ${outcome} of ${last.policy} in InfluxDB` }, [
+        {
+          workflowId: info.workflowId,
+          namespace: pod.namespace,
+          workload,
+          pod: pod.pod,
+          policy: last.policy as RankedPolicy['policy'],
+          magnitude: last.magnitude,
+          outcome,
+          decisionSource: last.source ?? 'rules',
+          attempt: attempts.length,
+          at: Math.floor(Date.now() / 1000),
+          durationSeconds: Math.round((Date.now() - info.startTime.getTime()) / 1000),
+        },
+      ])
       .catch(() => undefined);
   }
   return { outcome, target: targetName, attempts, notifications, reason };
