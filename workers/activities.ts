@@ -55,7 +55,7 @@ export function activityDepsFromConfig(
     influx: config.influx,
     modelPath: config.modelPath,
     windowStepSeconds: config.windowStepSeconds,
-    guards: { talonNamespace: config.talonNamespace },
+    guards: config.guards,
     ...(log ? { log } : {}),
   };
 }

@@ -4,6 +4,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { DEFAULT_GUARD_CONFIG, guardConfig, type GuardConfigInput, type QuantityBounds } from '../src/domain/guards';
 import { loadStackConfig, stackEndpoints } from '../src/stack/config';
 import { webhookTokenPath } from '../src/stack/alertmanager';
 
@@ -41,6 +42,18 @@ const envSchema = z.object({
   TALON_WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   TALON_RESOLVE_WITHIN: z.string().default('10m'),
   TALON_WINDOW_STEP_SECONDS: z.coerce.number().int().min(1).max(3600).optional(),
+  TALON_PROTECTED_NAMESPACES: optionalString,
+  TALON_CONTAINER_CPU_MIN: optionalString,
+  TALON_CONTAINER_CPU_MAX: optionalString,
+  TALON_CONTAINER_MEMORY_MIN: optionalString,
+  TALON_CONTAINER_MEMORY_MAX: optionalString,
+  TALON_REPLICAS_MIN: z.coerce.number().int().min(0).optional(),
+  TALON_REPLICAS_MAX: z.coerce.number().int().min(1).optional(),
+  TALON_WRITE_BUDGET: z
+    .string()
+    .regex(/^\d+\/\d+s$/, 'writes per window, such as 10/600s')
+    .optional(),
+  TALON_DRY_RUN: z.enum(['true', 'false']).default('false'),
   TALON_NAMESPACE: z
     .string()
     .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a namespace name')
@@ -72,6 +85,8 @@ export interface TalonConfig {
   readonly windowStepSeconds: number;
   /** Talon's own namespace: protected from changes, home of the write-budget Leases. */
   readonly talonNamespace: string;
+  /** Guardrails as configured (validated at load); the worker's actuator enforces them. */
+  readonly guards: GuardConfigInput;
 }
 
 function readSecretFile(path: string, what: string): string {
@@ -117,6 +132,7 @@ export function loadTalonConfig(env: NodeJS.ProcessEnv = process.env): TalonConf
   if ((e.TALON_WEBHOOK_BASIC_USER === undefined) !== (e.TALON_WEBHOOK_BASIC_PASSWORD === undefined)) {
     throw new Error('TALON_WEBHOOK_BASIC_USER and TALON_WEBHOOK_BASIC_PASSWORD go together');
   }
+  const guards = guardsFromEnv(e);
   const inCluster = e.KUBERNETES_SERVICE_HOST !== undefined && e.TALON_KUBECONFIG === undefined;
   const kubeconfigPath = e.TALON_KUBECONFIG ?? (inCluster ? undefined : local.kubeconfigPath);
   return {
@@ -149,5 +165,48 @@ export function loadTalonConfig(env: NodeJS.ProcessEnv = process.env): TalonConf
     resolveWithin: e.TALON_RESOLVE_WITHIN,
     windowStepSeconds: e.TALON_WINDOW_STEP_SECONDS ?? (e.TALON_PROMETHEUS_URL === undefined ? 5 : 30),
     talonNamespace: e.TALON_NAMESPACE,
+    guards,
   };
+}
+
+function guardsFromEnv(e: z.infer<typeof envSchema>): GuardConfigInput {
+  const bounds = (min: string | undefined, max: string | undefined, fallback: QuantityBounds) =>
+    min === undefined && max === undefined ? undefined : { min: min ?? fallback.min, max: max ?? fallback.max };
+  const cpu = bounds(e.TALON_CONTAINER_CPU_MIN, e.TALON_CONTAINER_CPU_MAX, DEFAULT_GUARD_CONFIG.containerCpu);
+  const memory = bounds(
+    e.TALON_CONTAINER_MEMORY_MIN,
+    e.TALON_CONTAINER_MEMORY_MAX,
+    DEFAULT_GUARD_CONFIG.containerMemory,
+  );
+  const [writes, window] = e.TALON_WRITE_BUDGET ? e.TALON_WRITE_BUDGET.slice(0, -1).split('/').map(Number) : [];
+  const input: GuardConfigInput = {
+    talonNamespace: e.TALON_NAMESPACE,
+    ...(e.TALON_PROTECTED_NAMESPACES !== undefined
+      ? {
+          protectedNamespaces: e.TALON_PROTECTED_NAMESPACES.split(',')
+            .map((n) => n.trim())
+            .filter(Boolean),
+        }
+      : {}),
+    ...(cpu ? { containerCpu: cpu } : {}),
+    ...(memory ? { containerMemory: memory } : {}),
+    ...(e.TALON_REPLICAS_MIN !== undefined || e.TALON_REPLICAS_MAX !== undefined
+      ? {
+          replicas: {
+            ...(e.TALON_REPLICAS_MIN !== undefined ? { min: e.TALON_REPLICAS_MIN } : {}),
+            ...(e.TALON_REPLICAS_MAX !== undefined ? { max: e.TALON_REPLICAS_MAX } : {}),
+          },
+        }
+      : {}),
+    ...(writes !== undefined && window !== undefined
+      ? { writeBudget: { maxWrites: writes, windowSeconds: window } }
+      : {}),
+    dryRun: e.TALON_DRY_RUN === 'true',
+  };
+  try {
+    guardConfig(input); // refuse a bad configuration at start, not at the first remediation
+  } catch (err) {
+    throw new Error(`invalid configuration: guardrails: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return input;
 }

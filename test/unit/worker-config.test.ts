@@ -1,0 +1,48 @@
+/**
+ * Talon's environment configuration: guardrails are configurable and a bad value stops the process at start
+ * with a message naming the variable, rather than at the first remediation.
+ */
+import { guardConfig } from '../../src/domain/guards';
+import { loadTalonConfig } from '../../workers/config';
+
+const base = { TALON_TEMPORAL_ADDRESS: '127.0.0.1:1' };
+
+describe('guardrail configuration', () => {
+  it('defaults to the built-in guards with Talon’s namespace protected and dry-run off', () => {
+    const guards = guardConfig(loadTalonConfig({ ...base, TALON_NAMESPACE: 'talon-x' }).guards);
+    expect(guards.protectedNamespaces).toEqual(expect.arrayContaining(['kube-system', 'talon-x']));
+    expect(guards.writeBudget).toEqual({ maxWrites: 10, windowSeconds: 600 });
+    expect(guards.dryRun).toBe(false);
+  });
+
+  it('reads every guard from the environment', () => {
+    const guards = guardConfig(
+      loadTalonConfig({
+        ...base,
+        TALON_PROTECTED_NAMESPACES: 'kube-system, payments ,',
+        TALON_CONTAINER_CPU_MAX: '4',
+        TALON_CONTAINER_MEMORY_MIN: '64Mi',
+        TALON_REPLICAS_MAX: '12',
+        TALON_WRITE_BUDGET: '3/120s',
+        TALON_DRY_RUN: 'true',
+      }).guards,
+    );
+    expect(guards.protectedNamespaces).toEqual(['kube-system', 'payments', 'talon-system']);
+    expect(guards.containerCpu).toEqual({ min: '10m', max: '4' });
+    expect(guards.containerMemory).toEqual({ min: '64Mi', max: '64Gi' });
+    expect(guards.replicas).toEqual({ min: 1, max: 12 });
+    expect(guards.writeBudget).toEqual({ maxWrites: 3, windowSeconds: 120 });
+    expect(guards.dryRun).toBe(true);
+  });
+
+  it.each([
+    [{ TALON_WRITE_BUDGET: '10 per hour' }, /TALON_WRITE_BUDGET: writes per window, such as 10\/600s/],
+    [{ TALON_CONTAINER_CPU_MAX: 'lots' }, /guardrails: .*cpu/i],
+    [{ TALON_CONTAINER_CPU_MIN: '8', TALON_CONTAINER_CPU_MAX: '2' }, /guardrails: .*min <= max/],
+    [{ TALON_REPLICAS_MAX: '0' }, /TALON_REPLICAS_MAX/],
+    [{ TALON_DRY_RUN: 'yes' }, /TALON_DRY_RUN/],
+    [{ TALON_WORKER_METRICS_PORT: '70000' }, /TALON_WORKER_METRICS_PORT/],
+  ])('refuses %j with a message naming it', (env, message) => {
+    expect(() => loadTalonConfig({ ...base, ...env })).toThrow(message);
+  });
+});
