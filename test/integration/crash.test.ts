@@ -37,7 +37,9 @@ const workers: ChildProcess[] = [];
 
 /** A real worker process (the CLI), ready once it says it polls. */
 async function startWorker(): Promise<ChildProcess> {
-  const child = spawn(join(repoRoot(), 'node_modules', '.bin', 'tsx'), ['src/cli/main.ts', 'worker'], {
+  // node itself with tsx's loader, not the tsx wrapper: SIGKILL must hit the worker process, not a parent
+  // whose death would leave the worker running as an orphan.
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'worker'], {
     cwd: repoRoot(),
     env: { ...process.env, TALON_TASK_QUEUE: taskQueue, TALON_WORKER_METRICS_PORT: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
