@@ -82,7 +82,7 @@ async function main(): Promise<void> {
   const tier = `${id}-t`;
   const isolation = { key: 'talon.io/test-run', operator: 'Equal', value: id, effect: 'NoSchedule' };
   const createdNodes: string[] = [];
-  const prometheus = new PrometheusClient({ url: endpoints.prometheusUrl });
+  const prometheus = new PrometheusClient({ url: endpoints.prometheusUrl, timeoutMs: 30_000 });
 
   const addNode = async (name: string, nodeTier: string) => {
     const resources = { cpu: '16', memory: '64Gi', pods: '110' };
