@@ -76,7 +76,7 @@ describe('observeJob', () => {
     status: {
       active: 0,
       startTime: new Date('2026-11-25T10:00:00Z'),
-      ...(conditions.length ? { conditions: conditions as never } : {}),
+      ...(conditions.length ? { conditions: conditions } : {}),
     },
   });
   it('reads running, succeeded and failed Jobs', () => {

@@ -141,7 +141,7 @@ describe('GET /api/tasks/:id', () => {
   it('answers the state while running and the result when done', async () => {
     const { service, get } = setup();
     service.known.set('task-a', { id: 'task-a', status: 'RUNNING' });
-    service.known.set('task-b', { id: 'task-b', status: 'COMPLETED', error: undefined } as unknown as TaskStatus);
+    service.known.set('task-b', { id: 'task-b', status: 'COMPLETED', error: undefined });
     expect((await get('task-a')).json()).toEqual({ id: 'task-a', status: 'RUNNING' });
     const done = await get('task-b');
     expect(done.statusCode).toBe(200);
