@@ -323,12 +323,20 @@ export class TalonClient {
     }
     if (description.type !== WORKFLOW_TYPES.deployTask) throw new TaskNotFoundError(id);
     const status = description.status.name;
-    const state = await handle.query(taskStateQuery).catch(() => undefined);
-    if (status === 'RUNNING') return { id, status, ...(state ? { state } : {}) };
+    // A query needs a worker (a closed workflow is replayed to answer it): bounded, and optional.
+    const query = () =>
+      this.temporal
+        .withDeadline(Date.now() + 5_000, () => handle.query(taskStateQuery))
+        .catch((): TaskState | undefined => undefined);
+    if (status === 'RUNNING') {
+      const state = await query();
+      return { id, status, ...(state ? { state } : {}) };
+    }
     try {
       const result = (await handle.result()) as DeployTaskResult;
-      return { id, status, result, ...(state ? { state } : {}) };
+      return { id, status, result };
     } catch (err) {
+      const state = await query();
       const cause = err instanceof WorkflowFailedError && err.cause ? err.cause : err;
       const error = cause instanceof Error ? cause.message : String(cause);
       return { id, status, error, ...(state ? { state } : {}) };
