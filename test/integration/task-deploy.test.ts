@@ -149,6 +149,7 @@ it('CLI submit --wait shows progress and prints the result', async () => {
     { priorities: 'speed=1', namespace, wait: true },
     { config, pollMs: 100, io: { out: (t) => out.push(t), progress: (t) => progress.push(t) } },
   );
+  process.stdout.write(`${progress.join('\n')}\n${out.join('\n')}\n`);
   expect(out[0]).toBe(`submitted ${id}`);
   expect(result?.outcome).toBe('succeeded');
   expect(out.join('\n')).toContain(`task outlier-removal succeeded (${id})`);
