@@ -9,7 +9,8 @@
  *   npx tsx bench/task.ts [--runs 50] [--warmup 3]
  */
 import { randomBytes } from 'node:crypto';
-import { CoreV1Api, Watch, type V1Job } from '@kubernetes/client-node';
+import { cpus, loadavg } from 'node:os';
+import { BatchV1Api, CoreV1Api, Watch, type V1Job } from '@kubernetes/client-node';
 import { TalonClient } from '../src/client/talon-client';
 import { loadKubeConfig } from '../src/kube/config';
 import { loadTalonConfig } from '../workers/config';
@@ -34,25 +35,40 @@ async function main(): Promise<void> {
   const config = loadTalonConfig({ ...process.env, TALON_TASK_QUEUE: `talon-bench-task-${suffix}` });
   const kc = loadKubeConfig(config.kube);
   const core = kc.makeApiClient(CoreV1Api);
+  const batch = kc.makeApiClient(BatchV1Api);
   const namespace = `bench-task-${suffix}`;
   await core.createNamespace({ body: { metadata: { name: namespace, labels: { 'talon.io/test': 'true' } } } });
 
   const seen = new Map<string, number>();
   const waiters = new Map<string, (at: number) => void>();
-  const watch = await new Watch(kc).watch(
-    `/apis/batch/v1/namespaces/${namespace}/jobs`,
-    {},
-    (type: string, job: V1Job) => {
-      const id = job.metadata?.annotations?.['talon.io/workflow-id'];
-      if (type !== 'ADDED' || !id || seen.has(id)) return;
-      const at = performance.now();
-      seen.set(id, at);
-      waiters.get(id)?.(at);
-    },
-    (err: unknown) => {
-      if (err) process.stderr.write(`watch ended: ${err instanceof Error ? err.message : JSON.stringify(err)}\n`);
-    },
-  );
+  // A watch ends now and then (apiserver timeout, load): restart it and catch up with a LIST.
+  let stopped = false;
+  let current: AbortController | undefined;
+  const record = (job: V1Job) => {
+    const id = job.metadata?.annotations?.['talon.io/workflow-id'];
+    if (!id || seen.has(id)) return;
+    const at = performance.now();
+    seen.set(id, at);
+    waiters.get(id)?.(at);
+  };
+  const startWatch = async (): Promise<void> => {
+    current = await new Watch(kc).watch(
+      `/apis/batch/v1/namespaces/${namespace}/jobs`,
+      {},
+      (type: string, job: V1Job) => {
+        if (type === 'ADDED') record(job);
+      },
+      () => {
+        if (stopped) return;
+        restarts += 1;
+        void startWatch().then(async () => {
+          for (const job of (await batch.listNamespacedJob({ namespace })).items) record(job);
+        });
+      },
+    );
+  };
+  let restarts = 0;
+  await startWatch();
 
   const worker = await createTalonWorker(config, { shutdownGraceMs: 1_000 });
   const workerDone = worker.run();
@@ -73,7 +89,7 @@ async function main(): Promise<void> {
       const createdAt = await new Promise<number>((resolve, reject) => {
         const known = seen.get(handle.id);
         if (known !== undefined) return resolve(known);
-        const timer = setTimeout(() => reject(new Error(`no Job for ${handle.id} within 60 s`)), 60_000);
+        const timer = setTimeout(() => reject(new Error(`no Job for ${handle.id} within 180 s`)), 180_000);
         waiters.set(handle.id, (at) => {
           clearTimeout(timer);
           resolve(at);
@@ -91,7 +107,8 @@ async function main(): Promise<void> {
       if (result.timings.toJobCreatedMs !== undefined) inWorkflow.push(result.timings.toJobCreatedMs);
     }
   } finally {
-    watch.abort();
+    stopped = true;
+    current?.abort();
     worker.shutdown();
     await workerDone;
     await client.close();
@@ -104,6 +121,9 @@ async function main(): Promise<void> {
     [
       `submit → Job created, ${sorted.length} submissions (after ${warmup} warm-up), sequential, local stack:`,
       `  p50 ${fmt(percentile(sorted, 50))}  p90 ${fmt(percentile(sorted, 90))}  p99 ${fmt(percentile(sorted, 99))}  max ${fmt(sorted.at(-1) ?? NaN)}  min ${fmt(sorted[0] ?? NaN)}`,
+      `load average at the end: ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')} (${cpus().length} cores); watch restarts: ${restarts}`,
       `workflow start → createTaskJob done (workflow clock): p50 ${fmt(percentile(wf, 50))}  p99 ${fmt(percentile(wf, 99))}`,
       '',
     ].join('\n'),
