@@ -67,6 +67,16 @@ const createSchema = z.object({
     .optional(),
   activeDeadlineSeconds: z.number().int().positive(),
   ttlSecondsAfterFinished: z.number().int().min(0),
+  podAnnotations: z
+    .record(
+      z
+        .string()
+        .min(1)
+        .max(253)
+        .regex(/^([a-z0-9.-]+\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/),
+      z.string().max(4096),
+    )
+    .optional(),
 });
 export type CreateTaskJobInput = z.input<typeof createSchema>;
 

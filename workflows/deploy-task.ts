@@ -211,6 +211,7 @@ export async function deployTask(input: DeployTaskInput): Promise<DeployTaskResu
             ...(input.input ? { input: input.input } : {}),
             activeDeadlineSeconds: settings.runTimeoutSeconds,
             ttlSecondsAfterFinished: settings.keepFinishedSeconds,
+            ...(settings.podAnnotations ? { podAnnotations: { ...settings.podAnnotations } } : {}),
           },
         ],
       );

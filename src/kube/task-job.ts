@@ -42,6 +42,8 @@ export interface TaskJobSpec {
   readonly input?: TaskDataInput;
   readonly activeDeadlineSeconds: number;
   readonly ttlSecondsAfterFinished: number;
+  /** Added to the pod template's annotations; Talon's own annotation wins on a clash. */
+  readonly podAnnotations?: Readonly<Record<string, string>>;
 }
 
 /** The command the container runs: the registry entry's, plus `--input`/`--output` when given. */
@@ -77,7 +79,7 @@ export function taskJobManifest(spec: TaskJobSpec): V1Job {
       activeDeadlineSeconds: spec.activeDeadlineSeconds,
       ttlSecondsAfterFinished: spec.ttlSecondsAfterFinished,
       template: {
-        metadata: { labels, annotations },
+        metadata: { labels, annotations: { ...spec.podAnnotations, ...annotations } },
         spec: {
           restartPolicy: 'Never',
           affinity: {

@@ -30,6 +30,11 @@ export interface DeployTaskSettings {
   readonly runTimeoutSeconds: number;
   /** How long Kubernetes keeps finished Jobs (`ttlSecondsAfterFinished`). */
   readonly keepFinishedSeconds: number;
+  /**
+   * Extra annotations on the Job's pods (sidecar injection, cost allocation; on the local KWOK stack
+   * `talon.io/simulate-failure-on: <node>` makes the pod fail on that node, see deploy/local/kwok/stages.yaml).
+   */
+  readonly podAnnotations?: Readonly<Record<string, string>>;
 }
 
 export const DEFAULT_DEPLOY_TASK_SETTINGS: DeployTaskSettings = {

@@ -1,5 +1,8 @@
 /** The pure Kubernetes side of task submission: Job names, manifests, status reading, node candidates, run reports. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { V1Job, V1Node, V1Pod } from '@kubernetes/client-node';
+import { parseAllDocuments } from 'yaml';
 import {
   observeJob,
   observedRun,
@@ -63,6 +66,18 @@ describe('taskJobManifest', () => {
       resources: { requests: { cpu: '500m', memory: '80Mi' } },
     });
     expect(job.spec!.template.metadata?.labels?.['talon.io/task-id']).toBe('talon-task-x');
+  });
+
+  it('adds pod annotations without letting them replace Talon’s own', () => {
+    const job = taskJobManifest({
+      ...spec,
+      podAnnotations: { 'talon.io/simulate-failure-on': 'edge-0', 'talon.io/workflow-id': 'forged' },
+    });
+    expect(job.spec!.template.metadata?.annotations).toEqual({
+      'talon.io/simulate-failure-on': 'edge-0',
+      'talon.io/workflow-id': 'task-x',
+    });
+    expect(job.metadata?.annotations).toEqual({ 'talon.io/workflow-id': 'task-x' });
   });
 
   it('adds no data arguments when no input is given', () => {
@@ -182,5 +197,27 @@ describe('observedRun and parseRunReport', () => {
     const log = 'time,value\n1,2\n{"task":"interpolation","exec_time_s":0.01,"rows":741,"nested":{"x":1}}\n';
     expect(parseRunReport(log)).toEqual({ task: 'interpolation', exec_time_s: 0.01, rows: 741 });
     expect(parseRunReport('no report\n{broken')).toBeUndefined();
+  });
+});
+
+describe('deploy/local/kwok/stages.yaml', () => {
+  it('keeps KWOK 0.7’s default stages and adds the failure stage, outweighing pod-complete', () => {
+    const text = readFileSync(join(__dirname, '../../deploy/local/kwok/stages.yaml'), 'utf8');
+    const stages = parseAllDocuments(text).map(
+      (d) => d.toJS() as { kind: string; metadata: { name: string }; spec: Record<string, unknown> },
+    );
+    expect(stages.every((s) => s.kind === 'Stage')).toBe(true);
+    expect(stages.map((s) => s.metadata.name)).toEqual([
+      'node-initialize',
+      'node-heartbeat-with-lease',
+      'pod-ready',
+      'pod-complete',
+      'pod-delete',
+      'talon-task-fail-on-node',
+    ]);
+    const fail = stages.at(-1)!.spec as { weight: number; selector: { matchExpressions: { key: string }[] } };
+    const complete = stages[3]!.spec as { weight?: number };
+    expect(fail.weight).toBeGreaterThan(complete.weight ?? 0);
+    expect(JSON.stringify(fail.selector)).toContain('talon.io/simulate-failure-on');
   });
 });
