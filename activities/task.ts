@@ -34,6 +34,8 @@ export interface TaskActivityDeps {
   readonly taxonomy: () => Promise<Taxonomy>;
   /** Current node usage from Prometheus (the same source task offloading ranks nodes with). */
   readonly nodeUsage: () => Promise<readonly NodeLoad[]>;
+  /** How long a loaded taxonomy is reused (default 30 s): a burst of submissions reads the file once. */
+  readonly taxonomyCacheMs?: number;
   /** How often a running Job is read while waiting (default 1 s). */
   readonly pollMs?: number;
   readonly tierLabel?: string;
@@ -188,6 +190,21 @@ export function createTaskActivities(deps: TaskActivityDeps) {
   const { core, batch } = deps.clients;
   const pollMs = deps.pollMs ?? 1_000;
   const tierLabel = deps.tierLabel ?? TIER_LABEL;
+  const cacheMs = deps.taxonomyCacheMs ?? 30_000;
+  let cached: { at: number; taxonomy: Promise<Taxonomy> } | undefined;
+  const taxonomy = (): Promise<Taxonomy> => {
+    const now = Date.now();
+    if (!cached || now - cached.at > cacheMs) {
+      const pending = deps.taxonomy();
+      const entry = { at: now, taxonomy: pending };
+      cached = entry;
+      // A failed load is not kept: the next call tries again.
+      pending.catch(() => {
+        if (cached === entry) cached = undefined;
+      });
+    }
+    return cached.taxonomy;
+  };
 
   const readJob = (namespace: string, name: string) =>
     kubeCall(`read Job ${namespace}/${name}`, () => batch.readNamespacedJob({ namespace, name }));
@@ -206,7 +223,7 @@ export function createTaskActivities(deps: TaskActivityDeps) {
   return {
     /** The taxonomy selection runs on (bundled file plus user registrations), validated. */
     async loadTaskTaxonomy(): Promise<Taxonomy> {
-      return run(() => deps.taxonomy());
+      return run(taxonomy);
     },
 
     /** Nodes a task may be placed on, with Prometheus' current usage; `exclude` leaves out nodes already tried. */
