@@ -138,9 +138,9 @@ it('labels a KWOK run simulated and reads no log; deleting a gone Job is success
   const { activities } = setup();
   const env = new MockActivityEnvironment();
   await env.run(() => activities.createTaskJob(input));
-  const run = (await env.run(() =>
+  const run = await env.run<[], CollectedRun, () => Promise<CollectedRun>>(() =>
     activities.collectTaskRun({ namespace: 'ns', name: 'talon-task-x-1', simulated: true }),
-  )) as CollectedRun;
+  );
   expect(run.simulated).toBe(true);
   expect(run.reported).toBeUndefined();
   expect(run.notes.join(' ')).toContain('KWOK');
