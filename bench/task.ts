@@ -6,7 +6,7 @@
  * Submissions go one after another, each as soon as the previous Job exists; Jobs then finish under KWOK
  * in the background. Prints p50/p90/p99/max and the workflow's own "Job created after" timing.
  *
- *   npx tsx bench/task.ts [--runs 50] [--warmup 3]
+ *   npx tsx bench/task.ts [--runs 50] [--warmup 3] [--timeout 120]
  */
 import { randomBytes } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
@@ -79,6 +79,8 @@ async function main(): Promise<void> {
     { task: 'data-casting', priorities: { quality: 1, cost: 1 } },
   ];
   const latencies: number[] = [];
+  const timedOut: string[] = [];
+  const timeoutMs = argument('--timeout', 120) * 1000;
   const inWorkflow: number[] = [];
   const ids: string[] = [];
   try {
@@ -86,26 +88,36 @@ async function main(): Promise<void> {
       const request = priorities[i % priorities.length]!;
       const t0 = performance.now();
       const handle = await client.submitTask({ ...request, namespace });
-      const createdAt = await new Promise<number>((resolve, reject) => {
+      const createdAt = await new Promise<number | undefined>((resolve) => {
         const known = seen.get(handle.id);
         if (known !== undefined) return resolve(known);
-        const timer = setTimeout(() => reject(new Error(`no Job for ${handle.id} within 180 s`)), 180_000);
+        const timer = setTimeout(() => resolve(undefined), timeoutMs);
         waiters.set(handle.id, (at) => {
           clearTimeout(timer);
           resolve(at);
         });
       });
       waiters.delete(handle.id);
-      if (i >= warmup) {
+      if (createdAt === undefined) {
+        // Counted, not hidden: a submission whose Job did not appear in time. It is cancelled below.
+        timedOut.push(handle.id);
+        process.stderr.write(`no Job for ${handle.id} within ${timeoutMs / 1000} s\n`);
+      } else if (i >= warmup) {
         latencies.push(createdAt - t0);
         ids.push(handle.id);
       }
+      if ((i + 1) % 10 === 0) process.stderr.write(`${i + 1}/${warmup + runs} submitted\n`);
     }
     // The workflow's own view, once each submission has finished.
     for (const id of ids) {
       const result = await client.task(id).result();
       if (result.timings.toJobCreatedMs !== undefined) inWorkflow.push(result.timings.toJobCreatedMs);
     }
+    for (const id of timedOut)
+      await client
+        .task(id)
+        .cancel()
+        .catch(() => undefined);
   } finally {
     stopped = true;
     current?.abort();
@@ -121,6 +133,7 @@ async function main(): Promise<void> {
     [
       `submit → Job created, ${sorted.length} submissions (after ${warmup} warm-up), sequential, local stack:`,
       `  p50 ${fmt(percentile(sorted, 50))}  p90 ${fmt(percentile(sorted, 90))}  p99 ${fmt(percentile(sorted, 99))}  max ${fmt(sorted.at(-1) ?? NaN)}  min ${fmt(sorted[0] ?? NaN)}`,
+      `submissions without a Job within ${timeoutMs / 1000} s: ${timedOut.length}`,
       `load average at the end: ${loadavg()
         .map((l) => l.toFixed(1))
         .join(' ')} (${cpus().length} cores); watch restarts: ${restarts}`,
