@@ -7,3 +7,19 @@ export {
   type ScaleOptions,
   type ScalePrecision,
 } from './domain/quantity';
+export {
+  TalonClient,
+  TaskNotFoundError,
+  type SubmitTaskRequest,
+  type TaskHandle,
+  type TaskStatus,
+  type TaskSummary,
+  type TalonClientOptions,
+} from './client/talon-client';
+export type {
+  DeployTaskResult,
+  DeployTaskSettings,
+  TaskDataInput,
+  TaskRunMetrics,
+  TaskState,
+} from './shared/task-definitions';

@@ -8,6 +8,7 @@ import { cachedNodeUsage } from '../activities/kube';
 import { createPolicyActivities, type PolicyActivities } from '../activities/policy';
 import { createRemediationActivities, type RemediationActivities } from '../activities/remediation';
 import { createTargetActivities, type TargetActivities } from '../activities/target';
+import { createTaskActivities, type TaskActivities } from '../activities/task';
 import { guardConfig, type GuardConfigInput } from '../src/domain/guards';
 import { KubeActuator } from '../src/kube/actions';
 import { LeaseWriteBudget } from '../src/kube/budget';
@@ -17,6 +18,7 @@ import { NodeCache } from '../src/kube/node-cache';
 import { InfluxStore } from '../src/metrics/influx';
 import { PrometheusClient } from '../src/metrics/prometheus';
 import { loadPolicyModel } from '../src/policy/model';
+import { loadTaxonomy, type LoadTaxonomyOptions } from '../src/tasks/taxonomy-store';
 import type { PolicyModel } from '../src/policy/breaker';
 import type { TalonConfig } from './config';
 
@@ -35,6 +37,8 @@ export interface ActivityDeps {
    */
   readonly longLived?: boolean;
   readonly log?: (line: string) => void;
+  /** Task submissions: the taxonomy file and users' registration files (default: the bundled taxonomy). */
+  readonly taxonomy?: LoadTaxonomyOptions;
 }
 
 export interface AssembledActivities {
@@ -71,6 +75,8 @@ export interface ActivityGroups {
   readonly metrics: MetricsActivities;
   readonly policy: PolicyActivities;
   readonly remediation: RemediationActivities;
+  /** Task submissions (deployTask). */
+  readonly task: TaskActivities;
   /** Absent when no model path is configured (the rules answer). */
   readonly model?: ModelStatus;
   /** Flushes buffered InfluxDB writes and releases the model. */
@@ -140,11 +146,18 @@ export async function createActivityGroups(deps: ActivityDeps): Promise<Activity
     clients,
     nodeUsage: nodeUsage?.usage ?? rankNodes,
   });
+  // Task submissions: taxonomy, node load (same Prometheus source as offloading) and task Jobs.
+  const task = createTaskActivities({
+    clients,
+    taxonomy: () => loadTaxonomy(deps.taxonomy),
+    nodeUsage: nodeUsage?.usage ?? rankNodes,
+  });
   return {
     target: createTargetActivities({ core: clients.core }),
     metrics,
     policy,
     remediation,
+    task,
     ...(modelStatus ? { model: modelStatus } : {}),
     async close() {
       nodeUsage?.stop();
@@ -158,7 +171,7 @@ export async function createActivityGroups(deps: ActivityDeps): Promise<Activity
 export async function createActivities(deps: ActivityDeps): Promise<AssembledActivities> {
   const groups = await createActivityGroups(deps);
   return {
-    activities: { ...groups.target, ...groups.metrics, ...groups.policy, ...groups.remediation },
+    activities: { ...groups.target, ...groups.metrics, ...groups.policy, ...groups.remediation, ...groups.task },
     close: () => groups.close(),
   };
 }

@@ -1,3 +1,4 @@
 /** Every workflow the Talon worker registers. */
 export { remediateAlert } from './remediate-alert';
 export { nodeOverload } from './node-overload';
+export { deployTask } from './deploy-task';

@@ -5,6 +5,7 @@ import { registerModelCommands } from './model';
 import { registerRemediationCommands } from './remediation-commands';
 import { registerRunCommands } from './run-commands';
 import { registerStackCommands } from './stack-commands';
+import { registerTaskCommands } from './task-commands';
 import { registerTaxonomyCommands } from './task-taxonomy';
 
 export function buildProgram(): Command {
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
   registerRunCommands(program);
   registerDemoCommand(program);
   registerTaxonomyCommands(program);
+  registerTaskCommands(program);
   registerModelCommands(program);
   registerRemediationCommands(program);
   return program;

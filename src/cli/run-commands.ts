@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { TalonClient } from '../client/talon-client';
 import { TalonMetrics } from '../observability/metrics';
+import { loadTaxonomy } from '../tasks/taxonomy-store';
 import { startWebhookServer, type RunningWebhook } from '../webhook/server';
 import { loadTalonConfig, type TalonConfig } from '../../workers/config';
 import { createTalonWorker, type TalonWorker } from '../../workers/worker';
@@ -41,6 +42,7 @@ export async function startServices(
       host: config.webhook.host,
       port: config.webhook.port,
       bodyLimit: config.webhook.bodyLimit,
+      taxonomy: () => loadTaxonomy(),
       auth: {
         ...(config.webhook.bearerToken ? { bearerToken: config.webhook.bearerToken } : {}),
         ...(config.webhook.basic ? { basic: config.webhook.basic } : {}),

@@ -2,16 +2,21 @@
  * The public SDK: hand alerts to Talon durably, and look at what Talon is doing. Every face (webhook,
  * CLI, user code) goes through here, so there is one definition of "an alert reached Temporal".
  */
+import { randomBytes } from 'node:crypto';
 import {
   Client,
   Connection,
+  WorkflowFailedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
   type ConnectionOptions,
 } from '@temporalio/client';
 import { ApprovalRefusedError } from './errors';
 import { alertWorkflowId, describeTarget, type TalonAlert } from '../domain/alert';
+import { describeWeights, normalisePriorities } from '../domain/priorities';
 import type { NodeOverloadSettings, RemediationSettings } from '../domain/remediation';
+import { selectAlgorithm } from '../domain/selection';
+import type { Taxonomy } from '../domain/taxonomy';
 import {
   alertFiredSignal,
   alertResolvedSignal,
@@ -24,6 +29,14 @@ import {
   type ApprovalResult,
   type RemediationState,
 } from '../shared/definitions';
+import {
+  taskStateQuery,
+  type DeployTaskInput,
+  type DeployTaskResult,
+  type DeployTaskSettings,
+  type TaskDataInput,
+  type TaskState,
+} from '../shared/task-definitions';
 
 export interface TalonClientOptions {
   readonly address?: string;
@@ -35,6 +48,63 @@ export interface TalonClientOptions {
   readonly client?: Client;
   /** Settings every remediation started through this client runs with (part of the workflow input). */
   readonly settings?: RemediationStartSettings;
+  /**
+   * The taxonomy task submissions are checked against before anything starts (unknown task, no
+   * candidates, unscorable priorities fail at once); without it only the priorities are checked here.
+   */
+  readonly taxonomy?: Taxonomy;
+}
+
+/** A task submission: which task, what to optimise ("quality 70 / energy 30"), where the data is. */
+export interface SubmitTaskRequest {
+  readonly task: string;
+  readonly priorities: Readonly<Record<string, number>>;
+  readonly input?: TaskDataInput;
+  /** Namespace the Job runs in (default `default`). */
+  readonly namespace?: string;
+  readonly settings?: Partial<DeployTaskSettings>;
+}
+
+/** A submitted task: its id, its live state, its result. */
+export interface TaskHandle {
+  readonly id: string;
+  /** The result once the Job finished; rejects with the workflow's failure (WorkflowFailedError). */
+  result(): Promise<DeployTaskResult>;
+  /** Progress while running (step, algorithm, placement, attempts), the outcome after. */
+  state(): Promise<TaskState>;
+  /** Cancels the submission; the workflow deletes the running Job. */
+  cancel(): Promise<void>;
+}
+
+/** Where a submission is, for faces that only have its id (REST GET, `talon task status`). */
+export interface TaskStatus {
+  readonly id: string;
+  /** Temporal's execution status: RUNNING, COMPLETED, FAILED, CANCELLED, TERMINATED, TIMED_OUT. */
+  readonly status: string;
+  readonly state?: TaskState;
+  readonly result?: DeployTaskResult;
+  readonly error?: string;
+}
+
+export interface TaskSummary {
+  readonly id: string;
+  readonly status: string;
+  readonly task?: string;
+  readonly algorithm?: string;
+  readonly outcome?: string;
+  readonly startTime: Date;
+  readonly closeTime?: Date;
+}
+
+/** The submission does not exist (or is not a task submission). */
+export class TaskNotFoundError extends Error {
+  override readonly name = 'TaskNotFoundError';
+  constructor(
+    readonly id: string,
+    cause?: unknown,
+  ) {
+    super(`no task submission ${id}`, { cause });
+  }
 }
 
 export interface RemediationStartSettings {
@@ -73,20 +143,23 @@ export class TalonClient {
     private readonly ownedConnection: Connection | undefined,
     taskQueue: string,
     private readonly settings: RemediationStartSettings = {},
+    private readonly taxonomy?: Taxonomy,
   ) {
     this.taskQueue = taskQueue;
   }
 
   static async connect(options: TalonClientOptions = {}): Promise<TalonClient> {
     const taskQueue = options.taskQueue ?? DEFAULT_TASK_QUEUE;
-    if (options.client) return new TalonClient(options.client, undefined, taskQueue, options.settings);
+    if (options.client) {
+      return new TalonClient(options.client, undefined, taskQueue, options.settings, options.taxonomy);
+    }
     const connection = await Connection.connect({
       address: options.address ?? '127.0.0.1:7233',
       ...(options.tls !== undefined ? { tls: options.tls } : {}),
       ...(options.apiKey ? { apiKey: options.apiKey } : {}),
     });
     const client = new Client({ connection, namespace: options.namespace ?? 'default' });
-    return new TalonClient(client, connection, taskQueue, options.settings);
+    return new TalonClient(client, connection, taskQueue, options.settings, options.taxonomy);
   }
 
   async close(): Promise<void> {
@@ -192,6 +265,100 @@ export class TalonClient {
         ...(target ? { target } : {}),
         ...(outcome ? { outcome } : {}),
         ...(policies ? { policies } : {}),
+      });
+      if (rows.length >= limit) break;
+    }
+    return rows;
+  }
+
+  /**
+   * Submits a task (D3.3 1.4): starts a durable `deployTask` workflow that selects the algorithm by the
+   * priorities, places it on an edge or cloud node, runs it as a Kubernetes Job and reports its metrics.
+   * Invalid priorities (and, with a taxonomy, an unknown task or one without candidates) throw the domain's
+   * errors before anything starts. Resolves once Temporal has accepted the submission.
+   */
+  async submitTask(request: SubmitTaskRequest): Promise<TaskHandle> {
+    const weights = normalisePriorities(request.priorities);
+    const selection = this.taxonomy ? selectAlgorithm(this.taxonomy, request.task, request.priorities) : undefined;
+    const id = `task-${request.task}-${randomBytes(6).toString('hex')}`;
+    const input: DeployTaskInput = {
+      task: request.task,
+      priorities: { ...request.priorities },
+      ...(request.input ? { input: request.input } : {}),
+      ...(request.namespace ? { namespace: request.namespace } : {}),
+      ...(request.settings ? { settings: request.settings } : {}),
+    };
+    await this.temporal.workflow.start(WORKFLOW_TYPES.deployTask, {
+      workflowId: id,
+      taskQueue: this.taskQueue,
+      args: [input],
+      staticSummary: `task ${request.task} for ${describeWeights(weights)}`,
+      staticDetails: selection ? `expected algorithm: ${selection.summary}` : '',
+    });
+    return this.task(id);
+  }
+
+  /** A handle on an existing submission. */
+  task(id: string): TaskHandle {
+    const handle = this.temporal.workflow.getHandle(id);
+    return {
+      id,
+      result: () => handle.result() as Promise<DeployTaskResult>,
+      state: () => handle.query(taskStateQuery),
+      cancel: async () => {
+        await handle.cancel();
+      },
+    };
+  }
+
+  /** Where a submission is: running (with its state), finished (with its result), or failed (with why). */
+  async taskStatus(id: string): Promise<TaskStatus> {
+    const handle = this.temporal.workflow.getHandle(id);
+    let description;
+    try {
+      description = await handle.describe();
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new TaskNotFoundError(id, err);
+      throw err;
+    }
+    if (description.type !== WORKFLOW_TYPES.deployTask) throw new TaskNotFoundError(id);
+    const status = description.status.name;
+    // A query needs a worker (a closed workflow is replayed to answer it): bounded, and optional.
+    const query = () =>
+      this.temporal
+        .withDeadline(Date.now() + 5_000, () => handle.query(taskStateQuery))
+        .catch((): TaskState | undefined => undefined);
+    if (status === 'RUNNING') {
+      const state = await query();
+      return { id, status, ...(state ? { state } : {}) };
+    }
+    try {
+      const result = (await handle.result()) as DeployTaskResult;
+      return { id, status, result };
+    } catch (err) {
+      const state = await query();
+      const cause = err instanceof WorkflowFailedError && err.cause ? err.cause : err;
+      const error = cause instanceof Error ? cause.message : String(cause);
+      return { id, status, error, ...(state ? { state } : {}) };
+    }
+  }
+
+  /** Task submissions, newest first. */
+  async listTasks(limit = 50): Promise<TaskSummary[]> {
+    const rows: TaskSummary[] = [];
+    for await (const wf of this.temporal.workflow.list({ query: `WorkflowType = "${WORKFLOW_TYPES.deployTask}"` })) {
+      const sa = wf.searchAttributes;
+      const target = firstKeyword(sa.TalonTarget);
+      const algorithm = Array.isArray(sa.TalonPolicy) ? String((sa.TalonPolicy as unknown[])[0]) : undefined;
+      const outcome = firstKeyword(sa.TalonOutcome);
+      rows.push({
+        id: wf.workflowId,
+        status: wf.status.name,
+        startTime: wf.startTime,
+        ...(wf.closeTime ? { closeTime: wf.closeTime } : {}),
+        ...(target ? { task: target.replace(/^task\//, '') } : {}),
+        ...(algorithm ? { algorithm } : {}),
+        ...(outcome ? { outcome } : {}),
       });
       if (rows.length >= limit) break;
     }

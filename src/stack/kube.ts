@@ -191,7 +191,9 @@ export const kubeComponent: StackComponent = {
       });
     } else {
       const configPath = join(kwokWorkdir(config), 'kwokctl.yaml');
-      await writeFile(configPath, stringify(kwokctlConfig(config)));
+      // Stages go in at creation: KWOK 0.7's defaults plus Talon's simulated task failure (see the file).
+      const stages = await readFile(join(repoRoot(), 'deploy', 'local', 'kwok', 'stages.yaml'), 'utf8');
+      await writeFile(configPath, `${stringify(kwokctlConfig(config))}---\n${stages}`);
       await runCommand(
         kwokctl,
         [

@@ -16,6 +16,7 @@ import {
   normaliseGrafana,
   type NormalisedBatch,
 } from './payloads';
+import { taskRoutes, type TaskRoutesDeps } from './tasks';
 
 /** Where accepted alerts go; TalonClient implements it. */
 export interface AlertSink {
@@ -33,6 +34,8 @@ export interface WebhookDeps {
   readonly bodyLimit?: string;
   /** Give up on Temporal after this long and answer 503. */
   readonly handoffTimeoutMs?: number;
+  /** Task submission (`/api/tasks`); absent, the routes are not served. */
+  readonly tasks?: TaskRoutesDeps;
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
@@ -139,6 +142,7 @@ export function createWebhookApp(deps: WebhookDeps): Express {
   const auth = authMiddleware(deps.auth);
   app.post('/api/alerts', auth, json, alertRoute(deps, 'alertmanager', alertmanagerPayload, normaliseAlertmanager));
   app.post('/api/alerts/grafana', auth, json, alertRoute(deps, 'grafana', grafanaPayload, normaliseGrafana));
+  if (deps.tasks) app.use('/api/tasks', auth, json, taskRoutes(deps.tasks));
   app.use((_req, _res, next) => next(new HttpError(404, 'not_found', 'no such route')));
   app.use(errorHandler(deps.metrics));
   return app;

@@ -1,6 +1,7 @@
 /** Runs the webhook app on a socket, connected to Temporal through TalonClient. */
 import type { Server } from 'node:http';
 import type { TalonClient } from '../client/talon-client';
+import type { Taxonomy } from '../domain/taxonomy';
 import type { TalonMetrics } from '../observability/metrics';
 import { createWebhookApp, type AlertSink } from './app';
 import type { WebhookAuth } from './auth';
@@ -11,6 +12,8 @@ export interface WebhookServerOptions {
   readonly auth: WebhookAuth;
   readonly bodyLimit: string;
   readonly handoffTimeoutMs?: number;
+  /** Serves task submission (`/api/tasks`), checked against this taxonomy; absent, it is not served. */
+  readonly taxonomy?: () => Promise<Taxonomy>;
 }
 
 export interface RunningWebhook {
@@ -32,6 +35,7 @@ export async function startWebhookServer(
     auth: options.auth,
     bodyLimit: options.bodyLimit,
     ...(options.handoffTimeoutMs !== undefined ? { handoffTimeoutMs: options.handoffTimeoutMs } : {}),
+    ...(options.taxonomy ? { tasks: { service: client, taxonomy: options.taxonomy } } : {}),
     ready: async () => {
       await client.temporal.connection.workflowService.getSystemInfo({});
       return true;
