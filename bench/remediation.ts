@@ -24,14 +24,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
-import {
-  bundleWorkflowCode,
-  DefaultLogger,
-  makeTelemetryFilterString,
-  NativeConnection,
-  Runtime,
-  Worker,
-} from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, makeTelemetryFilterString, Runtime } from '@temporalio/worker';
 import type { V1Deployment, V1Node } from '@kubernetes/client-node';
 import express from 'express';
 import { TalonClient } from '../src/client/talon-client';
@@ -60,7 +53,7 @@ import { startWebhookServer } from '../src/webhook/server';
 import { createRemediationActivities } from '../activities/remediation';
 import { createActivities } from '../workers/activities';
 import { loadTalonConfig, type TalonConfig } from '../workers/config';
-import { createTalonWorker, workflowsPath } from '../workers/worker';
+import { createTalonWorker, workflowsPath, type WorkerTuning } from '../workers/worker';
 import { testKube, type TestKube } from '../test/support/kube';
 
 // ------------------------------------------------------------------------------------------------------------
@@ -125,6 +118,37 @@ function loadLine(): string {
     .map((l) => l.toFixed(2))
     .join(', ')} on 2 cores`;
 }
+
+/** The 1-minute load average, sampled every 5 s while a measurement runs (the machine is shared). */
+class LoadSampler {
+  private readonly samples: number[] = [loadavg()[0]!];
+  private readonly timer = setInterval(() => this.samples.push(loadavg()[0]!), 5_000);
+
+  stop(): string {
+    clearInterval(this.timer);
+    this.samples.push(loadavg()[0]!);
+    const mean = this.samples.reduce((a, b) => a + b, 0) / this.samples.length;
+    return `1-min loadavg min ${Math.min(...this.samples).toFixed(1)} / mean ${mean.toFixed(1)} / max ${Math.max(...this.samples).toFixed(1)} (2 cores, ${this.samples.length} samples)`;
+  }
+}
+
+/** A plain aligned table: measure | value | goal. */
+function table(title: string, rows: readonly (readonly [string, string, string?])[]): void {
+  const head = ['measure', 'value', 'goal'] as const;
+  const w0 = Math.max(head[0].length, ...rows.map((r) => r[0].length));
+  const w1 = Math.max(head[1].length, ...rows.map((r) => r[1].length));
+  const line = (a: string, b: string, c: string): string => `  | ${a.padEnd(w0)} | ${b.padEnd(w1)} | ${c}`;
+  out(`\n  ${title}`);
+  out(line(head[0], head[1], head[2]));
+  out(`  |${'-'.repeat(w0 + 2)}|${'-'.repeat(w1 + 2)}|------`);
+  for (const [a, b, c] of rows) out(line(a, b, c ?? ''));
+}
+
+const pct = (values: readonly number[], p: number): number =>
+  percentile(
+    [...values].sort((a, b) => a - b),
+    p,
+  );
 
 async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>) {
   const results: R[] = new Array<R>(items.length);
@@ -434,75 +458,43 @@ async function memoryReport(): Promise<MemoryReport> {
   };
 }
 
-/** What-if knobs for the worker; createTalonWorker exposes none of them today. */
-interface WorkerTuning {
-  /** Sticky cache size: parked workflows beyond it are evicted and replayed from history when they wake. */
-  readonly maxCachedWorkflows?: number;
-  /** Concurrent workflow-task polls (SDK default 10, of which 20 % poll the non-sticky queue new workflows use). */
-  readonly workflowPollers?: number;
-  /** Let the SDK scale the workflow and activity pollers with the backlog instead of fixed maxima. */
-  readonly autoscalePollers?: boolean;
-}
-
-const TUNING_FLAGS = ['max-cached', 'wft-pollers', 'autoscale-pollers'] as const;
+/** What-if knobs for the worker child, handed to createTalonWorker's `tuning` (unset: Talon's defaults). */
+const TUNING_FLAGS = ['max-cached', 'wft-pollers', 'nonsticky-ratio', 'autoscale-pollers'] as const;
 
 function tuningFrom(flags: Flags): WorkerTuning {
+  const cache = flags.has('max-cached') ? numberFlag(flags, 'max-cached', 0, 0, 100_000) : undefined;
   return {
-    ...(flags.has('max-cached') ? { maxCachedWorkflows: numberFlag(flags, 'max-cached', 0, 0, 100_000) } : {}),
-    ...(flags.has('wft-pollers') ? { workflowPollers: numberFlag(flags, 'wft-pollers', 10, 2, 1000) } : {}),
-    ...(flags.get('autoscale-pollers') === 'true' ? { autoscalePollers: true } : {}),
-  };
-}
-
-/** The tuning flags to hand on to the worker child, and a line saying what differs from createTalonWorker. */
-function tuningArgs(flags: Flags): { args: string[]; note?: string } {
-  const args = TUNING_FLAGS.flatMap((f) => (flags.has(f) ? [`--${f}`, flags.get(f)!] : []));
-  const tuning = tuningFrom(flags);
-  if (Object.keys(tuning).length === 0) return { args };
-  return { args, note: `what-if worker (not createTalonWorker's defaults): ${JSON.stringify(tuning)}` };
-}
-
-/**
- * The what-ifs: the same worker as createTalonWorker builds (connection, namespace, queue, bundle,
- * activities, grace) plus the tuning knobs.
- */
-async function tunedWorker(
-  config: TalonConfig,
-  activities: Record<string, (...args: never[]) => Promise<unknown>>,
-  codePath: string,
-  tuning: WorkerTuning,
-): Promise<{ run(): Promise<void>; shutdown(): void; cacheSize: number }> {
-  const connection = await NativeConnection.connect({ address: config.temporal.address });
-  const cache = tuning.maxCachedWorkflows;
-  const worker = await Worker.create({
-    connection,
-    namespace: config.temporal.namespace,
-    taskQueue: config.temporal.taskQueue,
-    workflowBundle: { codePath },
-    activities,
-    shutdownGraceTime: 2_000,
+    // Parked workflows beyond the sticky cache are evicted and replayed from history when they wake.
     ...(cache !== undefined
       ? { maxCachedWorkflows: cache, maxConcurrentWorkflowTaskExecutions: Math.max(2, Math.min(40, cache)) }
       : {}),
-    ...(tuning.workflowPollers !== undefined ? { maxConcurrentWorkflowTaskPolls: tuning.workflowPollers } : {}),
-    ...(tuning.autoscalePollers
+    // Concurrent workflow-task polls (SDK default 10, a `nonsticky-ratio` share of them on the queue new workflows use).
+    ...(flags.has('wft-pollers')
+      ? {
+          workflowTaskPollerBehavior: {
+            type: 'simple-maximum' as const,
+            maximum: numberFlag(flags, 'wft-pollers', 10, 2, 1000),
+          },
+        }
+      : {}),
+    ...(flags.has('nonsticky-ratio')
+      ? { nonStickyToStickyPollRatio: numberFlag(flags, 'nonsticky-ratio', 0.2, 0.01, 1) }
+      : {}),
+    ...(flags.get('autoscale-pollers') === 'true'
       ? {
           workflowTaskPollerBehavior: { type: 'autoscaling' as const },
           activityTaskPollerBehavior: { type: 'autoscaling' as const },
         }
       : {}),
-  });
-  return {
-    cacheSize: worker.options.maxCachedWorkflows,
-    async run() {
-      try {
-        await worker.run();
-      } finally {
-        await connection.close();
-      }
-    },
-    shutdown: () => worker.shutdown(),
   };
+}
+
+/** The tuning flags to hand on to the worker child, and a line saying what differs from Talon's defaults. */
+function tuningArgs(flags: Flags): { args: string[]; note?: string } {
+  const args = TUNING_FLAGS.flatMap((f) => (flags.has(f) ? [`--${f}`, flags.get(f)!] : []));
+  const tuning = tuningFrom(flags);
+  if (Object.keys(tuning).length === 0) return { args };
+  return { args, note: `what-if worker (createTalonWorker with tuning ${JSON.stringify(tuning)})` };
 }
 
 /** The worker child: `worker --queue Q --activities real|stub --bundle PATH [tuning flags]`. */
@@ -535,22 +527,13 @@ async function workerChild(flags: Flags): Promise<void> {
   }
   const occupancy = new SlotOccupancy();
   const activities = timed(assembled?.activities ?? stubActivities(), (row) => pending.push(row), occupancy);
-  const tuning = tuningFrom(flags);
-  let cacheSize: number;
-  let worker: { run(): Promise<void>; shutdown(): void };
-  if (Object.keys(tuning).length === 0) {
-    const talon = await createTalonWorker(config, {
-      activities,
-      workflowBundle: { codePath: flags.get('bundle')! },
-      shutdownGraceMs: 2_000,
-    });
-    cacheSize = talon.worker.options.maxCachedWorkflows;
-    worker = talon;
-  } else {
-    const tuned = await tunedWorker(config, activities, flags.get('bundle')!, tuning);
-    cacheSize = tuned.cacheSize;
-    worker = tuned;
-  }
+  const worker = await createTalonWorker(config, {
+    activities,
+    workflowBundle: { codePath: flags.get('bundle')! },
+    shutdownGraceMs: 2_000,
+    tuning: tuningFrom(flags),
+  });
+  const cacheSize = worker.worker.options.maxCachedWorkflows;
   const done = worker.run();
   let stopping = false;
   const stop = (): void => {
@@ -1164,6 +1147,7 @@ async function latency(flags: Flags, workDir: string): Promise<void> {
     list.map((x) => rawPodAlert(x.namespace, x.pod ?? `${x.deployment}-missing`));
   const token = randomBytes(16).toString('hex');
   const labels = new Map<number, string>([[process.pid, 'bench(webhook)']]);
+  const load = new LoadSampler();
 
   // Naive handler first: it leaves nothing running behind it, while Talon's phase leaves verifications.
   let naive: { rows: PostResult[]; records: Map<string, NaiveRecord>; ids: string[]; cpu: string } | undefined;
@@ -1232,7 +1216,7 @@ async function latency(flags: Flags, workDir: string): Promise<void> {
     { host: '127.0.0.1', port, auth: { bearerToken: token }, bodyLimit: '1mb' },
     sink,
   );
-  let rows: PostResult[];
+  let posts: PostResult[];
   let cpu: string;
   const applied = (): Map<string, ActivityTiming> => {
     const byId = new Map<string, ActivityTiming>();
@@ -1245,8 +1229,8 @@ async function latency(flags: Flags, workDir: string): Promise<void> {
     const c0 = await cpuSnapshot();
     const w0 = Date.now();
     const posted = await runPoster(workDir, plan);
-    rows = posted.rows;
-    out(`  posted ${rows.length} alerts in ${((Date.now() - w0) / 1000).toFixed(0)} s; ${loadLine()}`);
+    posts = posted.rows;
+    out(`  posted ${posts.length} alerts in ${((Date.now() - w0) / 1000).toFixed(0)} s; ${loadLine()}`);
     const d0 = Date.now();
     let reported = d0;
     while (Date.now() - d0 < drainS * 1000) {
@@ -1306,7 +1290,7 @@ async function latency(flags: Flags, workDir: string): Promise<void> {
       `failed apply attempts ${failedApplies.length}${failedApplies[0] ? ` (e.g. ${failedApplies[0].error})` : ''}; ` +
       `policies: ${policyCounts([...done.values()].map((r) => r.policy))}`,
   );
-  out(`         HTTP: ${httpSummary(rows)}; webhook 202 time ${dist(rows.map((r) => r.doneAt - r.sentAt))}`);
+  out(`         HTTP: ${httpSummary(posts)}; webhook 202 time ${dist(posts.map((r) => r.doneAt - r.sentAt))}`);
   out(`         ${cpu}`);
   // Where the time goes, per alert: hand-off, then each activity and the Temporal round trip before it.
   const firstOk = (name: string): Map<string, ActivityTiming> => {
@@ -1354,7 +1338,24 @@ async function latency(flags: Flags, workDir: string): Promise<void> {
       `  real worker child after the run: RSS ${(memory.rss / 2 ** 20).toFixed(0)} MiB (peak ${(memory.hwmKiB / 1024).toFixed(0)} MiB), heap ${(memory.heapUsed / 2 ** 20).toFixed(0)} MiB`,
     );
   }
-  out(`  ${loadLine()}`);
+  const what = stub ? 'receipt → stubbed applyPolicy returned' : 'receipt → apiserver ack';
+  const rows: [string, string, string?][] = [];
+  const p5099 = (v: readonly number[]): string => `${ms(pct(v, 50))} / ${ms(pct(v, 99))}`;
+  if (naive) {
+    const nl = naive.ids.map((i) => {
+      const r = naive.records.get(i);
+      return r?.ackedAt !== undefined ? r.ackedAt - r.receivedAt : Infinity;
+    });
+    rows.push([`naive  ${what}, p50 / p99`, p5099(nl), 'reference']);
+    rows.push(['naive  applied', `${nl.filter(Number.isFinite).length}/${count}`]);
+  }
+  const p99Talon = pct(lat, 99);
+  rows.push([`talon  ${what}, p50 / p99`, p5099(lat), `p99 ≤ 1000 ms: ${p99Talon <= 1000 ? 'met' : 'MISSED'}`]);
+  rows.push(['talon  applied', `${done.size}/${count}`]);
+  rows.push(['talon  webhook answer (hand-off), p50 / p99', p5099(posts.map((r) => r.doneAt - r.sentAt))]);
+  rows.push(['talon  HTTP answers', httpSummary(posts)]);
+  rows.push(['load during the run', load.stop()]);
+  table(`latency, ${count} alerts at ${rate}/s for ${duration} s, one alert per payload`, rows);
 }
 
 // ------------------------------------------------------------------------------------------------------------
@@ -1369,6 +1370,8 @@ async function burst(flags: Flags, workDir: string): Promise<void> {
   const id = randomBytes(3).toString('hex');
   const queue = `bench-${id}`;
   const requests = Math.ceil(total / batch);
+  const load = new LoadSampler();
+  const summary: [string, string, string?][] = [];
   out(
     `\n== burst: ${total} alerts in ${seconds} s over HTTP, ${batch} alert(s) per Alertmanager payload ` +
       `(${requests} requests, ${(requests / seconds).toFixed(0)}/s), queue ${queue}`,
@@ -1442,6 +1445,36 @@ async function burst(flags: Flags, workDir: string): Promise<void> {
     );
     out(`  webhook ack (request sent → answer), all answers: ${dist(rows.map((r) => r.doneAt - r.sentAt))}`);
     out(`  webhook ack, 2xx only: ${dist(ok.map((r) => r.doneAt - r.sentAt))}   (goal p99 ≤ 100 ms)`);
+    const ackOf = (r: PostResult): number => r.doneAt - r.sentAt;
+    // Per alert: each alert waits for its payload's answer.
+    const perAlert = (list: readonly PostResult[]): number[] =>
+      list.flatMap((r) => Array.from({ length: plan.requests[r.index]!.alerts }, () => ackOf(r)));
+    const accounted = acceptedAlerts + alertsIn(serverErr);
+    const ackP99 = pct(ok.map(ackOf), 99);
+    summary.push(
+      [`payloads posted (${batch} alert(s) each)`, `${rows.length}/${requests} in ${(postedMs / 1000).toFixed(1)} s`],
+      [
+        'payloads answered 2xx / 5xx / conn-error / other',
+        `${ok.length} / ${serverErr.length} / ${connErr.length} / ${other.length}`,
+      ],
+      ['alerts accepted (2xx) / answered 5xx', `${acceptedAlerts} / ${alertsIn(serverErr)}`],
+      [
+        'alerts lost (neither 2xx nor 5xx)',
+        String(total - accounted),
+        `0: ${total - accounted === 0 ? 'met' : 'MISSED'}`,
+      ],
+      [
+        'webhook ack per payload, 2xx, p50 / p99',
+        `${ms(pct(ok.map(ackOf), 50))} / ${ms(ackP99)}`,
+        `p99 ≤ 100 ms: ${ackP99 <= 100 ? 'met' : 'MISSED'}`,
+      ],
+      [
+        'webhook ack per payload, all answers, p50 / p99',
+        `${ms(pct(rows.map(ackOf), 50))} / ${ms(pct(rows.map(ackOf), 99))}`,
+      ],
+      ['webhook ack per alert, 2xx, p50 / p99', `${ms(pct(perAlert(ok), 50))} / ${ms(pct(perAlert(ok), 99))}`],
+      ['accepted alerts per second (2xx)', (acceptedAlerts / (postedMs / 1000)).toFixed(0)],
+    );
     out(`  ${cpu}`);
 
     // Every accepted alert has its workflow: the visibility count catches up with what was acknowledged.
@@ -1480,6 +1513,18 @@ async function burst(flags: Flags, workDir: string): Promise<void> {
     );
     if (withWorker)
       out(`  accepted workflows picked up by the stubbed worker (first task done, ${picked}): ${since(pickedAt)}`);
+    summary.push([
+      'all accepted alerts have their workflow (visibility count)',
+      visibleAt === undefined
+        ? 'not within 300 s'
+        : `${((visibleAt - startedAt) / 1000).toFixed(1)} s after the first post`,
+    ]);
+    summary.push([
+      'all alerts have their workflow, 5xx ones included',
+      allVisibleAt === undefined
+        ? 'not within 300 s'
+        : `${((allVisibleAt - startedAt) / 1000).toFixed(1)} s after the first post`,
+    ]);
 
     // What Alertmanager does next: retry the 5xx and failed requests after Retry-After, until all are in.
     const retry = [...serverErr, ...connErr].map((r) => plan.requests[r.index]!);
@@ -1512,10 +1557,12 @@ async function burst(flags: Flags, workDir: string): Promise<void> {
           `  stubbed worker child: RSS ${(m.rss / 2 ** 20).toFixed(0)} MiB (peak ${(m.hwmKiB / 1024).toFixed(0)} MiB)`,
         );
     }
+    summary.push(['after Alertmanager-style retries: workflows for the alerts', `${finalCount}/${total}`]);
   } finally {
     await webhook.close();
   }
-  out(`  ${loadLine()}`);
+  summary.push(['load during the run', load.stop()]);
+  table(`burst, ${total} alerts in ${seconds} s, ${batch} per payload`, summary);
 }
 
 // ------------------------------------------------------------------------------------------------------------
@@ -1525,6 +1572,7 @@ async function rss(flags: Flags, workDir: string): Promise<void> {
   const total = numberFlag(flags, 'workflows', 1_000, 1, 20_000);
   const id = randomBytes(3).toString('hex');
   const queue = `bench-${id}`;
+  const load = new LoadSampler();
   out(`\n== worker RSS with ${total} remediations in cool-down (stubbed activities, queue ${queue})`);
   out(`  ${loadLine()}`);
   const config = loadTalonConfig({ ...process.env, TALON_TASK_QUEUE: queue });
@@ -1583,7 +1631,19 @@ async function rss(flags: Flags, workDir: string): Promise<void> {
     `  peak RSS (VmHWM) ${(m.hwmKiB / 1024).toFixed(0)} MiB; V8 heap used ${(m.heapUsed / 2 ** 20).toFixed(0)} of ${(m.heapTotal / 2 ** 20).toFixed(0)} MiB; ` +
       `external ${(m.external / 2 ** 20).toFixed(0)} MiB; maxCachedWorkflows ${m.maxCachedWorkflows ?? '?'}; ≈ ${(((m.rss - idle.rss) / Math.max(1, total - waiting.size)) * (1024 / 2 ** 20)).toFixed(0)} KiB per parked workflow`,
   );
-  out(`  ${loadLine()}`);
+  const parked = total - waiting.size;
+  table(`worker RSS, ${parked} remediations in cool-down`, [
+    ['worker RSS idle', `${(idle.rss / 2 ** 20).toFixed(0)} MiB`],
+    [
+      `worker RSS with ${parked} in cool-down`,
+      `${(m.rss / 2 ** 20).toFixed(0)} MiB (${(m.rss / 1e6).toFixed(0)} MB)`,
+      `≤ 300 MB: ${m.rss <= 300e6 ? 'met' : 'MISSED'}`,
+    ],
+    ['worker peak RSS (VmHWM)', `${(m.hwmKiB / 1024).toFixed(0)} MiB`],
+    ['V8 heap used / total', `${(m.heapUsed / 2 ** 20).toFixed(0)} / ${(m.heapTotal / 2 ** 20).toFixed(0)} MiB`],
+    ['maxCachedWorkflows', String(m.maxCachedWorkflows ?? '?')],
+    ['load during the run', load.stop()],
+  ]);
 }
 
 // ------------------------------------------------------------------------------------------------------------

@@ -17,9 +17,25 @@ export function workflowsPath(): string {
   return require.resolve('../workflows');
 }
 
+/** Worker knobs a deployment (or the benchmark) may set; unset ones keep the SDK's defaults. */
+export type WorkerTuning = Partial<
+  Pick<
+    WorkerOptions,
+    | 'maxCachedWorkflows'
+    | 'maxConcurrentWorkflowTaskExecutions'
+    | 'maxConcurrentActivityTaskExecutions'
+    | 'workflowTaskPollerBehavior'
+    | 'activityTaskPollerBehavior'
+    | 'nonStickyToStickyPollRatio'
+  >
+>;
+
 export async function createTalonWorker(
   config: TalonConfig,
-  overrides: Partial<Pick<WorkerOptions, 'workflowBundle' | 'activities'>> & { shutdownGraceMs?: number } = {},
+  overrides: Partial<Pick<WorkerOptions, 'workflowBundle' | 'activities'>> & {
+    shutdownGraceMs?: number;
+    tuning?: WorkerTuning;
+  } = {},
 ): Promise<TalonWorker> {
   const connection = await NativeConnection.connect({
     address: config.temporal.address,
@@ -40,6 +56,7 @@ export async function createTalonWorker(
     ...(overrides.workflowBundle ? { workflowBundle: overrides.workflowBundle } : { workflowsPath: workflowsPath() }),
     activities,
     shutdownGraceTime: overrides.shutdownGraceMs ?? 30_000,
+    ...overrides.tuning,
   });
   return {
     worker,
