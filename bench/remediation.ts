@@ -51,7 +51,7 @@ import type { AlertSink } from '../src/webhook/app';
 import { alertmanagerPayload, normaliseAlertmanager } from '../src/webhook/payloads';
 import { startWebhookServer } from '../src/webhook/server';
 import { createRemediationActivities } from '../activities/remediation';
-import { createActivities } from '../workers/activities';
+import { activityDepsFromConfig, createActivities } from '../workers/activities';
 import { loadTalonConfig, type TalonConfig } from '../workers/config';
 import { createTalonWorker, workflowsPath, type WorkerTuning } from '../workers/worker';
 import { testKube, type TestKube } from '../test/support/kube';
@@ -516,13 +516,10 @@ async function workerChild(flags: Flags): Promise<void> {
   const flusher = setInterval(flush, 250);
   let assembled: Awaited<ReturnType<typeof createActivities>> | undefined;
   if (flags.get('activities') === 'real') {
+    // The same assembly createTalonWorker uses in production (watch-fed node cache, background node usage).
     assembled = await createActivities({
-      kubeConfig: loadKubeConfig(config.kube),
-      prometheusUrl: config.prometheusUrl,
-      influx: config.influx,
-      modelPath: config.modelPath,
-      windowStepSeconds: config.windowStepSeconds,
-      guards: { talonNamespace: config.talonNamespace },
+      ...activityDepsFromConfig(config, loadKubeConfig(config.kube)),
+      longLived: true,
     });
   }
   const occupancy = new SlotOccupancy();
