@@ -11,6 +11,12 @@
  * - rss: `--workflows` remediations parked in cool-down on a worker with stubbed activities; the worker
  *   process's RSS.
  *
+ * Flags: latency `--rate 50 --duration 60 --warmup 60 --drain 180 --per-namespace 10 --naive false --stub`;
+ * burst `--alerts 10000 --seconds 10 --batch 1 --worker false`; rss `--workflows 1000`; every mode `--port 18080`
+ * and the worker what-ifs `--max-cached N --wft-pollers N --nonsticky-ratio R --autoscale-pollers` (passed to
+ * createTalonWorker's `tuning`). Each mode ends with a table (measure | value | goal) and the load average
+ * sampled during the run: the machine is shared, so read every figure next to it.
+ *
  * Three processes, as in production: this one hosts the webhook (or the naive handler) and orchestrates;
  * a forked child runs the Temporal worker (real activities for latency, stubs for burst and rss); another
  * forked child plays Alertmanager and posts the alerts. Everything uses a fresh task queue `bench-<id>`,
@@ -617,7 +623,9 @@ async function posterChild(flags: Flags): Promise<void> {
   // Exit only once the (large) results message is flushed down the IPC channel.
   await new Promise<void>((resolve) => {
     const message: FromPoster = { type: 'results', rows, startedAt, cpuMs: (cpu.user + cpu.system) / 1000 };
-    if (!process.send?.(message, undefined, {}, () => resolve())) resolve();
+    // send() returns false when the message is merely queued (a large one is): wait for its callback.
+    if (!process.send) resolve();
+    else process.send(message, undefined, {}, () => resolve());
   });
   process.disconnect?.();
 }
@@ -1349,6 +1357,13 @@ async function latency(flags: Flags, workDir: string): Promise<void> {
   const p99Talon = pct(lat, 99);
   rows.push([`talon  ${what}, p50 / p99`, p5099(lat), `p99 ≤ 1000 ms: ${p99Talon <= 1000 ? 'met' : 'MISSED'}`]);
   rows.push(['talon  applied', `${done.size}/${count}`]);
+  // Alertmanager retries a 5xx, so the alerts answered 2xx are the ones whose latency the webhook promised.
+  const acceptedIds = new Set(handedAt.keys());
+  rows.push([
+    'talon  same, alerts answered 2xx only, p50 / p99',
+    `${p5099(ids.flatMap((i, k) => (acceptedIds.has(i) ? [lat[k]!] : [])))} (n=${acceptedIds.size})`,
+  ]);
+  for (const [k, v] of parts) if (!k.endsWith(': run')) rows.push([`talon  part: ${k.trim()}, p50 / p99`, p5099(v)]);
   rows.push(['talon  webhook answer (hand-off), p50 / p99', p5099(posts.map((r) => r.doneAt - r.sentAt))]);
   rows.push(['talon  HTTP answers', httpSummary(posts)]);
   rows.push(['load during the run', load.stop()]);
@@ -1480,17 +1495,13 @@ async function burst(flags: Flags, workDir: string): Promise<void> {
       (await client.temporal.workflow.count(`TaskQueue = "${queue}" AND TalonAlertName = "TalonPodCpuNearLimit"`))
         .count;
     let visibleAt: number | undefined;
-    let allVisibleAt: number | undefined;
     let pickedAt: number | undefined;
     let visible = 0;
     let picked = 0;
     const deadline = Date.now() + 300_000;
-    const pending = (): boolean =>
-      visibleAt === undefined || allVisibleAt === undefined || (withWorker && pickedAt === undefined);
-    while (Date.now() < deadline && pending()) {
+    while (Date.now() < deadline && (visibleAt === undefined || (withWorker && pickedAt === undefined))) {
       visible = await started().catch(() => visible);
       if (visibleAt === undefined && visible >= acceptedAlerts) visibleAt = Date.now();
-      if (allVisibleAt === undefined && visible >= total) allVisibleAt = Date.now();
       if (withWorker) {
         picked = await running().catch(() => picked);
         if (pickedAt === undefined && picked >= acceptedAlerts) pickedAt = Date.now();
@@ -1504,28 +1515,19 @@ async function burst(flags: Flags, workDir: string): Promise<void> {
     out(
       `  every accepted alert has its workflow (visibility count ${visible} ≥ ${acceptedAlerts}): ${since(visibleAt)}`,
     );
-    out(
-      `  every alert has its workflow, 5xx ones included (their hand-off went on after the 503; count ≥ ${total}): ` +
-        since(allVisibleAt),
-    );
     if (withWorker)
       out(`  accepted workflows picked up by the stubbed worker (first task done, ${picked}): ${since(pickedAt)}`);
     summary.push([
-      'all accepted alerts have their workflow (visibility count)',
+      'all 2xx-accepted alerts have their workflow (visibility count)',
       visibleAt === undefined
         ? 'not within 300 s'
         : `${((visibleAt - startedAt) / 1000).toFixed(1)} s after the first post`,
     ]);
-    summary.push([
-      'all alerts have their workflow, 5xx ones included',
-      allVisibleAt === undefined
-        ? 'not within 300 s'
-        : `${((allVisibleAt - startedAt) / 1000).toFixed(1)} s after the first post`,
-    ]);
 
     // What Alertmanager does next: retry the 5xx and failed requests after Retry-After, until all are in.
     const retry = [...serverErr, ...connErr].map((r) => plan.requests[r.index]!);
-    for (let round = 1; round <= 5 && retry.length > 0; round++) {
+    const retried = retry.length;
+    for (let round = 1; round <= 10 && retry.length > 0; round++) {
       await sleep(5_000);
       const results = await mapLimit(retry, 32, async (req) => {
         try {
@@ -1545,6 +1547,22 @@ async function burst(flags: Flags, workDir: string): Promise<void> {
       out(`  retry round ${round} (after Retry-After 5 s): ${retry.length - left.length}/${retry.length} accepted`);
       retry.splice(0, retry.length, ...left);
     }
+    let allAt: number | undefined;
+    const allDeadline = Date.now() + 120_000;
+    while (Date.now() < allDeadline) {
+      visible = await started().catch(() => visible);
+      if (visible >= total) {
+        allAt = Date.now();
+        break;
+      }
+      await sleep(1_000);
+    }
+    summary.push([
+      `all ${total} alerts have their workflow (after retrying ${retried} payloads)`,
+      allAt === undefined
+        ? `not within 120 s of the retries (${visible}/${total})`
+        : `${((allAt - startedAt) / 1000).toFixed(1)} s after the first post`,
+    ]);
     const finalCount = await started().catch(() => NaN);
     out(`  after retries: ${finalCount} workflows on the queue for ${total} distinct alerts`);
     if (worker) {
