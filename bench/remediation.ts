@@ -1527,9 +1527,11 @@ async function burst(flags: Flags, workDir: string): Promise<void> {
     // What Alertmanager does next: retry the 5xx and failed requests after Retry-After, until all are in.
     const retry = [...serverErr, ...connErr].map((r) => plan.requests[r.index]!);
     const retried = retry.length;
-    for (let round = 1; round <= 10 && retry.length > 0; round++) {
+    const retryUntil = Date.now() + 180_000;
+    for (let round = 1; round <= 5 && retry.length > 0 && Date.now() < retryUntil; round++) {
       await sleep(5_000);
       const results = await mapLimit(retry, 32, async (req) => {
+        if (Date.now() > retryUntil) return false;
         try {
           const res = await fetch(url, {
             method: 'POST',
