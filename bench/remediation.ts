@@ -1202,11 +1202,12 @@ async function latency(flags: Flags, workDir: string): Promise<void> {
   const handedAt = new Map<string, number>();
   const handOffFailed = new Set<string>();
   const sink: AlertSink = {
-    async remediate(alert) {
+    async remediate(alert, deadline) {
       const wf = alertWorkflowId(alert);
       receivedAt.set(wf, Date.now());
       try {
-        const result = await client.remediate(alert);
+        // With the webhook's deadline, as the production sink (TalonClient) gets it.
+        const result = await client.remediate(alert, deadline);
         handedAt.set(wf, Date.now());
         return result;
       } catch (err) {
