@@ -25,11 +25,25 @@ export interface TalonWorkerOptions extends Partial<Pick<WorkerOptions, 'workflo
   metrics?: TalonMetrics;
   /** Serve /metrics, /healthz and /readyz on this port (0: any free port). */
   httpPort?: number;
+  tuning?: WorkerTuning;
 }
 
 export function workflowsPath(): string {
   return require.resolve('../workflows');
 }
+
+/** Worker knobs a deployment (or the benchmark) may set; unset ones keep the SDK's defaults. */
+export type WorkerTuning = Partial<
+  Pick<
+    WorkerOptions,
+    | 'maxCachedWorkflows'
+    | 'maxConcurrentWorkflowTaskExecutions'
+    | 'maxConcurrentActivityTaskExecutions'
+    | 'workflowTaskPollerBehavior'
+    | 'activityTaskPollerBehavior'
+    | 'nonStickyToStickyPollRatio'
+  >
+>;
 
 export async function createTalonWorker(config: TalonConfig, overrides: TalonWorkerOptions = {}): Promise<TalonWorker> {
   const metrics = overrides.metrics ?? new TalonMetrics();
@@ -63,6 +77,7 @@ export async function createTalonWorker(config: TalonConfig, overrides: TalonWor
       sinks: metricsSinks(metrics),
       interceptors: { activity: [(ctx) => ({ inbound: new ActivityMetricsInterceptor(ctx, metrics) })] },
       shutdownGraceTime: overrides.shutdownGraceMs ?? 30_000,
+      ...overrides.tuning,
     });
   } catch (err) {
     // Release what was opened, so a failed start ends the process instead of leaving it half alive.
