@@ -39,7 +39,7 @@ export async function createTalonWorker(
     taskQueue: config.temporal.taskQueue,
     ...(overrides.workflowBundle ? { workflowBundle: overrides.workflowBundle } : { workflowsPath: workflowsPath() }),
     activities,
-    shutdownGraceTime: overrides.shutdownGraceMs ?? 30_000,
+    shutdownGraceTime: overrides.shutdownGraceMs ?? config.worker.shutdownGraceSeconds * 1000,
   });
   return {
     worker,
@@ -52,7 +52,9 @@ export async function createTalonWorker(
       }
     },
     shutdown() {
-      worker.shutdown();
+      // SIGTERM reaches the SDK's Runtime first, which already asked the worker to drain; asking twice
+      // throws IllegalStateError and turned a clean drain into a failed exit.
+      if (worker.getState() === 'RUNNING') worker.shutdown();
     },
   };
 }

@@ -4,6 +4,7 @@ import { TalonClient } from '../client/talon-client';
 import { TalonMetrics } from '../observability/metrics';
 import { startWebhookServer, type RunningWebhook } from '../webhook/server';
 import { loadTalonConfig, type TalonConfig } from '../../workers/config';
+import { startHealthServer, type RunningHealthServer } from '../../workers/health';
 import { createTalonWorker, type TalonWorker } from '../../workers/worker';
 
 export interface RunningServices {
@@ -20,6 +21,10 @@ export async function startServices(
 ): Promise<RunningServices> {
   const worker = which.worker ? await createTalonWorker(config) : undefined;
   const workerDone = worker?.run();
+  const health: RunningHealthServer | undefined =
+    worker && config.worker.health
+      ? await startHealthServer({ ...config.worker.health, state: () => worker.worker.getState() })
+      : undefined;
   let client: TalonClient | undefined;
   let webhook: RunningWebhook | undefined;
   if (which.webhook) {
@@ -49,7 +54,11 @@ export async function startServices(
       await webhook?.close();
       await client?.close();
       worker?.shutdown();
-      await workerDone;
+      try {
+        await workerDone;
+      } finally {
+        await health?.close();
+      }
     },
   };
 }
