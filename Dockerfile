@@ -23,10 +23,7 @@ ENV NODE_ENV=production
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
-# The worker bundles workflow code at start from these sources.
-COPY --from=build /app/workflows ./workflows
-COPY --from=build /app/src/domain ./src/domain
-COPY --from=build /app/src/shared ./src/shared
+# dist/ holds the compiled workflows too; the worker bundles them at start (workers/worker.ts).
 COPY bin ./bin
 COPY models ./models
 USER 10001:10001
