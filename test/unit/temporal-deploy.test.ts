@@ -5,28 +5,23 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse, parseAllDocuments } from 'yaml';
+import { parse } from 'yaml';
 import { SEARCH_ATTRIBUTES } from '../../src/shared/search-attributes';
+import { registrationScript } from '../support/temporal-postgres';
 
 const dir = join(__dirname, '..', '..', 'deploy', 'temporal');
 
-export function registrationScript(): string {
-  const docs = parseAllDocuments(readFileSync(join(dir, 'talon-namespace-job.yaml'), 'utf8')).map(
-    (d) => d.toJS() as { kind: string; data?: Record<string, string> },
-  );
-  const script = docs.find((d) => d.kind === 'ConfigMap')?.data?.['register.sh'];
-  if (!script) throw new Error('talon-namespace-job.yaml has no register.sh');
-  return script;
-}
-
 describe('Temporal production files', () => {
-  it('the registration Job creates every Talon search attribute with its type, and nothing else', () => {
-    const script = registrationScript().replace(/\\\n\s*/g, ' ');
-    const created: Record<string, string> = {};
-    for (const line of script.split('\n').filter((l) => l.includes('search-attribute create'))) {
-      const type = /--type (\w+)/.exec(line)?.[1];
-      for (const m of line.matchAll(/--name (\w+)/g)) created[m[1]!] = type!;
-    }
+  it('the registration Job creates every Talon search attribute with its type, and nothing else', async () => {
+    const script = (await registrationScript()).replace(/\\\n\s*/g, ' ');
+    const loop = /for attribute in ([^;]+); do/.exec(script)?.[1];
+    expect(script).toMatch(/search-attribute create .*--name "\$\{attribute%%:\*\}" --type "\$\{attribute#\*:\}"/);
+    const created = Object.fromEntries(
+      (loop ?? '')
+        .trim()
+        .split(/\s+/)
+        .map((pair) => pair.split(':') as [string, string]),
+    );
     expect(created).toEqual(SEARCH_ATTRIBUTES);
   });
 
