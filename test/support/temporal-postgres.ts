@@ -26,6 +26,8 @@ export interface PostgresTemporal {
   readonly namespace: string;
   readonly pgPort: number;
   readonly dir: string;
+  /** Process ids of the server and of PostgreSQL's postmaster (its backends are its children). */
+  readonly pids: { readonly server: number; readonly postgres: number };
   stop(): Promise<void>;
 }
 
@@ -272,7 +274,14 @@ export async function startPostgresTemporal(options: PostgresTemporalOptions = {
 
     await registerNamespace(address, namespace);
     log(`  namespace ${namespace} and Talon's search attributes registered (deploy/temporal/talon-namespace-job.yaml)`);
-    return { address, namespace, pgPort, dir, stop };
+    return {
+      address,
+      namespace,
+      pgPort,
+      dir,
+      pids: { server: children.server.pid!, postgres: children.pg.pid! },
+      stop,
+    };
   } catch (err) {
     await stop().catch(() => undefined);
     throw err;
