@@ -5,10 +5,10 @@
  * (test/support/stub-activities.ts); each remediation runs the real workflow: read, gather, decide,
  * apply, verify, a 1 s cool-down, needs_human. CPU seconds per process group over each measured window
  * show where the time goes.
- *   npm run bench:scale-out            (BENCH_WORKFLOWS=120 per measurement by default)
+ *   npm run bench:scale-out            (BENCH_WORKFLOWS=60 per measurement by default)
  */
 import { readdir, readFile } from 'node:fs/promises';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { Client, Connection } from '@temporalio/client';
 import { loadStackConfig, stackEndpoints } from '../src/stack/config';
 import { readDaemon } from '../src/stack/processes';
@@ -21,7 +21,7 @@ import {
   type FleetWorker,
 } from '../test/support/worker-fleet';
 
-const WORKFLOWS = Number(process.env.BENCH_WORKFLOWS ?? '120');
+const WORKFLOWS = Number(process.env.BENCH_WORKFLOWS ?? '60');
 const WORKER_COUNTS = [1, 2, 3];
 const TICKS = 100; // USER_HZ on Linux
 
@@ -112,7 +112,11 @@ function pad(text: string, width: number): string {
 
 async function main(): Promise<void> {
   const stack = loadStackConfig(process.env);
-  out(`scale-out benchmark: ${WORKFLOWS} remediations per measurement, ${cpus().length} cores`);
+  const load = (): string =>
+    loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ');
+  out(`scale-out benchmark: ${WORKFLOWS} remediations per measurement, ${cpus().length} cores, load average ${load()}`);
   out('starting PostgreSQL 15 + temporal-server 1.29.1 …');
   const [pg, bundle] = await Promise.all([startPostgresTemporal({ log: out }), writeWorkflowBundle()]);
   const devRecord = await readDaemon(stack.stateDir, 'temporal');
@@ -137,7 +141,7 @@ async function main(): Promise<void> {
       for (const count of WORKER_COUNTS) {
         const row = await measure(backend, count, bundle.path);
         rows.push(row);
-        out(`  ${backend.name} × ${count} worker(s): ${row.perSecond.toFixed(1)} wf/s`);
+        out(`  ${backend.name} × ${count} worker(s): ${row.perSecond.toFixed(2)} wf/s (load average ${load()})`);
       }
     }
   } finally {
@@ -154,7 +158,7 @@ async function main(): Promise<void> {
     const one = rows.find((x) => x.backend === r.backend && x.workers === 1)!;
     const busy = (r.cpu.workers + r.cpu.server + r.cpu.postgres) / r.seconds;
     out(
-      `${pad(r.backend, 12)}${pad(String(r.workers), 9)}${pad(r.seconds.toFixed(1), 9)}${pad(r.perSecond.toFixed(1), 8)}` +
+      `${pad(r.backend, 12)}${pad(String(r.workers), 9)}${pad(r.seconds.toFixed(1), 9)}${pad(r.perSecond.toFixed(2), 8)}` +
         `${pad(`${(r.perSecond / one.perSecond).toFixed(2)}×`, 7)}${pad(r.cpu.workers.toFixed(1), 15)}` +
         `${pad(r.cpu.server.toFixed(1), 14)}${pad(backends[0]!.name === r.backend ? r.cpu.postgres.toFixed(1) : '-', 16)}` +
         `${busy.toFixed(2)} of ${cpus().length}`,
