@@ -296,6 +296,35 @@ const prometheus: ToolSpec = {
 };
 
 /**
+ * PostgreSQL 15 from Debian for the Temporal-on-PostgreSQL harness (scale-out test and benchmark). The
+ * binaries stay where the package put them (they find their share/ and lib/ folders from there); the
+ * cache holds links so a missing or replaced installation is detected like any other tool.
+ */
+export const POSTGRES_BIN_DIR = '/usr/lib/postgresql/15/bin';
+const postgresBinaries = ['postgres', 'initdb', 'pg_isready'] as const;
+const postgresql: ToolSpec = {
+  name: 'postgresql',
+  version: 'debian-bookworm-15',
+  registry: "Debian's packages (postgresql-15)",
+  needs: ['apt-get'],
+  files: [],
+  commands: [
+    {
+      title: 'apt-get install postgresql-15 (if missing) and link its binaries',
+      command: 'sh',
+      args: [
+        '-c',
+        `if [ ! -x ${POSTGRES_BIN_DIR}/postgres ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive ` +
+          'apt-get install -y -qq --no-install-recommends postgresql-15; fi && mkdir -p bin && ' +
+          postgresBinaries.map((b) => `ln -sf ${POSTGRES_BIN_DIR}/${b} bin/${b}`).join(' && '),
+      ],
+    },
+  ],
+  binaries: [...postgresBinaries],
+  checks: [{ binary: 'postgres', args: ['--version'], expect: /PostgreSQL\) 15\./ }],
+};
+
+/**
  * InfluxDB 1.x serves the v2 write and Flux query API that @influxdata/influxdb-client speaks. Flux
  * links a Rust library built by cargo through influxdata's pkg-config shim; its `deny(warnings)` and
  * pinned toolchain do not survive a current rustc, hence the stable toolchain and capped lints.
@@ -341,7 +370,16 @@ const influxdb: ToolSpec = {
   checks: [{ binary: 'influxd', args: ['version'], expect: new RegExp(`InfluxDB v?${INFLUXDB_VERSION}`) }],
 };
 
-export const TOOLS: readonly ToolSpec[] = [temporal, temporalServer, kwok, etcd, prometheus, kubernetes, influxdb];
+export const TOOLS: readonly ToolSpec[] = [
+  temporal,
+  temporalServer,
+  postgresql,
+  kwok,
+  etcd,
+  prometheus,
+  kubernetes,
+  influxdb,
+];
 
 export function findTool(name: string): ToolSpec {
   const tool = TOOLS.find((t) => t.name === name);

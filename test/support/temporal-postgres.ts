@@ -15,9 +15,9 @@ import { runCommand } from '../../src/stack/exec';
 import { isPortFree } from '../../src/stack/processes';
 import { repoRoot } from '../../src/stack/repo';
 import { binDir, toolDir } from '../../src/stack/setup';
-import { findTool } from '../../src/stack/tools';
+import { findTool, POSTGRES_BIN_DIR } from '../../src/stack/tools';
 
-const PG_BIN = '/usr/lib/postgresql/15/bin';
+const PG_BIN = POSTGRES_BIN_DIR;
 /** Ports the server needs from its base: frontend gRPC/HTTP/membership, history, matching, worker, metrics. */
 const PORT_COUNT = 10;
 
