@@ -3,7 +3,7 @@
  * (/healthz, /readyz) while it polls, and SIGTERM drains it to a clean exit 0 (the SDK's own signal
  * handler and Talon's both ask for the shutdown; the second request used to fail the exit).
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 
@@ -29,6 +29,12 @@ async function status(url: string): Promise<number | undefined> {
   }
 }
 
+let started: ChildProcess | undefined;
+afterAll(() => {
+  // Even when jest gives up on the test body, never leave a worker behind.
+  if (started && started.exitCode === null && started.signalCode === null) started.kill('SIGKILL');
+});
+
 it('answers the probes while polling and exits 0 after SIGTERM', async () => {
   const port = await freePort();
   const root = join(__dirname, '..', '..');
@@ -42,6 +48,7 @@ it('answers the probes while polling and exits 0 after SIGTERM', async () => {
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  started = child;
   let out = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr.on('data', (c: Buffer) => (out += c.toString()));
