@@ -15,6 +15,7 @@ import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { parse, parseAllDocuments } from 'yaml';
 import { loadStackConfig } from '../../src/stack/config';
+import { loadTalonConfig } from '../../workers/config';
 import { binDir } from '../../src/stack/setup';
 import { localStack } from '../support/stack';
 
@@ -183,6 +184,53 @@ describe('rendered overlays', () => {
       expect(config.data!.TALON_TEMPORAL_TLS).toBe('true');
     }
   });
+
+  it.each(['local-kwok', 'production'])(
+    '%s: each container’s environment is a valid Talon configuration, its files mounted, its ports probed',
+    async (overlay) => {
+      const objects = docs(await kubectl(['kustomize', join(deploy, 'kustomize', 'overlays', overlay)]));
+      const config = find(objects, 'ConfigMap', 'talon-config');
+      for (const name of ['talon-worker', 'talon-webhook']) {
+        const pod = find(objects, 'Deployment', name).spec!.template.spec;
+        const c = pod.containers[0];
+        const mounts = (c.volumeMounts ?? []) as { name: string; mountPath: string }[];
+        const env: Record<string, string> = { ...config.data! };
+        for (const e of c.env as { name: string; value?: string; valueFrom?: Record<string, unknown> }[]) {
+          if (e.value !== undefined) env[e.name] = e.value;
+          else if (e.valueFrom?.fieldRef) env[e.name] = 'talon-system';
+          else if ((e.valueFrom?.secretKeyRef as { optional?: boolean } | undefined)?.optional !== true)
+            env[e.name] = 'from-a-secret';
+        }
+        // Every file the configuration names must come from a mounted volume; stand-ins replace them here.
+        for (const [key, value] of Object.entries(env)) {
+          if (!/_FILE$|_TLS_(CERT|KEY|CA)$/.test(key)) continue;
+          expect({ key, mounted: mounts.some((m) => value.startsWith(`${m.mountPath}/`)) }).toEqual({
+            key,
+            mounted: true,
+          });
+          const standIn = join(work, `${name}-${key}`);
+          await writeFile(standIn, 'stand-in');
+          env[key] = standIn;
+        }
+        const loaded = loadTalonConfig(env);
+        expect(loaded.temporal.namespace).toBe(config.data!.TALON_TEMPORAL_NAMESPACE);
+        expect(loaded.talonNamespace).toBe('talon-system');
+        const ports = Object.fromEntries(
+          (c.ports as { name: string; containerPort: number }[]).map((p) => [p.name, p.containerPort]),
+        );
+        if (name === 'talon-worker') {
+          expect(loaded.worker.health).toEqual({ host: '0.0.0.0', port: ports.health });
+          expect(Number(env.TALON_WORKER_SHUTDOWN_GRACE_SECONDS) + 10).toBeLessThan(
+            pod.terminationGracePeriodSeconds as number,
+          );
+          expect(loaded.influx.token).toBe('from-a-secret');
+        } else {
+          expect(loaded.webhook).toMatchObject({ host: '0.0.0.0', port: ports.http, bearerToken: 'stand-in' });
+        }
+        if (overlay === 'production') expect(loaded.temporal.tls).toMatchObject({ clientCertPair: expect.anything() });
+      }
+    },
+  );
 
   it('the plain Prometheus rules and Alertmanager route pass promtool and amtool', async () => {
     const rules = await run(join(bin, 'promtool'), ['check', 'rules', join(deploy, 'alerting', 'talon-rules.yml')]);
