@@ -23,6 +23,8 @@ import {
 
 const WORKFLOWS = Number(process.env.BENCH_WORKFLOWS ?? '60');
 const WORKER_COUNTS = [1, 2, 3];
+/** A measurement that has not finished by then is cut: what completed counts, the rest is terminated. */
+const TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_SECONDS ?? '300') * 1000;
 const TICKS = 100; // USER_HZ on Linux
 
 const out = (line: string): void => {
@@ -64,6 +66,7 @@ interface Row {
   workers: number;
   seconds: number;
   perSecond: number;
+  completed: number;
   cpu: { workers: number; server: number; postgres: number };
 }
 
@@ -86,14 +89,40 @@ async function measure(backend: Backend, count: number, bundlePath: string): Pro
     const before = await cpu();
     const started = performance.now();
     const { workflowIds } = await submitRemediations(client, taskQueue, WORKFLOWS);
-    await Promise.all(workflowIds.map((id) => client.workflow.getHandle(id).result()));
+    let completed = 0;
+    const all = Promise.all(
+      workflowIds.map((id) =>
+        client.workflow
+          .getHandle(id)
+          .result()
+          .then(() => (completed += 1)),
+      ),
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const finished = await Promise.race([
+      all.then(() => true),
+      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), TIMEOUT_MS))),
+    ]);
+    clearTimeout(timer);
     const seconds = (performance.now() - started) / 1000;
+    if (!finished) {
+      // Leave nothing running on a shared server.
+      await Promise.all(
+        workflowIds.map((id) =>
+          client.workflow
+            .getHandle(id)
+            .terminate('bench measurement timed out')
+            .catch(() => undefined),
+        ),
+      );
+    }
     const after = await cpu();
     return {
       backend: backend.name,
       workers: count,
       seconds,
-      perSecond: WORKFLOWS / seconds,
+      perSecond: completed / seconds,
+      completed,
       cpu: {
         workers: after.workers - before.workers,
         server: after.server - before.server,
@@ -141,7 +170,8 @@ async function main(): Promise<void> {
       for (const count of WORKER_COUNTS) {
         const row = await measure(backend, count, bundle.path);
         rows.push(row);
-        out(`  ${backend.name} × ${count} worker(s): ${row.perSecond.toFixed(2)} wf/s (load average ${load()})`);
+        const cut = row.completed < WORKFLOWS ? `, cut after ${TIMEOUT_MS / 1000} s with ${row.completed} done` : '';
+        out(`  ${backend.name} × ${count} worker(s): ${row.perSecond.toFixed(2)} wf/s${cut} (load average ${load()})`);
       }
     }
   } finally {
@@ -172,7 +202,7 @@ async function main(): Promise<void> {
 
 /** CPU seconds the remediations cost per workflow, and the throughput that cost allows on this machine. */
 function costPerWorkflow(r: Row): { total: number; ceiling: number } {
-  const total = (r.cpu.workers + r.cpu.server + r.cpu.postgres) / WORKFLOWS;
+  const total = (r.cpu.workers + r.cpu.server + r.cpu.postgres) / Math.max(1, r.completed);
   return { total, ceiling: cpus().length / total };
 }
 
