@@ -40,6 +40,8 @@ const envSchema = z.object({
   TALON_INFLUX_BUCKET: optionalString,
   TALON_MODEL_PATH: z.string().default('models/policy.onnx'),
   TALON_WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+  TALON_WORKER_METRICS_HOST: z.string().default('127.0.0.1'),
+  TALON_WORKER_SHUTDOWN_GRACE_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
   TALON_RESOLVE_WITHIN: z.string().default('10m'),
   TALON_WINDOW_STEP_SECONDS: z.coerce.number().int().min(1).max(3600).optional(),
   TALON_PROTECTED_NAMESPACES: optionalString,
@@ -79,7 +81,12 @@ export interface TalonConfig {
   readonly prometheusUrl: string;
   readonly influx: { readonly url: string; readonly token: string; readonly org: string; readonly bucket: string };
   readonly modelPath: string;
-  readonly workerMetricsPort: number;
+  readonly worker: {
+    /** In-flight activities get this long to finish after SIGTERM before they are cancelled. */
+    readonly shutdownGraceSeconds: number;
+    /** `/metrics`, `/healthz` and `/readyz` (Prometheus and Kubernetes probes); off when the port is 0. */
+    readonly http?: { readonly host: string; readonly port: number };
+  };
   readonly resolveWithin: string;
   /** Step of the metrics window (10 steps); the local stack scrapes every 5 s, real clusters every 30 s. */
   readonly windowStepSeconds: number;
@@ -161,7 +168,12 @@ export function loadTalonConfig(env: NodeJS.ProcessEnv = process.env): TalonConf
       bucket: e.TALON_INFLUX_BUCKET ?? local.influx.bucket,
     },
     modelPath: e.TALON_MODEL_PATH,
-    workerMetricsPort: e.TALON_WORKER_METRICS_PORT,
+    worker: {
+      shutdownGraceSeconds: e.TALON_WORKER_SHUTDOWN_GRACE_SECONDS,
+      ...(e.TALON_WORKER_METRICS_PORT > 0
+        ? { http: { host: e.TALON_WORKER_METRICS_HOST, port: e.TALON_WORKER_METRICS_PORT } }
+        : {}),
+    },
     resolveWithin: e.TALON_RESOLVE_WITHIN,
     windowStepSeconds: e.TALON_WINDOW_STEP_SECONDS ?? (e.TALON_PROMETHEUS_URL === undefined ? 5 : 30),
     talonNamespace: e.TALON_NAMESPACE,

@@ -23,8 +23,8 @@ export interface TalonWorkerOptions extends Partial<Pick<WorkerOptions, 'workflo
   shutdownGraceMs?: number;
   /** Shared with a webhook in the same process (`talon run`); a fresh registry otherwise. */
   metrics?: TalonMetrics;
-  /** Serve /metrics, /healthz and /readyz on this port (0: any free port). */
-  httpPort?: number;
+  /** Serve /metrics, /healthz and /readyz here (port 0: any free port). */
+  http?: { host: string; port: number };
   tuning?: WorkerTuning;
 }
 
@@ -50,9 +50,9 @@ export async function createTalonWorker(config: TalonConfig, overrides: TalonWor
   // Bound first: a taken port fails the start before any connection or watch is open to keep the process alive.
   const current: { worker?: Worker } = {};
   const http =
-    overrides.httpPort === undefined
+    overrides.http === undefined
       ? undefined
-      : await serveWorkerHttp(metrics, () => current.worker?.getState() ?? 'INITIALIZED', { port: overrides.httpPort });
+      : await serveWorkerHttp(metrics, () => current.worker?.getState() ?? 'INITIALIZED', overrides.http);
   let connection: NativeConnection | undefined;
   let assembled: Awaited<ReturnType<typeof createActivities>> | undefined;
   let created: Worker;
@@ -76,7 +76,7 @@ export async function createTalonWorker(config: TalonConfig, overrides: TalonWor
       activities: overrides.activities ?? assembled!.activities,
       sinks: metricsSinks(metrics),
       interceptors: { activity: [(ctx) => ({ inbound: new ActivityMetricsInterceptor(ctx, metrics) })] },
-      shutdownGraceTime: overrides.shutdownGraceMs ?? 30_000,
+      shutdownGraceTime: overrides.shutdownGraceMs ?? config.worker.shutdownGraceSeconds * 1000,
       ...overrides.tuning,
     });
   } catch (err) {
@@ -102,7 +102,9 @@ export async function createTalonWorker(config: TalonConfig, overrides: TalonWor
       }
     },
     shutdown() {
-      created.shutdown();
+      // SIGTERM reaches the SDK's Runtime first, which already asked the worker to drain; asking twice
+      // throws IllegalStateError and turned a clean drain into a failed exit.
+      if (created.getState() === 'RUNNING') created.shutdown();
     },
   };
 }

@@ -24,7 +24,7 @@ export async function startServices(
   const worker = which.worker
     ? await createTalonWorker(config, {
         metrics,
-        ...(config.workerMetricsPort > 0 ? { httpPort: config.workerMetricsPort } : {}),
+        ...(config.worker.http ? { http: config.worker.http } : {}),
       })
     : undefined;
   const workerDone = worker?.run();

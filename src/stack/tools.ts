@@ -54,6 +54,8 @@ export const ETCD_VERSION = '3.6.16';
 export const KWOK_VERSION = '0.7.0';
 export const INFLUXDB_VERSION = '1.12.4';
 export const INFLUX_PKG_CONFIG_VERSION = '0.2.14';
+/** The server module that the Temporal CLI v1.5.1 embeds (its go.mod requires go.temporal.io/server v1.29.1). */
+export const TEMPORAL_SERVER_VERSION = '1.29.1';
 
 const goEnv = { CGO_ENABLED: '0', GOFLAGS: '-buildvcs=false' } as const;
 
@@ -78,6 +80,61 @@ const temporal: ToolSpec = {
   ],
   binaries: ['temporal'],
   checks: [{ binary: 'temporal', args: ['--version'], expect: new RegExp(`temporal version ${TEMPORAL_CLI_VERSION}`) }],
+};
+
+/**
+ * The full Temporal server (not the CLI's SQLite-only dev server) and its SQL schema tool, for a
+ * Temporal on PostgreSQL as production runs it. Same server version as the CLI embeds. The schema
+ * files ship in the server module; they are copied next to the binaries so the harness never reads
+ * the Go module cache.
+ */
+const temporalServer: ToolSpec = {
+  name: 'temporal-server',
+  version: TEMPORAL_SERVER_VERSION,
+  registry: 'Go module proxy (go.temporal.io/server)',
+  needs: ['go'],
+  files: [],
+  commands: [
+    {
+      title: `go install temporal server + temporal-sql-tool v${TEMPORAL_SERVER_VERSION} (the slow one)`,
+      command: 'go',
+      args: [
+        'install',
+        '-trimpath',
+        '-ldflags',
+        '-s -w',
+        `go.temporal.io/server/cmd/server@v${TEMPORAL_SERVER_VERSION}`,
+        `go.temporal.io/server/cmd/tools/sql@v${TEMPORAL_SERVER_VERSION}`,
+      ],
+      env: { ...goEnv, GOBIN: '{{dir}}/bin' },
+    },
+    {
+      title: 'name the binaries and copy the PostgreSQL schema out of the module',
+      command: 'sh',
+      args: [
+        '-c',
+        'set -e; mv -f bin/server bin/temporal-server; mv -f bin/sql bin/temporal-sql-tool; ' +
+          `src=$(go mod download -json go.temporal.io/server@v${TEMPORAL_SERVER_VERSION} | ` +
+          `sed -n 's/^[[:space:]]*"Dir": "\\(.*\\)",$/\\1/p'); ` +
+          'test -d "$src/schema/postgresql/v12"; rm -rf schema; mkdir -p schema; ' +
+          'cp -R "$src/schema/postgresql" schema/postgresql; chmod -R u+w schema',
+      ],
+      env: goEnv,
+    },
+  ],
+  binaries: ['temporal-server', 'temporal-sql-tool'],
+  checks: [
+    {
+      binary: 'temporal-server',
+      args: ['--version'],
+      expect: new RegExp(`temporal version ${TEMPORAL_SERVER_VERSION.replace(/\./g, '\\.')}`),
+    },
+    {
+      binary: 'temporal-sql-tool',
+      args: ['--version'],
+      expect: new RegExp(`temporal-sql-tool version ${TEMPORAL_SERVER_VERSION.replace(/\./g, '\\.')}`),
+    },
+  ],
 };
 
 /**
@@ -239,6 +296,35 @@ const prometheus: ToolSpec = {
 };
 
 /**
+ * PostgreSQL 15 from Debian for the Temporal-on-PostgreSQL harness (scale-out test and benchmark). The
+ * binaries stay where the package put them (they find their share/ and lib/ folders from there); the
+ * cache holds links so a missing or replaced installation is detected like any other tool.
+ */
+export const POSTGRES_BIN_DIR = '/usr/lib/postgresql/15/bin';
+const postgresBinaries = ['postgres', 'initdb', 'pg_isready'] as const;
+const postgresql: ToolSpec = {
+  name: 'postgresql',
+  version: 'debian-bookworm-15',
+  registry: "Debian's packages (postgresql-15)",
+  needs: ['apt-get'],
+  files: [],
+  commands: [
+    {
+      title: 'apt-get install postgresql-15 (if missing) and link its binaries',
+      command: 'sh',
+      args: [
+        '-c',
+        `if [ ! -x ${POSTGRES_BIN_DIR}/postgres ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive ` +
+          'apt-get install -y -qq --no-install-recommends postgresql-15; fi && mkdir -p bin && ' +
+          postgresBinaries.map((b) => `ln -sf ${POSTGRES_BIN_DIR}/${b} bin/${b}`).join(' && '),
+      ],
+    },
+  ],
+  binaries: [...postgresBinaries],
+  checks: [{ binary: 'postgres', args: ['--version'], expect: /PostgreSQL\) 15\./ }],
+};
+
+/**
  * InfluxDB 1.x serves the v2 write and Flux query API that @influxdata/influxdb-client speaks. Flux
  * links a Rust library built by cargo through influxdata's pkg-config shim; its `deny(warnings)` and
  * pinned toolchain do not survive a current rustc, hence the stable toolchain and capped lints.
@@ -284,7 +370,16 @@ const influxdb: ToolSpec = {
   checks: [{ binary: 'influxd', args: ['version'], expect: new RegExp(`InfluxDB v?${INFLUXDB_VERSION}`) }],
 };
 
-export const TOOLS: readonly ToolSpec[] = [temporal, kwok, etcd, prometheus, kubernetes, influxdb];
+export const TOOLS: readonly ToolSpec[] = [
+  temporal,
+  temporalServer,
+  postgresql,
+  kwok,
+  etcd,
+  prometheus,
+  kubernetes,
+  influxdb,
+];
 
 export function findTool(name: string): ToolSpec {
   const tool = TOOLS.find((t) => t.name === name);

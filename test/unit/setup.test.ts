@@ -115,10 +115,14 @@ describe('tool catalogue', () => {
       'influxdb',
       'kubernetes',
       'kwok',
+      'postgresql',
       'prometheus',
       'temporal',
+      'temporal-server',
     ]);
     expect(findTool('temporal').version).toBe('1.5.1');
+    // The full server is the one the CLI embeds (its go.mod requires go.temporal.io/server v1.29.1).
+    expect(findTool('temporal-server').version).toBe('1.29.1');
     expect(() => findTool('nope')).toThrow(/unknown tool "nope"/);
   });
 
