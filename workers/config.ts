@@ -41,6 +41,7 @@ const envSchema = z.object({
   TALON_MODEL_PATH: z.string().default('models/policy.onnx'),
   TALON_WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   TALON_WORKER_METRICS_HOST: z.string().default('127.0.0.1'),
+  TALON_WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(100_000).optional(),
   TALON_WORKER_SHUTDOWN_GRACE_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
   TALON_RESOLVE_WITHIN: z.string().default('10m'),
   TALON_WINDOW_STEP_SECONDS: z.coerce.number().int().min(1).max(3600).optional(),
@@ -84,6 +85,8 @@ export interface TalonConfig {
   readonly worker: {
     /** In-flight activities get this long to finish after SIGTERM before they are cancelled. */
     readonly shutdownGraceSeconds: number;
+    /** Workflows kept in memory between tasks; bounds RSS when many remediations wait in cool-down. */
+    readonly maxCachedWorkflows?: number;
     /** `/metrics`, `/healthz` and `/readyz` (Prometheus and Kubernetes probes); off when the port is 0. */
     readonly http?: { readonly host: string; readonly port: number };
   };
@@ -170,6 +173,9 @@ export function loadTalonConfig(env: NodeJS.ProcessEnv = process.env): TalonConf
     modelPath: e.TALON_MODEL_PATH,
     worker: {
       shutdownGraceSeconds: e.TALON_WORKER_SHUTDOWN_GRACE_SECONDS,
+      ...(e.TALON_WORKER_MAX_CACHED_WORKFLOWS !== undefined
+        ? { maxCachedWorkflows: e.TALON_WORKER_MAX_CACHED_WORKFLOWS }
+        : {}),
       ...(e.TALON_WORKER_METRICS_PORT > 0
         ? { http: { host: e.TALON_WORKER_METRICS_HOST, port: e.TALON_WORKER_METRICS_PORT } }
         : {}),

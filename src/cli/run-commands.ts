@@ -25,6 +25,9 @@ export async function startServices(
     ? await createTalonWorker(config, {
         metrics,
         ...(config.worker.http ? { http: config.worker.http } : {}),
+        ...(config.worker.maxCachedWorkflows !== undefined
+          ? { tuning: { maxCachedWorkflows: config.worker.maxCachedWorkflows } }
+          : {}),
       })
     : undefined;
   const workerDone = worker?.run();

@@ -35,6 +35,20 @@ describe('guardrail configuration', () => {
     expect(guards.dryRun).toBe(true);
   });
 
+  it('bounds the workflow cache and serves the worker HTTP face only when asked', () => {
+    const worker = loadTalonConfig({
+      ...base,
+      TALON_WORKER_MAX_CACHED_WORKFLOWS: '200',
+      TALON_WORKER_METRICS_PORT: '0',
+    }).worker;
+    expect(worker.maxCachedWorkflows).toBe(200);
+    expect(worker.http).toBeUndefined();
+    expect(loadTalonConfig({ ...base, TALON_WORKER_METRICS_HOST: '0.0.0.0' }).worker.http).toEqual({
+      host: '0.0.0.0',
+      port: 9464,
+    });
+  });
+
   it.each([
     [{ TALON_WRITE_BUDGET: '10 per hour' }, /TALON_WRITE_BUDGET: writes per window, such as 10\/600s/],
     [{ TALON_CONTAINER_CPU_MAX: 'lots' }, /guardrails: .*cpu/i],
@@ -42,6 +56,7 @@ describe('guardrail configuration', () => {
     [{ TALON_REPLICAS_MAX: '0' }, /TALON_REPLICAS_MAX/],
     [{ TALON_DRY_RUN: 'yes' }, /TALON_DRY_RUN/],
     [{ TALON_WORKER_METRICS_PORT: '70000' }, /TALON_WORKER_METRICS_PORT/],
+    [{ TALON_WORKER_MAX_CACHED_WORKFLOWS: '-1' }, /TALON_WORKER_MAX_CACHED_WORKFLOWS/],
   ])('refuses %j with a message naming it', (env, message) => {
     expect(() => loadTalonConfig({ ...base, ...env })).toThrow(message);
   });
