@@ -20,6 +20,12 @@ export function temporalArgs(config: StackConfig): string[] {
     String(config.ports.temporalUi),
     '--db-filename',
     dbFile,
+    // WAL lets readers run beside the single writer (the default rollback journal serialises them), and
+    // synchronous=NORMAL syncs at checkpoints: still safe against a crash of the server process.
+    '--sqlite-pragma',
+    'journal_mode=wal',
+    '--sqlite-pragma',
+    'synchronous=normal',
     '--namespace',
     'default',
     '--log-level',

@@ -65,6 +65,7 @@ describe('stack configuration', () => {
       expect.arrayContaining(['--search-attribute', 'TalonOutcome=Keyword', 'TalonPolicy=KeywordList']),
     );
     expect(args).toEqual(expect.arrayContaining(['--db-filename', '/h/.cache/talon/stack/temporal/temporal.db']));
+    expect(args.join(' ')).toContain('--sqlite-pragma journal_mode=wal --sqlite-pragma synchronous=normal');
   });
 });
 
