@@ -29,6 +29,7 @@ import { verifyExpectation } from '../src/kube/verify';
 import { nodeLoads } from '../src/metrics/gather';
 import type { PrometheusClient } from '../src/metrics/prometheus';
 import type { MetricsConfig } from '../src/metrics/queries';
+import { parseActivityInput as parse } from './input';
 
 export interface KubeActivityDeps {
   readonly kubeConfig: KubeConfig;
@@ -232,19 +233,6 @@ export function toActivityFailure(err: unknown): unknown {
     });
   }
   return err;
-}
-
-function parse<T extends z.ZodType>(schema: T, input: unknown, what: string): z.output<T> {
-  const r = schema.safeParse(input);
-  if (!r.success) {
-    const problems = r.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ');
-    throw ApplicationFailure.create({
-      message: `invalid ${what}: ${problems}`,
-      type: 'InvalidInput',
-      nonRetryable: true,
-    });
-  }
-  return r.data;
 }
 
 function activityContext(): Context | undefined {

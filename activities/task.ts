@@ -27,6 +27,7 @@ import {
 import { MetricsError } from '../src/metrics/errors';
 import { TASK_ID_LABEL, type TaskRunMetrics } from '../src/shared/task-definitions';
 import type { NodeCandidate } from '../src/domain/placement';
+import { parseActivityInput as parse } from './input';
 
 export interface TaskActivityDeps {
   readonly clients: Pick<KubeClients, 'core' | 'batch'>;
@@ -116,19 +117,6 @@ export interface TaskJobOutcome extends JobObservation {
 }
 
 export type CollectedRun = Omit<TaskRunMetrics, 'taxonomy'>;
-
-function parse<T extends z.ZodType>(schema: T, input: unknown, what: string): z.output<T> {
-  const r = schema.safeParse(input);
-  if (!r.success) {
-    const problems = r.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ');
-    throw ApplicationFailure.create({
-      message: `invalid ${what}: ${problems}`,
-      type: 'InvalidInput',
-      nonRetryable: true,
-    });
-  }
-  return r.data;
-}
 
 /** Maps adapter errors to Temporal failures; the class name is the failure type. */
 export function toTaskFailure(err: unknown): unknown {

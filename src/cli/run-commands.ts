@@ -34,13 +34,7 @@ export async function startServices(
   let client: TalonClient | undefined;
   let webhook: RunningWebhook | undefined;
   if (which.webhook) {
-    client = await TalonClient.connect({
-      address: config.temporal.address,
-      namespace: config.temporal.namespace,
-      taskQueue: config.temporal.taskQueue,
-      ...(config.temporal.tls !== undefined ? { tls: config.temporal.tls } : {}),
-      ...(config.temporal.apiKey ? { apiKey: config.temporal.apiKey } : {}),
-    });
+    client = await TalonClient.connect(config.temporal);
     webhook = await startWebhookServer(client, metrics, {
       host: config.webhook.host,
       port: config.webhook.port,

@@ -79,13 +79,7 @@ async function withTalon<T>(deps: TaskCliDeps, fn: (talon: TalonClient) => Promi
   const config = deps.config ?? loadTalonConfig();
   let talon: TalonClient;
   try {
-    talon = await TalonClient.connect({
-      address: config.temporal.address,
-      namespace: config.temporal.namespace,
-      taskQueue: config.temporal.taskQueue,
-      ...(config.temporal.tls !== undefined ? { tls: config.temporal.tls } : {}),
-      ...(config.temporal.apiKey ? { apiKey: config.temporal.apiKey } : {}),
-    });
+    talon = await TalonClient.connect(config.temporal);
   } catch (err) {
     throw new CliError(`cannot reach Temporal at ${config.temporal.address}: ${message(err)}`, err);
   }
