@@ -4,6 +4,7 @@
  * exit codes). `alerts replay` runs with the worker's real activities against a real KWOK Deployment under
  * load and must leave the cluster exactly as it found it.
  */
+import { stubPodSnapshot, stubWindow } from '../support/stub-activities';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -27,10 +28,9 @@ import {
   type StatusView,
 } from '../../src/cli/remediation-commands';
 import { alertWorkflowId, type TalonAlert } from '../../src/domain/alert';
-import { MODEL_FEATURES } from '../../src/domain/features';
 import type { PolicyDecision } from '../../src/domain/policy';
 import type { ApplyPolicyInput, ApplyPolicyResult } from '../../src/domain/remediation';
-import { recentMean, type FeatureWindow } from '../../src/domain/window';
+import { recentMean } from '../../src/domain/window';
 import { leaseNameFor } from '../../src/kube/budget';
 import { PrometheusClient } from '../../src/metrics/prometheus';
 import type { RemediationState } from '../../src/shared/definitions';
@@ -85,22 +85,6 @@ async function talonProcess(args: string[]): Promise<{ code: number; stdout: str
   }
 }
 
-function window(): FeatureWindow {
-  return {
-    kind: 'window',
-    target: { namespace: 'shop', pod: 'web' },
-    source: 'prometheus',
-    end: 1_795_000_000,
-    stepSeconds: 5,
-    steps: 10,
-    features: MODEL_FEATURES,
-    values: Array.from({ length: 10 }, () => MODEL_FEATURES.map(() => 0.9)),
-    observed: Array.from({ length: 10 }, () => MODEL_FEATURES.map(() => true)),
-    absentFeatures: [],
-    quality: { realFraction: 1, stalenessSeconds: 0, freshness: 1, score: 1, coverage: 1 },
-  };
-}
-
 const DECISION: PolicyDecision = {
   source: 'model',
   ranked: [
@@ -111,20 +95,8 @@ const DECISION: PolicyDecision = {
 
 const applied: ApplyPolicyInput[] = [];
 const stubActivities = {
-  readTarget: async (ref: { namespace: string; pod: string }) => ({
-    namespace: ref.namespace,
-    name: ref.pod,
-    uid: 'u',
-    node: 'edge-0',
-    phase: 'Running',
-    ready: true,
-    owner: { kind: 'ReplicaSet', name: 'web-rs' },
-    labels: {},
-    annotations: {},
-    containers: [],
-    resourceVersion: '1',
-  }),
-  gatherWindow: async () => window(),
+  readTarget: async (ref: { namespace: string; pod: string }) => stubPodSnapshot(ref),
+  gatherWindow: async () => stubWindow(5),
   decidePolicy: async () => DECISION,
   workloadProfile: async () => ({
     namespace: 'shop',

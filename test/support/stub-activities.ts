@@ -18,20 +18,38 @@ const RANKED: PolicyDecision = {
   ],
 };
 
-function window(): FeatureWindow {
+/** A full-quality feature window of 0.9 everywhere: enough for any policy stub to decide on. */
+export function stubWindow(stepSeconds = 15): FeatureWindow {
   return {
     kind: 'window',
     target: { namespace: 'shop', pod: 'web' },
     source: 'prometheus',
     end: 1_795_000_000,
-    stepSeconds: 15,
+    stepSeconds,
     steps: 10,
     features: MODEL_FEATURES,
     values: Array.from({ length: 10 }, () => MODEL_FEATURES.map(() => 0.9)),
     observed: Array.from({ length: 10 }, () => MODEL_FEATURES.map(() => true)),
-    missingFeatures: [],
-    quality: { coverage: 1, stalenessSeconds: 0, score: 1 },
-  } as unknown as FeatureWindow;
+    absentFeatures: [],
+    quality: { realFraction: 1, stalenessSeconds: 0, freshness: 1, score: 1, coverage: 1 },
+  };
+}
+
+/** What readTarget answers for a running pod of a Deployment on edge-0. */
+export function stubPodSnapshot(ref: { namespace: string; pod: string }) {
+  return {
+    namespace: ref.namespace,
+    name: ref.pod,
+    uid: 'u',
+    node: 'edge-0',
+    phase: 'Running',
+    ready: true,
+    owner: { kind: 'ReplicaSet', name: 'web-rs' },
+    labels: {},
+    annotations: {},
+    containers: [],
+    resourceVersion: '1',
+  };
 }
 
 async function busy(ms: number): Promise<void> {
@@ -44,20 +62,8 @@ async function busy(ms: number): Promise<void> {
 
 export function stubActivities(applyMs: number): Record<string, (...args: never[]) => Promise<unknown>> {
   return {
-    readTarget: async (ref: { namespace: string; pod: string }) => ({
-      namespace: ref.namespace,
-      name: ref.pod,
-      uid: 'u',
-      node: 'edge-0',
-      phase: 'Running',
-      ready: true,
-      owner: { kind: 'ReplicaSet', name: 'web-rs' },
-      labels: {},
-      annotations: {},
-      containers: [],
-      resourceVersion: '1',
-    }),
-    gatherWindow: async () => window(),
+    readTarget: async (ref: { namespace: string; pod: string }) => stubPodSnapshot(ref),
+    gatherWindow: async () => stubWindow(),
     decidePolicy: async () => RANKED,
     workloadProfile: async () => ({
       namespace: 'shop',

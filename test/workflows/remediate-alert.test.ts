@@ -3,6 +3,7 @@
  * activities: the escalation logic, approvals, guard refusals, fallbacks and the failure chain.
  * With TALON_RECORD_HISTORIES=1 the finished histories are exported into test/replay/histories/.
  */
+import { stubPodSnapshot, stubWindow } from '../support/stub-activities';
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -15,8 +16,6 @@ import { alertResolvedSignal } from '../../src/shared/definitions';
 import type { TalonAlert } from '../../src/domain/alert';
 import type { PolicyDecision } from '../../src/domain/policy';
 import type { ApplyPolicyInput, ApplyPolicyResult, RemediationSettings } from '../../src/domain/remediation';
-import type { FeatureWindow } from '../../src/domain/window';
-import { MODEL_FEATURES } from '../../src/domain/features';
 import { loadStackConfig, stackEndpoints } from '../../src/stack/config';
 import { TalonMetrics } from '../../src/observability/metrics';
 import { ActivityMetricsInterceptor, metricsSinks } from '../../workers/telemetry';
@@ -66,22 +65,6 @@ function podAlert(overrides: Partial<TalonAlert> = {}): TalonAlert {
   };
 }
 
-function window(): FeatureWindow {
-  return {
-    kind: 'window',
-    target: { namespace: 'shop', pod: 'web' },
-    source: 'prometheus',
-    end: 1_795_000_000,
-    stepSeconds: 15,
-    steps: 10,
-    features: MODEL_FEATURES,
-    values: Array.from({ length: 10 }, () => MODEL_FEATURES.map(() => 0.9)),
-    observed: Array.from({ length: 10 }, () => MODEL_FEATURES.map(() => true)),
-    missingFeatures: [],
-    quality: { coverage: 1, stalenessSeconds: 0, score: 1 },
-  } as unknown as FeatureWindow;
-}
-
 const RANKED: PolicyDecision = {
   source: 'model',
   ranked: [
@@ -118,26 +101,14 @@ function activities(stubs: Stubs) {
     expect: { kind: 'none', reason: 'test' },
   });
   return {
-    readTarget: async (ref: { namespace: string; pod: string }) => ({
-      namespace: ref.namespace,
-      name: ref.pod,
-      uid: 'u',
-      node: 'edge-0',
-      phase: 'Running',
-      ready: true,
-      owner: { kind: 'ReplicaSet', name: 'web-rs' },
-      labels: {},
-      annotations: {},
-      containers: [],
-      resourceVersion: '1',
-    }),
+    readTarget: async (ref: { namespace: string; pod: string }) => stubPodSnapshot(ref),
     gatherWindow: async () => {
       if (stubs.gatherFails)
         throw ApplicationFailure.nonRetryable(
           'Prometheus at http://127.0.0.1:1 refused the connection',
           'PrometheusUnavailable',
         );
-      return window();
+      return stubWindow();
     },
     decidePolicy: async () => RANKED,
     workloadProfile: async () => ({
