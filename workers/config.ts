@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { DEFAULT_GUARD_CONFIG, guardConfig, type GuardConfigInput, type QuantityBounds } from '../src/domain/guards';
 import { loadStackConfig, stackEndpoints } from '../src/stack/config';
 import { webhookTokenPath } from '../src/stack/alertmanager';
+import { parseFaultHolds, type FaultHold } from './fault-injection';
 
 const optionalString = z
   .string()
@@ -43,6 +44,7 @@ const envSchema = z.object({
   TALON_WORKER_METRICS_HOST: z.string().default('127.0.0.1'),
   TALON_WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(100_000).optional(),
   TALON_WORKER_SHUTDOWN_GRACE_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
+  TALON_FAULT_HOLD: optionalString,
   TALON_RESOLVE_WITHIN: z.string().default('10m'),
   TALON_WINDOW_STEP_SECONDS: z.coerce.number().int().min(1).max(3600).optional(),
   TALON_PROTECTED_NAMESPACES: optionalString,
@@ -85,6 +87,8 @@ export interface TalonConfig {
   readonly worker: {
     /** In-flight activities get this long to finish after SIGTERM before they are cancelled. */
     readonly shutdownGraceSeconds: number;
+    /** Test-only holds inside activities (TALON_FAULT_HOLD), so a kill can land at a chosen point. */
+    readonly faultHolds: readonly FaultHold[];
     /** Workflows kept in memory between tasks; bounds RSS when many remediations wait in cool-down. */
     readonly maxCachedWorkflows?: number;
     /** `/metrics`, `/healthz` and `/readyz` (Prometheus and Kubernetes probes); off when the port is 0. */
@@ -173,6 +177,7 @@ export function loadTalonConfig(env: NodeJS.ProcessEnv = process.env): TalonConf
     modelPath: e.TALON_MODEL_PATH,
     worker: {
       shutdownGraceSeconds: e.TALON_WORKER_SHUTDOWN_GRACE_SECONDS,
+      faultHolds: parseFaultHolds(e.TALON_FAULT_HOLD),
       ...(e.TALON_WORKER_MAX_CACHED_WORKFLOWS !== undefined
         ? { maxCachedWorkflows: e.TALON_WORKER_MAX_CACHED_WORKFLOWS }
         : {}),

@@ -9,6 +9,8 @@ import { activityDepsFromConfig, createActivities } from './activities';
 import type { TalonConfig } from './config';
 import { serveWorkerHttp, type WorkerHttp } from './http';
 import { ActivityMetricsInterceptor, metricsSinks } from './telemetry';
+import { FaultInjectionInterceptor } from './fault-injection';
+import type { Context } from '@temporalio/activity';
 
 export interface TalonWorker {
   readonly worker: Worker;
@@ -75,7 +77,20 @@ export async function createTalonWorker(config: TalonConfig, overrides: TalonWor
       ...(overrides.workflowBundle ? { workflowBundle: overrides.workflowBundle } : { workflowsPath: workflowsPath() }),
       activities: overrides.activities ?? assembled!.activities,
       sinks: metricsSinks(metrics),
-      interceptors: { activity: [(ctx) => ({ inbound: new ActivityMetricsInterceptor(ctx, metrics) })] },
+      interceptors: {
+        activity: [
+          (ctx) => ({ inbound: new ActivityMetricsInterceptor(ctx, metrics) }),
+          ...(config.worker.faultHolds.length > 0
+            ? [
+                (ctx: Context) => ({
+                  inbound: new FaultInjectionInterceptor(ctx, config.worker.faultHolds, (line) =>
+                    process.stdout.write(`${line}\n`),
+                  ),
+                }),
+              ]
+            : []),
+        ],
+      },
       shutdownGraceTime: overrides.shutdownGraceMs ?? config.worker.shutdownGraceSeconds * 1000,
       ...overrides.tuning,
     });

@@ -1,7 +1,8 @@
 /**
  * Durability on the real local stack: the worker is a separate process, killed with SIGKILL in the
- * middle of a remediation (during verification, during the cool-down, during the node-overload wait)
- * and restarted; the remediation finishes and no change is applied twice.
+ * middle of a remediation (inside gather, infer and apply — held there by TALON_FAULT_HOLD — during
+ * verification, during the cool-down, during the node-overload wait) and restarted; the remediation
+ * finishes and no change is applied twice.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -26,7 +27,7 @@ import {
   waitFor,
 } from '../support/kube';
 
-jest.setTimeout(420_000);
+jest.setTimeout(480_000);
 
 const taskQueue = `crash-it-${randomBytes(4).toString('hex')}`;
 const config = loadTalonConfig({ ...process.env, TALON_TASK_QUEUE: taskQueue });
@@ -35,13 +36,23 @@ const namespace = uniqueName('it-crash');
 let client: TalonClient;
 const workers: ChildProcess[] = [];
 
+interface StartedWorker {
+  readonly child: ChildProcess;
+  /** Resolves when the worker prints a line containing the text (e.g. its fault-injection hold). */
+  said(text: string, timeoutMs: number): Promise<void>;
+}
+
 /** A real worker process (the CLI), ready once it says it polls. */
-async function startWorker(): Promise<ChildProcess> {
+async function startWorker(env: Record<string, string> = {}): Promise<ChildProcess> {
+  return (await startObservedWorker(env)).child;
+}
+
+async function startObservedWorker(env: Record<string, string> = {}): Promise<StartedWorker> {
   // node itself with tsx's loader, not the tsx wrapper: SIGKILL must hit the worker process, not a parent
   // whose death would leave the worker running as an orphan.
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'worker'], {
     cwd: repoRoot(),
-    env: { ...process.env, TALON_TASK_QUEUE: taskQueue, TALON_WORKER_METRICS_PORT: '0' },
+    env: { ...process.env, TALON_TASK_QUEUE: taskQueue, TALON_WORKER_METRICS_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   workers.push(child);
@@ -62,7 +73,18 @@ async function startWorker(): Promise<ChildProcess> {
     child.stderr.on('data', onData);
     child.once('exit', (code) => reject(new Error(`worker exited with ${code}:\n${output.slice(-2000)}`)));
   });
-  return child;
+  let seen = output;
+  child.stdout.on('data', (chunk: Buffer) => (seen += chunk.toString()));
+  const said = async (text: string, timeoutMs: number): Promise<void> => {
+    const deadline = Date.now() + timeoutMs;
+    while (!seen.includes(text)) {
+      if (Date.now() > deadline)
+        throw new Error(`worker did not say "${text}" in ${timeoutMs} ms:\n${seen.slice(-2000)}`);
+      if (child.exitCode !== null) throw new Error(`worker exited before saying "${text}":\n${seen.slice(-2000)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  return { child, said };
 }
 
 async function kill(child: ChildProcess): Promise<void> {
@@ -119,24 +141,87 @@ afterAll(async () => {
   await client?.close();
 });
 
-it.each(['verify', 'cooldown'])(
-  'a worker killed during %s is replaced and the remediation finishes with the change applied once',
-  async (killAt) => {
-    const app = `web-${killAt}`;
+/** The attempt on which an activity of this type completed (1 = it never had to be retried). */
+async function completedAttempt(workflowId: string, type: string): Promise<number | undefined> {
+  const events = (await client.history(workflowId)).events ?? [];
+  const scheduled = new Set(
+    events
+      .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === type)
+      .map((e) => String(e.eventId)),
+  );
+  const started = events.filter(
+    (e) =>
+      e.activityTaskStartedEventAttributes &&
+      scheduled.has(String(e.activityTaskStartedEventAttributes.scheduledEventId)),
+  );
+  const completed = events.some(
+    (e) =>
+      e.activityTaskCompletedEventAttributes &&
+      scheduled.has(String(e.activityTaskCompletedEventAttributes.scheduledEventId)),
+  );
+  return completed ? (started.at(-1)?.activityTaskStartedEventAttributes?.attempt ?? undefined) : undefined;
+}
+
+/** Enough scraped CPU samples for a usable 10-step window, so the model (not the too-little-data rule) decides. */
+async function waitForWindow(pod: string): Promise<void> {
+  const query = `count_over_time(container_cpu_usage_seconds_total{namespace="${namespace}",pod="${pod}"}[60s]) >= 9`;
+  await waitFor(
+    `Prometheus to hold a window of ${pod}`,
+    120_000,
+    async () => {
+      const res = await fetch(`${config.prometheusUrl}/api/v1/query?query=${encodeURIComponent(query)}`);
+      const body = (await res.json()) as { data: { result: unknown[] } };
+      return body.data.result.length > 0 ? true : undefined;
+    },
+    2_000,
+  );
+}
+
+interface KillPoint {
+  readonly name: string;
+  /** Kill when the workflow's state query reports this step… */
+  readonly step?: string;
+  /** …or when the worker, held by TALON_FAULT_HOLD, says it is inside this activity. */
+  readonly hold?: { readonly activity: string; readonly phase: 'before' | 'after' };
+}
+
+const killPoints: KillPoint[] = [
+  { name: 'gather', hold: { activity: 'gatherWindow', phase: 'before' } },
+  { name: 'infer', hold: { activity: 'decidePolicy', phase: 'before' } },
+  // After the write reached the apiserver, before Temporal heard of it: the retry must find its own change.
+  { name: 'apply', hold: { activity: 'applyPolicy', phase: 'after' } },
+  { name: 'verify', step: 'verify' },
+  { name: 'cooldown', step: 'cooldown' },
+];
+
+it.each(killPoints)(
+  'a worker killed during $name is replaced and the remediation finishes with the change applied once',
+  async ({ name, step, hold }) => {
+    const app = `web-${name}`;
     await createLoadedDeployment(kube, namespace, app, { usageCpu: '480m', limitCpu: '500m' });
     const pod = await waitFor('pod', 60_000, async () => (await runningPods(kube, namespace, app))[0]);
     const before = await kube.apps.readNamespacedDeployment({ namespace, name: app });
-    let worker = await startWorker();
+    if (hold?.activity === 'decidePolicy') await waitForWindow(pod.metadata!.name!);
+    const first = await startObservedWorker(hold ? { TALON_FAULT_HOLD: `${hold.activity}:${hold.phase}:600` } : {});
     const { workflowId } = await client.remediate(podAlert(pod.metadata!.name!));
-    await waitFor(
-      `step ${killAt}`,
-      120_000,
-      async () => ((await stepOf(workflowId)) === killAt ? true : undefined),
-      50,
-    );
-    await kill(worker);
+    if (hold) {
+      await first.said(`holding ${hold.activity} ${hold.phase} its body`, 120_000).catch(async (err: Error) => {
+        // Say where the remediation went instead (e.g. a rules fallback that never called the model).
+        const state = await client.status(workflowId).catch(() => undefined);
+        await kill(first.child);
+        throw new Error(`${err.message}\nworkflow state: ${JSON.stringify(state)}`);
+      });
+    } else {
+      await waitFor(`step ${step}`, 120_000, async () => ((await stepOf(workflowId)) === step ? true : undefined), 50);
+    }
+    if (hold?.activity === 'applyPolicy') {
+      // The kill lands after the change: the template already moved once.
+      const written = await kube.apps.readNamespacedDeployment({ namespace, name: app });
+      expect(written.metadata!.generation).toBe(before.metadata!.generation! + 1);
+    }
+    await kill(first.child);
     await new Promise((r) => setTimeout(r, 2_000));
-    worker = await startWorker();
+    const worker = await startWorker();
     await waitFor(
       'cool-down after the restart',
       180_000,
@@ -149,6 +234,11 @@ it.each(['verify', 'cooldown'])(
     const result = (await client.temporal.workflow.getHandle(workflowId).result()) as RemediateAlertResult;
     expect(result.outcome).toBe('resolved');
     expect(result.attempts.filter((a) => a.applied)).toHaveLength(1);
+    if (hold) {
+      // The killed attempt was retried by the new worker, not skipped or replaced by a fallback.
+      expect(await completedAttempt(workflowId, hold.activity)).toBeGreaterThanOrEqual(2);
+    }
+    if (hold?.activity === 'decidePolicy') expect(result.attempts[0]!.fallbackReason).toBeUndefined();
 
     const after = await kube.apps.readNamespacedDeployment({ namespace, name: app });
     // One template change: the generation moved by exactly one, and the limit was scaled once, not twice.

@@ -57,6 +57,7 @@ describe('guardrail configuration', () => {
     [{ TALON_DRY_RUN: 'yes' }, /TALON_DRY_RUN/],
     [{ TALON_WORKER_METRICS_PORT: '70000' }, /TALON_WORKER_METRICS_PORT/],
     [{ TALON_WORKER_MAX_CACHED_WORKFLOWS: '-1' }, /TALON_WORKER_MAX_CACHED_WORKFLOWS/],
+    [{ TALON_FAULT_HOLD: 'applyPolicy:during:10' }, /TALON_FAULT_HOLD entry "applyPolicy:during:10"/],
   ])('refuses %j with a message naming it', (env, message) => {
     expect(() => loadTalonConfig({ ...base, ...env })).toThrow(message);
   });
