@@ -13,6 +13,7 @@ import { REQUIRED_FEATURES, type FeatureWindow } from '../domain/window';
 import type { PolicyModel } from './breaker';
 import { PolicyInputError, PolicyModelLoadError, PolicyModelOutputError, PolicyModelShapeError } from './errors';
 import { metadataPathFor, modelMetadataSchema, type ModelMetadata } from './model-metadata';
+import { nativeBinding, openPolicySession, type Fetched, type GraphValue, type PolicySession, type SessionMode } from './ort-session';
 
 const T = WINDOW_STEPS;
 const F = MODEL_FEATURES.length;
@@ -26,6 +27,11 @@ export interface LoadPolicyModelOptions {
   readonly metadataPath?: string;
   /** onnxruntime intra-op threads; 1 is fastest for one small window and leaves the worker's cores alone. */
   readonly threads?: number;
+  /**
+   * Run the graph synchronously on onnxruntime-node's native binding when it is usable (default true);
+   * false always uses the public async API, which is also what happens when the binding is not usable.
+   */
+  readonly nativeSync?: boolean;
 }
 
 export interface RawPrediction {
@@ -41,6 +47,8 @@ export interface LoadedPolicyModel extends PolicyModel {
   readonly fileBytes: number;
   /** Wall time of load + validation, ms. */
   readonly loadMs: number;
+  /** How the graph runs: synchronously on the native binding, or through the public async API. */
+  readonly sessionMode: SessionMode;
   decide(window: FeatureWindow | WindowValues): Promise<PolicyDecision>;
   decideBatch(windows: readonly (FeatureWindow | WindowValues)[]): Promise<PolicyDecision[]>;
   /** The graph on already-checked values `[n × T × F]`: for the parity test and latency benchmark. */
@@ -110,7 +118,7 @@ export function prepareWindow(window: FeatureWindow | WindowValues, trainingMean
 function checkDims(
   path: string,
   what: string,
-  meta: ort.InferenceSession.ValueMetadata | undefined,
+  meta: GraphValue | undefined,
   expected: readonly (number | null)[],
 ): void {
   if (!meta) throw new PolicyModelShapeError(path, `${what} is missing`);
@@ -195,14 +203,18 @@ export async function loadPolicyModel(
       `checksum ${sha256.slice(0, 12)}… does not match the metadata's ${metadata.onnx.sha256.slice(0, 12)}… (corrupt, truncated or not the model this metadata describes)`,
     );
   }
-  let session: ort.InferenceSession;
+  let session: PolicySession;
   try {
-    session = await ort.InferenceSession.create(bytes, {
-      intraOpNumThreads: options.threads ?? 1,
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-      graphOptimizationLevel: 'all',
-    });
+    session = await openPolicySession(
+      bytes,
+      {
+        intraOpNumThreads: options.threads ?? 1,
+        interOpNumThreads: 1,
+        executionMode: 'sequential',
+        graphOptimizationLevel: 'all',
+      },
+      options.nativeSync === false ? null : (nativeBinding() ?? null),
+    );
   } catch (error) {
     throw new PolicyModelLoadError(
       modelPath,
@@ -240,7 +252,7 @@ export async function loadPolicyModel(
   }
 
   const infer = async (values: Float32Array, n: number): Promise<RawPrediction> => {
-    let result: ort.InferenceSession.ReturnType;
+    let result: Fetched;
     try {
       result = await session.run({ [io.input]: new ort.Tensor('float32', values, [n, T, F]) });
     } catch (error) {
@@ -253,7 +265,8 @@ export async function loadPolicyModel(
       const tensor = result[name];
       const data = tensor?.data;
       if (!(data instanceof Float32Array) || data.length !== n * width) {
-        throw new PolicyModelOutputError(`output ${name} has ${data?.length ?? 'no'} values, expected ${n * width}`);
+        const count = data instanceof Float32Array ? `${data.length} values` : 'no float32 values';
+        throw new PolicyModelOutputError(`output ${name} has ${count}, expected ${n * width}`);
       }
       return data;
     };
@@ -324,6 +337,7 @@ export async function loadPolicyModel(
     path: modelPath,
     fileBytes: bytes.length,
     loadMs,
+    sessionMode: session.mode,
     infer,
     decideBatch,
     decide: async (window) => {
