@@ -13,7 +13,14 @@ import { REQUIRED_FEATURES, type FeatureWindow } from '../domain/window';
 import type { PolicyModel } from './breaker';
 import { PolicyInputError, PolicyModelLoadError, PolicyModelOutputError, PolicyModelShapeError } from './errors';
 import { metadataPathFor, modelMetadataSchema, type ModelMetadata } from './model-metadata';
-import { nativeBinding, openPolicySession, type Fetched, type GraphValue, type PolicySession, type SessionMode } from './ort-session';
+import {
+  nativeBinding,
+  openPolicySession,
+  type Fetched,
+  type GraphValue,
+  type PolicySession,
+  type SessionMode,
+} from './ort-session';
 
 const T = WINDOW_STEPS;
 const F = MODEL_FEATURES.length;
@@ -262,8 +269,7 @@ export async function loadPolicyModel(
       );
     }
     const take = (name: string, width: number): Float32Array => {
-      const tensor = result[name];
-      const data = tensor?.data;
+      const data = result[name]?.data;
       if (!(data instanceof Float32Array) || data.length !== n * width) {
         const count = data instanceof Float32Array ? `${data.length} values` : 'no float32 values';
         throw new PolicyModelOutputError(`output ${name} has ${count}, expected ${n * width}`);
@@ -309,8 +315,9 @@ export async function loadPolicyModel(
   const decideBatch = async (windows: readonly (FeatureWindow | WindowValues)[]): Promise<PolicyDecision[]> => {
     if (windows.length === 0) return [];
     const prepared = windows.map((w) => prepareWindow(w, metadata.normalisation.mean));
-    const values = new Float32Array(windows.length * T * F);
-    prepared.forEach((p, i) => values.set(p.values, i * T * F));
+    // One window is fed as prepared (its array is fresh per call, so nothing is shared between calls).
+    const values = prepared.length === 1 && prepared[0] ? prepared[0].values : new Float32Array(windows.length * T * F);
+    if (prepared.length > 1) prepared.forEach((p, i) => values.set(p.values, i * T * F));
     const raw = await infer(values, windows.length);
     return prepared.map((p, i) => toDecision(raw, i, p.imputed));
   };
