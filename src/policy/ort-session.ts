@@ -121,12 +121,14 @@ function openNative(native: NativeBinding, bytes: Uint8Array, options: ort.Infer
   session.loadModel(bytes.buffer, bytes.byteOffset, bytes.byteLength, options);
   const inputs: unknown = session.inputMetadata;
   const outputs: unknown = session.outputMetadata;
-  if (!Array.isArray(inputs) || !Array.isArray(outputs) || ![...inputs, ...outputs].every(isNativeMetadata)) {
+  const wellFormed = (list: unknown): list is NativeValueMetadata[] =>
+    Array.isArray(list) && (list as unknown[]).every(isNativeMetadata);
+  if (!wellFormed(inputs) || !wellFormed(outputs)) {
     session.dispose();
     return undefined;
   }
-  const inputMetadata = (inputs as NativeValueMetadata[]).map(fromNative);
-  const outputMetadata = (outputs as NativeValueMetadata[]).map(fromNative);
+  const inputMetadata = inputs.map(fromNative);
+  const outputMetadata = outputs.map(fromNative);
   // Built once: the binding only reads which outputs to fetch (null = let onnxruntime allocate them).
   const fetches: Record<string, null> = Object.fromEntries(outputMetadata.map((m) => [m.name, null]));
   const policySession: PolicySession = {
