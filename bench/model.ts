@@ -6,6 +6,8 @@
  * 1. Decision quality on held-out simulated incidents (their own seed, never trained on): each engine's top
  *    choice is played forward in the cluster model; mean time back under SLO, energy, disruptive actions.
  * 2. In-process inference with onnxruntime-node: batch-1 and batch-256 latency (p50/p99), load time, size.
+ *    The main rows time the path a worker uses (`loadPolicyModel` defaults: the synchronous native binding
+ *    when usable); the "public async API" rows time the fallback for comparison.
  */
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -96,6 +98,7 @@ async function main(): Promise<void> {
 
   const path = join(dir, modelFileName('outcome'));
   console.log(`## Serving ${path} in-process (onnxruntime-node, 1 intra-op thread)\n`);
+  const publicApi = await loadPolicyModel(path, { nativeSync: false });
   const loads: number[] = [];
   for (let i = 0; i < 10; i++) {
     const m = await loadPolicyModel(path);
@@ -103,6 +106,7 @@ async function main(): Promise<void> {
     await m.close();
   }
   const model = await loadPolicyModel(path);
+  console.log(`session mode: ${model.sessionMode} (fallback rows: ${publicApi.sessionMode})\n`);
   try {
     const windows = Array.from({ length: 256 }, (_, i) => observe(makeEpisode(500_000 + i)).window);
     const flat = new Float32Array(256 * T * F);
@@ -111,6 +115,9 @@ async function main(): Promise<void> {
     await timeCalls(2000, () => model.infer(one, 1));
     const raw1 = await timeCalls(iterations, () => model.infer(one, 1));
     const decide1 = await timeCalls(Math.floor(iterations / 2), () => model.decide(windows[0]!));
+    await timeCalls(2000, () => publicApi.infer(one, 1));
+    const public1 = await timeCalls(Math.floor(iterations / 2), () => publicApi.infer(one, 1));
+    const publicDecide1 = await timeCalls(Math.floor(iterations / 4), () => publicApi.decide(windows[0]!));
     await timeCalls(20, () => model.infer(flat, 256));
     const raw256 = await timeCalls(Math.max(50, Math.floor(iterations / 100)), () => model.infer(flat, 256));
     const decide256 = await timeCalls(Math.max(20, Math.floor(iterations / 400)), () => model.decideBatch(windows));
@@ -120,6 +127,12 @@ async function main(): Promise<void> {
     console.log(`| batch 1, graph only (${raw1.length} runs) | ${us(raw1, 0.5)} | ${us(raw1, 0.99)} |`);
     console.log(
       `| batch 1, decide() with input checks and ranking (${decide1.length} runs) | ${us(decide1, 0.5)} | ${us(decide1, 0.99)} |`,
+    );
+    console.log(
+      `| batch 1, graph only, public async API (${public1.length} runs) | ${us(public1, 0.5)} | ${us(public1, 0.99)} |`,
+    );
+    console.log(
+      `| batch 1, decide(), public async API (${publicDecide1.length} runs) | ${us(publicDecide1, 0.5)} | ${us(publicDecide1, 0.99)} |`,
     );
     console.log(`| batch 256, graph only (${raw256.length} runs) | ${us(raw256, 0.5)} | ${us(raw256, 0.99)} |`);
     console.log(
@@ -133,6 +146,7 @@ async function main(): Promise<void> {
     );
   } finally {
     await model.close();
+    await publicApi.close();
   }
 }
 

@@ -11,6 +11,7 @@ import {
   standardContenders,
 } from '../policy/training/benchmark';
 import { DEFAULT_PIPELINE_OPTIONS, modelFileName, runTrainPipeline } from '../policy/training/pipeline';
+import { reexportModel } from '../policy/training/reexport';
 import { LABEL_SETS, type LabelSet } from '../policy/training/train';
 
 const log = (line: string): void => {
@@ -165,6 +166,20 @@ export function registerModelCommands(program: Command): void {
         log(`policies: ${m.policies.join(', ')}`);
       } finally {
         await loaded.close();
+      }
+    });
+
+  model
+    .command('reexport')
+    .description('rewrite model files with the current exporter from their own weights (no retraining)')
+    .argument('<models...>', 'ONNX files, each with its .json metadata next to it')
+    .action(async (paths: string[]) => {
+      for (const path of paths) {
+        const r = await reexportModel(path);
+        log(
+          `${r.path}: ${r.before.bytes} → ${r.after.bytes} bytes, sha256 ${r.before.sha256.slice(0, 12)}… → ${r.after.sha256.slice(0, 12)}…, ` +
+            `max output difference ${r.maxDifference.toExponential(2)} on ${r.windows} windows`,
+        );
       }
     });
 

@@ -13,6 +13,14 @@ import { REQUIRED_FEATURES, type FeatureWindow } from '../domain/window';
 import type { PolicyModel } from './breaker';
 import { PolicyInputError, PolicyModelLoadError, PolicyModelOutputError, PolicyModelShapeError } from './errors';
 import { metadataPathFor, modelMetadataSchema, type ModelMetadata } from './model-metadata';
+import {
+  nativeBinding,
+  openPolicySession,
+  type Fetched,
+  type GraphValue,
+  type PolicySession,
+  type SessionMode,
+} from './ort-session';
 
 const T = WINDOW_STEPS;
 const F = MODEL_FEATURES.length;
@@ -26,6 +34,11 @@ export interface LoadPolicyModelOptions {
   readonly metadataPath?: string;
   /** onnxruntime intra-op threads; 1 is fastest for one small window and leaves the worker's cores alone. */
   readonly threads?: number;
+  /**
+   * Run the graph synchronously on onnxruntime-node's native binding when it is usable (default true);
+   * false always uses the public async API, which is also what happens when the binding is not usable.
+   */
+  readonly nativeSync?: boolean;
 }
 
 export interface RawPrediction {
@@ -41,6 +54,8 @@ export interface LoadedPolicyModel extends PolicyModel {
   readonly fileBytes: number;
   /** Wall time of load + validation, ms. */
   readonly loadMs: number;
+  /** How the graph runs: synchronously on the native binding, or through the public async API. */
+  readonly sessionMode: SessionMode;
   decide(window: FeatureWindow | WindowValues): Promise<PolicyDecision>;
   decideBatch(windows: readonly (FeatureWindow | WindowValues)[]): Promise<PolicyDecision[]>;
   /** The graph on already-checked values `[n × T × F]`: for the parity test and latency benchmark. */
@@ -110,7 +125,7 @@ export function prepareWindow(window: FeatureWindow | WindowValues, trainingMean
 function checkDims(
   path: string,
   what: string,
-  meta: ort.InferenceSession.ValueMetadata | undefined,
+  meta: GraphValue | undefined,
   expected: readonly (number | null)[],
 ): void {
   if (!meta) throw new PolicyModelShapeError(path, `${what} is missing`);
@@ -195,14 +210,18 @@ export async function loadPolicyModel(
       `checksum ${sha256.slice(0, 12)}… does not match the metadata's ${metadata.onnx.sha256.slice(0, 12)}… (corrupt, truncated or not the model this metadata describes)`,
     );
   }
-  let session: ort.InferenceSession;
+  let session: PolicySession;
   try {
-    session = await ort.InferenceSession.create(bytes, {
-      intraOpNumThreads: options.threads ?? 1,
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-      graphOptimizationLevel: 'all',
-    });
+    session = await openPolicySession(
+      bytes,
+      {
+        intraOpNumThreads: options.threads ?? 1,
+        interOpNumThreads: 1,
+        executionMode: 'sequential',
+        graphOptimizationLevel: 'all',
+      },
+      options.nativeSync === false ? null : (nativeBinding() ?? null),
+    );
   } catch (error) {
     throw new PolicyModelLoadError(
       modelPath,
@@ -240,7 +259,7 @@ export async function loadPolicyModel(
   }
 
   const infer = async (values: Float32Array, n: number): Promise<RawPrediction> => {
-    let result: ort.InferenceSession.ReturnType;
+    let result: Fetched;
     try {
       result = await session.run({ [io.input]: new ort.Tensor('float32', values, [n, T, F]) });
     } catch (error) {
@@ -250,10 +269,10 @@ export async function loadPolicyModel(
       );
     }
     const take = (name: string, width: number): Float32Array => {
-      const tensor = result[name];
-      const data = tensor?.data;
+      const data = result[name]?.data;
       if (!(data instanceof Float32Array) || data.length !== n * width) {
-        throw new PolicyModelOutputError(`output ${name} has ${data?.length ?? 'no'} values, expected ${n * width}`);
+        const count = data instanceof Float32Array ? `${data.length} values` : 'no float32 values';
+        throw new PolicyModelOutputError(`output ${name} has ${count}, expected ${n * width}`);
       }
       return data;
     };
@@ -296,8 +315,9 @@ export async function loadPolicyModel(
   const decideBatch = async (windows: readonly (FeatureWindow | WindowValues)[]): Promise<PolicyDecision[]> => {
     if (windows.length === 0) return [];
     const prepared = windows.map((w) => prepareWindow(w, metadata.normalisation.mean));
-    const values = new Float32Array(windows.length * T * F);
-    prepared.forEach((p, i) => values.set(p.values, i * T * F));
+    // One window is fed as prepared (its array is fresh per call, so nothing is shared between calls).
+    const values = prepared.length === 1 && prepared[0] ? prepared[0].values : new Float32Array(windows.length * T * F);
+    if (prepared.length > 1) prepared.forEach((p, i) => values.set(p.values, i * T * F));
     const raw = await infer(values, windows.length);
     return prepared.map((p, i) => toDecision(raw, i, p.imputed));
   };
@@ -324,6 +344,7 @@ export async function loadPolicyModel(
     path: modelPath,
     fileBytes: bytes.length,
     loadMs,
+    sessionMode: session.mode,
     infer,
     decideBatch,
     decide: async (window) => {

@@ -5,8 +5,9 @@
  * raw windows; the magnitude head ends in the guide's ranges.
  *
  * Graph: window → transpose to time-major → LSTM (normalisation folded into its weights) → LSTM → attention
- * softmax over time → [context ; last hidden] → policy softmax and magnitudes. Keras gate order i,f,c,o becomes ONNX
- * i,o,f,c; onnxruntime's CPU LSTM rejects layout=1, hence the transposes.
+ * softmax over time → [context ; last hidden] → policy softmax and magnitudes: 17 nodes, 16 once onnxruntime
+ * fuses the Sigmoid into its Gemm. Keras gate order i,f,c,o becomes ONNX i,o,f,c; onnxruntime's CPU LSTM
+ * rejects layout=1, hence the input transpose.
  */
 import protobuf from 'protobufjs';
 import { MODEL_FEATURES } from '../../domain/features';
@@ -244,6 +245,12 @@ function foldNormalisation(
   return [folded, foldedBias];
 }
 
+function diagonal(values: readonly number[]): Float32Array {
+  const out = new Float32Array(values.length * values.length);
+  values.forEach((v, i) => (out[i * values.length + i] = v));
+  return out;
+}
+
 export interface ExportMetadata {
   readonly modelVersion: string;
   readonly labelSet: string;
@@ -256,7 +263,10 @@ export function exportOnnx(weights: NetworkWeights, norm: Normalisation, meta: E
   const g = new GraphBuilder();
   // Normalisation is folded into the first LSTM's input weights, W·((x − μ)/σ) = (W/σ)·x − (W/σ)·μ, which
   // saves two element-wise passes per call; it is computed in float64 so the fold adds no visible error.
+  // At batch 1 every node costs about a microsecond of dispatch whatever it computes, so the head below is
+  // laid out to need as few nodes as possible rather than the fewest flops.
   let seq = g.one('Transpose', [ONNX_IO.input], [ints('perm', [1, 0, 2])]); // [T, N, F] raw
+  let top = '';
   let lastHidden = '';
   weights.lstm.forEach((layer, li) => {
     const inputs = li === 0 ? F : Hd;
@@ -266,46 +276,63 @@ export function exportOnnx(weights: NetworkWeights, norm: Normalisation, meta: E
     const W = g.floatConst(`lstm${li}_W`, kernel, [1, 4 * Hd, inputs]);
     const R = g.floatConst(`lstm${li}_R`, kerasToOnnxGates(layer.recurrent, Hd, Hd), [1, 4 * Hd, Hd]);
     const B = g.floatConst(`lstm${li}_B`, bias, [1, 8 * Hd]);
-    const [Y, Yh] = g.op('LSTM', [seq, W, R, B], [int('hidden_size', Hd)], 2);
-    if (!Y || !Yh) throw new Error('LSTM node without outputs');
-    seq = g.one('Squeeze', [Y, g.intConst(`lstm${li}_squeeze_axes`, [1])]); // [T, N, H]
-    lastHidden = Yh;
+    const isTop = li === weights.lstm.length - 1;
+    // Only the top layer's last hidden state is used; asking the lower layer for it would cost a write.
+    const [Y, Yh] = g.op('LSTM', [seq, W, R, B], [int('hidden_size', Hd)], isTop ? 2 : 1);
+    if (!Y) throw new Error('LSTM node without outputs');
+    if (isTop) {
+      top = Y; // [T, 1, N, H]: the attention works on it as it comes, without a Squeeze
+      lastHidden = Yh ?? '';
+    } else {
+      seq = g.one('Squeeze', [Y, g.intConst(`lstm${li}_squeeze_axes`, [1])]); // the next LSTM wants [T, N, H]
+    }
   });
+  if (!lastHidden) throw new Error('top LSTM node without a last hidden state');
   // Attention stays time-major (softmax over axis 0) so the sequence is never transposed; its bias is
   // dropped because a softmax does not change when every score moves by the same amount.
   const ak = g.floatConst('attention_kernel', weights.attentionKernel, [Hd, 1]);
-  const weights3 = g.one('Softmax', [g.one('MatMul', [seq, ak])], [int('axis', 0)]); // [T, N, 1]
+  const weights4 = g.one('Softmax', [g.one('MatMul', [top, ak])], [int('axis', 0)]); // [T, 1, N, 1]
   const context = g.one(
     'ReduceSum',
-    [g.one('Mul', [seq, weights3]), g.intConst('context_axes', [0])],
+    [g.one('Mul', [top, weights4]), g.intConst('context_axes', [0, 1])],
     [int('keepdims', 0)],
   ); // [N, H]
   g.one(
-    'Squeeze',
-    [g.one('Transpose', [weights3], [ints('perm', [1, 0, 2])]), g.intConst('attention_squeeze_axes', [2])],
+    'Reshape',
+    [g.one('Transpose', [weights4], [ints('perm', [2, 1, 0, 3])]), g.intConst('attention_shape', [-1, T])],
     [],
     ONNX_IO.attention,
-  ); // [N, T]
+  ); // [N, 1, T, 1] → [N, T]
   const last = g.one('Squeeze', [lastHidden, g.intConst('last_squeeze_axes', [0])]); // [N, H]
   const joined = g.one('Concat', [context, last], [int('axis', 1)]); // [N, 2H]
-  const logits = g.one('Add', [
-    g.one('MatMul', [joined, g.floatConst('policy_kernel', weights.policyKernel, [2 * Hd, P])]),
-    g.floatConst('policy_bias', weights.policyBias, [P]),
-  ]);
-  g.one('Softmax', [logits], [int('axis', 1)], ONNX_IO.probabilities);
-  const unit = g.one('Sigmoid', [
-    g.one('Add', [
-      g.one('MatMul', [joined, g.floatConst('magnitude_kernel', weights.magnitudeKernel, [2 * Hd, P])]),
-      g.floatConst('magnitude_bias', weights.magnitudeBias, [P]),
-    ]),
-  ]);
+  // Gemm carries the bias, so each head is one node (onnxruntime fuses the Sigmoid into the magnitude Gemm).
+  const gemm = (input: string, kernel: string, bias: string, outName?: string): string =>
+    g.one('Gemm', [input, kernel, bias], [], outName);
   g.one(
-    'Add',
+    'Softmax',
     [
-      g.one('Mul', [unit, g.floatConst('magnitude_span', MAGNITUDE_SPAN, [P])]),
-      g.floatConst('magnitude_min', MAGNITUDE_MIN, [P]),
+      gemm(
+        joined,
+        g.floatConst('policy_kernel', weights.policyKernel, [2 * Hd, P]),
+        g.floatConst('policy_bias', weights.policyBias, [P]),
+      ),
     ],
-    [],
+    [int('axis', 1)],
+    ONNX_IO.probabilities,
+  );
+  const unit = g.one('Sigmoid', [
+    gemm(
+      joined,
+      g.floatConst('magnitude_kernel', weights.magnitudeKernel, [2 * Hd, P]),
+      g.floatConst('magnitude_bias', weights.magnitudeBias, [P]),
+    ),
+  ]);
+  // min + span·unit as one Gemm with diag(span): one node instead of Mul and Add. The off-diagonal terms
+  // are exact zeros (unit is finite), so the result is the same product and sum.
+  gemm(
+    unit,
+    g.floatConst('magnitude_span', diagonal(MAGNITUDE_SPAN), [P, P]),
+    g.floatConst('magnitude_min', MAGNITUDE_MIN, [P]),
     ONNX_IO.magnitudes,
   );
 

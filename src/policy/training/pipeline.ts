@@ -14,7 +14,7 @@ import { MODEL_METADATA_FORMAT, metadataPathFor, type ModelMetadata } from '../m
 import { generateSamples, splitSeed, withThresholdLabels, type LabelledSet } from './dataset';
 import { argmaxRows, classificationReport, type ClassificationReport } from './metrics';
 import { ARCHITECTURE, fitNormalisation, type NetworkWeights, type Normalisation } from './network';
-import { ONNX_IO, ONNX_OPSET, exportOnnx } from './onnx-export';
+import { ONNX_IO, ONNX_OPSET, exportOnnx, type ExportMetadata } from './onnx-export';
 import { COST_WEIGHTS, type CostWeights } from './outcome-labels';
 import { fitThresholds, type ThresholdConfig } from './threshold-labels';
 import { stableJson } from './json';
@@ -222,6 +222,15 @@ export async function runTrainPipeline(options: TrainPipelineOptions): Promise<T
   return { thresholds, models, generationSeconds };
 }
 
+/** What the exporter writes into the ONNX file itself; `talon model reexport` writes the same. */
+export function exportMetadataFor(labels: LabelSet, modelVersion: string): ExportMetadata {
+  return {
+    modelVersion,
+    labelSet: labels,
+    docString: `Talon policy model trained on ${labels} labels of simulated Kepler telemetry (talon model train)`,
+  };
+}
+
 /** Exports weights to ONNX and writes the model file and its metadata; returns the model's path. */
 export async function saveModel(
   outDir: string,
@@ -233,11 +242,7 @@ export async function saveModel(
   file = modelFileName(labels),
 ): Promise<string> {
   const modelVersion = `${labels}-s${training.seed}-n${training.trainSamples}-e${training.epochs}`;
-  const bytes = exportOnnx(weights, norm, {
-    modelVersion,
-    labelSet: labels,
-    docString: `Talon policy model trained on ${labels} labels of simulated Kepler telemetry (talon model train)`,
-  });
+  const bytes = exportOnnx(weights, norm, exportMetadataFor(labels, modelVersion));
   const metadata: ModelMetadata = {
     format: MODEL_METADATA_FORMAT,
     modelVersion,
