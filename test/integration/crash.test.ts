@@ -141,7 +141,7 @@ afterAll(async () => {
   await client?.close();
 });
 
-/** The attempt on which an activity of this type completed (1 = it never had to be retried). */
+/** The attempt on which an ordinary activity of this type completed (1 = it never had to be retried). */
 async function completedAttempt(workflowId: string, type: string): Promise<number | undefined> {
   const events = (await client.history(workflowId)).events ?? [];
   const scheduled = new Set(
@@ -175,6 +175,23 @@ async function waitForWindow(pod: string): Promise<void> {
     },
     2_000,
   );
+}
+
+/** How often a local activity's result was recorded, and whether that happened after a workflow task timed out. */
+async function inTaskReads(workflowId: string, type: string): Promise<{ recorded: number; afterTaskTimeout: boolean }> {
+  const events = (await client.history(workflowId)).events ?? [];
+  const firstTimeout = events.findIndex((e) => e.workflowTaskTimedOutEventAttributes);
+  const recordedAt = events.flatMap((e, i) => {
+    const marker = e.markerRecordedEventAttributes;
+    if (marker?.markerName !== 'core_local_activity') return [];
+    const data = marker.details?.data?.payloads?.[0]?.data;
+    const info = JSON.parse(Buffer.from(data ?? new Uint8Array()).toString('utf8')) as { activity_type?: string };
+    return info.activity_type === type ? [i] : [];
+  });
+  return {
+    recorded: recordedAt.length,
+    afterTaskTimeout: firstTimeout >= 0 && recordedAt.every((i) => i > firstTimeout),
+  };
 }
 
 interface KillPoint {
@@ -234,9 +251,13 @@ it.each(killPoints)(
     const result = (await client.temporal.workflow.getHandle(workflowId).result()) as RemediateAlertResult;
     expect(result.outcome).toBe('resolved');
     expect(result.attempts.filter((a) => a.applied)).toHaveLength(1);
-    if (hold) {
+    if (hold?.activity === 'applyPolicy') {
       // The killed attempt was retried by the new worker, not skipped or replaced by a fallback.
       expect(await completedAttempt(workflowId, hold.activity)).toBeGreaterThanOrEqual(2);
+    } else if (hold) {
+      // Reads run inside the workflow task: the killed task timed out, the new worker ran the read again,
+      // and exactly one result was recorded.
+      expect(await inTaskReads(workflowId, hold.activity)).toEqual({ recorded: 1, afterTaskTimeout: true });
     }
     if (hold?.activity === 'decidePolicy') expect(result.attempts[0]!.fallbackReason).toBeUndefined();
 

@@ -26,11 +26,16 @@ beforeAll(async () => {
   bundle = await bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: quietLogger });
 });
 
-const REQUIRED = [
+/** Remediation histories kept in both shapes: before (`.before-local-reads`) and after the in-task reads patch. */
+const REMEDIATION_SHAPES = [
   'resolved-after-first-policy',
   'escalated-then-needs-human',
   'approval-granted',
   'approval-timed-out',
+];
+const REQUIRED = [
+  ...REMEDIATION_SHAPES,
+  ...REMEDIATION_SHAPES.map((name) => `${name}.before-local-reads`),
   'node-overload-worker-killed-during-wait',
 ];
 
@@ -38,6 +43,52 @@ it('has the histories the team agreed to keep', async () => {
   const names = (await readdir(dir)).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -'.json'.length));
   expect(names).toEqual(expect.arrayContaining(REQUIRED));
 });
+
+interface RecordedEvent {
+  markerRecordedEventAttributes?: {
+    markerName?: string;
+    details?: Record<string, { payloads?: { data?: string }[] }>;
+  };
+  activityTaskScheduledEventAttributes?: { activityType?: { name: string } };
+}
+
+async function events(name: string): Promise<RecordedEvent[]> {
+  return (JSON.parse(await readFile(join(dir, `${name}.json`), 'utf8')) as { events: RecordedEvent[] }).events;
+}
+
+const decode = (data: string | undefined): string => Buffer.from(data ?? '', 'base64').toString('utf8');
+
+it.each(REMEDIATION_SHAPES)(
+  'keeps %s both from before the in-task reads patch (ordinary activities) and after it (local activities)',
+  async (name) => {
+    const scheduled = (list: RecordedEvent[]) =>
+      list.flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
+    const patches = (list: RecordedEvent[]) =>
+      list
+        .filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')
+        .map((e) => decode(e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0]?.data));
+    const localTypes = (list: RecordedEvent[]) =>
+      list
+        .filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')
+        .map(
+          (e) =>
+            (
+              JSON.parse(decode(e.markerRecordedEventAttributes?.details?.data?.payloads?.[0]?.data)) as {
+                activity_type: string;
+              }
+            ).activity_type,
+        );
+
+    const before = await events(`${name}.before-local-reads`);
+    expect(patches(before)).toEqual([]);
+    expect(scheduled(before)).toEqual(expect.arrayContaining(['readTarget', 'gatherWindow', 'decidePolicy']));
+
+    const after = await events(name);
+    expect(patches(after)).toEqual([expect.stringContaining('"id":"talon-local-reads-v1"')]);
+    expect(scheduled(after)).not.toContain('readTarget');
+    expect(localTypes(after).slice(0, 3)).toEqual(['readTarget', 'gatherWindow', 'decidePolicy']);
+  },
+);
 
 it('replays every recorded history without non-determinism', async () => {
   const files = (await readdir(dir)).filter((f) => f.endsWith('.json')).sort();

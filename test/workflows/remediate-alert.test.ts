@@ -431,7 +431,7 @@ it('fails with the WorkflowFailedError → ActivityFailure → ApplicationFailur
   });
 });
 
-it('surfaces a permanent activity failure as WorkflowFailedError → ActivityFailure → ApplicationFailure', async () => {
+it('surfaces a permanent read failure as WorkflowFailedError → the activity’s ApplicationFailure', async () => {
   const stubs = newStubs();
   const alert = podAlert();
   const broken = {
@@ -458,11 +458,13 @@ it('surfaces a permanent activity failure as WorkflowFailedError → ActivityFai
       return (h.result() as Promise<unknown>).catch((e: unknown) => e);
     });
     expect(err).toBeInstanceOf(WorkflowFailedError);
-    const activity = (err as WorkflowFailedError).cause;
-    expect(activity).toBeInstanceOf(ActivityFailure);
-    expect((activity as ActivityFailure).activityType).toBe('readTarget');
-    expect((activity as ActivityFailure).cause).toBeInstanceOf(ApplicationFailure);
-    expect(((activity as ActivityFailure).cause as ApplicationFailure).type).toBe('MalformedPod');
+    // readTarget runs in the workflow task (a local activity): its own ApplicationFailure is the cause, not wrapped
+    // in an ActivityFailure as an ordinary activity's would be.
+    const cause = (err as WorkflowFailedError).cause;
+    expect(cause).not.toBeInstanceOf(ActivityFailure);
+    expect(cause).toBeInstanceOf(ApplicationFailure);
+    expect((cause as ApplicationFailure).type).toBe('MalformedPod');
+    expect((cause as ApplicationFailure).message).toBe('pod has no containers');
   } finally {
     await workerConnection.close();
   }
