@@ -10,6 +10,7 @@ import type { SubmitTaskRequest, TaskStatus } from '../client/talon-client';
 import { parsePriorities } from '../domain/priorities';
 import { selectAlgorithm, type SelectionResult } from '../domain/selection';
 import type { Taxonomy } from '../domain/taxonomy';
+import { holdingSlot, overloaded, type Admission } from './admission';
 import { HttpError } from './errors';
 import { describeIssues } from './payloads';
 
@@ -97,8 +98,14 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-/** Routes mounted at `/api/tasks`; auth and the JSON body parser are the app's. */
-export function taskRoutes(deps: TaskRoutesDeps): Router {
+/** The app's hand-off bound; a submission takes one slot. */
+export interface TaskAdmission {
+  readonly admission: Admission;
+  readonly retryAfterSeconds: number;
+}
+
+/** Routes mounted at `/api/tasks`; auth, the JSON body parser and admission are the app's. */
+export function taskRoutes(deps: TaskRoutesDeps, limits?: TaskAdmission): Router {
   const router = Router();
   const timeoutMs = deps.handoffTimeoutMs ?? 5_000;
 
@@ -107,9 +114,14 @@ export function taskRoutes(deps: TaskRoutesDeps): Router {
       throw new HttpError(415, 'unsupported_media_type', 'send Content-Type: application/json');
     }
     const { request, selection } = checkSubmission(await deps.taxonomy(), req.body);
+    const permit = limits ? limits.admission.tryAcquire(1) : { release: () => undefined };
+    if (!permit) throw overloaded('hand-offs', 1, limits?.retryAfterSeconds ?? 2);
     let id: string;
     try {
-      ({ id } = await withTimeout(deps.service.submitTask(request), timeoutMs));
+      ({ id } = await withTimeout(
+        holdingSlot(permit, () => deps.service.submitTask(request)),
+        timeoutMs,
+      ));
     } catch (err) {
       throw new HttpError(
         503,
