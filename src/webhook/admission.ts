@@ -73,7 +73,7 @@ export function overloaded(what: string, alerts: number, retryAfterSeconds: numb
   return new HttpError(
     503,
     'overloaded',
-    `too many ${what} are being handed to Temporal right now; retry later`,
+    `too many ${what} are being handed to Temporal right now; retry in ${retryAfterSeconds} s`,
     undefined,
     undefined,
     { retryAfterSeconds, rejectedCount: alerts },
