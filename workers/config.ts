@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { DEFAULT_GUARD_CONFIG, guardConfig, type GuardConfigInput, type QuantityBounds } from '../src/domain/guards';
 import { loadStackConfig, stackEndpoints } from '../src/stack/config';
 import { webhookTokenPath } from '../src/stack/alertmanager';
+import { DEFAULT_MAX_INFLIGHT_ALERTS, DEFAULT_OVERLOAD_RETRY_AFTER_SECONDS } from '../src/webhook/admission';
 import { parseFaultHolds, type FaultHold } from './fault-injection';
 
 const optionalString = z
@@ -35,8 +36,13 @@ const envSchema = z.object({
     .regex(/^\d+(b|kb|mb)$/i, 'a size such as 512kb or 1mb')
     .default('1mb'),
   TALON_WEBHOOK_HANDOFF_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5_000),
-  TALON_WEBHOOK_MAX_INFLIGHT_ALERTS: z.coerce.number().int().min(1).max(100_000).default(64),
-  TALON_WEBHOOK_OVERLOAD_RETRY_AFTER_SECONDS: z.coerce.number().int().min(1).max(3600).default(2),
+  TALON_WEBHOOK_MAX_INFLIGHT_ALERTS: z.coerce.number().int().min(1).max(100_000).default(DEFAULT_MAX_INFLIGHT_ALERTS),
+  TALON_WEBHOOK_OVERLOAD_RETRY_AFTER_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(3600)
+    .default(DEFAULT_OVERLOAD_RETRY_AFTER_SECONDS),
   TALON_PROMETHEUS_URL: optionalString,
   TALON_INFLUX_URL: optionalString,
   TALON_INFLUX_TOKEN: optionalString,

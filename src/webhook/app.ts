@@ -7,7 +7,13 @@ import express, { type ErrorRequestHandler, type Express, type RequestHandler } 
 import type { z } from 'zod';
 import type { TalonAlert } from '../domain/alert';
 import type { TalonMetrics } from '../observability/metrics';
-import { Admission, holdingSlot, overloaded } from './admission';
+import {
+  Admission,
+  DEFAULT_MAX_INFLIGHT_ALERTS,
+  DEFAULT_OVERLOAD_RETRY_AFTER_SECONDS,
+  holdingSlot,
+  overloaded,
+} from './admission';
 import { authMiddleware, type WebhookAuth } from './auth';
 import { HttpError } from './errors';
 import {
@@ -44,8 +50,6 @@ export interface WebhookDeps {
   readonly tasks?: TaskRoutesDeps;
 }
 
-export const DEFAULT_MAX_INFLIGHT_ALERTS = 64;
-export const DEFAULT_OVERLOAD_RETRY_AFTER_SECONDS = 2;
 /** Retry-After of a 503 that names no other: Temporal unavailable or slow. */
 const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
 

@@ -10,13 +10,14 @@ import type { SubmitTaskRequest, TaskStatus } from '../client/talon-client';
 import { parsePriorities } from '../domain/priorities';
 import { selectAlgorithm, type SelectionResult } from '../domain/selection';
 import type { Taxonomy } from '../domain/taxonomy';
-import { holdingSlot, overloaded, type Admission } from './admission';
+import { DEFAULT_OVERLOAD_RETRY_AFTER_SECONDS, holdingSlot, overloaded, type Admission } from './admission';
 import { HttpError } from './errors';
 import { describeIssues } from './payloads';
 
 /** What the routes need from Temporal; TalonClient implements it. */
 export interface TaskService {
-  submitTask(request: SubmitTaskRequest): Promise<{ readonly id: string }>;
+  /** Must give up (and stop retrying) at the deadline: until it settles it holds an admission slot. */
+  submitTask(request: SubmitTaskRequest, deadline?: Date): Promise<{ readonly id: string }>;
   taskStatus(id: string): Promise<TaskStatus>;
 }
 
@@ -115,11 +116,13 @@ export function taskRoutes(deps: TaskRoutesDeps, limits?: TaskAdmission): Router
     }
     const { request, selection } = checkSubmission(await deps.taxonomy(), req.body);
     const permit = limits ? limits.admission.tryAcquire(1) : { release: () => undefined };
-    if (!permit) throw overloaded('hand-offs', 1, limits?.retryAfterSeconds ?? 2);
+    if (!permit) {
+      throw overloaded('alerts and tasks', 1, limits?.retryAfterSeconds ?? DEFAULT_OVERLOAD_RETRY_AFTER_SECONDS);
+    }
     let id: string;
     try {
       ({ id } = await withTimeout(
-        holdingSlot(permit, () => deps.service.submitTask(request)),
+        holdingSlot(permit, () => deps.service.submitTask(request, new Date(Date.now() + timeoutMs))),
         timeoutMs,
       ));
     } catch (err) {

@@ -77,8 +77,10 @@ class ManualSink implements AlertSink {
 
 class FakeTasks implements TaskService {
   readonly submitted: SubmitTaskRequest[] = [];
-  async submitTask(request: SubmitTaskRequest) {
+  readonly deadlines: (Date | undefined)[] = [];
+  async submitTask(request: SubmitTaskRequest, deadline?: Date) {
     this.submitted.push(request);
+    this.deadlines.push(deadline);
     return { id: 'task-1' };
   }
   async taskStatus(): Promise<TaskStatus> {
@@ -265,14 +267,21 @@ describe('webhook admission control', () => {
     const shed = await send('/api/tasks', submission);
     expect(shed.statusCode).toBe(503);
     expect(shed.headers['retry-after']).toBe('2');
-    expect(shed.json()).toMatchObject({ error: 'overloaded' });
+    expect(shed.json()).toEqual({
+      error: 'overloaded',
+      message: 'too many alerts and tasks are being handed to Temporal right now; retry in 2 s',
+    });
     expect(tasks.submitted).toHaveLength(0);
     expect(await rejected('overloaded')).toBe(1);
 
     sink.resolveAll();
     await held;
+    const before = Date.now();
     expect((await send('/api/tasks', submission)).statusCode).toBe(202);
     expect(tasks.submitted).toHaveLength(1);
+    // Like alerts, a submission is told when to give up, so its slot is not held much past the hand-off timeout.
+    expect(tasks.deadlines[0]!.getTime() - before).toBeGreaterThanOrEqual(4_900);
+    expect(tasks.deadlines[0]!.getTime() - before).toBeLessThan(6_000);
   });
 });
 
