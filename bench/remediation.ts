@@ -1415,11 +1415,24 @@ async function burst(flags: Flags, workDir: string): Promise<void> {
     await client.close();
   });
   const token = randomBytes(16).toString('hex');
+  // The admission bound and timeouts come from the environment, so a run can try other bounds.
   const webhook = await startWebhookServer(
     client,
     new TalonMetrics({ defaultMetrics: false }),
-    { host: '127.0.0.1', port, auth: { bearerToken: token }, bodyLimit: '1mb' },
+    {
+      host: '127.0.0.1',
+      port,
+      auth: { bearerToken: token },
+      bodyLimit: '1mb',
+      handoffTimeoutMs: config.webhook.handoffTimeoutMs,
+      maxInflightAlerts: config.webhook.maxInflightAlerts,
+      overloadRetryAfterSeconds: config.webhook.overloadRetryAfterSeconds,
+    },
     client,
+  );
+  out(
+    `  webhook: at most ${config.webhook.maxInflightAlerts} alerts in flight (TALON_WEBHOOK_MAX_INFLIGHT_ALERTS), ` +
+      `hand-off timeout ${config.webhook.handoffTimeoutMs} ms`,
   );
   const url = `http://127.0.0.1:${port}/api/alerts`;
   const chunks: RawAlert[][] = [];

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { DEFAULT_GUARD_CONFIG, guardConfig, type GuardConfigInput, type QuantityBounds } from '../src/domain/guards';
 import { loadStackConfig, stackEndpoints } from '../src/stack/config';
 import { webhookTokenPath } from '../src/stack/alertmanager';
+import { DEFAULT_MAX_INFLIGHT_ALERTS, DEFAULT_OVERLOAD_RETRY_AFTER_SECONDS } from '../src/webhook/admission';
 import { parseFaultHolds, type FaultHold } from './fault-injection';
 
 const optionalString = z
@@ -34,6 +35,14 @@ const envSchema = z.object({
     .string()
     .regex(/^\d+(b|kb|mb)$/i, 'a size such as 512kb or 1mb')
     .default('1mb'),
+  TALON_WEBHOOK_HANDOFF_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5_000),
+  TALON_WEBHOOK_MAX_INFLIGHT_ALERTS: z.coerce.number().int().min(1).max(100_000).default(DEFAULT_MAX_INFLIGHT_ALERTS),
+  TALON_WEBHOOK_OVERLOAD_RETRY_AFTER_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(3600)
+    .default(DEFAULT_OVERLOAD_RETRY_AFTER_SECONDS),
   TALON_PROMETHEUS_URL: optionalString,
   TALON_INFLUX_URL: optionalString,
   TALON_INFLUX_TOKEN: optionalString,
@@ -80,6 +89,12 @@ export interface TalonConfig {
     readonly bearerToken?: string;
     readonly basic?: { username: string; password: string };
     readonly bodyLimit: string;
+    /** Give up on a hand-off to Temporal after this long and answer 503 temporal_unavailable. */
+    readonly handoffTimeoutMs: number;
+    /** Hand-offs in flight at once; beyond it the webhook sheds load with 503 overloaded. */
+    readonly maxInflightAlerts: number;
+    /** Retry-After of a 503 overloaded. */
+    readonly overloadRetryAfterSeconds: number;
   };
   readonly prometheusUrl: string;
   readonly influx: { readonly url: string; readonly token: string; readonly org: string; readonly bucket: string };
@@ -166,6 +181,9 @@ export function loadTalonConfig(env: NodeJS.ProcessEnv = process.env): TalonConf
         ? { basic: { username: e.TALON_WEBHOOK_BASIC_USER, password: e.TALON_WEBHOOK_BASIC_PASSWORD } }
         : {}),
       bodyLimit: e.TALON_WEBHOOK_BODY_LIMIT.toLowerCase(),
+      handoffTimeoutMs: e.TALON_WEBHOOK_HANDOFF_TIMEOUT_MS,
+      maxInflightAlerts: e.TALON_WEBHOOK_MAX_INFLIGHT_ALERTS,
+      overloadRetryAfterSeconds: e.TALON_WEBHOOK_OVERLOAD_RETRY_AFTER_SECONDS,
     },
     prometheusUrl: e.TALON_PROMETHEUS_URL ?? local.prometheusUrl,
     influx: {

@@ -39,6 +39,9 @@ export async function startServices(
       host: config.webhook.host,
       port: config.webhook.port,
       bodyLimit: config.webhook.bodyLimit,
+      handoffTimeoutMs: config.webhook.handoffTimeoutMs,
+      maxInflightAlerts: config.webhook.maxInflightAlerts,
+      overloadRetryAfterSeconds: config.webhook.overloadRetryAfterSeconds,
       taxonomy: () => loadTaxonomy(),
       auth: {
         ...(config.webhook.bearerToken ? { bearerToken: config.webhook.bearerToken } : {}),

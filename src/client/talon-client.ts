@@ -275,9 +275,10 @@ export class TalonClient {
    * Submits a task (D3.3 1.4): starts a durable `deployTask` workflow that selects the algorithm by the
    * priorities, places it on an edge or cloud node, runs it as a Kubernetes Job and reports its metrics.
    * Invalid priorities (and, with a taxonomy, an unknown task or one without candidates) throw the domain's
-   * errors before anything starts. Resolves once Temporal has accepted the submission.
+   * errors before anything starts. Resolves once Temporal has accepted the submission; with a deadline,
+   * the start call and its retries stop at that instant, as for `remediate`.
    */
-  async submitTask(request: SubmitTaskRequest): Promise<TaskHandle> {
+  async submitTask(request: SubmitTaskRequest, deadline?: Date): Promise<TaskHandle> {
     const weights = normalisePriorities(request.priorities);
     const selection = this.taxonomy ? selectAlgorithm(this.taxonomy, request.task, request.priorities) : undefined;
     const id = `task-${request.task}-${randomBytes(6).toString('hex')}`;
@@ -288,13 +289,15 @@ export class TalonClient {
       ...(request.namespace ? { namespace: request.namespace } : {}),
       ...(request.settings ? { settings: request.settings } : {}),
     };
-    await this.temporal.workflow.start(WORKFLOW_TYPES.deployTask, {
-      workflowId: id,
-      taskQueue: this.taskQueue,
-      args: [input],
-      staticSummary: `task ${request.task} for ${describeWeights(weights)}`,
-      staticDetails: selection ? `expected algorithm: ${selection.summary}` : '',
-    });
+    const start = () =>
+      this.temporal.workflow.start(WORKFLOW_TYPES.deployTask, {
+        workflowId: id,
+        taskQueue: this.taskQueue,
+        args: [input],
+        staticSummary: `task ${request.task} for ${describeWeights(weights)}`,
+        staticDetails: selection ? `expected algorithm: ${selection.summary}` : '',
+      });
+    await (deadline ? this.temporal.withDeadline(deadline, start) : start());
     return this.task(id);
   }
 

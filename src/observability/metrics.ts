@@ -2,7 +2,7 @@
  * Talon's Prometheus metrics. One registry per process: the webhook counts what arrives, the worker's
  * activities count what is done. Prometheus scrapes both at /metrics.
  */
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export class TalonMetrics {
   readonly registry = new Registry();
@@ -28,6 +28,16 @@ export class TalonMetrics {
     name: 'talon_handoffs_total',
     help: 'Alerts handed to Temporal, by result (ok, unavailable)',
     labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly inflightAlerts = new Gauge({
+    name: 'talon_webhook_inflight_alerts',
+    help: 'Alerts and task submissions being handed to Temporal right now',
+    registers: [this.registry],
+  });
+  readonly maxInflightAlerts = new Gauge({
+    name: 'talon_webhook_max_inflight_alerts',
+    help: 'Admission bound on in-flight hand-offs; beyond it the webhook answers 503 overloaded',
     registers: [this.registry],
   });
   readonly workflowsStarted = new Counter({

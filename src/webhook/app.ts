@@ -1,11 +1,19 @@
 /**
  * Talon's HTTP face. Answers 2xx only after every acceptable alert of a payload is durably in Temporal;
  * if Temporal cannot be reached it answers 503 so Alertmanager retries, and nothing is lost in between.
+ * Hand-offs are bounded (admission.ts): beyond the bound a payload is refused at once with 503 overloaded.
  */
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
 import type { z } from 'zod';
 import type { TalonAlert } from '../domain/alert';
 import type { TalonMetrics } from '../observability/metrics';
+import {
+  Admission,
+  DEFAULT_MAX_INFLIGHT_ALERTS,
+  DEFAULT_OVERLOAD_RETRY_AFTER_SECONDS,
+  holdingSlot,
+  overloaded,
+} from './admission';
 import { authMiddleware, type WebhookAuth } from './auth';
 import { HttpError } from './errors';
 import {
@@ -34,9 +42,16 @@ export interface WebhookDeps {
   readonly bodyLimit?: string;
   /** Give up on Temporal after this long and answer 503. */
   readonly handoffTimeoutMs?: number;
+  /** Most alerts (and task submissions) handed to Temporal at once; beyond it, 503 overloaded. */
+  readonly maxInflightAlerts?: number;
+  /** Retry-After (seconds) of a 503 overloaded. */
+  readonly overloadRetryAfterSeconds?: number;
   /** Task submission (`/api/tasks`); absent, the routes are not served. */
   readonly tasks?: TaskRoutesDeps;
 }
+
+/** Retry-After of a 503 that names no other: Temporal unavailable or slow. */
+const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -48,6 +63,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 
 function alertRoute<S extends z.ZodType>(
   deps: WebhookDeps,
+  admission: Admission,
   source: 'alertmanager' | 'grafana',
   schema: S,
   normalise: (payload: z.infer<S>) => NormalisedBatch,
@@ -70,13 +86,21 @@ function alertRoute<S extends z.ZodType>(
     if (batch.alerts.length === 0) {
       throw new HttpError(422, 'no_actionable_alerts', 'no alert in the payload can be remediated', batch.rejected);
     }
+    const permit = admission.tryAcquire(batch.alerts.length);
+    if (!permit) {
+      throw overloaded(
+        'alerts',
+        batch.alerts.length,
+        deps.overloadRetryAfterSeconds ?? DEFAULT_OVERLOAD_RETRY_AFTER_SECONDS,
+      );
+    }
     let results: { workflowId: string; action: string }[];
     try {
       const timeoutMs = deps.handoffTimeoutMs ?? 5_000;
       const deadline = new Date(Date.now() + timeoutMs);
       // The deadline stops the gRPC retries; the timer is the backstop should a sink ignore it.
       results = await withTimeout(
-        Promise.all(batch.alerts.map((alert) => deps.sink.remediate(alert, deadline))),
+        Promise.all(batch.alerts.map((alert) => holdingSlot(permit, () => deps.sink.remediate(alert, deadline)))),
         timeoutMs + 1_000,
       );
     } catch (err) {
@@ -110,8 +134,12 @@ const errorHandler =
         httpError = new HttpError(status, 'bad_request', String((err as Error).message));
       else httpError = new HttpError(500, 'internal_error', 'internal error', undefined, err);
     }
-    if (httpError.status < 500 || httpError.status === 503) metrics.alertsRejected.inc({ reason: httpError.code });
-    if (httpError.status === 503) res.setHeader('Retry-After', '5');
+    if (httpError.status < 500 || httpError.status === 503) {
+      metrics.alertsRejected.inc({ reason: httpError.code }, httpError.extra.rejectedCount ?? 1);
+    }
+    if (httpError.status === 503) {
+      res.setHeader('Retry-After', String(httpError.extra.retryAfterSeconds ?? UNAVAILABLE_RETRY_AFTER_SECONDS));
+    }
     res.status(httpError.status).json({
       error: httpError.code,
       message: httpError.message,
@@ -120,6 +148,12 @@ const errorHandler =
   };
 
 export function createWebhookApp(deps: WebhookDeps): Express {
+  const admission = new Admission({
+    limit: deps.maxInflightAlerts ?? DEFAULT_MAX_INFLIGHT_ALERTS,
+    onChange: (n) => deps.metrics.inflightAlerts.set(n),
+  });
+  deps.metrics.maxInflightAlerts.set(admission.limit);
+  deps.metrics.inflightAlerts.set(0);
   const app = express();
   app.disable('x-powered-by');
   app.use((req, res, next) => {
@@ -140,9 +174,29 @@ export function createWebhookApp(deps: WebhookDeps): Express {
   });
   const json = express.json({ limit: deps.bodyLimit ?? '1mb', type: () => true });
   const auth = authMiddleware(deps.auth);
-  app.post('/api/alerts', auth, json, alertRoute(deps, 'alertmanager', alertmanagerPayload, normaliseAlertmanager));
-  app.post('/api/alerts/grafana', auth, json, alertRoute(deps, 'grafana', grafanaPayload, normaliseGrafana));
-  if (deps.tasks) app.use('/api/tasks', auth, json, taskRoutes(deps.tasks));
+  app.post(
+    '/api/alerts',
+    auth,
+    json,
+    alertRoute(deps, admission, 'alertmanager', alertmanagerPayload, normaliseAlertmanager),
+  );
+  app.post('/api/alerts/grafana', auth, json, alertRoute(deps, admission, 'grafana', grafanaPayload, normaliseGrafana));
+  if (deps.tasks) {
+    // Task submissions share the alerts' bound and hand-off timeout: both are calls into the same Temporal.
+    const tasks: TaskRoutesDeps = {
+      ...(deps.handoffTimeoutMs !== undefined ? { handoffTimeoutMs: deps.handoffTimeoutMs } : {}),
+      ...deps.tasks,
+    };
+    app.use(
+      '/api/tasks',
+      auth,
+      json,
+      taskRoutes(tasks, {
+        admission,
+        retryAfterSeconds: deps.overloadRetryAfterSeconds ?? DEFAULT_OVERLOAD_RETRY_AFTER_SECONDS,
+      }),
+    );
+  }
   app.use((_req, _res, next) => next(new HttpError(404, 'not_found', 'no such route')));
   app.use(errorHandler(deps.metrics));
   return app;

@@ -12,6 +12,10 @@ export interface WebhookServerOptions {
   readonly auth: WebhookAuth;
   readonly bodyLimit: string;
   readonly handoffTimeoutMs?: number;
+  /** Hand-offs in flight at once before the webhook sheds load (503 overloaded). */
+  readonly maxInflightAlerts?: number;
+  /** Retry-After (seconds) of a 503 overloaded. */
+  readonly overloadRetryAfterSeconds?: number;
   /** Serves task submission (`/api/tasks`), checked against this taxonomy; absent, it is not served. */
   readonly taxonomy?: () => Promise<Taxonomy>;
 }
@@ -35,6 +39,10 @@ export async function startWebhookServer(
     auth: options.auth,
     bodyLimit: options.bodyLimit,
     ...(options.handoffTimeoutMs !== undefined ? { handoffTimeoutMs: options.handoffTimeoutMs } : {}),
+    ...(options.maxInflightAlerts !== undefined ? { maxInflightAlerts: options.maxInflightAlerts } : {}),
+    ...(options.overloadRetryAfterSeconds !== undefined
+      ? { overloadRetryAfterSeconds: options.overloadRetryAfterSeconds }
+      : {}),
     ...(options.taxonomy ? { tasks: { service: client, taxonomy: options.taxonomy } } : {}),
     ready: async () => {
       await client.temporal.connection.workflowService.getSystemInfo({});

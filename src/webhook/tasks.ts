@@ -10,12 +10,14 @@ import type { SubmitTaskRequest, TaskStatus } from '../client/talon-client';
 import { parsePriorities } from '../domain/priorities';
 import { selectAlgorithm, type SelectionResult } from '../domain/selection';
 import type { Taxonomy } from '../domain/taxonomy';
+import { DEFAULT_OVERLOAD_RETRY_AFTER_SECONDS, holdingSlot, overloaded, type Admission } from './admission';
 import { HttpError } from './errors';
 import { describeIssues } from './payloads';
 
 /** What the routes need from Temporal; TalonClient implements it. */
 export interface TaskService {
-  submitTask(request: SubmitTaskRequest): Promise<{ readonly id: string }>;
+  /** Must give up (and stop retrying) at the deadline: until it settles it holds an admission slot. */
+  submitTask(request: SubmitTaskRequest, deadline?: Date): Promise<{ readonly id: string }>;
   taskStatus(id: string): Promise<TaskStatus>;
 }
 
@@ -97,8 +99,14 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-/** Routes mounted at `/api/tasks`; auth and the JSON body parser are the app's. */
-export function taskRoutes(deps: TaskRoutesDeps): Router {
+/** The app's hand-off bound; a submission takes one slot. */
+export interface TaskAdmission {
+  readonly admission: Admission;
+  readonly retryAfterSeconds: number;
+}
+
+/** Routes mounted at `/api/tasks`; auth, the JSON body parser and admission are the app's. */
+export function taskRoutes(deps: TaskRoutesDeps, limits?: TaskAdmission): Router {
   const router = Router();
   const timeoutMs = deps.handoffTimeoutMs ?? 5_000;
 
@@ -107,9 +115,16 @@ export function taskRoutes(deps: TaskRoutesDeps): Router {
       throw new HttpError(415, 'unsupported_media_type', 'send Content-Type: application/json');
     }
     const { request, selection } = checkSubmission(await deps.taxonomy(), req.body);
+    const permit = limits ? limits.admission.tryAcquire(1) : { release: () => undefined };
+    if (!permit) {
+      throw overloaded('alerts and tasks', 1, limits?.retryAfterSeconds ?? DEFAULT_OVERLOAD_RETRY_AFTER_SECONDS);
+    }
     let id: string;
     try {
-      ({ id } = await withTimeout(deps.service.submitTask(request), timeoutMs));
+      ({ id } = await withTimeout(
+        holdingSlot(permit, () => deps.service.submitTask(request, new Date(Date.now() + timeoutMs))),
+        timeoutMs,
+      ));
     } catch (err) {
       throw new HttpError(
         503,

@@ -49,6 +49,34 @@ describe('guardrail configuration', () => {
     });
   });
 
+  it('bounds webhook hand-offs: defaults, and values read from the environment', () => {
+    expect(loadTalonConfig(base).webhook).toMatchObject({
+      handoffTimeoutMs: 5_000,
+      maxInflightAlerts: 64,
+      overloadRetryAfterSeconds: 2,
+    });
+    expect(
+      loadTalonConfig({
+        ...base,
+        TALON_WEBHOOK_HANDOFF_TIMEOUT_MS: '2500',
+        TALON_WEBHOOK_MAX_INFLIGHT_ALERTS: '1',
+        TALON_WEBHOOK_OVERLOAD_RETRY_AFTER_SECONDS: '10',
+      }).webhook,
+    ).toMatchObject({ handoffTimeoutMs: 2_500, maxInflightAlerts: 1, overloadRetryAfterSeconds: 10 });
+  });
+
+  it.each([
+    [{ TALON_WEBHOOK_MAX_INFLIGHT_ALERTS: '0' }, /TALON_WEBHOOK_MAX_INFLIGHT_ALERTS/],
+    [{ TALON_WEBHOOK_MAX_INFLIGHT_ALERTS: '-5' }, /TALON_WEBHOOK_MAX_INFLIGHT_ALERTS/],
+    [{ TALON_WEBHOOK_MAX_INFLIGHT_ALERTS: '2.5' }, /TALON_WEBHOOK_MAX_INFLIGHT_ALERTS/],
+    [{ TALON_WEBHOOK_MAX_INFLIGHT_ALERTS: 'many' }, /TALON_WEBHOOK_MAX_INFLIGHT_ALERTS/],
+    [{ TALON_WEBHOOK_MAX_INFLIGHT_ALERTS: '' }, /TALON_WEBHOOK_MAX_INFLIGHT_ALERTS/],
+    [{ TALON_WEBHOOK_HANDOFF_TIMEOUT_MS: '10' }, /TALON_WEBHOOK_HANDOFF_TIMEOUT_MS/],
+    [{ TALON_WEBHOOK_OVERLOAD_RETRY_AFTER_SECONDS: '0' }, /TALON_WEBHOOK_OVERLOAD_RETRY_AFTER_SECONDS/],
+  ])('refuses webhook setting %j with a message naming it', (env, message) => {
+    expect(() => loadTalonConfig({ ...base, ...env })).toThrow(message);
+  });
+
   it.each([
     [{ TALON_WRITE_BUDGET: '10 per hour' }, /TALON_WRITE_BUDGET: writes per window, such as 10\/600s/],
     [{ TALON_CONTAINER_CPU_MAX: 'lots' }, /guardrails: .*cpu/i],
