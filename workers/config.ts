@@ -51,9 +51,10 @@ const envSchema = z.object({
   TALON_MODEL_PATH: z.string().default('models/policy.onnx'),
   TALON_WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   TALON_WORKER_METRICS_HOST: z.string().default('127.0.0.1'),
-  TALON_WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(100_000).optional(),
+  TALON_WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(100_000).default(100),
   TALON_WORKER_SHUTDOWN_GRACE_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
   TALON_FAULT_HOLD: optionalString,
+  TALON_WORKFLOW_BUNDLE: optionalString,
   TALON_RESOLVE_WITHIN: z.string().default('10m'),
   TALON_WINDOW_STEP_SECONDS: z.coerce.number().int().min(1).max(3600).optional(),
   TALON_PROTECTED_NAMESPACES: optionalString,
@@ -104,8 +105,10 @@ export interface TalonConfig {
     readonly shutdownGraceSeconds: number;
     /** Test-only holds inside activities (TALON_FAULT_HOLD), so a kill can land at a chosen point. */
     readonly faultHolds: readonly FaultHold[];
+    /** Prebuilt workflow code (TALON_WORKFLOW_BUNDLE, written by `npm run build`); unset: bundle at start. */
+    readonly workflowBundlePath?: string;
     /** Workflows kept in memory between tasks; bounds RSS when many remediations wait in cool-down. */
-    readonly maxCachedWorkflows?: number;
+    readonly maxCachedWorkflows: number;
     /** `/metrics`, `/healthz` and `/readyz` (Prometheus and Kubernetes probes); off when the port is 0. */
     readonly http?: { readonly host: string; readonly port: number };
   };
@@ -196,9 +199,8 @@ export function loadTalonConfig(env: NodeJS.ProcessEnv = process.env): TalonConf
     worker: {
       shutdownGraceSeconds: e.TALON_WORKER_SHUTDOWN_GRACE_SECONDS,
       faultHolds: parseFaultHolds(e.TALON_FAULT_HOLD),
-      ...(e.TALON_WORKER_MAX_CACHED_WORKFLOWS !== undefined
-        ? { maxCachedWorkflows: e.TALON_WORKER_MAX_CACHED_WORKFLOWS }
-        : {}),
+      ...(e.TALON_WORKFLOW_BUNDLE ? { workflowBundlePath: existingBundle(e.TALON_WORKFLOW_BUNDLE) } : {}),
+      maxCachedWorkflows: e.TALON_WORKER_MAX_CACHED_WORKFLOWS,
       ...(e.TALON_WORKER_METRICS_PORT > 0
         ? { http: { host: e.TALON_WORKER_METRICS_HOST, port: e.TALON_WORKER_METRICS_PORT } }
         : {}),
@@ -208,6 +210,15 @@ export function loadTalonConfig(env: NodeJS.ProcessEnv = process.env): TalonConf
     talonNamespace: e.TALON_NAMESPACE,
     guards,
   };
+}
+
+function existingBundle(path: string): string {
+  if (!existsSync(path)) {
+    throw new Error(
+      `TALON_WORKFLOW_BUNDLE: ${path} does not exist (build it with \`npm run build\` or \`talon bundle-workflows --out ${path}\`, or unset the variable to bundle at start)`,
+    );
+  }
+  return path;
 }
 
 function guardsFromEnv(e: z.infer<typeof envSchema>): GuardConfigInput {

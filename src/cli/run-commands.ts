@@ -6,6 +6,7 @@ import { loadTaxonomy } from '../tasks/taxonomy-store';
 import { startWebhookServer, type RunningWebhook } from '../webhook/server';
 import { loadTalonConfig, type TalonConfig } from '../../workers/config';
 import { createTalonWorker, type TalonWorker } from '../../workers/worker';
+import { writeWorkflowBundle } from '../../workers/bundle';
 
 export interface RunningServices {
   readonly worker?: TalonWorker;
@@ -25,9 +26,6 @@ export async function startServices(
     ? await createTalonWorker(config, {
         metrics,
         ...(config.worker.http ? { http: config.worker.http } : {}),
-        ...(config.worker.maxCachedWorkflows !== undefined
-          ? { tuning: { maxCachedWorkflows: config.worker.maxCachedWorkflows } }
-          : {}),
       })
     : undefined;
   const workerDone = worker?.run();
@@ -96,4 +94,12 @@ export function registerRunCommands(program: Command): void {
     .command('run')
     .description('run a worker and the webhook in one process')
     .action(() => run({ worker: true, webhook: true }));
+  program
+    .command('bundle-workflows')
+    .description('write the workflow code as one file for TALON_WORKFLOW_BUNDLE (workers then skip bundling at start)')
+    .requiredOption('--out <path>', 'where to write the bundle')
+    .action(async (options: { out: string }) => {
+      const { path, bytes } = await writeWorkflowBundle(options.out);
+      process.stdout.write(`workflow bundle written to ${path} (${(bytes / 1024).toFixed(0)} KiB)\n`);
+    });
 }

@@ -3,10 +3,12 @@
  * change that would make a running remediation take a different path fails here, before it ships.
  * New histories: `TALON_RECORD_HISTORIES=1 npm run test:workflows`, or `talon history export <id>`.
  */
-import { readFile, readdir } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { writeWorkflowBundle } from '../../workers/bundle';
 import { workflowsPath } from '../../workers/worker';
 
 jest.setTimeout(120_000);
@@ -104,6 +106,23 @@ it('replays every recorded history without non-determinism', async () => {
     if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
   }
   expect(failures).toEqual([]);
+});
+
+it('replays them from a prebuilt bundle too (TALON_WORKFLOW_BUNDLE, written by talon bundle-workflows)', async () => {
+  const out = join(await mkdtemp(join(tmpdir(), 'talon-bundle-')), 'workflow-bundle.js');
+  const written = await writeWorkflowBundle(out);
+  expect(written.bytes).toBeGreaterThan(100_000);
+  const histories = await Promise.all(
+    REMEDIATION_SHAPES.map(async (name) => ({
+      workflowId: name,
+      history: historyFromJSON(JSON.parse(await readFile(join(dir, `${name}.json`), 'utf8'))),
+    })),
+  );
+  const outcomes: string[] = [];
+  for await (const result of Worker.runReplayHistories({ workflowBundle: { codePath: out } }, histories)) {
+    outcomes.push(`${result.workflowId}: ${result.error ? result.error.message : 'ok'}`);
+  }
+  expect(outcomes.sort()).toEqual(REMEDIATION_SHAPES.map((name) => `${name}: ok`).sort());
 });
 
 it('detects a history the workflow code does not match', async () => {

@@ -42,6 +42,9 @@ describe('guardrail configuration', () => {
       TALON_WORKER_METRICS_PORT: '0',
     }).worker;
     expect(worker.maxCachedWorkflows).toBe(200);
+    // Bounded by default: the SDK's own default grows with the heap limit (gigabytes of RSS under load).
+    expect(loadTalonConfig(base).worker.maxCachedWorkflows).toBe(100);
+    expect(loadTalonConfig(base).worker.workflowBundlePath).toBeUndefined();
     expect(worker.http).toBeUndefined();
     expect(loadTalonConfig({ ...base, TALON_WORKER_METRICS_HOST: '0.0.0.0' }).worker.http).toEqual({
       host: '0.0.0.0',
@@ -85,6 +88,10 @@ describe('guardrail configuration', () => {
     [{ TALON_DRY_RUN: 'yes' }, /TALON_DRY_RUN/],
     [{ TALON_WORKER_METRICS_PORT: '70000' }, /TALON_WORKER_METRICS_PORT/],
     [{ TALON_WORKER_MAX_CACHED_WORKFLOWS: '-1' }, /TALON_WORKER_MAX_CACHED_WORKFLOWS/],
+    [
+      { TALON_WORKFLOW_BUNDLE: '/nonexistent/workflow-bundle.js' },
+      /TALON_WORKFLOW_BUNDLE: \/nonexistent\/workflow-bundle.js does not exist/,
+    ],
     [{ TALON_FAULT_HOLD: 'applyPolicy:during:10' }, /TALON_FAULT_HOLD entry "applyPolicy:during:10"/],
   ])('refuses %j with a message naming it', (env, message) => {
     expect(() => loadTalonConfig({ ...base, ...env })).toThrow(message);
