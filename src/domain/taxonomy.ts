@@ -1,11 +1,12 @@
 /**
  * The model taxonomy of D3.3 1.6 (Table 2): tasks → algorithms → metrics, plus what a Kubernetes Job
  * needs to run each algorithm. The bundled, measured table lives in `data/taxonomy.json`; users register
- * their own tasks, algorithms and metrics in files of the same shape, merged here. Pure: no I/O, safe
- * inside workflows (files are read in `src/tasks/taxonomy-store.ts`).
+ * their own tasks, algorithms and metrics in files of the same shape (validated and merged in
+ * `taxonomy-parse.ts`). Pure: no I/O, safe inside workflows (files are read in `src/tasks/taxonomy-store.ts`).
+ * No zod here: every cached workflow evaluates its own copy of each module it loads, and zod alone weighs
+ * megabytes per copy.
  */
-import { z } from 'zod';
-import { TaxonomyValidationError, UnknownAlgorithmError, UnknownTaskError, NoCandidatesError } from './task-errors';
+import { UnknownAlgorithmError, UnknownTaskError, NoCandidatesError } from './task-errors';
 
 /** What a user can ask to optimise (D3.3 1.4.1: "quality, speed, energy efficiency, and cost"). */
 export const PRIORITY_PARAMETERS = ['quality', 'speed', 'energy', 'cost'] as const;
@@ -175,160 +176,9 @@ export interface Taxonomy {
 }
 
 // Ids end up in Kubernetes object names and labels, so they keep to the DNS-label alphabet.
-const idSchema = z
-  .string()
-  .regex(/^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/, 'lowercase letters, digits and inner dashes, at most 40 characters');
-const metricIdSchema = z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, 'lowercase snake_case');
-const text = z.string().min(1);
-
-const metricSchema = z.strictObject({
-  id: metricIdSchema,
-  label: text,
-  unit: z.string(),
-  better: z.enum(['lower', 'higher']),
-  parameter: z.enum(PRIORITY_PARAMETERS),
-  min: z.number().optional(),
-  max: z.number().optional(),
-  description: z.string().default(''),
-});
-
-const datasetSchema = z.strictObject({
-  id: text,
-  name: text,
-  source: text,
-  licence: text,
-  rows: z.number().int().nonnegative().optional(),
-});
-
-const taskSchema = z.strictObject({ id: idSchema, name: text, description: z.string().default('') });
-
-const algorithmSchema = z.strictObject({
-  id: idSchema,
-  task: idSchema,
-  name: text,
-  description: z.string().default(''),
-  origin: z.enum(['builtin', 'user']).optional(),
-  dataset: text,
-  metrics: z.record(metricIdSchema, z.number().nullable()),
-  image: text,
-  command: z.array(text).min(1),
-  measuredAt: z.iso.datetime().optional(),
-});
-
-const taxonomySchema = z.strictObject({
-  schemaVersion: z.literal(1),
-  generatedAt: z.iso.datetime().optional(),
-  energyModel: z.string().optional(),
-  datasets: z.array(datasetSchema).default([]),
-  metrics: z.array(metricSchema).default([]),
-  tasks: z.array(taskSchema).default([]),
-  algorithms: z.array(algorithmSchema).default([]),
-});
-
-function formatPath(path: readonly PropertyKey[]): string {
-  return path.length === 0 ? '(root)' : path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p))).join('.');
-}
-
-/**
- * Validates a taxonomy document. `origin` stamps every algorithm: a user's file cannot pass its entries
- * off as built-in ones. Throws {@link TaxonomyValidationError} listing every problem found.
- */
-export function parseTaxonomy(input: unknown, source: string, origin: AlgorithmOrigin = 'builtin'): Taxonomy {
-  const taxonomy = parseShape(input, source, origin);
-  const issues = checkConsistency(taxonomy);
-  if (issues.length > 0) throw new TaxonomyValidationError(source, issues);
-  return taxonomy;
-}
-
-/**
- * Adds a user's registration document (same shape as the taxonomy file) to `base`. Its entries may
- * refer to the base's tasks and metrics, so consistency is checked on the merged whole; see
- * {@link mergeTaxonomies}.
- */
-export function registerUserTaxonomy(base: Taxonomy, input: unknown, source: string): Taxonomy {
-  return mergeTaxonomies(base, parseShape(input, source, 'user'), source);
-}
-
-function parseShape(input: unknown, source: string, origin: AlgorithmOrigin): Taxonomy {
-  const parsed = taxonomySchema.safeParse(input);
-  if (!parsed.success) {
-    throw new TaxonomyValidationError(
-      source,
-      parsed.error.issues.map((issue) => `${formatPath(issue.path)}: ${issue.message}`),
-      parsed.error,
-    );
-  }
-  return { ...parsed.data, algorithms: parsed.data.algorithms.map((a) => ({ ...a, origin })) };
-}
-
 /** Built-in plus custom metric definitions of a taxonomy. */
 export function metricDefinitions(taxonomy: Pick<Taxonomy, 'metrics'>): readonly MetricDefinition[] {
   return [...BUILTIN_METRICS, ...taxonomy.metrics];
-}
-
-function duplicates(values: readonly string[]): string[] {
-  const seen = new Set<string>();
-  const dup = new Set<string>();
-  for (const v of values) (seen.has(v) ? dup : seen).add(v);
-  return [...dup];
-}
-
-/** Cross-references the schema cannot express: unique ids, known tasks and metrics, values within bounds. */
-function checkConsistency(taxonomy: Taxonomy): string[] {
-  const issues: string[] = [];
-  const metrics = metricDefinitions(taxonomy);
-  for (const id of duplicates(metrics.map((m) => m.id))) issues.push(`metric "${id}" is defined more than once`);
-  for (const m of taxonomy.metrics) {
-    if (m.min !== undefined && m.max !== undefined && m.min > m.max) {
-      issues.push(`metric "${m.id}": min ${m.min} is above max ${m.max}`);
-    }
-  }
-  for (const id of duplicates(taxonomy.tasks.map((t) => t.id))) issues.push(`task "${id}" is defined more than once`);
-  for (const id of duplicates(taxonomy.datasets.map((d) => d.id))) {
-    issues.push(`dataset "${id}" is defined more than once`);
-  }
-  for (const key of duplicates(taxonomy.algorithms.map((a) => `${a.task}/${a.id}`))) {
-    issues.push(`algorithm "${key}" is registered more than once`);
-  }
-  const tasks = new Set(taxonomy.tasks.map((t) => t.id));
-  const byId = new Map(metrics.map((m) => [m.id, m]));
-  for (const a of taxonomy.algorithms) {
-    if (!tasks.has(a.task)) issues.push(`algorithm "${a.task}/${a.id}": task "${a.task}" is not defined`);
-    for (const [key, value] of Object.entries(a.metrics)) {
-      const def = byId.get(key);
-      if (!def) {
-        issues.push(`algorithm "${a.task}/${a.id}": metric "${key}" is not defined`);
-        continue;
-      }
-      if (value === null) continue;
-      if ((def.min !== undefined && value < def.min) || (def.max !== undefined && value > def.max)) {
-        issues.push(
-          `algorithm "${a.task}/${a.id}": ${key} = ${value} is outside [${def.min ?? '-∞'}, ${def.max ?? '∞'}]`,
-        );
-      }
-    }
-  }
-  return issues;
-}
-
-/**
- * Adds a user's registrations to a taxonomy. The result is re-checked as a whole, so a user algorithm may
- * join a built-in task and use a metric defined in either part, while clashing ids are rejected rather
- * than silently overriding the measured built-ins.
- */
-export function mergeTaxonomies(base: Taxonomy, extra: Taxonomy, source: string): Taxonomy {
-  const merged: Taxonomy = {
-    schemaVersion: 1,
-    ...(base.generatedAt === undefined ? {} : { generatedAt: base.generatedAt }),
-    ...(base.energyModel === undefined ? {} : { energyModel: base.energyModel }),
-    datasets: [...base.datasets, ...extra.datasets],
-    metrics: [...base.metrics, ...extra.metrics],
-    tasks: [...base.tasks, ...extra.tasks],
-    algorithms: [...base.algorithms, ...extra.algorithms],
-  };
-  const issues = checkConsistency(merged);
-  if (issues.length > 0) throw new TaxonomyValidationError(source, issues);
-  return merged;
 }
 
 export function findTask(taxonomy: Taxonomy, task: string): TaskDefinition {

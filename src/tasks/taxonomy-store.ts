@@ -6,7 +6,8 @@
 import { readFile, writeFile, rename } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { TaxonomyValidationError } from '../domain/task-errors';
-import { parseTaxonomy, registerUserTaxonomy, type Taxonomy } from '../domain/taxonomy';
+import type { Taxonomy } from '../domain/taxonomy';
+import { parseTaxonomy, registerUserTaxonomy } from '../domain/taxonomy-parse';
 import { repoRoot } from '../stack/repo';
 
 export const TAXONOMY_FILE = 'data/taxonomy.json';

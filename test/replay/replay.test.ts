@@ -125,6 +125,12 @@ it('replays them from a prebuilt bundle too (TALON_WORKFLOW_BUNDLE, written by t
   expect(outcomes.sort()).toEqual(REMEDIATION_SHAPES.map((name) => `${name}: ok`).sort());
 });
 
+it('keeps zod out of the workflow bundle (every cached workflow evaluates its own copy of each module)', () => {
+  // With zod in the graph a worker held ≈ 4 MiB per cached remediation; the schema lives in taxonomy-parse.ts.
+  expect(bundle.code).not.toMatch(/node_modules\/zod\//);
+  expect(bundle.code.length).toBeLessThan(3_000_000);
+});
+
 it('detects a history the workflow code does not match', async () => {
   const file = join(dir, 'escalated-then-needs-human.json');
   const json = JSON.parse(await readFile(file, 'utf8')) as {

@@ -1,5 +1,6 @@
 import { TaskInputError } from '../../src/domain/task-errors';
-import { METRIC, parseTaxonomy } from '../../src/domain/taxonomy';
+import { METRIC } from '../../src/domain/taxonomy';
+import { parseTaxonomy } from '../../src/domain/taxonomy-parse';
 import { findShippedAlgorithm } from '../../src/tasks/algorithms';
 import { castStrict, castTolerant } from '../../src/tasks/algorithms/casting';
 import { linearInterpolate, padInterpolate } from '../../src/tasks/algorithms/interpolation';

@@ -11,7 +11,7 @@ import {
 } from '../../src/domain/placement';
 import { InvalidPlacementInputError, InvalidPrioritiesError, NoFeasibleNodeError } from '../../src/domain/task-errors';
 import { planTask } from '../../src/domain/task-plan';
-import { parseTaxonomy } from '../../src/domain/taxonomy';
+import { parseTaxonomy } from '../../src/domain/taxonomy-parse';
 
 function node(
   name: string,

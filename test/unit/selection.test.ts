@@ -6,7 +6,8 @@ import {
   UnknownTaskError,
   UnscorablePrioritiesError,
 } from '../../src/domain/task-errors';
-import { BUILTIN_METRICS, parseTaxonomy, type AlgorithmEntry, type Taxonomy } from '../../src/domain/taxonomy';
+import { BUILTIN_METRICS, type AlgorithmEntry, type Taxonomy } from '../../src/domain/taxonomy';
+import { parseTaxonomy } from '../../src/domain/taxonomy-parse';
 import { loadTaxonomy } from '../../src/tasks/taxonomy-store';
 
 function algo(id: string, metrics: Record<string, number | null>, dataset = 'delhi'): AlgorithmEntry {

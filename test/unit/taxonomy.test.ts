@@ -7,12 +7,10 @@ import {
   BUILTIN_METRICS,
   candidatesFor,
   findAlgorithm,
-  mergeTaxonomies,
   metricDefinitions,
-  parseTaxonomy,
-  registerUserTaxonomy,
   type Taxonomy,
 } from '../../src/domain/taxonomy';
+import { mergeTaxonomies, parseTaxonomy, registerUserTaxonomy } from '../../src/domain/taxonomy-parse';
 import { SHIPPED_ALGORITHMS, SHIPPED_TASKS } from '../../src/tasks/algorithms';
 import { linearInterpolate, padInterpolate } from '../../src/tasks/algorithms/interpolation';
 import { loadBundledDataset } from '../../src/tasks/dataset';
