@@ -22,7 +22,18 @@ const workflowForbidden = [
 ];
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'bin/**', 'deploy/local/*.cjs', '**/*.js', '**/*.mjs'] },
+  {
+    ignores: [
+      'dist/**',
+      '.bench-dist/**',
+      'node_modules/**',
+      'coverage/**',
+      'bin/**',
+      'deploy/local/*.cjs',
+      '**/*.js',
+      '**/*.mjs',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
