@@ -162,12 +162,11 @@ async function completedAttempt(workflowId: string, type: string): Promise<numbe
   return completed ? (started.at(-1)?.activityTaskStartedEventAttributes?.attempt ?? undefined) : undefined;
 }
 
-/** Enough scraped CPU samples for a usable 10-step window, so the model (not the too-little-data rule) decides. */
-async function waitForWindow(pod: string): Promise<void> {
-  const query = `count_over_time(container_cpu_usage_seconds_total{namespace="${namespace}",pod="${pod}"}[60s]) >= 9`;
+/** Waits until a PromQL query returns at least one series. */
+async function waitForQuery(what: string, query: string, timeoutMs: number): Promise<void> {
   await waitFor(
-    `Prometheus to hold a window of ${pod}`,
-    120_000,
+    what,
+    timeoutMs,
     async () => {
       const res = await fetch(`${config.prometheusUrl}/api/v1/query?query=${encodeURIComponent(query)}`);
       const body = (await res.json()) as { data: { result: unknown[] } };
@@ -175,6 +174,12 @@ async function waitForWindow(pod: string): Promise<void> {
     },
     2_000,
   );
+}
+
+/** Enough scraped CPU samples for a usable 10-step window, so the model (not the too-little-data rule) decides. */
+async function waitForWindow(pod: string): Promise<void> {
+  const query = `count_over_time(container_cpu_usage_seconds_total{namespace="${namespace}",pod="${pod}"}[60s]) >= 9`;
+  await waitForQuery(`Prometheus to hold a window of ${pod}`, query, 120_000);
 }
 
 /** How often a local activity's result was recorded, and whether that happened after a workflow task timed out. */
@@ -297,16 +302,7 @@ it('a worker killed during the node-overload wait is replaced and the node is un
   const hog = await waitFor('hog pod', 60_000, async () => (await runningPods(kube, namespace, 'hog'))[0]);
   // The heaviest pod is chosen by measured usage: let Prometheus see the hog's 3.5 cores first.
   const query = `sum(rate(container_cpu_usage_seconds_total{namespace="${namespace}",pod="${hog.metadata!.name!}"}[20s])) > 3`;
-  await waitFor(
-    'Prometheus to see the hog',
-    90_000,
-    async () => {
-      const res = await fetch(`${config.prometheusUrl}/api/v1/query?query=${encodeURIComponent(query)}`);
-      const body = (await res.json()) as { data: { result: unknown[] } };
-      return body.data.result.length > 0 ? true : undefined;
-    },
-    2_000,
-  );
+  await waitForQuery('Prometheus to see the hog', query, 90_000);
   let worker = await startWorker();
   const alert: TalonAlert = {
     source: 'api',
