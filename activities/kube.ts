@@ -30,6 +30,7 @@ import { nodeLoads } from '../src/metrics/gather';
 import type { PrometheusClient } from '../src/metrics/prometheus';
 import type { MetricsConfig } from '../src/metrics/queries';
 import { parseActivityInput as parse } from './input';
+import { kubeFailure } from './kube-failure';
 
 export interface KubeActivityDeps {
   readonly kubeConfig: KubeConfig;
@@ -223,15 +224,7 @@ export function toActivityFailure(err: unknown): unknown {
   if (err instanceof UnsupportedTargetError) {
     return ApplicationFailure.create({ message: err.message, type: err.name, nonRetryable: true, cause: err });
   }
-  if (err instanceof KubeError) {
-    return ApplicationFailure.create({
-      message: err.message,
-      type: err.name,
-      nonRetryable: !err.retryable,
-      details: [{ operation: err.operation, ...err.status }],
-      cause: err,
-    });
-  }
+  if (err instanceof KubeError) return kubeFailure(err);
   return err;
 }
 

@@ -28,6 +28,7 @@ import { MetricsError } from '../src/metrics/errors';
 import { TASK_ID_LABEL, type TaskRunMetrics } from '../src/shared/task-definitions';
 import type { NodeCandidate } from '../src/domain/placement';
 import { parseActivityInput as parse } from './input';
+import { kubeFailure } from './kube-failure';
 
 export interface TaskActivityDeps {
   readonly clients: Pick<KubeClients, 'core' | 'batch'>;
@@ -121,15 +122,7 @@ export type CollectedRun = Omit<TaskRunMetrics, 'taxonomy'>;
 /** Maps adapter errors to Temporal failures; the class name is the failure type. */
 export function toTaskFailure(err: unknown): unknown {
   if (err instanceof ApplicationFailure) return err;
-  if (err instanceof KubeError) {
-    return ApplicationFailure.create({
-      message: err.message,
-      type: err.name,
-      nonRetryable: !err.retryable,
-      details: [{ operation: err.operation, ...err.status }],
-      cause: err,
-    });
-  }
+  if (err instanceof KubeError) return kubeFailure(err);
   if (err instanceof MetricsError) {
     return ApplicationFailure.create({ message: err.message, type: err.name, nonRetryable: err.permanent, cause: err });
   }

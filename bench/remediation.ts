@@ -30,7 +30,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
-import { bundleWorkflowCode, DefaultLogger, makeTelemetryFilterString, Runtime } from '@temporalio/worker';
+import { DefaultLogger, makeTelemetryFilterString, Runtime } from '@temporalio/worker';
 import type { V1Deployment, V1Node } from '@kubernetes/client-node';
 import express from 'express';
 import { TalonClient } from '../src/client/talon-client';
@@ -59,7 +59,8 @@ import { startWebhookServer } from '../src/webhook/server';
 import { createRemediationActivities } from '../activities/remediation';
 import { activityDepsFromConfig, createActivities } from '../workers/activities';
 import { loadTalonConfig, type TalonConfig } from '../workers/config';
-import { createTalonWorker, workflowsPath, type WorkerTuning } from '../workers/worker';
+import { bundleWorkflows } from '../workers/bundle';
+import { cacheBound, createTalonWorker, type WorkerTuning } from '../workers/worker';
 import { testKube, type TestKube } from '../test/support/kube';
 
 // ------------------------------------------------------------------------------------------------------------
@@ -333,15 +334,6 @@ interface PosterPlan {
   readonly requests: readonly PlannedRequest[];
 }
 
-const silentLogger = {
-  log: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: () => undefined,
-  debug: () => undefined,
-  trace: () => undefined,
-};
-
 function stubActivities(): Record<string, (...args: never[]) => Promise<unknown>> {
   const window = {
     kind: 'window',
@@ -471,9 +463,7 @@ function tuningFrom(flags: Flags): WorkerTuning {
   const cache = flags.has('max-cached') ? numberFlag(flags, 'max-cached', 0, 0, 100_000) : undefined;
   return {
     // Parked workflows beyond the sticky cache are evicted and replayed from history when they wake.
-    ...(cache !== undefined
-      ? { maxCachedWorkflows: cache, maxConcurrentWorkflowTaskExecutions: Math.max(2, Math.min(40, cache)) }
-      : {}),
+    ...(cache !== undefined ? cacheBound(cache) : {}),
     // Concurrent workflow-task polls (SDK default 10, a `nonsticky-ratio` share of them on the queue new workflows use).
     ...(flags.has('wft-pollers')
       ? {
@@ -746,7 +736,7 @@ async function runPoster(
 
 async function bundleToFile(workDir: string): Promise<string> {
   const t = Date.now();
-  const bundle = await bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: silentLogger });
+  const bundle = await bundleWorkflows();
   const path = join(workDir, 'workflows-bundle.js');
   await writeFile(path, bundle.code);
   out(`  workflow bundle built once in ${((Date.now() - t) / 1000).toFixed(1)} s (${path})`);

@@ -51,7 +51,7 @@ export type WorkerTuning = Partial<
  * remediations and gigabytes of RSS (4.6 GiB measured with 3,000); Talon bounds it instead. Concurrent workflow
  * tasks may not exceed the cache.
  */
-function cacheBound(maxCachedWorkflows: number): WorkerTuning {
+export function cacheBound(maxCachedWorkflows: number): WorkerTuning {
   return {
     maxCachedWorkflows,
     maxConcurrentWorkflowTaskExecutions: maxCachedWorkflows === 0 ? 40 : Math.max(2, Math.min(40, maxCachedWorkflows)),

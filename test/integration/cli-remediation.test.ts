@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CoordinationV1Api, type V1Deployment } from '@kubernetes/client-node';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
-import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createMetricsActivities } from '../../activities/metrics';
 import { TalonClient } from '../../src/client/talon-client';
 import type { WhatIfReport } from '../../src/cli/alerts-replay';
@@ -35,7 +35,7 @@ import { leaseNameFor } from '../../src/kube/budget';
 import { PrometheusClient } from '../../src/metrics/prometheus';
 import type { RemediationState } from '../../src/shared/definitions';
 import { loadTalonConfig } from '../../workers/config';
-import { workflowsPath } from '../../workers/worker';
+import { bundleWorkflows } from '../../workers/bundle';
 import type { RemediateAlertResult } from '../../workflows/remediate-alert';
 import {
   createLoadedDeployment,
@@ -54,14 +54,6 @@ const run = promisify(execFile);
 const repo = join(__dirname, '..', '..');
 const taskQueue = `cli-it-${randomBytes(4).toString('hex')}`;
 const config = loadTalonConfig({ ...process.env, TALON_TASK_QUEUE: taskQueue });
-const quietLogger = {
-  log: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: () => undefined,
-  debug: () => undefined,
-  trace: () => undefined,
-};
 
 /** Runs a command's action with its output captured. */
 async function capture<T>(fn: (deps: RemediationCliDeps) => Promise<T>): Promise<{ value: T; text: string }> {
@@ -130,7 +122,7 @@ let dir: string;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'talon-cli-it-'));
-  bundle = await bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: quietLogger });
+  bundle = await bundleWorkflows();
   workerConnection = await NativeConnection.connect({ address: config.temporal.address });
   worker = await Worker.create({
     connection: workerConnection,

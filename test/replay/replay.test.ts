@@ -7,25 +7,16 @@ import { mkdtemp, readFile, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
-import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { writeWorkflowBundle } from '../../workers/bundle';
-import { workflowsPath } from '../../workers/worker';
+import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleWorkflows, writeWorkflowBundle } from '../../workers/bundle';
 
 jest.setTimeout(120_000);
 
 const dir = join(__dirname, 'histories');
 let bundle: WorkflowBundleWithSourceMap;
-const quietLogger = {
-  log: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: () => undefined,
-  debug: () => undefined,
-  trace: () => undefined,
-};
 
 beforeAll(async () => {
-  bundle = await bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: quietLogger });
+  bundle = await bundleWorkflows();
 });
 
 /** Remediation histories kept in both shapes: before (`.before-local-reads`) and after the in-task reads patch. */

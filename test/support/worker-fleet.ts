@@ -8,25 +8,15 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import { TalonClient } from '../../src/client/talon-client';
 import type { TalonAlert } from '../../src/domain/alert';
 import { repoRoot } from '../../src/stack/repo';
-import { workflowsPath } from '../../workers/worker';
-
-const quiet = {
-  log: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: () => undefined,
-  debug: () => undefined,
-  trace: () => undefined,
-};
+import { bundleWorkflows } from '../../workers/bundle';
 
 /** Bundles the real workflows once and writes the code to a file the worker processes load. */
 export async function writeWorkflowBundle(): Promise<{ path: string; cleanup(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'talon-bundle-'));
-  const bundle = await bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: quiet });
+  const bundle = await bundleWorkflows();
   const path = join(dir, 'workflows.js');
   await writeFile(path, bundle.code);
   return { path, cleanup: () => rm(dir, { recursive: true, force: true }) };

@@ -7,14 +7,14 @@ import { randomBytes } from 'node:crypto';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
-import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { CreateTaskJobInput, TaskJobOutcome, TaskNodes } from '../../activities/task';
 import type { NodeCandidate } from '../../src/domain/placement';
 import type { Taxonomy } from '../../src/domain/taxonomy';
 import { TalonClient } from '../../src/client/talon-client';
 import { loadTaxonomy } from '../../src/tasks/taxonomy-store';
 import { loadStackConfig, stackEndpoints } from '../../src/stack/config';
-import { workflowsPath } from '../../workers/worker';
+import { bundleWorkflows } from '../../workers/bundle';
 
 jest.setTimeout(120_000);
 
@@ -24,18 +24,9 @@ let connection: Connection;
 let client: Client;
 let taxonomy: Taxonomy;
 
-const quiet = {
-  log: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: () => undefined,
-  debug: () => undefined,
-  trace: () => undefined,
-};
-
 beforeAll(async () => {
   taxonomy = await loadTaxonomy();
-  bundle = await bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: quiet });
+  bundle = await bundleWorkflows();
   connection = await Connection.connect({ address });
   client = new Client({ connection });
 });

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
-import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { TalonClient, type RemediationStartSettings } from '../../src/client/talon-client';
 import { alertResolvedSignal } from '../../src/shared/definitions';
 import type { TalonAlert } from '../../src/domain/alert';
@@ -19,7 +19,7 @@ import type { ApplyPolicyInput, ApplyPolicyResult, RemediationSettings } from '.
 import { loadStackConfig, stackEndpoints } from '../../src/stack/config';
 import { TalonMetrics } from '../../src/observability/metrics';
 import { ActivityMetricsInterceptor, metricsSinks } from '../../workers/telemetry';
-import { workflowsPath } from '../../workers/worker';
+import { bundleWorkflows } from '../../workers/bundle';
 import type { RemediateAlertResult } from '../../workflows/remediate-alert';
 import type { NodeOverloadResult } from '../../workflows/node-overload';
 
@@ -32,17 +32,7 @@ let connection: Connection;
 let client: Client;
 
 beforeAll(async () => {
-  bundle = await bundleWorkflowCode({
-    workflowsPath: workflowsPath(),
-    logger: {
-      log: () => undefined,
-      info: () => undefined,
-      warn: () => undefined,
-      error: () => undefined,
-      debug: () => undefined,
-      trace: () => undefined,
-    },
-  });
+  bundle = await bundleWorkflows();
   connection = await Connection.connect({ address });
   client = new Client({ connection });
 });
