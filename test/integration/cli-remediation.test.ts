@@ -4,7 +4,7 @@
  * exit codes). `alerts replay` runs with the worker's real activities against a real KWOK Deployment under
  * load and must leave the cluster exactly as it found it.
  */
-import { stubPodSnapshot, stubWindow } from '../support/stub-activities';
+import { STUB_PROFILE, stubPodSnapshot, stubWindow } from '../support/stub-activities';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -90,13 +90,7 @@ const stubActivities = {
   readTarget: async (ref: { namespace: string; pod: string }) => stubPodSnapshot(ref),
   gatherWindow: async () => stubWindow(5),
   decidePolicy: async () => DECISION,
-  workloadProfile: async () => ({
-    namespace: 'shop',
-    workload: 'web',
-    sinceSeconds: 3600,
-    history: {},
-    remediations: { total: 0, byOutcome: {} },
-  }),
+  workloadProfile: async () => STUB_PROFILE,
   recordOutcome: async () => ({ written: true }),
   applyPolicy: async (input: ApplyPolicyInput): Promise<ApplyPolicyResult> => {
     applied.push(input);

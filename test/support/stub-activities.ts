@@ -60,18 +60,21 @@ async function busy(ms: number): Promise<void> {
   }
 }
 
+/** What workloadProfile answers for a workload with no remediation history (the cool-down uses its default). */
+export const STUB_PROFILE = {
+  namespace: 'shop',
+  workload: 'web',
+  sinceSeconds: 3600,
+  history: {},
+  remediations: { total: 0, byOutcome: {} },
+};
+
 export function stubActivities(applyMs: number): Record<string, (...args: never[]) => Promise<unknown>> {
   return {
     readTarget: async (ref: { namespace: string; pod: string }) => stubPodSnapshot(ref),
     gatherWindow: async () => stubWindow(),
     decidePolicy: async () => RANKED,
-    workloadProfile: async () => ({
-      namespace: 'shop',
-      workload: 'web',
-      sinceSeconds: 3600,
-      history: {},
-      remediations: { total: 0, byOutcome: {} },
-    }),
+    workloadProfile: async () => STUB_PROFILE,
     recordOutcome: async () => ({ written: true }),
     applyPolicy: async (input: ApplyPolicyInput): Promise<ApplyPolicyResult> => {
       if (applyMs > 0) await busy(applyMs);

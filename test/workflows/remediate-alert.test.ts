@@ -3,7 +3,7 @@
  * activities: the escalation logic, approvals, guard refusals, fallbacks and the failure chain.
  * With TALON_RECORD_HISTORIES=1 the finished histories are exported into test/replay/histories/.
  */
-import { stubPodSnapshot, stubWindow } from '../support/stub-activities';
+import { STUB_PROFILE, stubPodSnapshot, stubWindow } from '../support/stub-activities';
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -101,13 +101,7 @@ function activities(stubs: Stubs) {
       return stubWindow();
     },
     decidePolicy: async () => RANKED,
-    workloadProfile: async () => ({
-      namespace: 'shop',
-      workload: 'web',
-      sinceSeconds: 3600,
-      history: {},
-      remediations: { total: 0, byOutcome: {} },
-    }),
+    workloadProfile: async () => STUB_PROFILE,
     recordOutcome: async () => ({ written: true }),
     applyPolicy: async (input: ApplyPolicyInput): Promise<ApplyPolicyResult> => {
       if (stubs.refuse?.has(input.policy)) {
