@@ -2,7 +2,9 @@
  * The Talon worker process: connects to Temporal, registers workflows and activities, and shuts down
  * gracefully (in-flight activities finish, nothing is lost: Temporal hands unfinished work to the next worker).
  */
+import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createIntakeActivities } from '../activities/intake';
 import { loadKubeConfig } from '../src/kube/config';
 import { TalonMetrics } from '../src/observability/metrics';
 import { activityDepsFromConfig, createActivities } from './activities';
@@ -77,13 +79,26 @@ export async function createTalonWorker(config: TalonConfig, overrides: TalonWor
       ? undefined
       : await serveWorkerHttp(metrics, () => current.worker?.getState() ?? 'INITIALIZED', overrides.http);
   let connection: NativeConnection | undefined;
+  // The alert intake hands queued alerts on with client calls (signal-with-start), on a client connection.
+  let clientConnection: Connection | undefined;
   let assembled: Awaited<ReturnType<typeof createActivities>> | undefined;
   let created: Worker;
   try {
-    connection = await NativeConnection.connect({
+    const endpoint = {
       address: config.temporal.address,
       ...(config.temporal.tls !== undefined ? { tls: config.temporal.tls } : {}),
       ...(config.temporal.apiKey ? { apiKey: config.temporal.apiKey } : {}),
+    };
+    connection = await NativeConnection.connect(endpoint);
+    clientConnection = await Connection.connect(endpoint);
+    const intake = createIntakeActivities({
+      temporal: new Client({ connection: clientConnection, namespace: config.temporal.namespace }),
+      onDispatched: (r) => {
+        metrics.intakeDispatched.inc({ result: 'started_or_signalled' }, r.startedOrSignalled);
+        metrics.intakeDispatched.inc({ result: 'resolved_signalled' }, r.resolvedSignalled);
+        metrics.intakeDispatched.inc({ result: 'no_workflow' }, r.noWorkflow);
+        metrics.intakeDispatched.inc({ result: 'dropped' }, r.dropped.length);
+      },
     });
     assembled = overrides.activities
       ? undefined
@@ -96,7 +111,8 @@ export async function createTalonWorker(config: TalonConfig, overrides: TalonWor
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
       ...workflowSource(config, overrides),
-      activities: overrides.activities ?? assembled!.activities,
+      // Every worker serves the intake, also with a caller's activities (stubbed ones in tests and benchmarks).
+      activities: { ...intake, ...(overrides.activities ?? assembled!.activities) },
       sinks: metricsSinks(metrics),
       interceptors: {
         activity: [
@@ -121,10 +137,12 @@ export async function createTalonWorker(config: TalonConfig, overrides: TalonWor
     await http?.close();
     await assembled?.close();
     await connection?.close();
+    await clientConnection?.close();
     throw err;
   }
   current.worker = created;
   const openConnection = connection;
+  const openClientConnection = clientConnection;
   return {
     worker: created,
     metrics,
@@ -136,6 +154,7 @@ export async function createTalonWorker(config: TalonConfig, overrides: TalonWor
         await http?.close();
         await assembled?.close();
         await openConnection.close();
+        await openClientConnection.close();
       }
     },
     shutdown() {

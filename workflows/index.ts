@@ -2,3 +2,4 @@
 export { remediateAlert } from './remediate-alert';
 export { nodeOverload } from './node-overload';
 export { deployTask } from './deploy-task';
+export { alertIntake } from './alert-intake';

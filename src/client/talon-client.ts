@@ -12,14 +12,22 @@ import {
   type ConnectionOptions,
 } from '@temporalio/client';
 import { ApprovalRefusedError } from './errors';
-import { alertWorkflowId, describeTarget, type TalonAlert } from '../domain/alert';
+import type { TalonAlert } from '../domain/alert';
 import { describeWeights, normalisePriorities } from '../domain/priorities';
-import type { NodeOverloadSettings, RemediationSettings } from '../domain/remediation';
+import type { RemediationStartSettings } from '../domain/remediation';
+import { handOffAlert, type HandOffResult } from './hand-off';
+import {
+  alertsQueuedSignal,
+  INTAKE_WORKFLOW_TYPE,
+  intakeStateQuery,
+  intakeWorkflowId,
+  type AlertIntakeInput,
+  type IntakeBatch,
+  type IntakeState,
+} from '../shared/intake';
 import { selectAlgorithm } from '../domain/selection';
 import type { Taxonomy } from '../domain/taxonomy';
 import {
-  alertFiredSignal,
-  alertResolvedSignal,
   approveUpdate,
   cancelSignal,
   DEFAULT_TASK_QUEUE,
@@ -107,16 +115,8 @@ export class TaskNotFoundError extends Error {
   }
 }
 
-export interface RemediationStartSettings {
-  readonly remediation?: Partial<RemediationSettings>;
-  readonly nodeOverload?: Partial<NodeOverloadSettings>;
-}
-
-export interface HandOffResult {
-  readonly workflowId: string;
-  /** 'signalled' when a workflow for this alert was already running (a repeat notification). */
-  readonly action: 'started-or-signalled' | 'signalled' | 'no-workflow';
-}
+export type { RemediationStartSettings } from '../domain/remediation';
+export type { HandOffResult } from './hand-off';
 
 export interface RemediationSummary {
   readonly workflowId: string;
@@ -178,28 +178,42 @@ export class TalonClient {
   }
 
   private async handOff(alert: TalonAlert): Promise<HandOffResult> {
-    const workflowId = alertWorkflowId(alert);
-    if (alert.status === 'resolved') {
-      try {
-        await this.temporal.workflow.getHandle(workflowId).signal(alertResolvedSignal, alert);
-        return { workflowId, action: 'signalled' };
-      } catch (err) {
-        if (err instanceof WorkflowNotFoundError) return { workflowId, action: 'no-workflow' };
-        throw err;
-      }
+    return handOffAlert(this.temporal, this.taskQueue, this.settings, alert);
+  }
+
+  /**
+   * Appends alerts to intake shard `shard` in one durable write (signal-with-start of its `alertIntake`
+   * workflow); the intake hands each on to its remediation as `remediate` would. Resolves once Temporal
+   * accepted the batch; with a deadline, the call and its retries stop at that instant.
+   */
+  async queueAlerts(shard: number, alerts: readonly TalonAlert[], deadline?: Date): Promise<void> {
+    const batch: IntakeBatch = {
+      alerts,
+      ...(this.settings.remediation || this.settings.nodeOverload ? { settings: this.settings } : {}),
+      queuedAt: new Date().toISOString(),
+    };
+    const input: AlertIntakeInput = { taskQueue: this.taskQueue, shard };
+    const append = () =>
+      this.temporal.workflow.signalWithStart(INTAKE_WORKFLOW_TYPE, {
+        workflowId: intakeWorkflowId(this.taskQueue, shard),
+        taskQueue: this.taskQueue,
+        args: [input],
+        signal: alertsQueuedSignal,
+        signalArgs: [batch],
+        staticSummary: `alert intake, shard ${shard} of ${this.taskQueue}`,
+        staticDetails: 'Alerts acknowledged in batches during a storm, handed on to their remediations in order.',
+      });
+    await (deadline ? this.temporal.withDeadline(deadline, append) : append());
+  }
+
+  /** Alerts waiting in one intake shard, and how many it handed on; undefined when the shard is not running. */
+  async intakeState(shard: number): Promise<IntakeState | undefined> {
+    try {
+      return await this.temporal.workflow.getHandle(intakeWorkflowId(this.taskQueue, shard)).query(intakeStateQuery);
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return undefined;
+      throw err;
     }
-    const node = alert.target.kind === 'node';
-    const settings = node ? this.settings.nodeOverload : this.settings.remediation;
-    await this.temporal.workflow.signalWithStart(node ? WORKFLOW_TYPES.nodeOverload : WORKFLOW_TYPES.remediateAlert, {
-      workflowId,
-      taskQueue: this.taskQueue,
-      args: [{ alert, ...(settings ? { settings } : {}) }],
-      signal: alertFiredSignal,
-      signalArgs: [alert],
-      staticSummary: `${alert.alertName} on ${describeTarget(alert.target)}`,
-      staticDetails: alert.summary ?? alert.annotations.summary ?? '',
-    });
-    return { workflowId, action: 'started-or-signalled' };
   }
 
   /** The live state of a remediation (step, attempts, policies tried, last verification). */

@@ -70,4 +70,10 @@ export interface NodeOverloadSettings {
   readonly dryRun: boolean;
 }
 
+/** Settings every remediation handed off by one face (webhook, CLI, SDK) starts with; part of the workflow input. */
+export interface RemediationStartSettings {
+  readonly remediation?: Partial<RemediationSettings>;
+  readonly nodeOverload?: Partial<NodeOverloadSettings>;
+}
+
 export const DEFAULT_NODE_OVERLOAD_SETTINGS: NodeOverloadSettings = { untaintAfterSeconds: 60, dryRun: false };

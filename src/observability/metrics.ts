@@ -40,6 +40,23 @@ export class TalonMetrics {
     help: 'Admission bound on in-flight hand-offs; beyond it the webhook answers 503 overloaded',
     registers: [this.registry],
   });
+  readonly intakeBatches = new Histogram({
+    name: 'talon_webhook_intake_batch_alerts',
+    help: 'Alerts per batch the webhook appended to the alert intake (one durable write each)',
+    buckets: [1, 2, 5, 10, 20, 50, 100, 200],
+    registers: [this.registry],
+  });
+  readonly intakePendingAlerts = new Gauge({
+    name: 'talon_webhook_intake_pending_alerts',
+    help: 'Alerts waiting in this webhook for their intake batch to be written',
+    registers: [this.registry],
+  });
+  readonly intakeDispatched = new Counter({
+    name: 'talon_intake_alerts_dispatched_total',
+    help: 'Queued alerts the intake handed on, by result (started_or_signalled, resolved_signalled, no_workflow, dropped)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
   readonly workflowsStarted = new Counter({
     name: 'talon_workflows_started_total',
     help: 'Remediation workflows started, by type',
