@@ -8,6 +8,12 @@ import { DEFAULT_GUARD_CONFIG, guardConfig, type GuardConfigInput, type Quantity
 import { loadStackConfig, stackEndpoints } from '../src/stack/config';
 import { webhookTokenPath } from '../src/stack/alertmanager';
 import { DEFAULT_MAX_INFLIGHT_ALERTS, DEFAULT_OVERLOAD_RETRY_AFTER_SECONDS } from '../src/webhook/admission';
+import {
+  DEFAULT_INTAKE_MAX_BATCH,
+  DEFAULT_INTAKE_MAX_PENDING,
+  DEFAULT_INTAKE_SHARDS,
+  type IntakeMode,
+} from '../src/webhook/intake';
 import { parseFaultHolds, type FaultHold } from './fault-injection';
 
 const optionalString = z
@@ -43,6 +49,15 @@ const envSchema = z.object({
     .min(1)
     .max(3600)
     .default(DEFAULT_OVERLOAD_RETRY_AFTER_SECONDS),
+  TALON_WEBHOOK_INTAKE: z.enum(['off', 'spill', 'always']).default('spill'),
+  TALON_WEBHOOK_INTAKE_SHARDS: z.coerce.number().int().min(1).max(64).default(DEFAULT_INTAKE_SHARDS),
+  TALON_WEBHOOK_INTAKE_MAX_BATCH: z.coerce.number().int().min(1).max(1000).default(DEFAULT_INTAKE_MAX_BATCH),
+  TALON_WEBHOOK_INTAKE_MAX_PENDING: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(1_000_000)
+    .default(DEFAULT_INTAKE_MAX_PENDING),
   TALON_PROMETHEUS_URL: optionalString,
   TALON_INFLUX_URL: optionalString,
   TALON_INFLUX_TOKEN: optionalString,
@@ -96,6 +111,13 @@ export interface TalonConfig {
     readonly maxInflightAlerts: number;
     /** Retry-After of a 503 overloaded. */
     readonly overloadRetryAfterSeconds: number;
+    /** The alert intake for storms: what the admission bound refuses is batched into it ('spill'), or everything. */
+    readonly intake: {
+      readonly mode: IntakeMode;
+      readonly shards: number;
+      readonly maxBatch: number;
+      readonly maxPending: number;
+    };
   };
   readonly prometheusUrl: string;
   readonly influx: { readonly url: string; readonly token: string; readonly org: string; readonly bucket: string };
@@ -187,6 +209,12 @@ export function loadTalonConfig(env: NodeJS.ProcessEnv = process.env): TalonConf
       handoffTimeoutMs: e.TALON_WEBHOOK_HANDOFF_TIMEOUT_MS,
       maxInflightAlerts: e.TALON_WEBHOOK_MAX_INFLIGHT_ALERTS,
       overloadRetryAfterSeconds: e.TALON_WEBHOOK_OVERLOAD_RETRY_AFTER_SECONDS,
+      intake: {
+        mode: e.TALON_WEBHOOK_INTAKE,
+        shards: e.TALON_WEBHOOK_INTAKE_SHARDS,
+        maxBatch: e.TALON_WEBHOOK_INTAKE_MAX_BATCH,
+        maxPending: e.TALON_WEBHOOK_INTAKE_MAX_PENDING,
+      },
     },
     prometheusUrl: e.TALON_PROMETHEUS_URL ?? local.prometheusUrl,
     influx: {

@@ -40,6 +40,7 @@ export async function startServices(
       handoffTimeoutMs: config.webhook.handoffTimeoutMs,
       maxInflightAlerts: config.webhook.maxInflightAlerts,
       overloadRetryAfterSeconds: config.webhook.overloadRetryAfterSeconds,
+      intake: config.webhook.intake,
       taxonomy: () => loadTaxonomy(),
       auth: {
         ...(config.webhook.bearerToken ? { bearerToken: config.webhook.bearerToken } : {}),

@@ -5,7 +5,7 @@
  */
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
 import type { z } from 'zod';
-import type { TalonAlert } from '../domain/alert';
+import { alertWorkflowId, type TalonAlert } from '../domain/alert';
 import type { TalonMetrics } from '../observability/metrics';
 import {
   Admission,
@@ -15,6 +15,14 @@ import {
   overloaded,
 } from './admission';
 import { authMiddleware, type WebhookAuth } from './auth';
+import {
+  DEFAULT_INTAKE_MAX_BATCH,
+  DEFAULT_INTAKE_MAX_PENDING,
+  DEFAULT_INTAKE_SHARDS,
+  IntakeBatcher,
+  type IntakeMode,
+  type IntakeSink,
+} from './intake';
 import { HttpError } from './errors';
 import {
   alertmanagerPayload,
@@ -48,6 +56,27 @@ export interface WebhookDeps {
   readonly overloadRetryAfterSeconds?: number;
   /** Task submission (`/api/tasks`); absent, the routes are not served. */
   readonly tasks?: TaskRoutesDeps;
+  /**
+   * The alert intake (intake.ts): 'spill' sends what the admission bound refuses there instead of answering
+   * 503, 'always' sends every alert there; absent or 'off', neither.
+   */
+  readonly intake?: IntakeDeps;
+}
+
+export interface IntakeDeps {
+  readonly mode: IntakeMode;
+  readonly sink: IntakeSink;
+  readonly shards?: number;
+  readonly maxBatch?: number;
+  readonly maxPending?: number;
+}
+
+/** A resolve that finds no remediation may have overtaken its firing in the intake: send it after it. */
+const STRAY_RESOLVE_WINDOW_MS = 10 * 60_000;
+
+interface Accepted {
+  readonly workflowId: string;
+  readonly action: string;
 }
 
 /** Retry-After of a 503 that names no other: Temporal unavailable or slow. */
@@ -64,10 +93,13 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 function alertRoute<S extends z.ZodType>(
   deps: WebhookDeps,
   admission: Admission,
+  intake: IntakeBatcher | undefined,
   source: 'alertmanager' | 'grafana',
   schema: S,
   normalise: (payload: z.infer<S>) => NormalisedBatch,
 ): RequestHandler {
+  const intakeMode = intake ? (deps.intake?.mode ?? 'off') : 'off';
+  const retryAfter = deps.overloadRetryAfterSeconds ?? DEFAULT_OVERLOAD_RETRY_AFTER_SECONDS;
   return async (req, res) => {
     if (!req.is('application/json'))
       throw new HttpError(415, 'unsupported_media_type', 'send Content-Type: application/json');
@@ -86,34 +118,51 @@ function alertRoute<S extends z.ZodType>(
     if (batch.alerts.length === 0) {
       throw new HttpError(422, 'no_actionable_alerts', 'no alert in the payload can be remediated', batch.rejected);
     }
-    const permit = admission.tryAcquire(batch.alerts.length);
-    if (!permit) {
-      throw overloaded(
-        'alerts',
-        batch.alerts.length,
-        deps.overloadRetryAfterSeconds ?? DEFAULT_OVERLOAD_RETRY_AFTER_SECONDS,
-      );
-    }
-    let results: { workflowId: string; action: string }[];
-    try {
-      const timeoutMs = deps.handoffTimeoutMs ?? 5_000;
-      const deadline = new Date(Date.now() + timeoutMs);
-      // The deadline stops the gRPC retries; the timer is the backstop should a sink ignore it.
-      results = await withTimeout(
-        Promise.all(batch.alerts.map((alert) => holdingSlot(permit, () => deps.sink.remediate(alert, deadline)))),
-        timeoutMs + 1_000,
-      );
-    } catch (err) {
-      deps.metrics.handoffs.inc({ result: 'unavailable' }, batch.alerts.length);
-      throw new HttpError(
+    const timeoutMs = deps.handoffTimeoutMs ?? 5_000;
+    const unavailable = (err: unknown, alerts: number): HttpError => {
+      deps.metrics.handoffs.inc({ result: 'unavailable' }, alerts);
+      return new HttpError(
         503,
         'temporal_unavailable',
         'alerts could not be handed to Temporal; retry later',
         undefined,
         err,
       );
+    };
+    const queue = async (alerts: readonly TalonAlert[]): Promise<Accepted[]> => {
+      const written = intake?.submit(alerts);
+      if (!written) throw overloaded('alerts', alerts.length, retryAfter);
+      try {
+        await written;
+      } catch (err) {
+        throw unavailable(err, alerts.length);
+      }
+      deps.metrics.handoffs.inc({ result: 'queued' }, alerts.length);
+      return alerts.map((alert) => ({ workflowId: alertWorkflowId(alert), action: 'queued' }));
+    };
+    let results: Accepted[];
+    const permit = intakeMode === 'always' ? undefined : admission.tryAcquire(batch.alerts.length);
+    if (!permit) {
+      if (!intake) throw overloaded('alerts', batch.alerts.length, retryAfter);
+      results = await queue(batch.alerts);
+    } else {
+      try {
+        const deadline = new Date(Date.now() + timeoutMs);
+        // The deadline stops the gRPC retries; the timer is the backstop should a sink ignore it.
+        results = await withTimeout(
+          Promise.all(batch.alerts.map((alert) => holdingSlot(permit, () => deps.sink.remediate(alert, deadline)))),
+          timeoutMs + 1_000,
+        );
+      } catch (err) {
+        throw unavailable(err, batch.alerts.length);
+      }
+      deps.metrics.handoffs.inc({ result: 'ok' }, results.length);
+      const stray = batch.alerts.filter((_, i) => results[i]!.action === 'no-workflow');
+      if (intake && stray.length > 0 && intake.usedWithin(STRAY_RESOLVE_WINDOW_MS)) {
+        const queued = new Map((await queue(stray)).map((r) => [r.workflowId, r]));
+        results = results.map((r) => queued.get(r.workflowId) ?? r);
+      }
     }
-    deps.metrics.handoffs.inc({ result: 'ok' }, results.length);
     res.status(202).json({ accepted: results, rejected: batch.rejected });
   };
 }
@@ -153,6 +202,18 @@ export function createWebhookApp(deps: WebhookDeps): Express {
     onChange: (n) => deps.metrics.inflightAlerts.set(n),
   });
   deps.metrics.maxInflightAlerts.set(admission.limit);
+  const intake =
+    deps.intake && deps.intake.mode !== 'off'
+      ? new IntakeBatcher({
+          sink: deps.intake.sink,
+          shards: deps.intake.shards ?? DEFAULT_INTAKE_SHARDS,
+          maxBatch: deps.intake.maxBatch ?? DEFAULT_INTAKE_MAX_BATCH,
+          maxPending: deps.intake.maxPending ?? DEFAULT_INTAKE_MAX_PENDING,
+          timeoutMs: deps.handoffTimeoutMs ?? 5_000,
+          onBatch: (n) => deps.metrics.intakeBatches.observe(n),
+          onPending: (n) => deps.metrics.intakePendingAlerts.set(n),
+        })
+      : undefined;
   deps.metrics.inflightAlerts.set(0);
   const app = express();
   app.disable('x-powered-by');
@@ -178,9 +239,9 @@ export function createWebhookApp(deps: WebhookDeps): Express {
     '/api/alerts',
     auth,
     json,
-    alertRoute(deps, admission, 'alertmanager', alertmanagerPayload, normaliseAlertmanager),
+    alertRoute(deps, admission, intake, 'alertmanager', alertmanagerPayload, normaliseAlertmanager),
   );
-  app.post('/api/alerts/grafana', auth, json, alertRoute(deps, admission, 'grafana', grafanaPayload, normaliseGrafana));
+  app.post('/api/alerts/grafana', auth, json, alertRoute(deps, admission, intake, 'grafana', grafanaPayload, normaliseGrafana));
   if (deps.tasks) {
     // Task submissions share the alerts' bound and hand-off timeout: both are calls into the same Temporal.
     const tasks: TaskRoutesDeps = {

@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import type { TalonClient } from '../client/talon-client';
 import type { Taxonomy } from '../domain/taxonomy';
 import type { TalonMetrics } from '../observability/metrics';
-import { createWebhookApp, type AlertSink } from './app';
+import { createWebhookApp, type AlertSink, type IntakeDeps } from './app';
 import type { WebhookAuth } from './auth';
 
 export interface WebhookServerOptions {
@@ -16,6 +16,8 @@ export interface WebhookServerOptions {
   readonly maxInflightAlerts?: number;
   /** Retry-After (seconds) of a 503 overloaded. */
   readonly overloadRetryAfterSeconds?: number;
+  /** The alert intake for storms (intake.ts); 'off' or absent: refuse with 503 overloaded instead. */
+  readonly intake?: Omit<IntakeDeps, 'sink'>;
   /** Serves task submission (`/api/tasks`), checked against this taxonomy; absent, it is not served. */
   readonly taxonomy?: () => Promise<Taxonomy>;
 }
@@ -43,6 +45,7 @@ export async function startWebhookServer(
     ...(options.overloadRetryAfterSeconds !== undefined
       ? { overloadRetryAfterSeconds: options.overloadRetryAfterSeconds }
       : {}),
+    ...(options.intake ? { intake: { ...options.intake, sink: client } } : {}),
     ...(options.taxonomy ? { tasks: { service: client, taxonomy: options.taxonomy } } : {}),
     ready: async () => {
       await client.temporal.connection.workflowService.getSystemInfo({});

@@ -1,0 +1,150 @@
+/**
+ * Group commit for alert storms: alerts from concurrent requests are appended to the alert intake
+ * (src/shared/intake.ts) in batches, one durable write per shard at a time, and each request is answered
+ * once the batch holding its alerts is in Temporal. While a shard's write is in flight the next batch
+ * gathers, so a storm costs one Temporal call per batch instead of one workflow start per alert, and the
+ * answer waits about one write, not a queue of them. One write in flight per shard also keeps every
+ * notification of an alert (same shard) in the order it arrived.
+ */
+import { alertWorkflowId, type TalonAlert } from '../domain/alert';
+import { intakeShardOf } from '../shared/intake';
+
+/** Where batches go; TalonClient implements it. Must give up (and stop retrying) at the deadline. */
+export interface IntakeSink {
+  queueAlerts(shard: number, alerts: readonly TalonAlert[], deadline: Date): Promise<void>;
+}
+
+export type IntakeMode = 'off' | 'spill' | 'always';
+
+export const DEFAULT_INTAKE_SHARDS = 8;
+/** Matches what one dispatch call of the intake workflow hands on (MAX_ALERTS_PER_DISPATCH). */
+export const DEFAULT_INTAKE_MAX_BATCH = 200;
+/** ≈ 20 MiB of alerts held while their batches are written; beyond it, 503 overloaded. */
+export const DEFAULT_INTAKE_MAX_PENDING = 20_000;
+
+export interface IntakeOptions {
+  readonly sink: IntakeSink;
+  readonly shards: number;
+  readonly maxBatch: number;
+  /** Most alerts held (waiting or being written) at once; a request that does not fit is refused. */
+  readonly maxPending: number;
+  /** One write's deadline. */
+  readonly timeoutMs: number;
+  /** Told the size of every batch written. */
+  readonly onBatch?: (alerts: number) => void;
+  /** Told the number of alerts held whenever it changes. */
+  readonly onPending?: (alerts: number) => void;
+}
+
+interface Entry {
+  readonly alerts: readonly TalonAlert[];
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+interface Shard {
+  readonly waiting: Entry[];
+  writing: boolean;
+}
+
+function checkCount(name: string, value: number, min: number, max: number): void {
+  if (!Number.isInteger(value) || value < min || value > max)
+    throw new RangeError(`${name} must be an integer in [${min}, ${max}], got ${value}`);
+}
+
+export class IntakeBatcher {
+  private readonly shards: Shard[];
+  private held = 0;
+  private lastUsedAt = -Infinity;
+
+  constructor(private readonly options: IntakeOptions) {
+    checkCount('intake shards', options.shards, 1, 64);
+    checkCount('intake batch size', options.maxBatch, 1, 1000);
+    checkCount('intake pending bound', options.maxPending, 1, 1_000_000);
+    this.shards = Array.from({ length: options.shards }, () => ({ waiting: [], writing: false }));
+  }
+
+  /** Alerts held right now (waiting for or inside a write). */
+  get pending(): number {
+    return this.held;
+  }
+
+  /** Whether anything was submitted within the last `ms` (the webhook then routes stray resolves here too). */
+  usedWithin(ms: number, now = Date.now()): boolean {
+    return now - this.lastUsedAt <= ms;
+  }
+
+  /**
+   * Appends `alerts`; the promise settles once every one of them is durably in the intake (rejecting if
+   * any write failed: the sender retries the whole payload, and a repeat is harmless). Undefined when the
+   * pending bound leaves no room (the caller answers 503 overloaded); an oversize request fits when idle.
+   */
+  submit(alerts: readonly TalonAlert[]): Promise<void> | undefined {
+    if (alerts.length === 0) return Promise.resolve();
+    if (this.held > 0 && this.held + alerts.length > this.options.maxPending) return undefined;
+    this.lastUsedAt = Date.now();
+    this.changeHeld(alerts.length);
+    const byShard = new Map<number, TalonAlert[]>();
+    for (const alert of alerts) {
+      const shard = intakeShardOf(alertWorkflowId(alert), this.options.shards);
+      const list = byShard.get(shard) ?? [];
+      list.push(alert);
+      byShard.set(shard, list);
+    }
+    const writes = [...byShard].map(
+      ([shard, list]) =>
+        new Promise<void>((resolve, reject) => {
+          this.shards[shard]!.waiting.push({ alerts: list, resolve, reject });
+          this.kick(shard);
+        }),
+    );
+    return Promise.all(writes).then(() => undefined);
+  }
+
+  private changeHeld(delta: number): void {
+    this.held += delta;
+    this.options.onPending?.(this.held);
+  }
+
+  private kick(index: number): void {
+    const shard = this.shards[index]!;
+    if (shard.writing || shard.waiting.length === 0) return;
+    shard.writing = true;
+    // Yield once so requests parsed in the same turn of the event loop join this batch.
+    setImmediate(() => void this.write(index));
+  }
+
+  private async write(index: number): Promise<void> {
+    const shard = this.shards[index]!;
+    const entries: Entry[] = [];
+    let count = 0;
+    while (shard.waiting.length > 0) {
+      const size = shard.waiting[0]!.alerts.length;
+      if (entries.length > 0 && count + size > this.options.maxBatch) break;
+      entries.push(shard.waiting.shift()!);
+      count += size;
+    }
+    const alerts = entries.flatMap((e) => e.alerts);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const deadline = new Date(Date.now() + this.options.timeoutMs);
+      // The deadline stops the gRPC retries; the timer is the backstop should a sink ignore it.
+      const backstop = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`the alert intake did not answer within ${this.options.timeoutMs} ms`)),
+          this.options.timeoutMs + 1_000,
+        );
+      });
+      await Promise.race([this.options.sink.queueAlerts(index, alerts, deadline), backstop]);
+      this.options.onBatch?.(alerts.length);
+      for (const e of entries) e.resolve();
+    } catch (err) {
+      for (const e of entries) e.reject(err);
+    } finally {
+      clearTimeout(timer);
+      this.changeHeld(-count);
+      shard.writing = false;
+      this.kick(index);
+    }
+  }
+}
