@@ -68,6 +68,24 @@ describe('guardrail configuration', () => {
     ).toMatchObject({ handoffTimeoutMs: 2_500, maxInflightAlerts: 1, overloadRetryAfterSeconds: 10 });
   });
 
+  it('configures the alert intake: spill by default, every knob from the environment', () => {
+    expect(loadTalonConfig(base).webhook.intake).toEqual({
+      mode: 'spill',
+      shards: 8,
+      maxBatch: 200,
+      maxPending: 20_000,
+    });
+    expect(
+      loadTalonConfig({
+        ...base,
+        TALON_WEBHOOK_INTAKE: 'always',
+        TALON_WEBHOOK_INTAKE_SHARDS: '2',
+        TALON_WEBHOOK_INTAKE_MAX_BATCH: '50',
+        TALON_WEBHOOK_INTAKE_MAX_PENDING: '500',
+      }).webhook.intake,
+    ).toEqual({ mode: 'always', shards: 2, maxBatch: 50, maxPending: 500 });
+  });
+
   it.each([
     [{ TALON_WEBHOOK_MAX_INFLIGHT_ALERTS: '0' }, /TALON_WEBHOOK_MAX_INFLIGHT_ALERTS/],
     [{ TALON_WEBHOOK_MAX_INFLIGHT_ALERTS: '-5' }, /TALON_WEBHOOK_MAX_INFLIGHT_ALERTS/],
@@ -76,6 +94,11 @@ describe('guardrail configuration', () => {
     [{ TALON_WEBHOOK_MAX_INFLIGHT_ALERTS: '' }, /TALON_WEBHOOK_MAX_INFLIGHT_ALERTS/],
     [{ TALON_WEBHOOK_HANDOFF_TIMEOUT_MS: '10' }, /TALON_WEBHOOK_HANDOFF_TIMEOUT_MS/],
     [{ TALON_WEBHOOK_OVERLOAD_RETRY_AFTER_SECONDS: '0' }, /TALON_WEBHOOK_OVERLOAD_RETRY_AFTER_SECONDS/],
+    [{ TALON_WEBHOOK_INTAKE: 'sometimes' }, /TALON_WEBHOOK_INTAKE/],
+    [{ TALON_WEBHOOK_INTAKE_SHARDS: '0' }, /TALON_WEBHOOK_INTAKE_SHARDS/],
+    [{ TALON_WEBHOOK_INTAKE_SHARDS: '65' }, /TALON_WEBHOOK_INTAKE_SHARDS/],
+    [{ TALON_WEBHOOK_INTAKE_MAX_BATCH: '1001' }, /TALON_WEBHOOK_INTAKE_MAX_BATCH/],
+    [{ TALON_WEBHOOK_INTAKE_MAX_PENDING: 'lots' }, /TALON_WEBHOOK_INTAKE_MAX_PENDING/],
   ])('refuses webhook setting %j with a message naming it', (env, message) => {
     expect(() => loadTalonConfig({ ...base, ...env })).toThrow(message);
   });
