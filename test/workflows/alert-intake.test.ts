@@ -1,0 +1,185 @@
+/**
+ * The alert intake on the real Temporal dev server: batches appended by signal are handed on, in order
+ * per alert, to real remediation workflows (stubbed cluster activities, the real dispatchAlerts activity
+ * talking to the same Temporal); the shard continues as new without losing its backlog and finishes when
+ * idle. With TALON_RECORD_HISTORIES=1 the intake's history is exported for the replay tier.
+ */
+import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { createIntakeActivities } from '../../activities/intake';
+import { TalonClient } from '../../src/client/talon-client';
+import { alertWorkflowId, type TalonAlert } from '../../src/domain/alert';
+import type { DispatchResult } from '../../src/shared/intake';
+import { INTAKE_WORKFLOW_TYPE, intakeWorkflowId, type AlertIntakeInput } from '../../src/shared/intake';
+import { loadStackConfig, stackEndpoints } from '../../src/stack/config';
+import { bundleWorkflows } from '../../workers/bundle';
+import type { RemediateAlertResult } from '../../workflows/remediate-alert';
+import { stubActivities } from '../support/stub-activities';
+
+jest.setTimeout(120_000);
+
+const address = stackEndpoints(loadStackConfig()).temporalAddress;
+const record = process.env.TALON_RECORD_HISTORIES === '1';
+let bundle: WorkflowBundleWithSourceMap;
+let connection: Connection;
+let client: Client;
+
+beforeAll(async () => {
+  bundle = await bundleWorkflows();
+  connection = await Connection.connect({ address });
+  client = new Client({ connection });
+});
+afterAll(async () => {
+  await connection?.close();
+});
+
+function podAlert(pod: string, status: 'firing' | 'resolved' = 'firing', fingerprint = pod): TalonAlert {
+  return {
+    source: 'alertmanager',
+    alertName: 'TalonPodCpuNearLimit',
+    status,
+    fingerprint,
+    target: { kind: 'pod', namespace: 'shop', pod, container: 'app' },
+    labels: { alertname: 'TalonPodCpuNearLimit', talon_resource: 'cpu' },
+    annotations: {},
+    startsAt: '2026-11-25T10:00:00Z',
+  };
+}
+
+async function eventually<T>(probe: () => Promise<T | undefined>, what: string, ms = 60_000): Promise<T> {
+  const end = Date.now() + ms;
+  let last: unknown;
+  while (Date.now() < end) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+}
+
+async function withIntakeWorker<T>(
+  fn: (talon: TalonClient, taskQueue: string, dispatched: DispatchResult[]) => Promise<T>,
+): Promise<T> {
+  const taskQueue = `intake-test-${randomBytes(4).toString('hex')}`;
+  const dispatched: DispatchResult[] = [];
+  const workerConnection = await NativeConnection.connect({ address });
+  const worker = await Worker.create({
+    connection: workerConnection,
+    taskQueue,
+    workflowBundle: bundle,
+    activities: {
+      ...stubActivities(0),
+      ...createIntakeActivities({ temporal: client, onDispatched: (r) => dispatched.push(r) }),
+    },
+  });
+  // A short cool-down, so a resolved remediation finishes inside the test.
+  const talon = await TalonClient.connect({
+    client,
+    taskQueue,
+    settings: { remediation: { cooldown: { defaultSeconds: 2, minSeconds: 1, maxSeconds: 5, historyFactor: 1 } } },
+  });
+  try {
+    return await worker.runUntil(fn(talon, taskQueue, dispatched));
+  } finally {
+    await workerConnection.close();
+  }
+}
+
+describe('alertIntake', () => {
+  it('hands queued alerts on to their remediations, each alert in the order it was queued', async () => {
+    await withIntakeWorker(async (talon, taskQueue, dispatched) => {
+      const a = podAlert(`web-a-${randomBytes(3).toString('hex')}`);
+      const b = podAlert(`web-b-${randomBytes(3).toString('hex')}`);
+      await talon.queueAlerts(0, [a, b]);
+      await talon.queueAlerts(0, [{ ...a, status: 'resolved' }, b]);
+
+      const state = await eventually(
+        async () => {
+          const s = await talon.intakeState(0);
+          return s && s.dispatched === 4 && s.queued === 0 ? s : undefined;
+        },
+        'four alerts handed on',
+      );
+      expect(state).toEqual({ shard: 0, queued: 0, dispatched: 4, dropped: 0 });
+      expect(dispatched.reduce((n, r) => n + r.startedOrSignalled, 0)).toBe(3);
+      expect(dispatched.reduce((n, r) => n + r.resolvedSignalled, 0)).toBe(1);
+
+      // a: fired, then resolved → the remediation ends resolved. b: fired twice → one remediation, two notifications.
+      const resultA = (await client.workflow.getHandle(alertWorkflowId(a)).result()) as RemediateAlertResult;
+      expect(resultA.outcome).toBe('resolved');
+      const stateB = await eventually(async () => {
+        const s = await talon.status(alertWorkflowId(b));
+        return s.notifications === 2 ? s : undefined;
+      }, 'b notified twice');
+      expect(stateB.alert.target).toEqual(b.target);
+      const started = await client.workflow.count(`TaskQueue = "${taskQueue}" AND WorkflowType = "remediateAlert"`);
+      expect(started.count).toBe(2);
+
+      // The shard runs on the remediations' queue, with a summary the UI shows.
+      const described = await client.workflow.getHandle(intakeWorkflowId(taskQueue, 0)).describe();
+      expect(described.type).toBe(INTAKE_WORKFLOW_TYPE);
+      expect(described.taskQueue).toBe(taskQueue);
+      if (record) {
+        const history = await client.workflow.getHandle(intakeWorkflowId(taskQueue, 0)).fetchHistory();
+        await writeFile(join(__dirname, '..', 'replay', 'histories', 'alert-intake.json'), historyToJSON(history));
+      }
+      await client.workflow.getHandle(alertWorkflowId(b)).terminate('test over');
+      await client.workflow.getHandle(intakeWorkflowId(taskQueue, 0)).terminate('test over');
+    });
+  });
+
+  it('continues as new with its backlog and count, and finishes when idle; the next batch starts it again', async () => {
+    await withIntakeWorker(async (talon, taskQueue) => {
+      const shard = 1;
+      const id = intakeWorkflowId(taskQueue, shard);
+      const input: AlertIntakeInput = { taskQueue, shard, maxHistoryEvents: 15, idleSeconds: 3 };
+      const first = await client.workflow.start(INTAKE_WORKFLOW_TYPE, { workflowId: id, taskQueue, args: [input] });
+      const alerts = Array.from({ length: 6 }, (_, i) => podAlert(`web-c${i}-${randomBytes(3).toString('hex')}`));
+      // One at a time, each after the previous was handed on: every batch adds its own events to the history.
+      for (const [i, alert] of alerts.entries()) {
+        await talon.queueAlerts(shard, [alert]);
+        await eventually(async () => {
+          const s = await talon.intakeState(shard);
+          return s && s.dispatched === i + 1 ? s : undefined;
+        }, `alert ${i + 1} handed on`);
+      }
+      const latest = await client.workflow.getHandle(id).describe();
+      expect(latest.runId).not.toBe(first.firstExecutionRunId);
+      const firstRun = await client.workflow.getHandle(id, first.firstExecutionRunId).describe();
+      expect(firstRun.status.name).toBe('CONTINUED_AS_NEW');
+      for (const alert of alerts) {
+        const s = await eventually(() => talon.status(alertWorkflowId(alert)), `remediation of ${alert.fingerprint}`);
+        expect(s.notifications).toBe(1);
+      }
+
+      // Idle: the run completes on its own.
+      await eventually(async () => {
+        const d = await client.workflow.getHandle(id).describe();
+        return d.status.name === 'COMPLETED' ? d : undefined;
+      }, 'the idle shard to finish');
+      // The next batch starts it again (signal-with-start), and it is handed on.
+      const late = podAlert(`web-late-${randomBytes(3).toString('hex')}`);
+      await talon.queueAlerts(shard, [late]);
+      const s = await eventually(() => talon.status(alertWorkflowId(late)), 'the late alert handed on');
+      expect(s.notifications).toBe(1);
+      for (const alert of [...alerts, late]) await client.workflow.getHandle(alertWorkflowId(alert)).terminate('over');
+      await client.workflow
+        .getHandle(id)
+        .terminate('over')
+        .catch(() => undefined);
+    });
+  });
+
+  it('answers intakeState with undefined for a shard that is not running', async () => {
+    const talon = await TalonClient.connect({ client, taskQueue: `intake-none-${randomBytes(4).toString('hex')}` });
+    await expect(talon.intakeState(3)).resolves.toBeUndefined();
+  });
+});
