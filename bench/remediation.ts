@@ -321,6 +321,8 @@ interface PostResult {
   /** HTTP status, or 0 when the connection failed or timed out. */
   readonly status: number;
   readonly accepted: number;
+  /** Of the accepted, how many were acknowledged through the alert intake (action 'queued'). */
+  readonly queued?: number;
   readonly error?: string;
 }
 
@@ -585,14 +587,17 @@ async function posterChild(flags: Flags): Promise<void> {
       });
       const text = await res.text();
       let accepted = 0;
+      let queued = 0;
       if (res.ok) {
         try {
-          accepted = ((JSON.parse(text) as { accepted?: unknown[] }).accepted ?? []).length;
+          const list = (JSON.parse(text) as { accepted?: { action?: string }[] }).accepted ?? [];
+          accepted = list.length;
+          queued = list.filter((a) => a.action === 'queued').length;
         } catch {
           accepted = 0;
         }
       }
-      rows.push({ index, sentAt, doneAt: Date.now(), status: res.status, accepted });
+      rows.push({ index, sentAt, doneAt: Date.now(), status: res.status, accepted, queued });
     } catch (err) {
       rows.push({ index, sentAt, doneAt: Date.now(), status: 0, accepted: 0, error: errText(err).slice(0, 120) });
     }
@@ -1417,12 +1422,15 @@ async function burst(flags: Flags, workDir: string): Promise<void> {
       handoffTimeoutMs: config.webhook.handoffTimeoutMs,
       maxInflightAlerts: config.webhook.maxInflightAlerts,
       overloadRetryAfterSeconds: config.webhook.overloadRetryAfterSeconds,
+      intake: config.webhook.intake,
     },
     client,
   );
+  const intake = config.webhook.intake;
   out(
     `  webhook: at most ${config.webhook.maxInflightAlerts} alerts in flight (TALON_WEBHOOK_MAX_INFLIGHT_ALERTS), ` +
-      `hand-off timeout ${config.webhook.handoffTimeoutMs} ms`,
+      `hand-off timeout ${config.webhook.handoffTimeoutMs} ms; alert intake ${intake.mode} ` +
+      `(TALON_WEBHOOK_INTAKE; ${intake.shards} shards, batches ≤ ${intake.maxBatch}, ≤ ${intake.maxPending} pending)`,
   );
   const url = `http://127.0.0.1:${port}/api/alerts`;
   const chunks: RawAlert[][] = [];
@@ -1449,6 +1457,7 @@ async function burst(flags: Flags, workDir: string): Promise<void> {
     const alertsIn = (list: readonly PostResult[]): number =>
       list.reduce((s, r) => s + plan.requests[r.index]!.alerts, 0);
     const acceptedAlerts = ok.reduce((s, r) => s + r.accepted, 0);
+    const queuedAlerts = ok.reduce((s, r) => s + (r.queued ?? 0), 0);
     const lastAck = Math.max(...rows.map((r) => r.doneAt));
     out(`  posted ${rows.length}/${requests} requests in ${(postedMs / 1000).toFixed(1)} s; ${loadLine()}`);
     out(
@@ -1475,6 +1484,10 @@ async function burst(flags: Flags, workDir: string): Promise<void> {
       ],
       ['alerts accepted (2xx) / answered 5xx', `${acceptedAlerts} / ${alertsIn(serverErr)}`],
       [
+        'of the accepted: handed directly / through the alert intake',
+        `${acceptedAlerts - queuedAlerts} / ${queuedAlerts}`,
+      ],
+      [
         'alerts lost (neither 2xx nor 5xx)',
         String(total - accounted),
         `0: ${total - accounted === 0 ? 'met' : 'MISSED'}`,
@@ -1494,7 +1507,8 @@ async function burst(flags: Flags, workDir: string): Promise<void> {
     out(`  ${cpu}`);
 
     // Every accepted alert has its workflow: the visibility count catches up with what was acknowledged.
-    const started = async (): Promise<number> => (await client.temporal.workflow.count(`TaskQueue = "${queue}"`)).count;
+    const started = async (): Promise<number> =>
+      (await client.temporal.workflow.count(`TaskQueue = "${queue}" AND WorkflowType = "remediateAlert"`)).count;
     const running = async (): Promise<number> =>
       (await client.temporal.workflow.count(`TaskQueue = "${queue}" AND TalonAlertName = "TalonPodCpuNearLimit"`))
         .count;

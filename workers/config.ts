@@ -52,12 +52,7 @@ const envSchema = z.object({
   TALON_WEBHOOK_INTAKE: z.enum(['off', 'spill', 'always']).default('spill'),
   TALON_WEBHOOK_INTAKE_SHARDS: z.coerce.number().int().min(1).max(64).default(DEFAULT_INTAKE_SHARDS),
   TALON_WEBHOOK_INTAKE_MAX_BATCH: z.coerce.number().int().min(1).max(1000).default(DEFAULT_INTAKE_MAX_BATCH),
-  TALON_WEBHOOK_INTAKE_MAX_PENDING: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(1_000_000)
-    .default(DEFAULT_INTAKE_MAX_PENDING),
+  TALON_WEBHOOK_INTAKE_MAX_PENDING: z.coerce.number().int().min(1).max(1_000_000).default(DEFAULT_INTAKE_MAX_PENDING),
   TALON_PROMETHEUS_URL: optionalString,
   TALON_INFLUX_URL: optionalString,
   TALON_INFLUX_TOKEN: optionalString,

@@ -60,10 +60,12 @@ export async function alertIntake(input: AlertIntakeInput): Promise<void> {
   setHandler(alertsQueuedSignal, (batch) => {
     pending.push(batch);
   });
-  setHandler(
-    intakeStateQuery,
-    (): IntakeState => ({ shard: input.shard, queued: alertCount(pending), dispatched, dropped }),
-  );
+  setHandler(intakeStateQuery, (): IntakeState => ({
+    shard: input.shard,
+    queued: alertCount(pending),
+    dispatched,
+    dropped,
+  }));
   const maxEvents = input.maxHistoryEvents ?? DEFAULT_MAX_HISTORY_EVENTS;
   const idle = `${input.idleSeconds ?? DEFAULT_IDLE_SECONDS}s`;
   for (;;) {

@@ -241,7 +241,12 @@ export function createWebhookApp(deps: WebhookDeps): Express {
     json,
     alertRoute(deps, admission, intake, 'alertmanager', alertmanagerPayload, normaliseAlertmanager),
   );
-  app.post('/api/alerts/grafana', auth, json, alertRoute(deps, admission, intake, 'grafana', grafanaPayload, normaliseGrafana));
+  app.post(
+    '/api/alerts/grafana',
+    auth,
+    json,
+    alertRoute(deps, admission, intake, 'grafana', grafanaPayload, normaliseGrafana),
+  );
   if (deps.tasks) {
     // Task submissions share the alerts' bound and hand-off timeout: both are calls into the same Temporal.
     const tasks: TaskRoutesDeps = {

@@ -38,7 +38,9 @@ interface Write {
 class ManualIntake implements IntakeSink {
   readonly writes: Write[] = [];
   queueAlerts(shard: number, alerts: readonly TalonAlert[], deadline: Date): Promise<void> {
-    return new Promise((resolve, reject) => this.writes.push({ shard, alerts: [...alerts], deadline, resolve, reject }));
+    return new Promise((resolve, reject) =>
+      this.writes.push({ shard, alerts: [...alerts], deadline, resolve, reject }),
+    );
   }
   inFlight(shard: number): Write[] {
     return this.writes.filter((w) => w.shard === shard);
@@ -124,8 +126,7 @@ describe('IntakeBatcher', () => {
     const shards = new Set(alerts.map((a) => intakeShardOf(alertWorkflowId(a), 4)));
     expect(shards.size).toBeGreaterThan(1);
     await until(() => sink.writes.length === shards.size, 'one write per shard');
-    for (const w of sink.writes)
-      for (const a of w.alerts) expect(intakeShardOf(alertWorkflowId(a), 4)).toBe(w.shard);
+    for (const w of sink.writes) for (const a of w.alerts) expect(intakeShardOf(alertWorkflowId(a), 4)).toBe(w.shard);
     expect(await settled(done)).toBe('pending');
     for (const w of sink.writes.slice(0, -1)) w.resolve();
     expect(await settled(done)).toBe('pending'); // answered only when every shard holding its alerts wrote

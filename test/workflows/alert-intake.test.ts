@@ -101,13 +101,10 @@ describe('alertIntake', () => {
       await talon.queueAlerts(0, [a, b]);
       await talon.queueAlerts(0, [{ ...a, status: 'resolved' }, b]);
 
-      const state = await eventually(
-        async () => {
-          const s = await talon.intakeState(0);
-          return s && s.dispatched === 4 && s.queued === 0 ? s : undefined;
-        },
-        'four alerts handed on',
-      );
+      const state = await eventually(async () => {
+        const s = await talon.intakeState(0);
+        return s && s.dispatched === 4 && s.queued === 0 ? s : undefined;
+      }, 'four alerts handed on');
       expect(state).toEqual({ shard: 0, queued: 0, dispatched: 4, dropped: 0 });
       expect(dispatched.reduce((n, r) => n + r.startedOrSignalled, 0)).toBe(3);
       expect(dispatched.reduce((n, r) => n + r.resolvedSignalled, 0)).toBe(1);
@@ -146,10 +143,13 @@ describe('alertIntake', () => {
       // One at a time, each after the previous was handed on: every batch adds its own events to the history.
       for (const [i, alert] of alerts.entries()) {
         await talon.queueAlerts(shard, [alert]);
-        await eventually(async () => {
-          const s = await talon.intakeState(shard);
-          return s && s.dispatched === i + 1 ? s : undefined;
-        }, `alert ${i + 1} handed on`);
+        await eventually(
+          async () => {
+            const s = await talon.intakeState(shard);
+            return s && s.dispatched === i + 1 ? s : undefined;
+          },
+          `alert ${i + 1} handed on`,
+        );
       }
       const latest = await client.workflow.getHandle(id).describe();
       expect(latest.runId).not.toBe(first.firstExecutionRunId);
