@@ -62,7 +62,7 @@ async function eventually<T>(probe: () => Promise<T | undefined>, what: string, 
     }
     await new Promise((r) => setTimeout(r, 200));
   }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+  throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
 }
 
 async function withIntakeWorker<T>(
