@@ -14,13 +14,16 @@ import type { DispatchAlertsInput, DispatchResult } from '../src/shared/intake';
 
 export interface IntakeActivityDeps {
   readonly temporal: Client;
-  /** Hand-offs in flight at once per call; each alert's own notifications stay sequential. */
+  /**
+   * Hand-offs in flight at once across every dispatch call of this worker (each alert's own notifications
+   * stay sequential). It paces the fan-out of a storm so Temporal keeps room for the webhook's writes.
+   */
   readonly concurrency?: number;
   /** Told how each call went (the worker's /metrics). */
   readonly onDispatched?: (result: DispatchResult) => void;
 }
 
-export const DEFAULT_DISPATCH_CONCURRENCY = 16;
+export const DEFAULT_DISPATCH_CONCURRENCY = 8;
 /** gRPC status INVALID_ARGUMENT. */
 const GRPC_INVALID_ARGUMENT = 3;
 
@@ -29,14 +32,40 @@ interface Item {
   readonly settings: RemediationStartSettings;
 }
 
-/** Temporal refused the request itself (e.g. an oversized payload): retrying the same alert cannot help. */
-function refusedAsInvalid(err: unknown): boolean {
+/**
+ * Why Temporal refused the request itself (e.g. an id or payload past its limits), or undefined when it did
+ * not: retrying the same alert cannot help with the former.
+ */
+function invalidReason(err: unknown): string | undefined {
   const grpc = err instanceof ServiceError ? err.cause : err;
-  return isGrpcServiceError(grpc) && Number(grpc.code) === GRPC_INVALID_ARGUMENT;
+  if (!isGrpcServiceError(grpc) || Number(grpc.code) !== GRPC_INVALID_ARGUMENT) return undefined;
+  return `${err instanceof Error ? err.message : 'refused'}: ${grpc.details || grpc.message}`;
+}
+
+/** At most `limit` bodies run at once; the rest wait their turn, first come first served. */
+class Gate {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+  constructor(private readonly limit: number) {}
+  async run<T>(body: () => Promise<T>): Promise<T> {
+    if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else this.active++;
+    try {
+      return await body();
+    } finally {
+      const next = this.waiting.shift();
+      // The slot passes straight to the next waiter, so a newcomer cannot take it in between.
+      if (next) next();
+      else this.active--;
+    }
+  }
 }
 
 export function createIntakeActivities(deps: IntakeActivityDeps) {
   const concurrency = deps.concurrency ?? DEFAULT_DISPATCH_CONCURRENCY;
+  if (!Number.isInteger(concurrency) || concurrency < 1)
+    throw new RangeError(`dispatch concurrency must be an integer ≥ 1, got ${concurrency}`);
+  const gate = new Gate(concurrency);
   return {
     async dispatchAlerts(input: DispatchAlertsInput): Promise<DispatchResult> {
       const ctx = Context.current();
@@ -58,17 +87,20 @@ export function createIntakeActivities(deps: IntakeActivityDeps) {
         while (next < ids.length) {
           const id = ids[next++]!;
           if (done.has(id)) continue;
-          for (const item of chains.get(id)!) {
-            try {
-              const result = await handOffAlert(deps.temporal, input.taskQueue, item.settings, item.alert);
-              if (result.action === 'started-or-signalled') tally.startedOrSignalled++;
-              else if (result.action === 'signalled') tally.resolvedSignalled++;
-              else tally.noWorkflow++;
-            } catch (err) {
-              if (!refusedAsInvalid(err)) throw err;
-              dropped.push({ workflowId: id, reason: err instanceof Error ? err.message : String(err) });
+          await gate.run(async () => {
+            for (const item of chains.get(id)!) {
+              try {
+                const result = await handOffAlert(deps.temporal, input.taskQueue, item.settings, item.alert);
+                if (result.action === 'started-or-signalled') tally.startedOrSignalled++;
+                else if (result.action === 'signalled') tally.resolvedSignalled++;
+                else tally.noWorkflow++;
+              } catch (err) {
+                const reason = invalidReason(err);
+                if (reason === undefined) throw err;
+                dropped.push({ workflowId: id, reason });
+              }
             }
-          }
+          });
           done.add(id);
           ctx.heartbeat([...done]);
           if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { DEFAULT_GUARD_CONFIG, guardConfig, type GuardConfigInput, type QuantityBounds } from '../src/domain/guards';
 import { loadStackConfig, stackEndpoints } from '../src/stack/config';
 import { webhookTokenPath } from '../src/stack/alertmanager';
+import { DEFAULT_DISPATCH_CONCURRENCY } from '../activities/intake';
 import { DEFAULT_MAX_INFLIGHT_ALERTS, DEFAULT_OVERLOAD_RETRY_AFTER_SECONDS } from '../src/webhook/admission';
 import {
   DEFAULT_INTAKE_MAX_BATCH,
@@ -62,6 +63,7 @@ const envSchema = z.object({
   TALON_WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   TALON_WORKER_METRICS_HOST: z.string().default('127.0.0.1'),
   TALON_WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(100_000).default(100),
+  TALON_INTAKE_DISPATCH_CONCURRENCY: z.coerce.number().int().min(1).max(1_000).default(DEFAULT_DISPATCH_CONCURRENCY),
   TALON_WORKER_SHUTDOWN_GRACE_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
   TALON_FAULT_HOLD: optionalString,
   TALON_WORKFLOW_BUNDLE: optionalString,
@@ -126,6 +128,8 @@ export interface TalonConfig {
     readonly workflowBundlePath?: string;
     /** Workflows kept in memory between tasks; bounds RSS when many remediations wait in cool-down. */
     readonly maxCachedWorkflows: number;
+    /** Hand-offs the alert intake's dispatch runs at once on this worker: the pace of a storm's fan-out. */
+    readonly intakeDispatchConcurrency: number;
     /** `/metrics`, `/healthz` and `/readyz` (Prometheus and Kubernetes probes); off when the port is 0. */
     readonly http?: { readonly host: string; readonly port: number };
   };
@@ -224,6 +228,7 @@ export function loadTalonConfig(env: NodeJS.ProcessEnv = process.env): TalonConf
       faultHolds: parseFaultHolds(e.TALON_FAULT_HOLD),
       ...(e.TALON_WORKFLOW_BUNDLE ? { workflowBundlePath: existingBundle(e.TALON_WORKFLOW_BUNDLE) } : {}),
       maxCachedWorkflows: e.TALON_WORKER_MAX_CACHED_WORKFLOWS,
+      intakeDispatchConcurrency: e.TALON_INTAKE_DISPATCH_CONCURRENCY,
       ...(e.TALON_WORKER_METRICS_PORT > 0
         ? { http: { host: e.TALON_WORKER_METRICS_HOST, port: e.TALON_WORKER_METRICS_PORT } }
         : {}),

@@ -93,6 +93,7 @@ export async function createTalonWorker(config: TalonConfig, overrides: TalonWor
     clientConnection = await Connection.connect(endpoint);
     const intake = createIntakeActivities({
       temporal: new Client({ connection: clientConnection, namespace: config.temporal.namespace }),
+      concurrency: config.worker.intakeDispatchConcurrency,
       onDispatched: (r) => {
         metrics.intakeDispatched.inc({ result: 'started_or_signalled' }, r.startedOrSignalled);
         metrics.intakeDispatched.inc({ result: 'resolved_signalled' }, r.resolvedSignalled);

@@ -9,6 +9,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createIntakeActivities } from '../../activities/intake';
 import { TalonClient } from '../../src/client/talon-client';
@@ -181,5 +182,86 @@ describe('alertIntake', () => {
   it('answers intakeState with undefined for a shard that is not running', async () => {
     const talon = await TalonClient.connect({ client, taskQueue: `intake-none-${randomBytes(4).toString('hex')}` });
     await expect(talon.intakeState(3)).resolves.toBeUndefined();
+  });
+});
+
+describe('dispatchAlerts', () => {
+  it('never runs more hand-offs at once than its worker-wide bound, across concurrent calls', async () => {
+    let active = 0;
+    let peak = 0;
+    const counting = new Client({
+      connection,
+      interceptors: {
+        workflow: [
+          {
+            async signalWithStart(input, next) {
+              active++;
+              peak = Math.max(peak, active);
+              try {
+                return await next(input);
+              } finally {
+                active--;
+              }
+            },
+          },
+        ],
+      },
+    });
+    const taskQueue = `intake-gate-${randomBytes(4).toString('hex')}`; // no worker: workflows only start
+    const { dispatchAlerts } = createIntakeActivities({ temporal: counting, concurrency: 3 });
+    const alerts = Array.from({ length: 24 }, (_, i) => podAlert(`web-g${i}-${randomBytes(3).toString('hex')}`));
+    const env = () => new MockActivityEnvironment();
+    const results = await Promise.all([
+      env().run(dispatchAlerts, { taskQueue, batches: [{ alerts: alerts.slice(0, 12), queuedAt: '' }] }),
+      env().run(dispatchAlerts, { taskQueue, batches: [{ alerts: alerts.slice(12), queuedAt: '' }] }),
+    ]);
+    expect(results.map((r) => r.startedOrSignalled)).toEqual([12, 12]);
+    expect(peak).toBeLessThanOrEqual(3);
+    expect(peak).toBeGreaterThan(1);
+    const started = await client.workflow.count(`TaskQueue = "${taskQueue}"`);
+    expect(started.count).toBeLessThanOrEqual(24); // visibility may lag; every id is checked below
+    for (const alert of alerts) {
+      const d = await client.workflow.getHandle(alertWorkflowId(alert)).describe();
+      expect(d.taskQueue).toBe(taskQueue);
+      await client.workflow.getHandle(alertWorkflowId(alert)).terminate('test over');
+    }
+  });
+
+  it('skips what its previous attempt reported done, and drops (reports) an alert Temporal refuses as invalid', async () => {
+    const taskQueue = `intake-retry-${randomBytes(4).toString('hex')}`;
+    const { dispatchAlerts } = createIntakeActivities({ temporal: client });
+    const done = podAlert(`web-done-${randomBytes(3).toString('hex')}`);
+    const fresh = podAlert(`web-fresh-${randomBytes(3).toString('hex')}`);
+    // A workflow id past Temporal's 1,000-character limit: refused with INVALID_ARGUMENT, never retryable.
+    const invalid = podAlert(`web-bad-${randomBytes(3).toString('hex')}`, 'firing', 'f'.repeat(1_100));
+    const heartbeats: unknown[] = [];
+    const env = new MockActivityEnvironment({ heartbeatDetails: [alertWorkflowId(done)] });
+    env.on('heartbeat', (d: unknown) => heartbeats.push(d));
+    const result = await env.run(dispatchAlerts, {
+      taskQueue,
+      batches: [{ alerts: [done, invalid, fresh], queuedAt: '' }],
+    });
+    expect(result.startedOrSignalled).toBe(1);
+    expect(result.dropped).toEqual([
+      { workflowId: alertWorkflowId(invalid), reason: expect.stringMatching(/WorkflowId|length|limit/i) },
+    ]);
+    await expect(client.workflow.getHandle(alertWorkflowId(done)).describe()).rejects.toThrow();
+    await client.workflow.getHandle(alertWorkflowId(fresh)).terminate('test over');
+    // Progress is heartbeated: a retry would skip all three.
+    expect(heartbeats.at(-1)).toEqual(
+      expect.arrayContaining([alertWorkflowId(done), alertWorkflowId(invalid), alertWorkflowId(fresh)]),
+    );
+  });
+
+  it('fails (so Temporal retries it) when Temporal does not answer, rather than dropping the alerts', async () => {
+    // A deadline already past: every call ends DEADLINE_EXCEEDED, as with a server that is down or too slow.
+    const { dispatchAlerts } = createIntakeActivities({ temporal: client });
+    const alert = podAlert(`web-late-${randomBytes(3).toString('hex')}`);
+    const env = new MockActivityEnvironment();
+    await expect(
+      client.withDeadline(Date.now() - 1, () =>
+        env.run(dispatchAlerts, { taskQueue: 'intake-none', batches: [{ alerts: [alert], queuedAt: '' }] }),
+      ),
+    ).rejects.toThrow();
   });
 });
