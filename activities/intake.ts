@@ -67,7 +67,7 @@ export function createIntakeActivities(deps: IntakeActivityDeps) {
     throw new RangeError(`dispatch concurrency must be an integer ≥ 1, got ${concurrency}`);
   const gate = new Gate(concurrency);
   return {
-    async dispatchAlerts(input: DispatchAlertsInput): Promise<DispatchResult> {
+    dispatchAlerts: async (input: DispatchAlertsInput): Promise<DispatchResult> => {
       const ctx = Context.current();
       // One chain per alert workflow, in queue order.
       const chains = new Map<string, Item[]>();

@@ -7,14 +7,14 @@
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, type WorkflowClientInterceptor } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { createIntakeActivities } from '../../activities/intake';
+import { createIntakeActivities, type IntakeActivities } from '../../activities/intake';
 import { TalonClient } from '../../src/client/talon-client';
 import { alertWorkflowId, type TalonAlert } from '../../src/domain/alert';
-import type { DispatchResult } from '../../src/shared/intake';
+import type { DispatchAlertsInput, DispatchResult } from '../../src/shared/intake';
 import { INTAKE_WORKFLOW_TYPE, intakeWorkflowId, type AlertIntakeInput } from '../../src/shared/intake';
 import { loadStackConfig, stackEndpoints } from '../../src/stack/config';
 import { bundleWorkflows } from '../../workers/bundle';
@@ -185,35 +185,41 @@ describe('alertIntake', () => {
   });
 });
 
+/** Runs the activity in an activity context (heartbeats, info) without a worker; its client is real. */
+function dispatchIn(
+  env: MockActivityEnvironment,
+  activities: IntakeActivities,
+  input: DispatchAlertsInput,
+): Promise<DispatchResult> {
+  return env.run<[DispatchAlertsInput], DispatchResult, IntakeActivities['dispatchAlerts']>(
+    activities.dispatchAlerts,
+    input,
+  );
+}
+
 describe('dispatchAlerts', () => {
   it('never runs more hand-offs at once than its worker-wide bound, across concurrent calls', async () => {
     let active = 0;
     let peak = 0;
-    const counting = new Client({
-      connection,
-      interceptors: {
-        workflow: [
-          {
-            async signalWithStart(input, next) {
-              active++;
-              peak = Math.max(peak, active);
-              try {
-                return await next(input);
-              } finally {
-                active--;
-              }
-            },
-          },
-        ],
+    const countCalls: WorkflowClientInterceptor = {
+      async signalWithStart(input, next) {
+        active++;
+        peak = Math.max(peak, active);
+        try {
+          return await next(input);
+        } finally {
+          active--;
+        }
       },
-    });
+    };
+    const counting = new Client({ connection, interceptors: { workflow: [countCalls] } });
     const taskQueue = `intake-gate-${randomBytes(4).toString('hex')}`; // no worker: workflows only start
-    const { dispatchAlerts } = createIntakeActivities({ temporal: counting, concurrency: 3 });
+    const intake = createIntakeActivities({ temporal: counting, concurrency: 3 });
     const alerts = Array.from({ length: 24 }, (_, i) => podAlert(`web-g${i}-${randomBytes(3).toString('hex')}`));
     const env = () => new MockActivityEnvironment();
     const results = await Promise.all([
-      env().run(dispatchAlerts, { taskQueue, batches: [{ alerts: alerts.slice(0, 12), queuedAt: '' }] }),
-      env().run(dispatchAlerts, { taskQueue, batches: [{ alerts: alerts.slice(12), queuedAt: '' }] }),
+      dispatchIn(env(), intake, { taskQueue, batches: [{ alerts: alerts.slice(0, 12), queuedAt: '' }] }),
+      dispatchIn(env(), intake, { taskQueue, batches: [{ alerts: alerts.slice(12), queuedAt: '' }] }),
     ]);
     expect(results.map((r) => r.startedOrSignalled)).toEqual([12, 12]);
     expect(peak).toBeLessThanOrEqual(3);
@@ -229,7 +235,7 @@ describe('dispatchAlerts', () => {
 
   it('skips what its previous attempt reported done, and drops (reports) an alert Temporal refuses as invalid', async () => {
     const taskQueue = `intake-retry-${randomBytes(4).toString('hex')}`;
-    const { dispatchAlerts } = createIntakeActivities({ temporal: client });
+    const intake = createIntakeActivities({ temporal: client });
     const done = podAlert(`web-done-${randomBytes(3).toString('hex')}`);
     const fresh = podAlert(`web-fresh-${randomBytes(3).toString('hex')}`);
     // A workflow id past Temporal's 1,000-character limit: refused with INVALID_ARGUMENT, never retryable.
@@ -237,7 +243,7 @@ describe('dispatchAlerts', () => {
     const heartbeats: unknown[] = [];
     const env = new MockActivityEnvironment({ heartbeatDetails: [alertWorkflowId(done)] });
     env.on('heartbeat', (d: unknown) => heartbeats.push(d));
-    const result = await env.run(dispatchAlerts, {
+    const result = await dispatchIn(env, intake, {
       taskQueue,
       batches: [{ alerts: [done, invalid, fresh], queuedAt: '' }],
     });
@@ -255,12 +261,12 @@ describe('dispatchAlerts', () => {
 
   it('fails (so Temporal retries it) when Temporal does not answer, rather than dropping the alerts', async () => {
     // A deadline already past: every call ends DEADLINE_EXCEEDED, as with a server that is down or too slow.
-    const { dispatchAlerts } = createIntakeActivities({ temporal: client });
+    const intake = createIntakeActivities({ temporal: client });
     const alert = podAlert(`web-late-${randomBytes(3).toString('hex')}`);
     const env = new MockActivityEnvironment();
     await expect(
       client.withDeadline(Date.now() - 1, () =>
-        env.run(dispatchAlerts, { taskQueue: 'intake-none', batches: [{ alerts: [alert], queuedAt: '' }] }),
+        dispatchIn(env, intake, { taskQueue: 'intake-none', batches: [{ alerts: [alert], queuedAt: '' }] }),
       ),
     ).rejects.toThrow();
   });
