@@ -1,8 +1,8 @@
 /**
  * Durability on the real local stack: the worker is a separate process, killed with SIGKILL in the
  * middle of a remediation (inside gather, infer and apply — held there by TALON_FAULT_HOLD — during
- * verification, during the cool-down, during the node-overload wait) and restarted; the remediation
- * finishes and no change is applied twice.
+ * verification, during the cool-down, during the node-overload wait, inside the alert intake's dispatch)
+ * and restarted; the remediation finishes and no change is applied twice, and no queued alert is lost.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -10,9 +10,10 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { TalonClient } from '../../src/client/talon-client';
-import type { TalonAlert } from '../../src/domain/alert';
+import { alertWorkflowId, type TalonAlert } from '../../src/domain/alert';
 import { parseQuantity } from '../../src/domain/quantity';
 import { alertResolvedSignal } from '../../src/shared/definitions';
+import { intakeWorkflowId } from '../../src/shared/intake';
 import { repoRoot } from '../../src/stack/repo';
 import { loadTalonConfig } from '../../workers/config';
 import type { NodeOverloadResult } from '../../workflows/node-overload';
@@ -343,5 +344,34 @@ it('a worker killed during the node-overload wait is replaced and the node is un
       () => 'gone',
     ),
   ).toBe('gone');
+  await kill(worker);
+});
+
+it('a worker killed inside the alert intake hands every queued alert on after the restart, each once', async () => {
+  const shard = 5;
+  const first = await startObservedWorker({ TALON_FAULT_HOLD: 'dispatchAlerts:before:600' });
+  // Pods that do not exist: each remediation ends quickly (TargetNotFound); what matters is that it exists.
+  const alerts = Array.from({ length: 3 }, (_, i) => podAlert(`queued-${i}-${randomBytes(3).toString('hex')}`));
+  await client.queueAlerts(shard, alerts);
+  await first.said('holding dispatchAlerts before its body', 60_000);
+  await kill(first.child);
+  const worker = await startWorker();
+  // The killed attempt times out on its heartbeat (20 s) and the new worker runs it again.
+  await waitFor(
+    'the intake to hand all three on',
+    120_000,
+    async () => ((await client.intakeState(shard))?.dispatched === 3 ? true : undefined),
+    500,
+  );
+  expect(await completedAttempt(intakeWorkflowId(taskQueue, shard), 'dispatchAlerts')).toBeGreaterThanOrEqual(2);
+  for (const alert of alerts) {
+    const runs = await client.temporal.workflow.count(`WorkflowId = "${alertWorkflowId(alert)}"`);
+    const described = await client.temporal.workflow.getHandle(alertWorkflowId(alert)).describe();
+    expect({ type: described.type, runs: runs.count }).toEqual({ type: 'remediateAlert', runs: 1 });
+  }
+  await client.temporal.workflow
+    .getHandle(intakeWorkflowId(taskQueue, shard))
+    .terminate('test over')
+    .catch(() => undefined);
   await kill(worker);
 });
