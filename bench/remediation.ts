@@ -12,7 +12,7 @@
  *   process's RSS.
  *
  * Flags: latency `--rate 50 --duration 60 --warmup 60 --drain 180 --per-namespace 10 --naive false --stub`;
- * burst `--alerts 10000 --seconds 10 --batch 1 --worker false`; rss `--workflows 1000`; every mode `--port 18080`
+ * burst `--alerts 10000 --seconds 10 --batch 1 --worker during|after|false`; rss `--workflows 1000`; every mode `--port 18080`
  * and the worker what-ifs `--max-cached N --wft-pollers N --nonsticky-ratio R --autoscale-pollers` (passed to
  * createTalonWorker's `tuning`). Each mode ends with a table (measure | value | goal) and the load average
  * sampled during the run: the machine is shared, so read every figure next to it.
@@ -23,7 +23,7 @@
  * port 18080 (not the stack's 8080), and is cleaned up at the end, on failure and on Ctrl-C.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import type { Server } from 'node:http';
+import { Agent, request as httpRequest, type Server, type ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
@@ -334,6 +334,8 @@ interface PosterPlan {
   readonly token: string;
   readonly timeoutMs: number;
   readonly requests: readonly PlannedRequest[];
+  /** Connections the poster keeps to the webhook (default 512). */
+  readonly maxSockets?: number;
 }
 
 function stubActivities(): Record<string, (...args: never[]) => Promise<unknown>> {
@@ -576,19 +578,47 @@ async function posterChild(flags: Flags): Promise<void> {
   const cpuAtStart = process.cpuUsage();
   const rows: PostResult[] = [];
   const inflight: Promise<void>[] = [];
+  // node:http with a keep-alive pool, as Alertmanager's HTTP client pools connections; fetch (undici) cost
+  // ≈ 1.4 ms of CPU per request here, which made the poster itself the bottleneck of a 1,000/s burst.
+  const agent = new Agent({ keepAlive: true, maxSockets: plan.maxSockets ?? 512 });
+  const url = new URL(plan.url);
+  const send = (body: string): Promise<{ status: number; text: string }> =>
+    new Promise((resolve, reject) => {
+      const req = httpRequest(
+        {
+          agent,
+          host: url.hostname,
+          port: url.port,
+          path: url.pathname,
+          method: 'POST',
+          timeout: plan.timeoutMs,
+          headers: {
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(body),
+            authorization: `Bearer ${plan.token}`,
+          },
+        },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => (text += chunk));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+          res.on('error', reject);
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`no answer within ${plan.timeoutMs} ms`)));
+      req.on('error', reject);
+      req.end(body);
+    });
   const post = async (request: PlannedRequest, index: number): Promise<void> => {
-    const sentAt = Date.now();
+    // From when the request was due, so time spent waiting for a pooled connection counts too.
+    const sentAt = startedAt + request.atMs;
     try {
-      const res = await fetch(plan.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${plan.token}` },
-        body: request.body,
-        signal: AbortSignal.timeout(plan.timeoutMs),
-      });
-      const text = await res.text();
+      const res = await send(request.body);
+      const text = res.text;
       let accepted = 0;
       let queued = 0;
-      if (res.ok) {
+      if (res.status >= 200 && res.status < 300) {
         try {
           const list = (JSON.parse(text) as { accepted?: { action?: string }[] }).accepted ?? [];
           accepted = list.length;
@@ -1374,7 +1404,11 @@ async function burst(flags: Flags, workDir: string): Promise<void> {
   const seconds = numberFlag(flags, 'seconds', 10, 1, 600);
   const batch = numberFlag(flags, 'batch', 1, 1, 1000);
   const port = numberFlag(flags, 'port', 18080, 1024, 65535);
-  const withWorker = flags.get('worker') !== 'false';
+  // during (default): the stubbed worker runs while alerts arrive; after: it starts once every post is answered
+  // (the webhook's acks measured without the fan-out competing for the same cores); false: no worker.
+  const workerFlag = flags.get('worker') ?? 'during';
+  if (!['during', 'after', 'false'].includes(workerFlag)) throw new Error('--worker during|after|false');
+  const withWorker = workerFlag !== 'false';
   const id = randomBytes(3).toString('hex');
   const queue = `bench-${id}`;
   const requests = Math.ceil(total / batch);
@@ -1394,13 +1428,22 @@ async function burst(flags: Flags, workDir: string): Promise<void> {
   });
   const labels = new Map<number, string>([[process.pid, 'bench(webhook)']]);
   let worker: WorkerHandle | undefined;
-  if (withWorker) {
-    const bundlePath = await bundleToFile(workDir);
+  const bundlePath = withWorker ? await bundleToFile(workDir) : undefined;
+  const launchWorker = async (): Promise<void> => {
     const tuning = tuningArgs(flags);
     if (tuning.note) out(`  ${tuning.note}`);
-    worker = await startWorker(bundlePath, queue, 'stub', process.env, tuning.args);
+    worker = await startWorker(bundlePath!, queue, 'stub', process.env, tuning.args);
     labels.set(worker.pid, 'bench(worker)');
-  }
+  };
+  if (workerFlag === 'during') await launchWorker();
+  // Every intake write, timed where the webhook makes it.
+  const writes: { alerts: number; ms: number }[] = [];
+  const queueAlerts = client.queueAlerts.bind(client);
+  client.queueAlerts = async (shard, alerts, deadline) => {
+    const t0 = performance.now();
+    await queueAlerts(shard, alerts, deadline);
+    writes.push({ alerts: alerts.length, ms: performance.now() - t0 });
+  };
   // Distinct pods in one namespace per 100 alerts (nothing is created in Kubernetes: activities are stubs).
   const raws = Array.from({ length: total }, (_, i) => rawPodAlert(`bench-${id}-${Math.floor(i / 100)}`, `p-${i}`));
   const ids = raws.map(workflowIdOf);
@@ -1426,6 +1469,12 @@ async function burst(flags: Flags, workDir: string): Promise<void> {
     },
     client,
   );
+  // Server side: request arrived (headers parsed) → response finished, per answered request.
+  const serverSide: number[] = [];
+  webhook.server.on('request', (_req, res: ServerResponse) => {
+    const t0 = performance.now();
+    res.on('finish', () => serverSide.push(performance.now() - t0));
+  });
   const intake = config.webhook.intake;
   out(
     `  webhook: at most ${config.webhook.maxInflightAlerts} alerts in flight (TALON_WEBHOOK_MAX_INFLIGHT_ALERTS), ` +
@@ -1459,6 +1508,19 @@ async function burst(flags: Flags, workDir: string): Promise<void> {
     const acceptedAlerts = ok.reduce((s, r) => s + r.accepted, 0);
     const queuedAlerts = ok.reduce((s, r) => s + (r.queued ?? 0), 0);
     const lastAck = Math.max(...rows.map((r) => r.doneAt));
+    out(`  webhook server side (request parsed → answer sent): ${dist(serverSide)}`);
+    if (writes.length > 0) {
+      const sizes = writes.map((w) => w.alerts);
+      out(
+        `  intake: ${writes.length} writes for ${sizes.reduce((a, b) => a + b, 0)} alerts ` +
+          `(batch mean ${(sizes.reduce((a, b) => a + b, 0) / writes.length).toFixed(1)}, max ${Math.max(...sizes)}); ` +
+          `write ${dist(writes.map((w) => w.ms))}`,
+      );
+    }
+    if (workerFlag === 'after') {
+      out('  every post answered: starting the stubbed worker now (--worker after)');
+      await launchWorker();
+    }
     out(`  posted ${rows.length}/${requests} requests in ${(postedMs / 1000).toFixed(1)} s; ${loadLine()}`);
     out(
       `  answers: 2xx ${ok.length} (${acceptedAlerts} alerts accepted), 5xx ${serverErr.length} (${alertsIn(serverErr)} alerts), ` +

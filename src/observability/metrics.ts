@@ -46,6 +46,12 @@ export class TalonMetrics {
     buckets: [1, 2, 5, 10, 20, 50, 100, 200],
     registers: [this.registry],
   });
+  readonly intakeWriteDuration = new Histogram({
+    name: 'talon_webhook_intake_write_seconds',
+    help: 'How long one intake batch took to be written to Temporal (what a queued alert waits for its 202)',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
   readonly intakePendingAlerts = new Gauge({
     name: 'talon_webhook_intake_pending_alerts',
     help: 'Alerts waiting in this webhook for their intake batch to be written',

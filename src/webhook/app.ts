@@ -69,7 +69,15 @@ export interface IntakeDeps {
   readonly shards?: number;
   readonly maxBatch?: number;
   readonly maxPending?: number;
+  /**
+   * Once an alert spilled, the next ones go to the intake too for this long (ms): during a storm the direct
+   * path's workflow starts would only compete with the intake's writes for Temporal, and keeping to one path
+   * keeps an alert's notifications in order. Default 10 s.
+   */
+  readonly stormWindowMs?: number;
 }
+
+const DEFAULT_STORM_WINDOW_MS = 10_000;
 
 /** A resolve that finds no remediation may have overtaken its firing in the intake: send it after it. */
 const STRAY_RESOLVE_WINDOW_MS = 10 * 60_000;
@@ -99,6 +107,7 @@ function alertRoute<S extends z.ZodType>(
   normalise: (payload: z.infer<S>) => NormalisedBatch,
 ): RequestHandler {
   const intakeMode = intake ? (deps.intake?.mode ?? 'off') : 'off';
+  const stormWindowMs = deps.intake?.stormWindowMs ?? DEFAULT_STORM_WINDOW_MS;
   const retryAfter = deps.overloadRetryAfterSeconds ?? DEFAULT_OVERLOAD_RETRY_AFTER_SECONDS;
   return async (req, res) => {
     if (!req.is('application/json'))
@@ -141,7 +150,8 @@ function alertRoute<S extends z.ZodType>(
       return alerts.map((alert) => ({ workflowId: alertWorkflowId(alert), action: 'queued' }));
     };
     let results: Accepted[];
-    const permit = intakeMode === 'always' ? undefined : admission.tryAcquire(batch.alerts.length);
+    const storm = intake !== undefined && intake.usedWithin(stormWindowMs);
+    const permit = intakeMode === 'always' || storm ? undefined : admission.tryAcquire(batch.alerts.length);
     if (!permit) {
       if (!intake) throw overloaded('alerts', batch.alerts.length, retryAfter);
       results = await queue(batch.alerts);
@@ -210,7 +220,10 @@ export function createWebhookApp(deps: WebhookDeps): Express {
           maxBatch: deps.intake.maxBatch ?? DEFAULT_INTAKE_MAX_BATCH,
           maxPending: deps.intake.maxPending ?? DEFAULT_INTAKE_MAX_PENDING,
           timeoutMs: deps.handoffTimeoutMs ?? 5_000,
-          onBatch: (n) => deps.metrics.intakeBatches.observe(n),
+          onBatch: (n, seconds) => {
+            deps.metrics.intakeBatches.observe(n);
+            deps.metrics.intakeWriteDuration.observe(seconds);
+          },
           onPending: (n) => deps.metrics.intakePendingAlerts.set(n),
         })
       : undefined;

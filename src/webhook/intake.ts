@@ -30,8 +30,8 @@ export interface IntakeOptions {
   readonly maxPending: number;
   /** One write's deadline. */
   readonly timeoutMs: number;
-  /** Told the size of every batch written. */
-  readonly onBatch?: (alerts: number) => void;
+  /** Told the size of every batch written and how long its write took. */
+  readonly onBatch?: (alerts: number, seconds: number) => void;
   /** Told the number of alerts held whenever it changes. */
   readonly onPending?: (alerts: number) => void;
 }
@@ -126,6 +126,7 @@ export class IntakeBatcher {
     }
     const alerts = entries.flatMap((e) => e.alerts);
     let timer: NodeJS.Timeout | undefined;
+    const started = performance.now();
     try {
       const deadline = new Date(Date.now() + this.options.timeoutMs);
       // The deadline stops the gRPC retries; the timer is the backstop should a sink ignore it.
@@ -136,7 +137,7 @@ export class IntakeBatcher {
         );
       });
       await Promise.race([this.options.sink.queueAlerts(index, alerts, deadline), backstop]);
-      this.options.onBatch?.(alerts.length);
+      this.options.onBatch?.(alerts.length, (performance.now() - started) / 1000);
       for (const e of entries) e.resolve();
     } catch (err) {
       for (const e of entries) e.reject(err);

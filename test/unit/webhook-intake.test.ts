@@ -237,7 +237,7 @@ class ManualDirect implements AlertSink {
   }
 }
 
-function setup(mode: IntakeMode, limit = 1, maxPending = 1_000) {
+function setup(mode: IntakeMode, limit = 1, maxPending = 1_000, stormWindowMs?: number) {
   const direct = new ManualDirect();
   const intake = new ManualIntake();
   const metrics = new TalonMetrics({ defaultMetrics: false });
@@ -248,7 +248,7 @@ function setup(mode: IntakeMode, limit = 1, maxPending = 1_000) {
     ready: async () => true,
     maxInflightAlerts: limit,
     overloadRetryAfterSeconds: 3,
-    intake: { mode, sink: intake, shards: 1, maxPending },
+    intake: { mode, sink: intake, shards: 1, maxPending, ...(stormWindowMs !== undefined ? { stormWindowMs } : {}) },
   });
   const post = (alerts: Record<string, unknown>[]) =>
     inject(app, {
@@ -333,8 +333,27 @@ describe('webhook → intake routing', () => {
     expect(intake.writes).toHaveLength(0);
   });
 
-  it('a resolve that finds no remediation follows its firing through the intake once the intake was used', async () => {
+  it('during a storm (an alert spilled within the window) every alert goes to the intake, room or not', async () => {
     const { direct, intake, post } = setup('spill', 1);
+    const holder = post([rawAlert(1)]);
+    await until(() => direct.pending.length === 1, 'direct hand-off');
+    const spilled = post([rawAlert(2)]);
+    await until(() => intake.writes.length === 1, 'intake write');
+    intake.writes[0]!.resolve();
+    await spilled;
+    direct.pending.shift()!.settle();
+    await holder;
+    // The slot is free again, but the storm window is open: this one is queued too, behind its predecessors.
+    const next = post([rawAlert(3)]);
+    await until(() => intake.writes.length === 2, 'second intake write');
+    intake.writes[1]!.resolve();
+    expect((await next).json().accepted).toEqual([{ workflowId: alertWorkflowId(alert(3)), action: 'queued' }]);
+    expect(direct.pending).toHaveLength(0);
+  });
+
+  it('a resolve that finds no remediation follows its firing through the intake once the intake was used', async () => {
+    // No storm window, so the resolve is tried directly first.
+    const { direct, intake, post } = setup('spill', 1, 1_000, 0);
     // Before any spill: a stray resolve is just "no workflow".
     const early = post([rawAlert(9, 'resolved')]);
     await until(() => direct.pending.length === 1, 'direct resolve');
