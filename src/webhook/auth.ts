@@ -8,21 +8,25 @@ export interface WebhookAuth {
   readonly basic?: { readonly username: string; readonly password: string };
 }
 
+const digest = (secret: string): Buffer => createHash('sha256').update(secret).digest();
+
 /** Hashing first makes both sides the same length, so the comparison leaks neither content nor length. */
-function sameSecret(a: string, b: string): boolean {
-  return timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
+function matches(presented: string, expected: Buffer): boolean {
+  return timingSafeEqual(digest(presented), expected);
 }
 
 export function authMiddleware(auth: WebhookAuth): RequestHandler {
+  // The configured secrets are hashed once, not on every request.
+  const bearer = auth.bearerToken ? digest(auth.bearerToken) : undefined;
+  const basic = auth.basic ? digest(`${auth.basic.username}:${auth.basic.password}`) : undefined;
   return (req, _res, next) => {
-    if (!auth.bearerToken && !auth.basic) return next();
+    if (!bearer && !basic) return next();
     const header = req.headers.authorization ?? '';
     const [scheme = '', value = ''] = header.split(/\s+/, 2);
     let ok = false;
-    if (auth.bearerToken && scheme.toLowerCase() === 'bearer') ok = sameSecret(value, auth.bearerToken);
-    if (!ok && auth.basic && scheme.toLowerCase() === 'basic') {
-      const decoded = Buffer.from(value, 'base64').toString('utf8');
-      ok = sameSecret(decoded, `${auth.basic.username}:${auth.basic.password}`);
+    if (bearer && scheme.toLowerCase() === 'bearer') ok = matches(value, bearer);
+    if (!ok && basic && scheme.toLowerCase() === 'basic') {
+      ok = matches(Buffer.from(value, 'base64').toString('utf8'), basic);
     }
     if (!ok) {
       throw new HttpError(
