@@ -71,8 +71,8 @@ describe('guardrail configuration', () => {
   it('configures the alert intake: spill by default, every knob from the environment', () => {
     expect(loadTalonConfig(base).webhook.intake).toEqual({
       mode: 'spill',
-      shards: 8,
-      maxBatch: 200,
+      shards: 4,
+      maxBatch: 500,
       maxPending: 20_000,
     });
     expect(
