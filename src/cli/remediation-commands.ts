@@ -16,6 +16,7 @@ import { describeTarget } from '../domain/alert';
 import { DEFAULT_REMEDIATION_SETTINGS } from '../domain/remediation';
 import { loadKubeConfig } from '../kube/config';
 import { WORKFLOW_TYPES, type ApprovalResult, type AttemptRecord, type RemediationState } from '../shared/definitions';
+import { intakeWorkflowId, type IntakeState } from '../shared/intake';
 import { activityDepsFromConfig, createActivityGroups, type ModelStatus } from '../../workers/activities';
 import { loadTalonConfig, type TalonConfig } from '../../workers/config';
 import { formatWhatIf, parsePayloads, whatIfPayloads, type WhatIfActivities, type WhatIfReport } from './alerts-replay';
@@ -79,6 +80,13 @@ export function checkRunId(value: string): string {
 export function checkQuery(value: string): string {
   if (value.trim() === '') throw new CliError('--query must not be empty (leave it out to list everything)');
   return value;
+}
+
+export function checkShards(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 64)
+    throw new CliError(`--shards must be an integer from 1 to 64, got ${value}`);
+  return n;
 }
 
 export function checkAttempts(value: string): number {
@@ -517,6 +525,45 @@ export async function alertsReplayAction(
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// talon alerts intake
+
+export interface IntakeShardView {
+  readonly shard: number;
+  readonly workflowId: string;
+  /** undefined: the shard is not running (nothing queued there lately). */
+  readonly state?: IntakeState;
+}
+
+/** One line per shard: how many alerts wait in the intake and how many it handed on. Pure. */
+export function formatIntake(taskQueue: string, shards: readonly IntakeShardView[]): string {
+  const queued = shards.reduce((n, s) => n + (s.state?.queued ?? 0), 0);
+  const lines = shards.map((s) =>
+    s.state
+      ? `  shard ${s.shard}  ${s.state.queued} queued, ${s.state.dispatched} handed on` +
+        `${s.state.dropped > 0 ? `, ${s.state.dropped} dropped (refused by Temporal, see its history)` : ''}  ${s.workflowId}`
+      : `  shard ${s.shard}  idle (not running)`,
+  );
+  return [`alert intake of task queue ${taskQueue}: ${queued} alert(s) waiting`, ...lines].join('\n');
+}
+
+export async function intakeAction(
+  opts: { json?: boolean; shards?: number } = {},
+  deps: RemediationCliDeps = {},
+): Promise<IntakeShardView[]> {
+  return withTalon(deps, undefined, async (talon, config) => {
+    const count = opts.shards ?? config.webhook.intake.shards;
+    const views = await Promise.all(
+      Array.from({ length: count }, async (_, shard): Promise<IntakeShardView> => {
+        const state = await talon.intakeState(shard);
+        return { shard, workflowId: intakeWorkflowId(talon.taskQueue, shard), ...(state ? { state } : {}) };
+      }),
+    );
+    (deps.io ?? processIo).out(opts.json ? JSON.stringify(views, null, 2) : formatIntake(talon.taskQueue, views));
+    return views;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------
 
 /** Adds the remediation commands to `program`; `deps` is where output goes and which configuration is used. */
 export function registerRemediationCommands(program: Command, deps: RemediationCliDeps = {}): Command {
@@ -590,9 +637,8 @@ export function registerRemediationCommands(program: Command, deps: RemediationC
       await historyExportAction(workflowId, opts, deps);
     });
 
-  program
-    .command('alerts')
-    .description('recorded alerts')
+  const alerts = program.command('alerts').description('recorded and queued alerts');
+  alerts
     .command('replay')
     .description(
       'what-if: run recorded Alertmanager webhook payloads through gather, infer and the guards with a ' +
@@ -604,6 +650,14 @@ export function registerRemediationCommands(program: Command, deps: RemediationC
     .option('--json', 'print the report as JSON')
     .action(async (file: string, opts: AlertsReplayOptions) => {
       await alertsReplayAction(file, opts, deps);
+    });
+  alerts
+    .command('intake')
+    .description('alerts acknowledged during a storm and still waiting in the alert intake, per shard')
+    .option('--shards <n>', 'shards to look at (default: TALON_WEBHOOK_INTAKE_SHARDS)', asArgument(checkShards))
+    .option('--json', 'print the shards as JSON')
+    .action(async (opts: { json?: boolean; shards?: number }) => {
+      await intakeAction(opts, deps);
     });
 
   return program;

@@ -25,6 +25,7 @@ import {
   checkWorkflowId,
   defaultHistoryPath,
   describeEngine,
+  formatIntake,
   formatList,
   formatStatus,
   historyExportAction,
@@ -65,6 +66,8 @@ describe('argument validation', () => {
     [['status', 'bad\u0007id'], /no control characters/],
     [['status'], /missing required argument 'workflowId'/],
     [['list', '--limit', '0'], /--limit must be a whole number from 1 to 10000, got "0"/],
+    [['alerts', 'intake', '--shards', '0'], /--shards must be an integer from 1 to 64, got 0/],
+    [['alerts', 'intake', '--shards', 'four'], /--shards must be an integer from 1 to 64/],
     [['list', '--limit', 'ten'], /--limit must be a whole number/],
     [['list', '--query', '  '], /--query must not be empty/],
     [['history', 'export', 'remediate/a/b/c/d', '--run', 'latest'], /--run must be a run id \(a UUID\)/],
@@ -94,6 +97,30 @@ describe('argument validation', () => {
       /cannot reach Temporal at 127.0.0.1:1: /,
     );
   }, 30_000);
+});
+
+describe('formatIntake', () => {
+  it('sums what waits and says which shards are idle or dropped alerts', () => {
+    const text = formatIntake('talon-remediation', [
+      {
+        shard: 0,
+        workflowId: 'talon-intake/talon-remediation/0',
+        state: { shard: 0, queued: 7, dispatched: 93, dropped: 0 },
+      },
+      { shard: 1, workflowId: 'talon-intake/talon-remediation/1' },
+      {
+        shard: 2,
+        workflowId: 'talon-intake/talon-remediation/2',
+        state: { shard: 2, queued: 3, dispatched: 10, dropped: 1 },
+      },
+    ]);
+    expect(text.split('\n')).toEqual([
+      'alert intake of task queue talon-remediation: 10 alert(s) waiting',
+      '  shard 0  7 queued, 93 handed on  talon-intake/talon-remediation/0',
+      '  shard 1  idle (not running)',
+      '  shard 2  3 queued, 10 handed on, 1 dropped (refused by Temporal, see its history)  talon-intake/talon-remediation/2',
+    ]);
+  });
 });
 
 describe('history file names', () => {

@@ -18,6 +18,8 @@ import type { DispatchAlertsInput, DispatchResult } from '../../src/shared/intak
 import { INTAKE_WORKFLOW_TYPE, intakeWorkflowId, type AlertIntakeInput } from '../../src/shared/intake';
 import { loadStackConfig, stackEndpoints } from '../../src/stack/config';
 import { bundleWorkflows } from '../../workers/bundle';
+import { loadTalonConfig } from '../../workers/config';
+import { intakeAction } from '../../src/cli/remediation-commands';
 import type { RemediateAlertResult } from '../../workflows/remediate-alert';
 import { stubActivities } from '../support/stub-activities';
 
@@ -120,6 +122,19 @@ describe('alertIntake', () => {
       expect(stateB.alert.target).toEqual(b.target);
       const started = await client.workflow.count(`TaskQueue = "${taskQueue}" AND WorkflowType = "remediateAlert"`);
       expect(started.count).toBe(2);
+
+      // `talon alerts intake` shows the shard and what it handed on.
+      const printed: string[] = [];
+      const views = await intakeAction(
+        { shards: 2 },
+        {
+          config: loadTalonConfig({ ...process.env, TALON_TASK_QUEUE: taskQueue }),
+          io: { out: (text) => printed.push(text) },
+        },
+      );
+      expect(views.map((v) => v.state?.dispatched)).toEqual([4, undefined]);
+      expect(printed.join('\n')).toContain(`alert intake of task queue ${taskQueue}: 0 alert(s) waiting`);
+      expect(printed.join('\n')).toContain('shard 1  idle (not running)');
 
       // The shard runs on the remediations' queue, with a summary the UI shows.
       const described = await client.workflow.getHandle(intakeWorkflowId(taskQueue, 0)).describe();
