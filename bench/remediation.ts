@@ -1532,6 +1532,14 @@ async function burst(flags: Flags, workDir: string): Promise<void> {
     );
     out(`  webhook ack (request sent → answer), all answers: ${dist(rows.map((r) => r.doneAt - r.sentAt))}`);
     out(`  webhook ack, 2xx only: ${dist(ok.map((r) => r.doneAt - r.sentAt))}   (goal p99 ≤ 100 ms)`);
+    const viaIntake = ok.filter((r) => (r.queued ?? 0) === r.accepted);
+    const direct = ok.filter((r) => (r.queued ?? 0) === 0);
+    out(`    of which answered after the intake write: ${dist(viaIntake.map((r) => r.doneAt - r.sentAt))}`);
+    out(
+      `    of which handed directly (before the storm window opened): ${dist(direct.map((r) => r.doneAt - r.sentAt))}`,
+    );
+    const firstSecond = ok.filter((r) => plan.requests[r.index]!.atMs < 1_000);
+    out(`    of which due in the first second: ${dist(firstSecond.map((r) => r.doneAt - r.sentAt))}`);
     const ackOf = (r: PostResult): number => r.doneAt - r.sentAt;
     // Per alert: each alert waits for its payload's answer.
     const perAlert = (list: readonly PostResult[]): number[] =>

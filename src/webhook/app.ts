@@ -139,7 +139,7 @@ function alertRoute<S extends z.ZodType>(
       );
     };
     const queue = async (alerts: readonly TalonAlert[]): Promise<Accepted[]> => {
-      const written = intake?.submit(alerts);
+      const written = intake?.submit(alerts, batch.groupKey);
       if (!written) throw overloaded('alerts', alerts.length, retryAfter);
       try {
         await written;

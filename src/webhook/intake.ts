@@ -4,7 +4,7 @@
  * once the batch holding its alerts is in Temporal. While a shard's write is in flight the next batch
  * gathers, so a storm costs one Temporal call per batch instead of one workflow start per alert, and the
  * answer waits about one write, not a queue of them. One write in flight per shard also keeps every
- * notification of an alert (same shard) in the order it arrived.
+ * notification of an alert (same shard: same sender group key, or same alert id) in the order it arrived.
  */
 import { alertWorkflowId, type TalonAlert } from '../domain/alert';
 import { intakeShardOf } from '../shared/intake';
@@ -83,18 +83,21 @@ export class IntakeBatcher {
   }
 
   /**
-   * Appends `alerts`; the promise settles once every one of them is durably in the intake (rejecting if
+   * Appends `alerts` (all on the shard of `groupKey` when the sender grouped them: every notification of an
+   * alert carries the same key, so order per alert holds either way); the promise settles once every one of them is durably in the intake (rejecting if
    * any write failed: the sender retries the whole payload, and a repeat is harmless). Undefined when the
    * pending bound leaves no room (the caller answers 503 overloaded); an oversize request fits when idle.
    */
-  submit(alerts: readonly TalonAlert[]): Promise<void> | undefined {
+  submit(alerts: readonly TalonAlert[], groupKey?: string): Promise<void> | undefined {
     if (alerts.length === 0) return Promise.resolve();
     if (this.held > 0 && this.held + alerts.length > this.options.maxPending) return undefined;
     this.lastUsedAt = Date.now();
     this.changeHeld(alerts.length);
+    // A group key keeps the payload in one write; without one each alert goes by its own id.
+    const groupShard = groupKey ? intakeShardOf(groupKey, this.options.shards) : undefined;
     const byShard = new Map<number, TalonAlert[]>();
     for (const alert of alerts) {
-      const shard = intakeShardOf(alertWorkflowId(alert), this.options.shards);
+      const shard = groupShard ?? intakeShardOf(alertWorkflowId(alert), this.options.shards);
       const list = byShard.get(shard) ?? [];
       list.push(alert);
       byShard.set(shard, list);

@@ -82,6 +82,11 @@ export interface RejectedAlert {
 export interface NormalisedBatch {
   readonly alerts: TalonAlert[];
   readonly rejected: RejectedAlert[];
+  /**
+   * The sender's group key: every notification of an alert comes in payloads of the same group (per route),
+   * so the alert intake keeps a whole payload on one shard by it and still keeps each alert in order.
+   */
+  readonly groupKey?: string;
 }
 
 interface RawAlert {
@@ -123,7 +128,7 @@ function normalise(source: TalonAlert['source'], raw: RawAlert, index: number): 
   };
 }
 
-function split(source: TalonAlert['source'], raws: RawAlert[]): NormalisedBatch {
+function split(source: TalonAlert['source'], raws: RawAlert[], groupKey: string | undefined): NormalisedBatch {
   const alerts: TalonAlert[] = [];
   const rejected: RejectedAlert[] = [];
   raws.forEach((raw, index) => {
@@ -131,15 +136,15 @@ function split(source: TalonAlert['source'], raws: RawAlert[]): NormalisedBatch 
     if ('reason' in result) rejected.push(result);
     else alerts.push(result);
   });
-  return { alerts, rejected };
+  return { alerts, rejected, ...(groupKey ? { groupKey } : {}) };
 }
 
 export function normaliseAlertmanager(payload: z.infer<typeof alertmanagerPayload>): NormalisedBatch {
-  return split('alertmanager', payload.alerts);
+  return split('alertmanager', payload.alerts, payload.groupKey);
 }
 
 export function normaliseGrafana(payload: z.infer<typeof grafanaPayload>): NormalisedBatch {
-  return split('grafana', payload.alerts);
+  return split('grafana', payload.alerts, payload.groupKey);
 }
 
 /** Zod issues as short "path: message" strings for error bodies. */

@@ -136,6 +136,20 @@ describe('IntakeBatcher', () => {
     expect(intakeWorkflowId('talon-remediation', 3)).toBe('talon-intake/talon-remediation/3');
   });
 
+  it("keeps a payload with the sender's group key in one write, on the key's shard", async () => {
+    const sink = new ManualIntake();
+    const b = batcher(sink, { shards: 4 });
+    const alerts = Array.from({ length: 40 }, (_, i) => alert(i + 1));
+    const done = b.submit(alerts, '{}:{alertname="TalonPodCpuNearLimit"}')!;
+    await until(() => sink.writes.length === 1, 'one write');
+    await new Promise((r) => setTimeout(r, 10));
+    expect(sink.writes).toHaveLength(1);
+    expect(sink.writes[0]!.shard).toBe(intakeShardOf('{}:{alertname="TalonPodCpuNearLimit"}', 4));
+    expect(sink.writes[0]!.alerts).toHaveLength(40);
+    sink.writes[0]!.resolve();
+    await done;
+  });
+
   it('rejects every request of a failed write, frees its room and carries on with the next batch', async () => {
     const sink = new ManualIntake();
     const b = batcher(sink);
