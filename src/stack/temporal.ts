@@ -30,6 +30,17 @@ export function temporalArgs(config: StackConfig): string[] {
     'default',
     '--log-level',
     'warn',
+    // Without this flag the dev server disables its search-attribute cache and reads the cluster metadata from
+    // SQLite on every search-attribute lookup: 14 reads of it (and 6 of the namespace) per remediation, measured
+    // from the server's persistence_requests. Talon's attributes are registered below at start, so the cache
+    // (the production server's default) never holds a stale set.
+    '--dynamic-config-value',
+    'system.forceSearchAttributesCacheRefreshOnRead=false',
+    // Eager activity dispatch: the server hands an activity the worker asked to run eagerly back in the reply to
+    // the workflow task that scheduled it, instead of a matching round trip (AddActivityTask, a poll,
+    // RecordActivityTaskStarted): two persistence writes fewer per remediation. Off by default in the server.
+    '--dynamic-config-value',
+    'system.enableActivityEagerExecution=true',
     ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
   ];
 }

@@ -67,6 +67,12 @@ describe('stack configuration', () => {
     expect(args).toEqual(expect.arrayContaining(['--db-filename', '/h/.cache/talon/stack/temporal/temporal.db']));
     expect(args.join(' ')).toContain('--sqlite-pragma journal_mode=wal --sqlite-pragma synchronous=normal');
   });
+
+  it('keeps the dev server cheap per remediation: search-attribute cache on, eager activity dispatch on', () => {
+    const args = temporalArgs(loadStackConfig({ HOME: '/h' })).join(' ');
+    expect(args).toContain('--dynamic-config-value system.forceSearchAttributesCacheRefreshOnRead=false');
+    expect(args).toContain('--dynamic-config-value system.enableActivityEagerExecution=true');
+  });
 });
 
 /** The real Prometheus/Alertmanager tools judge the configs Talon renders. */
