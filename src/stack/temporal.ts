@@ -45,6 +45,15 @@ export function temporalArgs(config: StackConfig): string[] {
   ];
 }
 
+/**
+ * Go's collector at GOGC=200 instead of 100: garbage collection was about a sixth of the dev server's CPU under
+ * load; at 15 remediations/s it then used ≈ 14 % less CPU per remediation for ≈ 115 MiB more RSS (≈ 400 MiB).
+ * A GOGC (or GOMEMLIMIT) set by the caller wins.
+ */
+export function temporalEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+  return env.GOGC !== undefined || env.GOMEMLIMIT !== undefined ? {} : { GOGC: '200' };
+}
+
 export const temporalComponent: StackComponent = {
   name: 'temporal',
   ports: (c) => [c.ports.temporal, c.ports.temporalUi],
@@ -54,6 +63,7 @@ export const temporalComponent: StackComponent = {
       name: 'temporal',
       command: join(binDir(config.cacheDir), 'temporal'),
       args: temporalArgs(config),
+      env: temporalEnv(process.env),
     });
     await waitForPort(config.ports.temporal, 'Temporal gRPC', 60_000, record.logPath);
     await waitForHttp(`http://${config.host}:${config.ports.temporalUi}/`, {
