@@ -30,8 +30,28 @@ export function temporalArgs(config: StackConfig): string[] {
     'default',
     '--log-level',
     'warn',
+    // Without this flag the dev server disables its search-attribute cache and reads the cluster metadata from
+    // SQLite on every search-attribute lookup: 14 reads of it (and 6 of the namespace) per remediation, measured
+    // from the server's persistence_requests. Talon's attributes are registered below at start, so the cache
+    // (the production server's default) never holds a stale set.
+    '--dynamic-config-value',
+    'system.forceSearchAttributesCacheRefreshOnRead=false',
+    // Eager activity dispatch: the server hands an activity the worker asked to run eagerly back in the reply to
+    // the workflow task that scheduled it, instead of a matching round trip (AddActivityTask, a poll,
+    // RecordActivityTaskStarted): two persistence writes fewer per remediation. Off by default in the server.
+    '--dynamic-config-value',
+    'system.enableActivityEagerExecution=true',
     ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
   ];
+}
+
+/**
+ * Go's collector at GOGC=200 instead of 100: garbage collection was about a sixth of the dev server's CPU under
+ * load; at 15 remediations/s it then used ≈ 14 % less CPU per remediation for ≈ 115 MiB more RSS (≈ 400 MiB).
+ * A GOGC (or GOMEMLIMIT) set by the caller wins.
+ */
+export function temporalEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+  return env.GOGC !== undefined || env.GOMEMLIMIT !== undefined ? {} : { GOGC: '200' };
 }
 
 export const temporalComponent: StackComponent = {
@@ -43,6 +63,7 @@ export const temporalComponent: StackComponent = {
       name: 'temporal',
       command: join(binDir(config.cacheDir), 'temporal'),
       args: temporalArgs(config),
+      env: temporalEnv(process.env),
     });
     await waitForPort(config.ports.temporal, 'Temporal gRPC', 60_000, record.logPath);
     await waitForHttp(`http://${config.host}:${config.ports.temporalUi}/`, {

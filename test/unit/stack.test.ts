@@ -13,7 +13,7 @@ import { isDaemonAlive, isPortFree, listDaemons, readDaemon, startDaemon, stopDa
 import { prometheusConfig } from '../../src/stack/prometheus';
 import { binDir } from '../../src/stack/setup';
 import { stackUp } from '../../src/stack/stack';
-import { temporalArgs } from '../../src/stack/temporal';
+import { temporalArgs, temporalEnv } from '../../src/stack/temporal';
 import { TOOLS } from '../../src/stack/tools';
 
 describe('stack configuration', () => {
@@ -66,6 +66,18 @@ describe('stack configuration', () => {
     );
     expect(args).toEqual(expect.arrayContaining(['--db-filename', '/h/.cache/talon/stack/temporal/temporal.db']));
     expect(args.join(' ')).toContain('--sqlite-pragma journal_mode=wal --sqlite-pragma synchronous=normal');
+  });
+
+  it('keeps the dev server cheap per remediation: search-attribute cache on, eager activity dispatch on', () => {
+    const args = temporalArgs(loadStackConfig({ HOME: '/h' })).join(' ');
+    expect(args).toContain('--dynamic-config-value system.forceSearchAttributesCacheRefreshOnRead=false');
+    expect(args).toContain('--dynamic-config-value system.enableActivityEagerExecution=true');
+  });
+
+  it('runs the dev server with GOGC=200 unless the caller set its own collector limits', () => {
+    expect(temporalEnv({})).toEqual({ GOGC: '200' });
+    expect(temporalEnv({ GOGC: '100' })).toEqual({});
+    expect(temporalEnv({ GOMEMLIMIT: '1GiB' })).toEqual({});
   });
 });
 
