@@ -251,7 +251,7 @@ class ManualDirect implements AlertSink {
   }
 }
 
-function setup(mode: IntakeMode, limit = 1, maxPending = 1_000, stormWindowMs?: number) {
+function setup(mode: IntakeMode, limit = 1, maxPending = 1_000, stormWindowMs?: number, spillAt?: number) {
   const direct = new ManualDirect();
   const intake = new ManualIntake();
   const metrics = new TalonMetrics({ defaultMetrics: false });
@@ -262,7 +262,14 @@ function setup(mode: IntakeMode, limit = 1, maxPending = 1_000, stormWindowMs?: 
     ready: async () => true,
     maxInflightAlerts: limit,
     overloadRetryAfterSeconds: 3,
-    intake: { mode, sink: intake, shards: 1, maxPending, ...(stormWindowMs !== undefined ? { stormWindowMs } : {}) },
+    intake: {
+      mode,
+      sink: intake,
+      shards: 1,
+      maxPending,
+      ...(stormWindowMs !== undefined ? { stormWindowMs } : {}),
+      ...(spillAt !== undefined ? { spillAt } : {}),
+    },
   });
   const post = (alerts: Record<string, unknown>[]) =>
     inject(app, {
@@ -300,6 +307,18 @@ describe('webhook → intake routing', () => {
     expect(await handoffs('ok')).toBe(1);
     const batches = await metrics.intakeBatches.get();
     expect(batches.values.find((v) => v.metricName === 'talon_webhook_intake_batch_alerts_count')?.value).toBe(1);
+  });
+
+  it('spill: spills at the spill threshold, long before the admission bound; an idle webhook hands a large payload directly', async () => {
+    const { direct, intake, post } = setup('spill', 64, 1_000, undefined, 2);
+    const large = post([rawAlert(1), rawAlert(2), rawAlert(3)]);
+    await until(() => direct.pending.length === 3, 'three direct hand-offs'); // nothing else in flight
+    const next = post([rawAlert(4)]);
+    await until(() => intake.writes.length === 1, 'intake write'); // 3 in flight + 1 > 2
+    intake.writes[0]!.resolve();
+    expect((await next).json().accepted[0].action).toBe('queued');
+    while (direct.pending.length > 0) direct.pending.shift()!.settle();
+    expect((await large).statusCode).toBe(202);
   });
 
   it('spill: a failed intake write is a 503 temporal_unavailable (the sender retries; nothing was acknowledged)', async () => {
