@@ -12,7 +12,7 @@
  *   process's RSS.
  *
  * Flags: latency `--rate 50 --duration 60 --warmup 60 --drain 180 --per-namespace 10 --naive false --stub`;
- * burst `--alerts 10000 --seconds 10 --batch 1 --worker during|after|false`; rss `--workflows 1000`; every mode `--port 18080`
+ * burst `--alerts 10000 --seconds 10 --batch 1 --worker during|after|false --warmup 0`; rss `--workflows 1000`; every mode `--port 18080`
  * and the worker what-ifs `--max-cached N --wft-pollers N --nonsticky-ratio R --autoscale-pollers` (passed to
  * createTalonWorker's `tuning`). Each mode ends with a table (measure | value | goal) and the load average
  * sampled during the run: the machine is shared, so read every figure next to it.
@@ -219,7 +219,7 @@ function cpuReport(
 // Alerts and payloads
 
 interface RawAlert {
-  readonly status: 'firing';
+  readonly status: 'firing' | 'resolved';
   readonly labels: Record<string, string>;
   readonly annotations: Record<string, string>;
   readonly startsAt: string;
@@ -336,6 +336,8 @@ interface PosterPlan {
   readonly requests: readonly PlannedRequest[];
   /** Connections the poster keeps to the webhook (default 512). */
   readonly maxSockets?: number;
+  /** Bodies posted (untimed, 64 at a time) before the timed requests start. */
+  readonly warmup?: readonly string[];
 }
 
 function stubActivities(): Record<string, (...args: never[]) => Promise<unknown>> {
@@ -574,8 +576,8 @@ async function posterChild(flags: Flags): Promise<void> {
     });
     process.send?.({ type: 'ready' } satisfies FromPoster);
   });
-  const startedAt = Date.now();
-  const cpuAtStart = process.cpuUsage();
+  let startedAt = Date.now();
+  let cpuAtStart = process.cpuUsage();
   const rows: PostResult[] = [];
   const inflight: Promise<void>[] = [];
   // node:http with a keep-alive pool, as Alertmanager's HTTP client pools connections; fetch (undici) cost
@@ -632,6 +634,19 @@ async function posterChild(flags: Flags): Promise<void> {
       rows.push({ index, sentAt, doneAt: Date.now(), status: 0, accepted: 0, error: errText(err).slice(0, 120) });
     }
   };
+  if (plan.warmup && plan.warmup.length > 0) {
+    // Untimed: opens the pooled connections and warms the webhook's code paths, as a running Alertmanager
+    // and webhook would be before a storm.
+    let w = 0;
+    const warmup = plan.warmup;
+    await Promise.all(
+      Array.from({ length: 64 }, async () => {
+        while (w < warmup.length) await send(warmup[w++]!).catch(() => undefined);
+      }),
+    );
+    startedAt = Date.now();
+    cpuAtStart = process.cpuUsage();
+  }
   let next = 0;
   const lastAt = plan.requests.at(-1)?.atMs ?? 0;
   const deadline = startedAt + lastAt + 60_000;
@@ -1484,10 +1499,17 @@ async function burst(flags: Flags, workDir: string): Promise<void> {
   const url = `http://127.0.0.1:${port}/api/alerts`;
   const chunks: RawAlert[][] = [];
   for (let i = 0; i < total; i += batch) chunks.push(raws.slice(i, i + batch));
+  // Warm-up: resolved notifications for alerts nothing remediates (answered `no-workflow`: no side effect).
+  const warmupCount = numberFlag(flags, 'warmup', 0, 0, 100_000);
+  if (warmupCount > 0) out(`  warm-up: ${warmupCount} resolved notifications (no workflow) before the timed burst`);
+  const warmup = Array.from({ length: warmupCount }, (_, i) =>
+    JSON.stringify(payloadOf([{ ...rawPodAlert(`bench-${id}-warmup`, `w-${i}`), status: 'resolved' }])),
+  );
   const plan: PosterPlan = {
     url,
     token,
     timeoutMs: 30_000,
+    ...(warmup.length > 0 ? { warmup } : {}),
     requests: chunks.map((c, i) => ({
       atMs: Math.round((i * seconds * 1000) / chunks.length),
       body: JSON.stringify(payloadOf(c)),
