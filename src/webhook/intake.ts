@@ -146,6 +146,8 @@ export class IntakeBatcher {
           () => reject(new Error(`the alert intake did not answer within ${this.options.timeoutMs} ms`)),
           this.options.timeoutMs + 1_000,
         );
+        // A write still pending must not keep a stopping process alive.
+        timer.unref();
       });
       await Promise.race([this.options.sink.queueAlerts(index, alerts, deadline), backstop]);
       this.options.onBatch?.(alerts.length, (performance.now() - started) / 1000);

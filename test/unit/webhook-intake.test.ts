@@ -35,8 +35,31 @@ interface Write {
   reject(err: Error): void;
 }
 
+/** Every sink a test made: what a test leaves pending is settled after it, so no backstop timer outlives it. */
+const sinks: { settleAll(): number }[] = [];
+afterEach(async () => {
+  // Settling a write lets the next batch go out: settle until nothing new appears.
+  // Writes go out on the next turn of the event loop, so a quiet turn or two is needed before stopping.
+  for (let round = 0, quiet = 0; round < 100 && quiet < 3; round++) {
+    await new Promise((r) => setTimeout(r, 1));
+    quiet = sinks.reduce((n, sink) => n + sink.settleAll(), 0) === 0 ? quiet + 1 : 0;
+  }
+  sinks.splice(0);
+});
+
 class ManualIntake implements IntakeSink {
   readonly writes: Write[] = [];
+  constructor() {
+    sinks.push(this);
+  }
+  private settled = 0;
+  /** Resolves the writes not settled yet; says how many. */
+  settleAll(): number {
+    const fresh = this.writes.slice(this.settled);
+    this.settled = this.writes.length;
+    for (const w of fresh) w.resolve();
+    return fresh.length;
+  }
   queueAlerts(shard: number, alerts: readonly TalonAlert[], deadline: Date): Promise<void> {
     return new Promise((resolve, reject) =>
       this.writes.push({ shard, alerts: [...alerts], deadline, resolve, reject }),
@@ -237,6 +260,14 @@ function payload(alerts: Record<string, unknown>[]): Record<string, unknown> {
 /** Direct hand-offs stay pending until settled; resolved ones find no workflow unless told otherwise. */
 class ManualDirect implements AlertSink {
   readonly pending: { alert: TalonAlert; settle(): void }[] = [];
+  constructor() {
+    sinks.push(this);
+  }
+  settleAll(): number {
+    const fresh = this.pending.splice(0);
+    for (const p of fresh) p.settle();
+    return fresh.length;
+  }
   remediate(a: TalonAlert): Promise<{ workflowId: string; action: string }> {
     return new Promise((resolve) =>
       this.pending.push({
