@@ -9,6 +9,7 @@ import { loadStackConfig, stackEndpoints } from '../src/stack/config';
 import { webhookTokenPath } from '../src/stack/alertmanager';
 import { DEFAULT_DISPATCH_CONCURRENCY } from '../activities/intake';
 import { DEFAULT_MAX_INFLIGHT_ALERTS, DEFAULT_OVERLOAD_RETRY_AFTER_SECONDS } from '../src/webhook/admission';
+import { DEFAULT_HANDOFF_TIMEOUT_MS } from '../src/webhook/timeout';
 import {
   DEFAULT_INTAKE_MAX_BATCH,
   DEFAULT_INTAKE_MAX_PENDING,
@@ -42,7 +43,7 @@ const envSchema = z.object({
     .string()
     .regex(/^\d+(b|kb|mb)$/i, 'a size such as 512kb or 1mb')
     .default('1mb'),
-  TALON_WEBHOOK_HANDOFF_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5_000),
+  TALON_WEBHOOK_HANDOFF_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(DEFAULT_HANDOFF_TIMEOUT_MS),
   TALON_WEBHOOK_MAX_INFLIGHT_ALERTS: z.coerce.number().int().min(1).max(100_000).default(DEFAULT_MAX_INFLIGHT_ALERTS),
   TALON_WEBHOOK_OVERLOAD_RETRY_AFTER_SECONDS: z.coerce
     .number()

@@ -24,6 +24,7 @@ import {
   type IntakeSink,
 } from './intake';
 import { HttpError } from './errors';
+import { DEFAULT_HANDOFF_TIMEOUT_MS, withTimeout } from './timeout';
 import {
   alertmanagerPayload,
   describeIssues,
@@ -97,14 +98,6 @@ interface Accepted {
 /** Retry-After of a 503 that names no other: Temporal unavailable or slow. */
 const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
 
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Temporal did not answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
 function alertRoute<S extends z.ZodType>(
   deps: WebhookDeps,
   admission: Admission,
@@ -113,7 +106,8 @@ function alertRoute<S extends z.ZodType>(
   schema: S,
   normalise: (payload: z.infer<S>) => NormalisedBatch,
 ): RequestHandler {
-  const intakeMode = intake ? (deps.intake?.mode ?? 'off') : 'off';
+  const always = deps.intake?.mode === 'always';
+  const timeoutMs = deps.handoffTimeoutMs ?? DEFAULT_HANDOFF_TIMEOUT_MS;
   const stormWindowMs = deps.intake?.stormWindowMs ?? DEFAULT_STORM_WINDOW_MS;
   const spillAt = deps.intake?.spillAt ?? DEFAULT_SPILL_AT;
   const retryAfter = deps.overloadRetryAfterSeconds ?? DEFAULT_OVERLOAD_RETRY_AFTER_SECONDS;
@@ -135,7 +129,6 @@ function alertRoute<S extends z.ZodType>(
     if (batch.alerts.length === 0) {
       throw new HttpError(422, 'no_actionable_alerts', 'no alert in the payload can be remediated', batch.rejected);
     }
-    const timeoutMs = deps.handoffTimeoutMs ?? 5_000;
     const unavailable = (err: unknown, alerts: number): HttpError => {
       deps.metrics.handoffs.inc({ result: 'unavailable' }, alerts);
       return new HttpError(
@@ -162,7 +155,7 @@ function alertRoute<S extends z.ZodType>(
       intake !== undefined &&
       (intake.usedWithin(stormWindowMs) ||
         (admission.inFlight > 0 && admission.inFlight + batch.alerts.length > spillAt));
-    const permit = intakeMode === 'always' || storm ? undefined : admission.tryAcquire(batch.alerts.length);
+    const permit = always || storm ? undefined : admission.tryAcquire(batch.alerts.length);
     if (!permit) {
       if (!intake) throw overloaded('alerts', batch.alerts.length, retryAfter);
       results = await queue(batch.alerts);
@@ -230,7 +223,7 @@ export function createWebhookApp(deps: WebhookDeps): Express {
           shards: deps.intake.shards ?? DEFAULT_INTAKE_SHARDS,
           maxBatch: deps.intake.maxBatch ?? DEFAULT_INTAKE_MAX_BATCH,
           maxPending: deps.intake.maxPending ?? DEFAULT_INTAKE_MAX_PENDING,
-          timeoutMs: deps.handoffTimeoutMs ?? 5_000,
+          timeoutMs: deps.handoffTimeoutMs ?? DEFAULT_HANDOFF_TIMEOUT_MS,
           onBatch: (n, seconds) => {
             deps.metrics.intakeBatches.observe(n);
             deps.metrics.intakeWriteDuration.observe(seconds);

@@ -8,6 +8,7 @@
  */
 import { alertWorkflowId, type TalonAlert } from '../domain/alert';
 import { intakeShardOf } from '../shared/intake';
+import { withTimeout } from './timeout';
 
 /** Where batches go; TalonClient implements it. Must give up (and stop retrying) at the deadline. */
 export interface IntakeSink {
@@ -136,26 +137,20 @@ export class IntakeBatcher {
       count += size;
     }
     const alerts = entries.flatMap((e) => e.alerts);
-    let timer: NodeJS.Timeout | undefined;
     const started = performance.now();
+    const { timeoutMs } = this.options;
     try {
-      const deadline = new Date(Date.now() + this.options.timeoutMs);
-      // The deadline stops the gRPC retries; the timer is the backstop should a sink ignore it.
-      const backstop = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`the alert intake did not answer within ${this.options.timeoutMs} ms`)),
-          this.options.timeoutMs + 1_000,
-        );
-        // A write still pending must not keep a stopping process alive.
-        timer.unref();
-      });
-      await Promise.race([this.options.sink.queueAlerts(index, alerts, deadline), backstop]);
+      // The deadline stops the gRPC retries; the timeout is the backstop should a sink ignore it.
+      await withTimeout(
+        this.options.sink.queueAlerts(index, alerts, new Date(Date.now() + timeoutMs)),
+        timeoutMs + 1_000,
+        `the alert intake did not answer within ${timeoutMs} ms`,
+      );
       this.options.onBatch?.(alerts.length, (performance.now() - started) / 1000);
       for (const e of entries) e.resolve();
     } catch (err) {
       for (const e of entries) e.reject(err);
     } finally {
-      clearTimeout(timer);
       this.changeHeld(-count);
       shard.writing = false;
       this.kick(index);

@@ -12,6 +12,7 @@ import { selectAlgorithm, type SelectionResult } from '../domain/selection';
 import type { Taxonomy } from '../domain/taxonomy';
 import { DEFAULT_OVERLOAD_RETRY_AFTER_SECONDS, holdingSlot, overloaded, type Admission } from './admission';
 import { HttpError } from './errors';
+import { DEFAULT_HANDOFF_TIMEOUT_MS, withTimeout } from './timeout';
 import { describeIssues } from './payloads';
 
 /** What the routes need from Temporal; TalonClient implements it. */
@@ -91,14 +92,6 @@ export function checkSubmission(
   }
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Temporal did not answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
 /** The app's hand-off bound; a submission takes one slot. */
 export interface TaskAdmission {
   readonly admission: Admission;
@@ -108,7 +101,7 @@ export interface TaskAdmission {
 /** Routes mounted at `/api/tasks`; auth, the JSON body parser and admission are the app's. */
 export function taskRoutes(deps: TaskRoutesDeps, limits?: TaskAdmission): Router {
   const router = Router();
-  const timeoutMs = deps.handoffTimeoutMs ?? 5_000;
+  const timeoutMs = deps.handoffTimeoutMs ?? DEFAULT_HANDOFF_TIMEOUT_MS;
 
   const submit: RequestHandler = async (req, res) => {
     if (!req.is('application/json')) {
