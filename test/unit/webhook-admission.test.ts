@@ -12,6 +12,8 @@ import { Admission } from '../../src/webhook/admission';
 import { createWebhookApp, type AlertSink } from '../../src/webhook/app';
 import type { TaskService } from '../../src/webhook/tasks';
 
+import { alertmanagerBody } from '../support/alertmanager';
+
 const TOKEN = 'test-token-0123456789';
 
 let nextFingerprint = 1;
@@ -29,18 +31,7 @@ function podAlert(): Record<string, unknown> {
 }
 
 function payload(alerts: number): Record<string, unknown> {
-  return {
-    version: '4',
-    groupKey: '{}:{alertname="TalonPodCpuNearLimit"}',
-    truncatedAlerts: 0,
-    status: 'firing',
-    receiver: 'talon',
-    groupLabels: {},
-    commonLabels: {},
-    commonAnnotations: {},
-    externalURL: 'http://alertmanager:9093',
-    alerts: Array.from({ length: alerts }, podAlert),
-  };
+  return alertmanagerBody(Array.from({ length: alerts }, podAlert));
 }
 
 interface PendingHandOff {

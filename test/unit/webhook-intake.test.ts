@@ -11,6 +11,8 @@ import { intakeShardOf, intakeWorkflowId } from '../../src/shared/intake';
 import { createWebhookApp, type AlertSink } from '../../src/webhook/app';
 import { IntakeBatcher, type IntakeMode, type IntakeSink } from '../../src/webhook/intake';
 
+import { alertmanagerBody } from '../support/alertmanager';
+
 const TOKEN = 'test-token-0123456789';
 
 function alert(n: number, status: 'firing' | 'resolved' = 'firing'): TalonAlert {
@@ -242,21 +244,6 @@ function rawAlert(n: number, status: 'firing' | 'resolved' = 'firing'): Record<s
   };
 }
 
-function payload(alerts: Record<string, unknown>[]): Record<string, unknown> {
-  return {
-    version: '4',
-    groupKey: '{}:{alertname="TalonPodCpuNearLimit"}',
-    truncatedAlerts: 0,
-    status: 'firing',
-    receiver: 'talon',
-    groupLabels: {},
-    commonLabels: {},
-    commonAnnotations: {},
-    externalURL: 'http://alertmanager:9093',
-    alerts,
-  };
-}
-
 /** Direct hand-offs stay pending until settled; resolved ones find no workflow unless told otherwise. */
 class ManualDirect implements AlertSink {
   readonly pending: { alert: TalonAlert; settle(): void }[] = [];
@@ -307,7 +294,7 @@ function setup(mode: IntakeMode, limit = 1, maxPending = 1_000, stormWindowMs?: 
       method: 'POST',
       url: '/api/alerts',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
-      payload: JSON.stringify(payload(alerts)),
+      payload: JSON.stringify(alertmanagerBody(alerts)),
     });
   const handoffs = async (result: string): Promise<number> =>
     (await metrics.handoffs.get()).values.find((v) => v.labels.result === result)?.value ?? 0;

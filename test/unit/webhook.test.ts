@@ -7,22 +7,9 @@ import type { TalonAlert } from '../../src/domain/alert';
 import { TalonMetrics } from '../../src/observability/metrics';
 import { createWebhookApp, type AlertSink } from '../../src/webhook/app';
 
-const TOKEN = 'test-token-0123456789';
+import { alertmanagerBody } from '../support/alertmanager';
 
-function alertmanagerBody(alerts: Record<string, unknown>[]): Record<string, unknown> {
-  return {
-    version: '4',
-    groupKey: '{}:{alertname="TalonPodCpuNearLimit"}',
-    truncatedAlerts: 0,
-    status: 'firing',
-    receiver: 'talon',
-    groupLabels: {},
-    commonLabels: {},
-    commonAnnotations: {},
-    externalURL: 'http://alertmanager:9093',
-    alerts,
-  };
-}
+const TOKEN = 'test-token-0123456789';
 
 function podAlert(
   overrides: Record<string, unknown> = {},

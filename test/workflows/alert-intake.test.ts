@@ -21,6 +21,7 @@ import { bundleWorkflows } from '../../workers/bundle';
 import { loadTalonConfig } from '../../workers/config';
 import { intakeAction } from '../../src/cli/remediation-commands';
 import type { RemediateAlertResult } from '../../workflows/remediate-alert';
+import { waitFor } from '../support/kube';
 import { stubActivities } from '../support/stub-activities';
 
 jest.setTimeout(120_000);
@@ -53,20 +54,9 @@ function podAlert(pod: string, status: 'firing' | 'resolved' = 'firing', fingerp
   };
 }
 
-async function eventually<T>(probe: () => Promise<T | undefined>, what: string, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
-}
+/** support's waitFor with the probe first and a short interval: these waits are on a local dev server. */
+const eventually = <T>(probe: () => Promise<T | undefined>, what: string, ms = 60_000): Promise<T> =>
+  waitFor(what, ms, probe, 200);
 
 async function withIntakeWorker<T>(
   fn: (talon: TalonClient, taskQueue: string, dispatched: DispatchResult[]) => Promise<T>,
