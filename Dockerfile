@@ -3,6 +3,9 @@
 # has no container runtime); deploy/kustomize references it by that name.
 #   docker build -t ghcr.io/talon-orchestrator/talon:0.1.0 .
 # Debian, not Alpine: onnxruntime-node and Temporal's Rust core are glibc builds.
+# The image holds what the npm package holds (package.json `files`: bin/, dist/, models/,
+# data/taxonomy.json) and the production dependencies; no training/, tools/, tests or dev dependencies.
+# test/integration/shipped-package.test.ts runs this file's ENTRYPOINT and CMD from the packed package.
 
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
@@ -28,6 +31,8 @@ COPY --from=build /app/dist ./dist
 ENV TALON_WORKFLOW_BUNDLE=/app/dist/workflow-bundle.js
 COPY bin ./bin
 COPY models ./models
+# The measured task taxonomy the webhook's task routes and the worker's task activities read.
+COPY data/taxonomy.json ./data/taxonomy.json
 USER 10001:10001
 EXPOSE 8080 9464
 ENTRYPOINT ["node", "bin/talon"]

@@ -19,7 +19,7 @@ import { ApiNodeSource, NodeCache } from '../src/kube/node-cache';
 import type { ActionResult } from '../src/kube/types';
 import { PrometheusClient } from '../src/metrics/prometheus';
 import { DEFAULT_METRICS_CONFIG } from '../src/metrics/queries';
-import { loadStackConfig, stackEndpoints } from '../src/stack/config';
+import { loadStackConfig, stackEndpoints } from '../src/config/local-stack';
 
 interface Options {
   runs: number;

@@ -16,7 +16,7 @@ import { DEFAULT_METRICS_CONFIG } from '../src/metrics/queries';
 import { buildWindow, type Sample } from '../src/metrics/window';
 import { createPolicyEngine } from '../src/policy/breaker';
 import { DEFAULT_RULE_CONFIG, evaluateRules } from '../src/policy/rules';
-import { loadStackConfig, stackEndpoints } from '../src/stack/config';
+import { loadStackConfig, stackEndpoints } from '../src/config/local-stack';
 import {
   coreApi,
   createNamespace,

@@ -22,10 +22,10 @@ import {
   formatChoices,
   formatQualityTable,
   standardContenders,
-} from '../src/policy/training/benchmark';
-import { makeEpisode, observe } from '../src/policy/training/cluster';
-import { quantile } from '../src/policy/training/metrics';
-import { modelFileName } from '../src/policy/training/pipeline';
+} from '../training/benchmark';
+import { makeEpisode, observe } from '../training/cluster';
+import { quantile } from '../training/metrics';
+import { modelFileName } from '../training/pipeline';
 
 const T = WINDOW_STEPS;
 const F = MODEL_FEATURES.length;

@@ -52,7 +52,7 @@ import { PrometheusClient } from '../src/metrics/prometheus';
 import { DEFAULT_METRICS_CONFIG } from '../src/metrics/queries';
 import { TalonMetrics } from '../src/observability/metrics';
 import { evaluateRules } from '../src/policy/rules';
-import { KWOK_NODE_ANNOTATION, nodeManifest } from '../src/stack/kube';
+import { KWOK_NODE_ANNOTATION, nodeManifest } from '../tools/stack/kube';
 import type { AlertSink } from '../src/webhook/app';
 import { alertmanagerPayload, normaliseAlertmanager } from '../src/webhook/payloads';
 import { startWebhookServer } from '../src/webhook/server';

@@ -10,8 +10,8 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { Client, Connection } from '@temporalio/client';
-import { loadStackConfig, stackEndpoints } from '../src/stack/config';
-import { readDaemon } from '../src/stack/processes';
+import { loadStackConfig, stackEndpoints } from '../src/config/local-stack';
+import { readDaemon } from '../tools/stack/processes';
 import { startPostgresTemporal } from '../test/support/temporal-postgres';
 import {
   startFleet,

@@ -6,7 +6,7 @@
 import { placeTask, type NodeCandidate } from '../src/domain/placement';
 import { rankAlgorithms } from '../src/domain/selection';
 import { BUILTIN_METRICS, type AlgorithmEntry } from '../src/domain/taxonomy';
-import { seededRandom } from '../src/tasks/corrupt';
+import { seededRandom } from '../tools/taxonomy/corrupt';
 
 function argument(name: string, fallback: number): number {
   const i = process.argv.indexOf(name);

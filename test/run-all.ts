@@ -8,10 +8,10 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadStackConfig } from '../src/stack/config';
-import { setupTools } from '../src/stack/setup';
-import { COMPONENTS, stackDown, stackUp } from '../src/stack/stack';
-import { TOOLS } from '../src/stack/tools';
+import { loadStackConfig } from '../src/config/local-stack';
+import { setupTools } from '../tools/stack/setup';
+import { COMPONENTS, stackDown, stackUp } from '../tools/stack/stack';
+import { TOOLS } from '../tools/stack/tools';
 
 const log = (line: string): void => {
   process.stdout.write(`[test] ${line}\n`);

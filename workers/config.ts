@@ -5,8 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { DEFAULT_GUARD_CONFIG, guardConfig, type GuardConfigInput, type QuantityBounds } from '../src/domain/guards';
-import { loadStackConfig, stackEndpoints } from '../src/stack/config';
-import { webhookTokenPath } from '../src/stack/alertmanager';
+import { loadStackConfig, stackEndpoints, webhookTokenPath } from '../src/config/local-stack';
 import { DEFAULT_DISPATCH_CONCURRENCY } from '../activities/intake';
 import { DEFAULT_MAX_INFLIGHT_ALERTS, DEFAULT_OVERLOAD_RETRY_AFTER_SECONDS } from '../src/webhook/admission';
 import { DEFAULT_HANDOFF_TIMEOUT_MS } from '../src/webhook/timeout';

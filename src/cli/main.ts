@@ -1,10 +1,9 @@
 /** The `talon` command line. Each command group lives in its own module; this file only assembles them. */
 import { Command } from 'commander';
-import { registerDemoCommand } from './demo';
+import { devCommand, loadDevExport, type Configure } from './dev-commands';
 import { registerModelCommands } from './model';
 import { registerRemediationCommands } from './remediation-commands';
 import { registerRunCommands } from './run-commands';
-import { registerStackCommands } from './stack-commands';
 import { registerTaskCommands } from './task-commands';
 import { registerTaxonomyCommands } from './task-taxonomy';
 
@@ -12,9 +11,20 @@ export function buildProgram(): Command {
   const program = new Command('talon')
     .description('Durable auto-remediation for Kubernetes on Temporal')
     .showHelpAfterError();
-  registerStackCommands(program);
+  // The local stack and the demo are development tools (tools/stack), loaded only when invoked.
+  devCommand(program, 'setup', 'build or install the pinned local-stack tools into the cache (idempotent)', (cmd) =>
+    loadDevExport<Configure>('tools/stack/commands', 'configureSetup', 'setup')(cmd),
+  );
+  devCommand(
+    program,
+    'stack',
+    'the embedded local stack (Temporal, KWOK cluster, Prometheus, Alertmanager, InfluxDB)',
+    (cmd) => loadDevExport<Configure>('tools/stack/commands', 'configureStack', 'stack')(cmd),
+  );
   registerRunCommands(program);
-  registerDemoCommand(program);
+  devCommand(program, 'demo', 'set up, start the local stack and Talon, and make a real alert fire', (cmd) =>
+    loadDevExport<Configure>('tools/stack/demo', 'configureDemo', 'demo')(cmd),
+  );
   registerTaxonomyCommands(program);
   registerTaskCommands(program);
   registerModelCommands(program);
@@ -22,11 +32,18 @@ export function buildProgram(): Command {
   return program;
 }
 
-if (require.main === module) {
-  buildProgram()
-    .parseAsync(process.argv)
-    .catch((err: unknown) => {
-      process.stderr.write(`talon: ${err instanceof Error ? err.message : String(err)}\n`);
-      process.exitCode = 1;
-    });
+/**
+ * Runs the command line `argv` (as `process.argv`: node, script, arguments…). `bin/talon` calls this; a
+ * failure is printed as one line and sets exit code 1.
+ */
+export async function main(argv: readonly string[] = process.argv): Promise<void> {
+  try {
+    await buildProgram().parseAsync([...argv]);
+  } catch (err) {
+    process.stderr.write(`talon: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  }
 }
+
+// `tsx src/cli/main.ts …` (the npm scripts) runs this file directly.
+if (require.main === module) void main();

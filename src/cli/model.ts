@@ -1,160 +1,35 @@
-/** `talon model …`: train, check and evaluate the learned policy model. */
-import { InvalidArgumentError, type Command } from 'commander';
-import { join } from 'node:path';
+/**
+ * `talon model …`: check, train and evaluate the learned policy model. `check` loads a model the way a
+ * worker does (runtime code); `train`, `reexport` and `evaluate` live in training/ and load tfjs, a dev
+ * dependency, so they are loaded only when invoked (./dev-commands).
+ */
+import type { Command } from 'commander';
 import { loadPolicyModel } from '../policy/model';
-import {
-  costNote,
-  compareDecisionQuality,
-  drawIncidents,
-  formatChoices,
-  formatQualityTable,
-  standardContenders,
-} from '../policy/training/benchmark';
-import { DEFAULT_PIPELINE_OPTIONS, modelFileName, runTrainPipeline } from '../policy/training/pipeline';
-import { reexportModel } from '../policy/training/reexport';
-import { LABEL_SETS, type LabelSet } from '../policy/training/train';
+import { devCommand, loadDevExport, type Configure } from './dev-commands';
 
 const log = (line: string): void => {
   process.stdout.write(`${line}\n`);
 };
 
-function positiveInt(name: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer`);
-    return n;
-  };
-}
-
-function nonNegativeInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a non-negative integer');
-  return n;
-}
-
-function positiveNumber(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a positive number');
-  return n;
-}
-
-function nonNegativeNumber(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('must be a number ≥ 0');
-  return n;
-}
-
-function labelSets(value: string): LabelSet[] {
-  const sets = value.split(',').map((s) => s.trim());
-  for (const s of sets) {
-    if (!(LABEL_SETS as readonly string[]).includes(s)) {
-      throw new InvalidArgumentError(`unknown label set "${s}" (choose from ${LABEL_SETS.join(', ')})`);
-    }
-  }
-  return sets as LabelSet[];
-}
-
-interface TrainFlags {
-  out: string;
-  seed: number;
-  trainSamples: number;
-  validationSamples: number;
-  testSamples: number;
-  epochs: number;
-  batchSize: number;
-  learningRate: number;
-  temperature: number;
-  labels: LabelSet[];
-  disruptionCost: number;
-  quick?: boolean;
-}
-
-interface EvaluateFlags {
-  models: string;
-  incidents: number;
-  seed: number;
-}
+/** The outcome-labelled model `talon model train` writes, and the worker's default TALON_MODEL_PATH. */
+const DEFAULT_MODEL_PATH = 'models/policy.onnx';
 
 export function registerModelCommands(program: Command): void {
   const model = program.command('model').description('the learned policy model (train, check, evaluate)');
+  const training = (exportName: string, command: string): Configure =>
+    loadDevExport<Configure>('training/commands', exportName, `model ${command}`);
 
-  model
-    .command('train')
-    .description('generate simulated telemetry, train on threshold and outcome labels, export ONNX to models/')
-    .option('--out <dir>', 'output folder', DEFAULT_PIPELINE_OPTIONS.outDir)
-    .option('--seed <n>', 'dataset and training seed', nonNegativeInt, DEFAULT_PIPELINE_OPTIONS.seed)
-    .option(
-      '--train-samples <n>',
-      'training windows',
-      positiveInt('train samples'),
-      DEFAULT_PIPELINE_OPTIONS.trainSamples,
-    )
-    .option(
-      '--validation-samples <n>',
-      'validation windows',
-      positiveInt('validation samples'),
-      DEFAULT_PIPELINE_OPTIONS.validationSamples,
-    )
-    .option(
-      '--test-samples <n>',
-      'held-out test windows',
-      positiveInt('test samples'),
-      DEFAULT_PIPELINE_OPTIONS.testSamples,
-    )
-    .option('--epochs <n>', 'epochs per model', positiveInt('epochs'), DEFAULT_PIPELINE_OPTIONS.epochs)
-    .option('--batch-size <n>', 'mini-batch size', positiveInt('batch size'), DEFAULT_PIPELINE_OPTIONS.batchSize)
-    .option('--learning-rate <x>', 'Adam learning rate', positiveNumber, DEFAULT_PIPELINE_OPTIONS.learningRate)
-    .option(
-      '--temperature <x>',
-      'soft-target temperature for outcome labels (0 = one-hot)',
-      nonNegativeNumber,
-      DEFAULT_PIPELINE_OPTIONS.temperature,
-    )
-    .option('--labels <sets>', `label sets to train (${LABEL_SETS.join(',')})`, labelSets, [
-      ...DEFAULT_PIPELINE_OPTIONS.labelSets,
-    ])
-    .option(
-      '--disruption-cost <steps>',
-      'price of a disruptive action in steps out of SLO, for the outcome labels',
-      nonNegativeNumber,
-      DEFAULT_PIPELINE_OPTIONS.disruptionCost,
-    )
-    .option('--quick', 'a tiny run (seconds) to check the pipeline; overrides the sizes')
-    .action(async (flags: TrainFlags) => {
-      const quick = flags.quick === true;
-      const result = await runTrainPipeline({
-        outDir: flags.out,
-        seed: flags.seed,
-        trainSamples: quick ? 600 : flags.trainSamples,
-        validationSamples: quick ? 200 : flags.validationSamples,
-        testSamples: quick ? 200 : flags.testSamples,
-        epochs: quick ? 2 : flags.epochs,
-        batchSize: flags.batchSize,
-        learningRate: flags.learningRate,
-        temperature: flags.temperature,
-        labelSets: flags.labels,
-        disruptionCost: flags.disruptionCost,
-        log,
-      });
-      log('\ntest split (exported ONNX models):');
-      log(
-        '| model | labels scored | accuracy | precision (macro) | F1 (macro) | precision (weighted) | F1 (weighted) | magnitude MAE |',
-      );
-      log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |');
-      for (const m of result.models) {
-        for (const labels of LABEL_SETS) {
-          const r = m.test[labels];
-          log(
-            `| ${m.labelSet} | ${labels} | ${pct(r.accuracy)} | ${pct(r.macroPrecision)} | ${pct(r.macroF1)} | ${pct(r.weightedPrecision)} | ${pct(r.weightedF1)} | ${r.magnitudeMae.toFixed(4)} |`,
-          );
-        }
-      }
-    });
+  devCommand(
+    model,
+    'train',
+    'generate simulated telemetry, train on threshold and outcome labels, export ONNX to models/',
+    (cmd) => training('configureTrain', 'train')(cmd),
+  );
 
   model
     .command('check')
     .description('load and validate a model file the way a worker does; print its metadata and load time')
-    .option('--model <path>', 'ONNX file', join(DEFAULT_PIPELINE_OPTIONS.outDir, modelFileName('outcome')))
+    .option('--model <path>', 'ONNX file', DEFAULT_MODEL_PATH)
     .action(async (flags: { model: string }) => {
       const loaded = await loadPolicyModel(flags.model);
       try {
@@ -169,41 +44,14 @@ export function registerModelCommands(program: Command): void {
       }
     });
 
-  model
-    .command('reexport')
-    .description('rewrite model files with the current exporter from their own weights (no retraining)')
-    .argument('<models...>', 'ONNX files, each with its .json metadata next to it')
-    .action(async (paths: string[]) => {
-      for (const path of paths) {
-        const r = await reexportModel(path);
-        log(
-          `${r.path}: ${r.before.bytes} → ${r.after.bytes} bytes, sha256 ${r.before.sha256.slice(0, 12)}… → ${r.after.sha256.slice(0, 12)}…, ` +
-            `max output difference ${r.maxDifference.toExponential(2)} on ${r.windows} windows`,
-        );
-      }
-    });
+  devCommand(
+    model,
+    'reexport',
+    'rewrite model files with the current exporter from their own weights (no retraining)',
+    (cmd) => training('configureReexport', 'reexport')(cmd),
+  );
 
-  model
-    .command('evaluate')
-    .description('decision quality on held-out simulated incidents: rules vs the two models')
-    .option('--models <dir>', 'folder with policy.onnx and policy-threshold.onnx', DEFAULT_PIPELINE_OPTIONS.outDir)
-    .option('--incidents <n>', 'number of incidents', positiveInt('incidents'), 1000)
-    .option('--seed <n>', 'seed of the incident set', nonNegativeInt, DEFAULT_PIPELINE_OPTIONS.seed)
-    .action(async (flags: EvaluateFlags) => {
-      const { contenders, models, restartPrices } = await standardContenders(flags.models);
-      try {
-        const incidents = drawIncidents(flags.seed, flags.incidents);
-        const rows = await compareDecisionQuality(incidents, contenders, restartPrices);
-        log(formatQualityTable(rows));
-        log('');
-        log(formatChoices(rows));
-        log(`\n${costNote(restartPrices)}`);
-      } finally {
-        await Promise.all(models.map((m) => m.close()));
-      }
-    });
-}
-
-function pct(x: number): string {
-  return `${(100 * x).toFixed(2)} %`;
+  devCommand(model, 'evaluate', 'decision quality on held-out simulated incidents: rules vs the two models', (cmd) =>
+    training('configureEvaluate', 'evaluate')(cmd),
+  );
 }

@@ -1,13 +1,14 @@
 /**
  * `talon taxonomy ...`: re-measure the shipped algorithms into data/taxonomy.json, show the table, and
- * dry-run a selection with its explanation. Registered on the main program by src/cli/main.ts.
+ * dry-run a selection with its explanation. Registered on the main program by src/cli/main.ts; `measure`
+ * is a development tool (tools/taxonomy), loaded only when invoked.
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import { normalisePriorities, parsePriorities } from '../domain/priorities';
 import { selectAlgorithm } from '../domain/selection';
 import { findTask } from '../domain/taxonomy';
-import { DEFAULT_MEASURE_OPTIONS, measureShippedAlgorithms } from '../tasks/measure';
-import { defaultTaxonomyPath, loadTaxonomy, writeTaxonomy } from '../tasks/taxonomy-store';
+import { defaultTaxonomyPath, loadTaxonomy } from '../tasks/taxonomy-store';
+import { devCommand, loadDevExport } from './dev-commands';
 import { renderSelection, renderTaxonomy, type TableFormat } from '../tasks/taxonomy-table';
 
 export interface TaxonomyCommandIo {
@@ -15,28 +16,13 @@ export interface TaxonomyCommandIo {
   readonly err: (text: string) => void;
 }
 
+/** `configureMeasure` of tools/taxonomy/commands.ts. */
+export type ConfigureMeasure = (cmd: Command, io: TaxonomyCommandIo) => void;
+
 const processIo: TaxonomyCommandIo = {
   out: (text) => process.stdout.write(`${text}\n`),
   err: (text) => process.stderr.write(`${text}\n`),
 };
-
-function positiveNumber(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number');
-  return n;
-}
-
-function positiveInteger(value: string): number {
-  const n = positiveNumber(value);
-  if (!Number.isInteger(n)) throw new InvalidArgumentError('expected a positive integer');
-  return n;
-}
-
-function integer(value: string): number {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n)) throw new InvalidArgumentError('expected an integer');
-  return n;
-}
 
 function tableFormat(value: string): TableFormat | 'json' {
   if (value === 'text' || value === 'markdown' || value === 'json') return value;
@@ -53,47 +39,13 @@ export function registerTaxonomyCommands(program: Command, io: TaxonomyCommandIo
     .command('taxonomy')
     .description('the model taxonomy: tasks → algorithms → measured metrics (D3.3 Table 2)');
 
-  taxonomy
-    .command('measure')
-    .description('run every shipped algorithm on the bundled dataset and rewrite the taxonomy file')
-    .option('--out <file>', 'where to write the taxonomy', defaultTaxonomyPath())
-    .option('--seed <n>', 'seed of the corrupted inputs', integer, DEFAULT_MEASURE_OPTIONS.seed)
-    .option(
-      '--watts-per-core <w>',
-      'power of a busy core for the energy model',
-      positiveNumber,
-      DEFAULT_MEASURE_OPTIONS.wattsPerCore,
-    )
-    .option(
-      '--min-sample-ms <ms>',
-      'least timed duration per algorithm',
-      positiveNumber,
-      DEFAULT_MEASURE_OPTIONS.minSampleMs,
-    )
-    .option('--min-runs <n>', 'least timed runs per algorithm', positiveInteger, DEFAULT_MEASURE_OPTIONS.minRuns)
-    .option('--dry-run', 'print the table without writing the file', false)
-    .action(
-      async (opts: {
-        out: string;
-        seed: number;
-        wattsPerCore: number;
-        minSampleMs: number;
-        minRuns: number;
-        dryRun: boolean;
-      }) => {
-        const measured = measureShippedAlgorithms({
-          seed: opts.seed,
-          wattsPerCore: opts.wattsPerCore,
-          minSampleMs: opts.minSampleMs,
-          minRuns: opts.minRuns,
-          onProgress: (line) => io.err(`measured ${line}`),
-        });
-        io.out(renderTaxonomy(measured, 'text'));
-        if (opts.dryRun) return;
-        await writeTaxonomy(measured, opts.out);
-        io.err(`wrote ${opts.out}`);
-      },
-    );
+  devCommand(
+    taxonomy,
+    'measure',
+    'run every shipped algorithm on the bundled dataset and rewrite the taxonomy file',
+    (cmd) =>
+      loadDevExport<ConfigureMeasure>('tools/taxonomy/commands', 'configureMeasure', 'taxonomy measure')(cmd, io),
+  );
 
   taxonomy
     .command('show')

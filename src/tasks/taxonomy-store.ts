@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { TaxonomyValidationError } from '../domain/task-errors';
 import type { Taxonomy } from '../domain/taxonomy';
 import { parseTaxonomy, registerUserTaxonomy } from '../domain/taxonomy-parse';
-import { repoRoot } from '../stack/repo';
+import { repoRoot } from '../config/repo-root';
 
 export const TAXONOMY_FILE = 'data/taxonomy.json';
 

@@ -14,7 +14,7 @@ import { alertWorkflowId, type TalonAlert } from '../../src/domain/alert';
 import { parseQuantity } from '../../src/domain/quantity';
 import { alertResolvedSignal } from '../../src/shared/definitions';
 import { intakeWorkflowId } from '../../src/shared/intake';
-import { repoRoot } from '../../src/stack/repo';
+import { repoRoot } from '../../src/config/repo-root';
 import { loadTalonConfig } from '../../workers/config';
 import type { NodeOverloadResult } from '../../workflows/node-overload';
 import type { RemediateAlertResult } from '../../workflows/remediate-alert';

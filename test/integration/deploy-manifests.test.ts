@@ -14,9 +14,9 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { parse, parseAllDocuments } from 'yaml';
-import { loadStackConfig } from '../../src/stack/config';
+import { loadStackConfig } from '../../src/config/local-stack';
 import { loadTalonConfig } from '../../workers/config';
-import { binDir } from '../../src/stack/setup';
+import { binDir } from '../../tools/stack/setup';
 import { localStack } from '../support/stack';
 
 jest.setTimeout(120_000);

@@ -12,8 +12,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import { parseAllDocuments } from 'yaml';
 import { createKubeActivities } from '../../activities/kube';
 import { createKubeClients } from '../../src/kube/client';
-import { loadStackConfig } from '../../src/stack/config';
-import { binDir } from '../../src/stack/setup';
+import { loadStackConfig } from '../../src/config/local-stack';
+import { binDir } from '../../tools/stack/setup';
 import {
   actuatorFixture,
   addNode,

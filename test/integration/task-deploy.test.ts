@@ -15,7 +15,7 @@ import { startWebhookServer, type RunningWebhook } from '../../src/webhook/serve
 import { listAction, statusAction, submitAction } from '../../src/cli/task-commands';
 import { CliError } from '../../src/cli/errors';
 import type { DeployTaskResult } from '../../src/shared/task-definitions';
-import { loadStackConfig } from '../../src/stack/config';
+import { loadStackConfig } from '../../src/config/local-stack';
 import { loadTalonConfig } from '../../workers/config';
 import { createTalonWorker, type TalonWorker } from '../../workers/worker';
 import { createNamespace, deleteNamespace, testKube, uniqueName, waitFor } from '../support/kube';

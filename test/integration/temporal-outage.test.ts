@@ -7,8 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { TalonClient } from '../../src/client/talon-client';
 import { alertWorkflowId } from '../../src/domain/alert';
 import { TalonMetrics } from '../../src/observability/metrics';
-import { loadStackConfig } from '../../src/stack/config';
-import { temporalComponent } from '../../src/stack/temporal';
+import { loadStackConfig } from '../../src/config/local-stack';
+import { temporalComponent } from '../../tools/stack/temporal';
 import { startWebhookServer, type RunningWebhook } from '../../src/webhook/server';
 import { loadTalonConfig } from '../../workers/config';
 

@@ -1,5 +1,5 @@
 /** Endpoints of the local stack for integration tests; the stack must already be up (the test runner does it). */
-import { loadStackConfig, stackEndpoints, type StackEndpoints } from '../../src/stack/config';
+import { loadStackConfig, stackEndpoints, type StackEndpoints } from '../../src/config/local-stack';
 
 export function localStack(): StackEndpoints {
   return stackEndpoints(loadStackConfig(process.env));

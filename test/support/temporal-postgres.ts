@@ -10,12 +10,12 @@ import { chown, mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/pr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
-import { loadStackConfig } from '../../src/stack/config';
-import { runCommand } from '../../src/stack/exec';
-import { isPortFree } from '../../src/stack/processes';
-import { repoRoot } from '../../src/stack/repo';
-import { binDir, toolDir } from '../../src/stack/setup';
-import { findTool, POSTGRES_BIN_DIR } from '../../src/stack/tools';
+import { loadStackConfig } from '../../src/config/local-stack';
+import { runCommand } from '../../tools/stack/exec';
+import { isPortFree } from '../../tools/stack/processes';
+import { repoRoot } from '../../src/config/repo-root';
+import { binDir, toolDir } from '../../tools/stack/setup';
+import { findTool, POSTGRES_BIN_DIR } from '../../tools/stack/tools';
 
 const PG_BIN = POSTGRES_BIN_DIR;
 /** Ports the server needs from its base: frontend gRPC/HTTP/membership, history, matching, worker, metrics. */

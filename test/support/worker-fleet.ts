@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { TalonClient } from '../../src/client/talon-client';
 import type { TalonAlert } from '../../src/domain/alert';
-import { repoRoot } from '../../src/stack/repo';
+import { repoRoot } from '../../src/config/repo-root';
 import { bundleWorkflows } from '../../workers/bundle';
 
 /** Bundles the real workflows once and writes the code to a file the worker processes load. */

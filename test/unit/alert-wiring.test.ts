@@ -5,12 +5,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { PRODUCTION_RULE_OPTIONS, talonAlertRules } from '../../src/stack/alert-rules';
+import { PRODUCTION_RULE_OPTIONS, talonAlertRules } from '../../tools/stack/alert-rules';
 import {
   alertmanagerConfigManifest,
   prometheusRuleManifest,
   renderedAlertingFiles,
-} from '../../src/stack/alert-wiring';
+} from '../../tools/stack/alert-wiring';
 
 const root = join(__dirname, '..', '..');
 

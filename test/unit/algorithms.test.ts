@@ -5,11 +5,11 @@ import { findShippedAlgorithm } from '../../src/tasks/algorithms';
 import { castStrict, castTolerant } from '../../src/tasks/algorithms/casting';
 import { linearInterpolate, padInterpolate } from '../../src/tasks/algorithms/interpolation';
 import { hampelOutliers, removeFlagged, zScoreOutliers } from '../../src/tasks/algorithms/outliers';
-import { garbleCells, injectSpikes, punchGaps, seededRandom } from '../../src/tasks/corrupt';
-import { parseSeriesCsv, type Series } from '../../src/tasks/dataset';
-import { measureCost, measureShippedAlgorithms, prepareInputs } from '../../src/tasks/measure';
+import { garbleCells, injectSpikes, punchGaps, seededRandom } from '../../tools/taxonomy/corrupt';
+import { parseSeriesCsv, type Series } from '../../tools/taxonomy/dataset';
+import { measureCost, measureShippedAlgorithms, prepareInputs } from '../../tools/taxonomy/measure';
 import { runOnCsv, splitCsvLine } from '../../src/tasks/run';
-import { castingScores, classificationScores, meanAbsoluteError } from '../../src/tasks/scores';
+import { castingScores, classificationScores, meanAbsoluteError } from '../../tools/taxonomy/scores';
 
 describe('interpolation', () => {
   it('linear bridges a gap on the straight line, weighted by time', () => {

@@ -8,10 +8,10 @@ import {
   observe,
   rollout,
   type Episode,
-} from '../../src/policy/training/cluster';
-import { generateSamples, splitSeed } from '../../src/policy/training/dataset';
-import { outcomeLabel } from '../../src/policy/training/outcome-labels';
-import { fitThresholds, thresholdLabel, type ThresholdConfig } from '../../src/policy/training/threshold-labels';
+} from '../../training/cluster';
+import { generateSamples, splitSeed } from '../../training/dataset';
+import { outcomeLabel } from '../../training/outcome-labels';
+import { fitThresholds, thresholdLabel, type ThresholdConfig } from '../../training/threshold-labels';
 
 const F = MODEL_FEATURES.length;
 

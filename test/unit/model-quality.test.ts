@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { evaluateRules } from '../../src/policy/rules';
 import { loadPolicyModel, type LoadedPolicyModel } from '../../src/policy/model';
-import { compareDecisionQuality, drawIncidents, toFeatureWindow } from '../../src/policy/training/benchmark';
+import { compareDecisionQuality, drawIncidents, toFeatureWindow } from '../../training/benchmark';
 
 jest.setTimeout(120_000);
 

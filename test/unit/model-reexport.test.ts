@@ -2,7 +2,7 @@ import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { metadataPathFor } from '../../src/policy/model-metadata';
-import { reexportModel } from '../../src/policy/training/reexport';
+import { reexportModel } from '../../training/reexport';
 
 jest.setTimeout(60_000);
 

@@ -9,8 +9,8 @@ import { createPolicyEngine } from '../../src/policy/breaker';
 import { PolicyInputError, PolicyModelLoadError, PolicyModelShapeError } from '../../src/policy/errors';
 import { loadPolicyModel, prepareWindow, type LoadedPolicyModel } from '../../src/policy/model';
 import { metadataPathFor, type ModelMetadata } from '../../src/policy/model-metadata';
-import { makeEpisode, observe } from '../../src/policy/training/cluster';
-import { ONNX_IO, exportProbeModel } from '../../src/policy/training/onnx-export';
+import { makeEpisode, observe } from '../../training/cluster';
+import { ONNX_IO, exportProbeModel } from '../../training/onnx-export';
 
 jest.setTimeout(60_000);
 

@@ -4,15 +4,15 @@ import { join } from 'node:path';
 import { MODEL_FEATURES, WINDOW_STEPS } from '../../src/domain/features';
 import { MODEL_POLICIES } from '../../src/domain/policy';
 import { loadPolicyModel } from '../../src/policy/model';
-import { makeEpisode, observe } from '../../src/policy/training/cluster';
-import { generateSamples, withThresholdLabels } from '../../src/policy/training/dataset';
-import { argmaxRows } from '../../src/policy/training/metrics';
-import { fitNormalisation, predict, type NetworkWeights, type Normalisation } from '../../src/policy/training/network';
-import { importOnnx } from '../../src/policy/training/onnx-export';
-import { saveModel } from '../../src/policy/training/pipeline';
-import { COST_WEIGHTS } from '../../src/policy/training/outcome-labels';
-import { fitThresholds } from '../../src/policy/training/threshold-labels';
-import { makeTargets, trainNetwork, type EpochReport, type TrainResult } from '../../src/policy/training/train';
+import { makeEpisode, observe } from '../../training/cluster';
+import { generateSamples, withThresholdLabels } from '../../training/dataset';
+import { argmaxRows } from '../../training/metrics';
+import { fitNormalisation, predict, type NetworkWeights, type Normalisation } from '../../training/network';
+import { importOnnx } from '../../training/onnx-export';
+import { saveModel } from '../../training/pipeline';
+import { COST_WEIGHTS } from '../../training/outcome-labels';
+import { fitThresholds } from '../../training/threshold-labels';
+import { makeTargets, trainNetwork, type EpochReport, type TrainResult } from '../../training/train';
 
 jest.setTimeout(120_000);
 

@@ -4,7 +4,7 @@ import * as ort from 'onnxruntime-node';
 import { MODEL_FEATURES, WINDOW_STEPS } from '../../src/domain/features';
 import { loadPolicyModel } from '../../src/policy/model';
 import { asNativeBinding, nativeBinding, openPolicySession, type NativeBinding } from '../../src/policy/ort-session';
-import { makeEpisode, observe } from '../../src/policy/training/cluster';
+import { makeEpisode, observe } from '../../training/cluster';
 
 jest.setTimeout(60_000);
 

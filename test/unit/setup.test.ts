@@ -1,9 +1,9 @@
 import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { inspectTool, parseManifest, recipeHash, setupTools, toolDir } from '../../src/stack/setup';
-import { findTool, renderKubernetesWrapperGoMod, TOOLS, type ToolSpec } from '../../src/stack/tools';
-import { ToolSetupError } from '../../src/stack/errors';
+import { inspectTool, parseManifest, recipeHash, setupTools, toolDir } from '../../tools/stack/setup';
+import { findTool, renderKubernetesWrapperGoMod, TOOLS, type ToolSpec } from '../../tools/stack/tools';
+import { ToolSetupError } from '../../tools/stack/errors';
 
 /** A tool whose "build" is a shell script, so the runner is exercised without compiling anything. */
 function fakeTool(overrides: Partial<ToolSpec> = {}): ToolSpec {

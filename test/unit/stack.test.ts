@@ -5,16 +5,23 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { alertmanagerConfig } from '../../src/stack/alertmanager';
-import { LOCAL_RULE_OPTIONS, PRODUCTION_RULE_OPTIONS, talonAlertRules } from '../../src/stack/alert-rules';
-import { loadStackConfig, stackEndpoints } from '../../src/stack/config';
-import { kwokctlConfig, nodeManifests } from '../../src/stack/kube';
-import { isDaemonAlive, isPortFree, listDaemons, readDaemon, startDaemon, stopDaemon } from '../../src/stack/processes';
-import { prometheusConfig } from '../../src/stack/prometheus';
-import { binDir } from '../../src/stack/setup';
-import { stackUp } from '../../src/stack/stack';
-import { temporalArgs, temporalEnv } from '../../src/stack/temporal';
-import { TOOLS } from '../../src/stack/tools';
+import { alertmanagerConfig } from '../../tools/stack/alertmanager';
+import { LOCAL_RULE_OPTIONS, PRODUCTION_RULE_OPTIONS, talonAlertRules } from '../../tools/stack/alert-rules';
+import { loadStackConfig, stackEndpoints } from '../../src/config/local-stack';
+import { kwokctlConfig, nodeManifests } from '../../tools/stack/kube';
+import {
+  isDaemonAlive,
+  isPortFree,
+  listDaemons,
+  readDaemon,
+  startDaemon,
+  stopDaemon,
+} from '../../tools/stack/processes';
+import { prometheusConfig } from '../../tools/stack/prometheus';
+import { binDir } from '../../tools/stack/setup';
+import { stackUp } from '../../tools/stack/stack';
+import { temporalArgs, temporalEnv } from '../../tools/stack/temporal';
+import { TOOLS } from '../../tools/stack/tools';
 
 describe('stack configuration', () => {
   it('has working defaults', () => {

@@ -13,9 +13,9 @@ import {
 import { mergeTaxonomies, parseTaxonomy, registerUserTaxonomy } from '../../src/domain/taxonomy-parse';
 import { SHIPPED_ALGORITHMS, SHIPPED_TASKS } from '../../src/tasks/algorithms';
 import { linearInterpolate, padInterpolate } from '../../src/tasks/algorithms/interpolation';
-import { loadBundledDataset } from '../../src/tasks/dataset';
-import { prepareInputs, DEFAULT_MEASURE_OPTIONS } from '../../src/tasks/measure';
-import { meanAbsoluteError } from '../../src/tasks/scores';
+import { loadBundledDataset } from '../../tools/taxonomy/dataset';
+import { prepareInputs, DEFAULT_MEASURE_OPTIONS } from '../../tools/taxonomy/measure';
+import { meanAbsoluteError } from '../../tools/taxonomy/scores';
 import { loadTaxonomy } from '../../src/tasks/taxonomy-store';
 
 const userAlgorithm = {

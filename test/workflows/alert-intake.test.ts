@@ -16,7 +16,7 @@ import { TalonClient } from '../../src/client/talon-client';
 import { alertWorkflowId, type TalonAlert } from '../../src/domain/alert';
 import type { DispatchAlertsInput, DispatchResult } from '../../src/shared/intake';
 import { INTAKE_WORKFLOW_TYPE, intakeWorkflowId, type AlertIntakeInput } from '../../src/shared/intake';
-import { loadStackConfig, stackEndpoints } from '../../src/stack/config';
+import { loadStackConfig, stackEndpoints } from '../../src/config/local-stack';
 import { bundleWorkflows } from '../../workers/bundle';
 import { loadTalonConfig } from '../../workers/config';
 import { intakeAction } from '../../src/cli/remediation-commands';

@@ -13,7 +13,7 @@ import type { NodeCandidate } from '../../src/domain/placement';
 import type { Taxonomy } from '../../src/domain/taxonomy';
 import { TalonClient } from '../../src/client/talon-client';
 import { loadTaxonomy } from '../../src/tasks/taxonomy-store';
-import { loadStackConfig, stackEndpoints } from '../../src/stack/config';
+import { loadStackConfig, stackEndpoints } from '../../src/config/local-stack';
 import { bundleWorkflows } from '../../workers/bundle';
 
 jest.setTimeout(120_000);

@@ -16,7 +16,7 @@ import { alertResolvedSignal } from '../../src/shared/definitions';
 import type { TalonAlert } from '../../src/domain/alert';
 import type { PolicyDecision } from '../../src/domain/policy';
 import type { ApplyPolicyInput, ApplyPolicyResult, RemediationSettings } from '../../src/domain/remediation';
-import { loadStackConfig, stackEndpoints } from '../../src/stack/config';
+import { loadStackConfig, stackEndpoints } from '../../src/config/local-stack';
 import { TalonMetrics } from '../../src/observability/metrics';
 import { ActivityMetricsInterceptor, metricsSinks } from '../../workers/telemetry';
 import { bundleWorkflows } from '../../workers/bundle';

@@ -9,8 +9,8 @@ import * as tf from '@tensorflow/tfjs-core';
 // The union package's CommonJS bundle registers every gradient; tfjs-core's own registration file is ESM only.
 import '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { MODEL_FEATURES, WINDOW_STEPS } from '../../domain/features';
-import { MAGNITUDE_GUIDE, MODEL_POLICIES } from '../../domain/policy';
+import { MODEL_FEATURES, WINDOW_STEPS } from '../src/domain/features';
+import { MAGNITUDE_GUIDE, MODEL_POLICIES } from '../src/domain/policy';
 import { Rng } from './rng';
 
 export const ARCHITECTURE = {

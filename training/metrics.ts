@@ -1,5 +1,5 @@
 /** Classification and regression metrics for the model card (the columns of D3.3 Table 1). */
-import { MODEL_POLICIES } from '../../domain/policy';
+import { MODEL_POLICIES } from '../src/domain/policy';
 
 export interface ClassificationReport {
   readonly samples: number;

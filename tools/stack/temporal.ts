@@ -1,9 +1,9 @@
 /** The Temporal dev server (with its Web UI), persisted to a SQLite file so workflows survive a restart. */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SEARCH_ATTRIBUTES } from '../shared/search-attributes';
+import { SEARCH_ATTRIBUTES } from '../../src/shared/search-attributes';
 import { probeHttp, type StackComponent } from './component';
-import type { StackConfig } from './config';
+import type { StackConfig } from '../../src/config/local-stack';
 import { isDaemonAlive, isPortOpen, readDaemon, startDaemon, stopDaemon, waitForHttp, waitForPort } from './processes';
 import { binDir } from './setup';
 

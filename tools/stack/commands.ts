@@ -1,18 +1,20 @@
-/** `talon setup` and `talon stack …`: build the local tools and run the embedded stack. */
+/**
+ * `talon setup` and `talon stack …`: build the local tools and run the embedded stack. The CLI lists
+ * both with their descriptions (src/cli/main.ts) and calls these to fill them in when one is invoked.
+ */
 import type { Command } from 'commander';
-import { loadStackConfig, stackEndpoints } from '../stack/config';
-import { setupTools } from '../stack/setup';
-import { formatStatus, stackDown, stackStatus, stackUp } from '../stack/stack';
-import { findTool, TOOLS } from '../stack/tools';
+import { loadStackConfig, stackEndpoints } from '../../src/config/local-stack';
+import { setupTools } from './setup';
+import { formatStatus, stackDown, stackStatus, stackUp } from './stack';
+import { findTool, TOOLS } from './tools';
 
 const log = (line: string): void => {
   process.stdout.write(`${line}\n`);
 };
 
-export function registerStackCommands(program: Command): void {
-  program
-    .command('setup')
-    .description('build or install the pinned local-stack tools into the cache (idempotent)')
+/** Options and action of `talon setup`. */
+export function configureSetup(setup: Command): void {
+  setup
     .option('--force', 'rebuild even when the cache is valid')
     .option('--only <tools>', `comma-separated subset of: ${TOOLS.map((t) => t.name).join(', ')}`)
     .action(async (opts: { force?: boolean; only?: string }) => {
@@ -20,10 +22,10 @@ export function registerStackCommands(program: Command): void {
       const tools = opts.only ? opts.only.split(',').map((n) => findTool(n.trim())) : TOOLS;
       await setupTools({ cacheDir: config.cacheDir, tools, log, force: opts.force ?? false });
     });
+}
 
-  const stack = program
-    .command('stack')
-    .description('the embedded local stack (Temporal, KWOK cluster, Prometheus, Alertmanager, InfluxDB)');
+/** Subcommands of `talon stack`. */
+export function configureStack(stack: Command): void {
   stack
     .command('up')
     .description('start every component (those already running are left alone)')

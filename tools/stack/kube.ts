@@ -8,11 +8,11 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { ComponentHealth, StackComponent } from './component';
-import type { StackConfig } from './config';
-import { stackEndpoints } from './config';
+import type { StackConfig } from '../../src/config/local-stack';
+import { stackEndpoints } from '../../src/config/local-stack';
 import { StackError } from './errors';
 import { runCommand } from './exec';
-import { repoRoot } from './repo';
+import { repoRoot } from '../../src/config/repo-root';
 import { binDir } from './setup';
 import { KUBERNETES_VERSION } from './tools';
 

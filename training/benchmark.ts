@@ -3,9 +3,9 @@
  * choice is played forward in the cluster model, and the outcomes are averaged. The incidents come from
  * their own seed, never used for training or validation.
  */
-import { MODEL_FEATURES, WINDOW_STEPS, WINDOW_STEP_SECONDS } from '../../domain/features';
-import { MODEL_POLICIES, type ModelPolicy, type PolicyDecision } from '../../domain/policy';
-import type { FeatureWindow } from '../../domain/window';
+import { MODEL_FEATURES, WINDOW_STEPS, WINDOW_STEP_SECONDS } from '../src/domain/features';
+import { MODEL_POLICIES, type ModelPolicy, type PolicyDecision } from '../src/domain/policy';
+import type { FeatureWindow } from '../src/domain/window';
 import {
   HORIZON_STEPS,
   SCENARIOS,
@@ -20,8 +20,8 @@ import { generateSamples, splitSeed, type Sample } from './dataset';
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { evaluateRules, ruleConfig } from '../rules';
-import { loadPolicyModel, type LoadedPolicyModel } from '../model';
+import { evaluateRules, ruleConfig } from '../src/policy/rules';
+import { loadPolicyModel, type LoadedPolicyModel } from '../src/policy/model';
 import { COST_WEIGHTS, outcomeLabel } from './outcome-labels';
 import { modelFileName } from './pipeline';
 import { thresholdDecision } from './threshold-labels';

@@ -6,11 +6,11 @@
 import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { MODEL_FEATURES, WINDOW_STEPS, WINDOW_STEP_SECONDS } from '../../domain/features';
-import { MODEL_POLICIES } from '../../domain/policy';
-import { ModelTrainingError } from '../errors';
-import { loadPolicyModel } from '../model';
-import { MODEL_METADATA_FORMAT, metadataPathFor, type ModelMetadata } from '../model-metadata';
+import { MODEL_FEATURES, WINDOW_STEPS, WINDOW_STEP_SECONDS } from '../src/domain/features';
+import { MODEL_POLICIES } from '../src/domain/policy';
+import { ModelTrainingError } from '../src/policy/errors';
+import { loadPolicyModel } from '../src/policy/model';
+import { MODEL_METADATA_FORMAT, metadataPathFor, type ModelMetadata } from '../src/policy/model-metadata';
 import { generateSamples, splitSeed, withThresholdLabels, type LabelledSet } from './dataset';
 import { argmaxRows, classificationReport, type ClassificationReport } from './metrics';
 import { ARCHITECTURE, fitNormalisation, type NetworkWeights, type Normalisation } from './network';

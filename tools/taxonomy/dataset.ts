@@ -4,9 +4,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { DatasetInfo } from '../domain/taxonomy';
-import { TaskInputError } from '../domain/task-errors';
-import { repoRoot } from '../stack/repo';
+import type { DatasetInfo } from '../../src/domain/taxonomy';
+import { TaskInputError } from '../../src/domain/task-errors';
+import { repoRoot } from '../../src/config/repo-root';
 
 export interface Series {
   /** The time column as written, e.g. "1958-03-01". */

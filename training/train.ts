@@ -4,7 +4,7 @@
  * than by a framework (tfjs 4.22 mislabels validation metrics of two-output models).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { MODEL_POLICIES } from '../../domain/policy';
+import { MODEL_POLICIES } from '../src/domain/policy';
 import type { LabelledSet } from './dataset';
 import {
   ARCHITECTURE,

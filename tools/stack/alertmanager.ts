@@ -3,7 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { probeHttp, type StackComponent } from './component';
-import type { StackConfig } from './config';
+import { webhookTokenPath, type StackConfig } from '../../src/config/local-stack';
 import { isDaemonAlive, readDaemon, startDaemon, stopDaemon, waitForHttp } from './processes';
 import { binDir } from './setup';
 
@@ -30,10 +30,6 @@ export function alertmanagerConfig(config: StackConfig, tokenPath: string): Reco
       },
     ],
   };
-}
-
-export function webhookTokenPath(config: StackConfig): string {
-  return join(config.stateDir, 'alertmanager', 'webhook-token');
 }
 
 export const alertmanagerComponent: StackComponent = {

@@ -1,10 +1,22 @@
 /**
- * Configuration of the embedded local stack: ports, node layout and where things live. Parsed once from
- * the environment by the CLI and passed inward; everything has a default so `npm start` needs nothing.
+ * Where the embedded local stack lives: ports, node layout, state and cache folders, and the endpoints
+ * clients use. Runtime code, not a stack tool: Talon's configuration falls back to these addresses when
+ * none is set, and the stack tools (tools/stack) start their servers on them. Parsed once from the
+ * environment by the CLI and passed inward; everything has a default so `npm start` needs nothing.
  */
-import { join } from 'node:path';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { defaultCacheDir, defaultStateDir } from './paths';
+
+/** Cache of built tools, outside the repository so a fresh clone reuses it. */
+export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(env.TALON_CACHE_DIR ?? join(env.XDG_CACHE_HOME ?? join(env.HOME ?? homedir(), '.cache'), 'talon'));
+}
+
+/** Runtime state of a running stack: pid files, logs, data directories, rendered configs. */
+export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(env.TALON_STATE_DIR ?? join(defaultCacheDir(env), 'stack'));
+}
 
 const port = z.coerce.number().int().min(1024).max(65535);
 const count = z.coerce.number().int().min(0).max(5000);
@@ -113,4 +125,9 @@ export function stackEndpoints(config: StackConfig): StackEndpoints {
     },
     webhookUrl: `http://${h}:${config.ports.webhook}`,
   };
+}
+
+/** The bearer token the local Alertmanager sends and the webhook accepts (written by `stack up`). */
+export function webhookTokenPath(config: StackConfig): string {
+  return join(config.stateDir, 'alertmanager', 'webhook-token');
 }

@@ -3,7 +3,7 @@
  * the same moment, and the label is the one with the best outcome. The cost puts a price on the three
  * things the benchmark reports: minutes out of SLO, energy and disruption.
  */
-import { MODEL_POLICIES, type ModelPolicy } from '../../domain/policy';
+import { MODEL_POLICIES, type ModelPolicy } from '../src/domain/policy';
 import { rollout, type Episode, type Outcome, type PodState } from './cluster';
 
 /** Magnitudes tried per policy, inside the guide's ranges. */

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { LOCAL_RULE_OPTIONS, talonAlertRules } from './alert-rules';
 import { probeHttp, type StackComponent } from './component';
-import type { StackConfig } from './config';
+import type { StackConfig } from '../../src/config/local-stack';
 import { isDaemonAlive, readDaemon, startDaemon, stopDaemon, waitForHttp } from './processes';
 import { binDir } from './setup';
 

@@ -13,9 +13,16 @@
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { METRIC, type AlgorithmEntry, type DatasetInfo, type Taxonomy } from '../domain/taxonomy';
-import { parseTaxonomy } from '../domain/taxonomy-parse';
-import { SHIPPED_ALGORITHMS, SHIPPED_TASKS, TASK, TASK_IMAGE, taskCommand, type ShippedAlgorithm } from './algorithms';
+import { METRIC, type AlgorithmEntry, type DatasetInfo, type Taxonomy } from '../../src/domain/taxonomy';
+import { parseTaxonomy } from '../../src/domain/taxonomy-parse';
+import {
+  SHIPPED_ALGORITHMS,
+  SHIPPED_TASKS,
+  TASK,
+  TASK_IMAGE,
+  taskCommand,
+  type ShippedAlgorithm,
+} from '../../src/tasks/algorithms';
 import { garbleCells, injectSpikes, punchGaps, seededRandom } from './corrupt';
 import { BUNDLED_DATASET, loadBundledDataset, type Series } from './dataset';
 import { castingScores, classificationScores, meanAbsoluteError } from './scores';

@@ -1,5 +1,5 @@
 /** The shape every local-stack component shares, so `up`, `down` and `status` treat them alike. */
-import type { StackConfig } from './config';
+import type { StackConfig } from '../../src/config/local-stack';
 
 export interface ComponentHealth {
   readonly name: string;

@@ -4,7 +4,7 @@
  * exceeds a limit. The documents give no magnitudes; these aim the resource back at 70 % utilisation.
  * This is the labeller for the "threshold" training set and the baseline the benchmark calls the rules.
  */
-import { featureIndex } from '../../domain/features';
+import { featureIndex } from '../src/domain/features';
 import {
   MODEL_POLICIES,
   clampMagnitude,
@@ -12,7 +12,7 @@ import {
   type ModelPolicy,
   type PolicyDecision,
   type RankedPolicy,
-} from '../../domain/policy';
+} from '../src/domain/policy';
 
 export interface ThresholdConfig {
   readonly cpuHigh: number;

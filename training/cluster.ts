@@ -9,8 +9,8 @@
  * saturated node makes every core slower (so more CPU does not buy back the SLO), a restart resets a
  * leak but costs a disruption, and reserved capacity costs idle energy that Kepler attributes to the pod.
  */
-import { MODEL_FEATURES, WINDOW_STEPS, WINDOW_STEP_SECONDS } from '../../domain/features';
-import { type ModelPolicy } from '../../domain/policy';
+import { MODEL_FEATURES, WINDOW_STEPS, WINDOW_STEP_SECONDS } from '../src/domain/features';
+import { type ModelPolicy } from '../src/domain/policy';
 import { Rng } from './rng';
 
 export const SCENARIOS = [

@@ -10,8 +10,8 @@
  * rejects layout=1, hence the input transpose.
  */
 import protobuf from 'protobufjs';
-import { MODEL_FEATURES } from '../../domain/features';
-import { MODEL_POLICIES } from '../../domain/policy';
+import { MODEL_FEATURES } from '../src/domain/features';
+import { MODEL_POLICIES } from '../src/domain/policy';
 import {
   ARCHITECTURE,
   MAGNITUDE_MIN,

@@ -2,7 +2,7 @@
  * Datasets of labelled windows. Each split draws its episodes from its own base seed, so the held-out test
  * set never shares an episode (or a random stream) with training.
  */
-import { MODEL_POLICIES } from '../../domain/policy';
+import { MODEL_POLICIES } from '../src/domain/policy';
 import { makeEpisode, observe, type Scenario } from './cluster';
 import { outcomeLabel, type CostWeights } from './outcome-labels';
 import { mixSeed } from './rng';

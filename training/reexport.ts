@@ -7,10 +7,10 @@
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
-import { MODEL_FEATURES, WINDOW_STEPS } from '../../domain/features';
-import { MODEL_POLICIES } from '../../domain/policy';
-import { ModelTrainingError } from '../errors';
-import { metadataPathFor, modelMetadataSchema } from '../model-metadata';
+import { MODEL_FEATURES, WINDOW_STEPS } from '../src/domain/features';
+import { MODEL_POLICIES } from '../src/domain/policy';
+import { ModelTrainingError } from '../src/policy/errors';
+import { metadataPathFor, modelMetadataSchema } from '../src/policy/model-metadata';
 import { makeEpisode, observe } from './cluster';
 import { stableJson } from './json';
 import { argmaxRows } from './metrics';

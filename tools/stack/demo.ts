@@ -5,14 +5,14 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { loadStackConfig, stackEndpoints } from '../stack/config';
-import { kubectl } from '../stack/kube';
-import { repoRoot } from '../stack/repo';
-import { setupTools } from '../stack/setup';
-import { stackUp } from '../stack/stack';
-import { TOOLS } from '../stack/tools';
+import { loadStackConfig, stackEndpoints } from '../../src/config/local-stack';
+import { kubectl } from './kube';
+import { repoRoot } from '../../src/config/repo-root';
+import { setupTools } from './setup';
+import { stackUp } from './stack';
+import { TOOLS } from './tools';
 import { loadTalonConfig } from '../../workers/config';
-import { startServices } from './run-commands';
+import { startServices } from '../../src/cli/run-commands';
 
 const say = (line: string): void => {
   process.stdout.write(`${line}\n`);
@@ -63,9 +63,7 @@ async function demo(): Promise<void> {
   });
 }
 
-export function registerDemoCommand(program: Command): void {
-  program
-    .command('demo')
-    .description('set up, start the local stack and Talon, and make a real alert fire')
-    .action(demo);
+/** Action of `talon demo` (listed by src/cli/main.ts). */
+export function configureDemo(cmd: Command): void {
+  cmd.action(demo);
 }

@@ -8,7 +8,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { PRODUCTION_RULE_OPTIONS, talonAlertRules, type AlertRuleOptions } from './alert-rules';
-import { repoRoot } from './repo';
+import { repoRoot } from '../../src/config/repo-root';
 
 /** Where the webhook listens inside the cluster (deploy/kustomize/base/webhook.yaml). */
 export const IN_CLUSTER_WEBHOOK_URL = 'http://talon-webhook.talon-system.svc:8080/api/alerts';
@@ -102,7 +102,7 @@ export function plainAlertmanagerConfig(
   };
 }
 
-const HEADER = '# Generated from src/stack/alert-rules.ts by `npm run deploy:render`; do not edit by hand.\n';
+const HEADER = '# Generated from tools/stack/alert-rules.ts by `npm run deploy:render`; do not edit by hand.\n';
 
 /** Every generated file, relative to the repository root, with its content. */
 export function renderedAlertingFiles(): Record<string, string> {

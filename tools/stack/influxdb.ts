@@ -2,7 +2,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { probeHttp, type StackComponent } from './component';
-import { INFLUX_DATABASE, type StackConfig } from './config';
+import { INFLUX_DATABASE, type StackConfig } from '../../src/config/local-stack';
 import { StackError } from './errors';
 import { isDaemonAlive, readDaemon, startDaemon, stopDaemon, waitForHttp } from './processes';
 import { binDir } from './setup';
