@@ -121,10 +121,11 @@ async function run(title: string, command: string, args: readonly string[]): Pro
   return code === 0;
 }
 
+/** `args` end with --selectProjects and its names (it takes every word after it, so nothing may follow them). */
 async function jest(title: string, args: readonly string[], tally: Tally): Promise<boolean> {
   const out = join(mkdtempSync(join(tmpdir(), 'talon-jest-')), 'result.json');
   // --forceExit: a handle leaked by a library (a gRPC retry timer, a watch) must not hold the run open.
-  const ok = await run(title, 'npx', ['jest', ...args, '--forceExit', '--json', `--outputFile=${out}`]);
+  const ok = await run(title, 'npx', ['jest', '--forceExit', '--json', `--outputFile=${out}`, ...args]);
   try {
     const result = JSON.parse(readFileSync(out, 'utf8')) as {
       numPassedTests: number;
@@ -195,7 +196,7 @@ async function main(plan: Plan): Promise<number> {
     step('format', await run('format', 'npx', ['prettier', '--check', '.']));
   }
   if (tiers.includes('unit'))
-    step('unit', await jest('unit tests', ['--selectProjects', 'unit', ...plan.jestArgs], tally));
+    step('unit', await jest('unit tests', [...plan.jestArgs, '--selectProjects', 'unit'], tally));
 
   const later = tiers.filter((t) => t !== 'unit');
   if (later.length > 0 && !interrupted) {
@@ -212,7 +213,7 @@ async function main(plan: Plan): Promise<number> {
           },
         ));
       const name = `${later.join(', ')} tests`;
-      step(name, ready && (await jest(name, ['--selectProjects', ...later, '--runInBand', ...plan.jestArgs], tally)));
+      step(name, ready && (await jest(name, [...plan.jestArgs, '--runInBand', '--selectProjects', ...later], tally)));
     } finally {
       if (needsStack) await releaseTestStack(config, log, { keep: plan.keep && !interrupted });
     }

@@ -71,7 +71,8 @@ export function testStackEnv(base: NodeJS.ProcessEnv = process.env): TestStackEn
   env.TALON_STATE_DIR = join(cacheDir, offset === 0 ? 'test-stack' : `test-stack-${offset}`);
   env.TALON_CLUSTER_NAME = 'talon-test';
   for (const [name, port] of Object.entries(TEST_PORTS)) env[name] = String(port + offset);
-  return { env, dropped: dropped.sort(), config: loadStackConfig(env) };
+  // Those the test stack sets itself are replaced, not dropped.
+  return { env, dropped: dropped.filter((n) => !(n in env)).sort(), config: loadStackConfig(env) };
 }
 
 /** Shell lines that point `npx jest` (or anything else) at the test instance. */
