@@ -20,7 +20,8 @@ import { loadTalonConfig } from '../../workers/config';
 import { createTalonWorker, type TalonWorker } from '../../workers/worker';
 import { createNamespace, deleteNamespace, testKube, uniqueName, waitFor } from '../support/kube';
 
-jest.setTimeout(90_000);
+// Above the sum of one test's waits (Job 30 s + completion 60 s), with room for a loaded machine.
+jest.setTimeout(180_000);
 
 const config = loadTalonConfig({ ...process.env, TALON_TASK_QUEUE: `talon-it-task-${randomBytes(4).toString('hex')}` });
 const kube = testKube(config.kube.kubeconfigPath!);

@@ -511,7 +511,7 @@ describe('nodeOverload', () => {
   });
 });
 
-async function waitUntil(check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+async function waitUntil(check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
