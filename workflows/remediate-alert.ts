@@ -12,7 +12,6 @@ import {
   proxyActivities,
   proxyLocalActivities,
   setHandler,
-  upsertSearchAttributes,
   workflowInfo,
   type ActivityOptions,
   type LocalActivityOptions,
@@ -22,45 +21,37 @@ import type { MetricsActivities } from '../activities/metrics';
 import type { PolicyActivities } from '../activities/policy';
 import type { RemediationActivities } from '../activities/remediation';
 import type { TargetActivities } from '../activities/target';
-import { describeTarget, type TalonAlert } from '../src/domain/alert';
+import { describeTarget } from '../src/domain/alert';
 import { cooldownFor, type CooldownDecision } from '../src/domain/cooldown';
 import { chooseCandidate, policiesFromAlert } from '../src/domain/escalation';
 import type { PolicyDecision, RankedPolicy } from '../src/domain/policy';
 import { workloadOf } from '../src/domain/window';
-import {
-  DEFAULT_REMEDIATION_SETTINGS,
-  type ApplyPolicyResult,
-  type PodTarget,
-  type RemediationSettings,
-} from '../src/domain/remediation';
+import type { ApplyPolicyResult, PodTarget } from '../src/domain/remediation';
 import {
   alertFiredSignal,
   alertResolvedSignal,
-  approveUpdate,
   cancelSignal,
-  rejectUpdate,
   stateQuery,
-  type ApprovalInput,
   type AttemptRecord,
+  type CancelRequest,
   type RemediationOutcome,
   type RemediationState,
   type RemediationStep,
-  type TalonMetricsSink,
-} from '../src/shared/definitions';
+} from '../src/contracts/alert-episode';
+import { WORKFLOW_TYPES, type TalonMetricsSink } from '../src/contracts/common';
+import {
+  approveUpdate,
+  DEFAULT_REMEDIATION_SETTINGS,
+  rejectUpdate,
+  type ApprovalInput,
+  type RemediateAlertInput,
+  type RemediateAlertResult,
+  type RemediationSettings,
+} from '../src/contracts/remediate-alert';
+import { SEARCH_ATTRIBUTES, upsertTalonSearchAttributes } from '../src/contracts/search-attributes';
 
 const { talonMetrics } = proxySinks<TalonMetricsSink>();
-export interface RemediateAlertInput {
-  readonly alert: TalonAlert;
-  readonly settings?: Partial<RemediationSettings>;
-}
-
-export interface RemediateAlertResult {
-  readonly outcome: RemediationOutcome;
-  readonly target: string;
-  readonly attempts: readonly AttemptRecord[];
-  readonly notifications: number;
-  readonly reason: string;
-}
+const TYPE = WORKFLOW_TYPES.remediateAlert;
 
 /** Permanent failures: retrying cannot help, the workflow moves on to the next policy or a human. */
 const PERMANENT = [
@@ -148,7 +139,7 @@ export async function remediateAlert(input: RemediateAlertInput): Promise<Remedi
   let step: RemediationStep = 'starting';
   let firing = alert.status === 'firing';
   let notifications = 0;
-  let cancelled: { by: string; reason?: string } | undefined = undefined;
+  let cancelled: CancelRequest | undefined = undefined;
   let approval: { approved: boolean; by: string; comment?: string } | undefined = undefined;
   let awaitingApprovalFor: string | undefined = undefined;
   let lastVerification: string | undefined = undefined;
@@ -162,11 +153,11 @@ export async function remediateAlert(input: RemediateAlertInput): Promise<Remedi
     ? { target: localTarget, metrics: localMetrics, policy: localPolicy }
     : { target, metrics, policy };
 
-  talonMetrics.workflowStarted('remediateAlert');
+  talonMetrics.workflowStarted(TYPE);
   setHandler(alertFiredSignal, () => {
     notifications += 1;
     // signal-with-start delivers the first notification; every later one is a repeat Talon absorbed.
-    if (notifications > 1) talonMetrics.alertDeduplicated('remediateAlert');
+    if (notifications > 1) talonMetrics.alertDeduplicated(TYPE);
     firing = true;
   });
   setHandler(alertResolvedSignal, () => {
@@ -203,12 +194,12 @@ export async function remediateAlert(input: RemediateAlertInput): Promise<Remedi
     ...(awaitingApprovalFor ? { awaitingApprovalFor } : {}),
   }));
 
-  upsertSearchAttributes({
-    TalonAlertName: [alert.alertName],
-    TalonTarget: [targetName],
-    TalonNamespace: [pod.namespace],
-    TalonKind: ['pod'],
-  });
+  upsertTalonSearchAttributes(
+    { key: SEARCH_ATTRIBUTES.TalonAlertName, value: alert.alertName },
+    { key: SEARCH_ATTRIBUTES.TalonTarget, value: targetName },
+    { key: SEARCH_ATTRIBUTES.TalonNamespace, value: pod.namespace },
+    { key: SEARCH_ATTRIBUTES.TalonKind, value: 'pod' },
+  );
 
   const tried = new Set<string>();
   let reason = '';
@@ -274,7 +265,7 @@ export async function remediateAlert(input: RemediateAlertInput): Promise<Remedi
     const previous = attempts.at(-1);
     if (previous) talonMetrics.escalated(previous.policy, candidate.policy);
     tried.add(candidate.policy);
-    upsertSearchAttributes({ TalonPolicy: [...tried] });
+    upsertTalonSearchAttributes({ key: SEARCH_ATTRIBUTES.TalonPolicy, value: [...tried] });
     const label = `${candidate.policy} ×${candidate.magnitude} on ${targetName}`;
     const record = (fields: Pick<AttemptRecord, 'summary' | 'applied'> & Partial<AttemptRecord>): void => {
       attempts.push({
@@ -400,8 +391,8 @@ export async function remediateAlert(input: RemediateAlertInput): Promise<Remedi
   }
 
   step = 'done';
-  upsertSearchAttributes({ TalonOutcome: [outcome] });
-  talonMetrics.workflowFinished('remediateAlert', outcome);
+  upsertTalonSearchAttributes({ key: SEARCH_ATTRIBUTES.TalonOutcome, value: outcome });
+  talonMetrics.workflowFinished(TYPE, outcome);
   const last = attempts.at(-1);
   if (last && workload) {
     const info = workflowInfo();

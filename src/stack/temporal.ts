@@ -1,7 +1,7 @@
 /** The Temporal dev server (with its Web UI), persisted to a SQLite file so workflows survive a restart. */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SEARCH_ATTRIBUTES } from '../shared/search-attributes';
+import { SEARCH_ATTRIBUTE_TYPES as SEARCH_ATTRIBUTES } from '../contracts/search-attributes';
 import { probeHttp, type StackComponent } from './component';
 import type { StackConfig } from './config';
 import { isDaemonAlive, isPortOpen, readDaemon, startDaemon, stopDaemon, waitForHttp, waitForPort } from './processes';
