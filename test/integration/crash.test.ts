@@ -17,12 +17,12 @@ import { Client, Connection } from '@temporalio/client';
 import { TalonClient } from '../../src/client/talon-client';
 import { alertWorkflowId, type TalonAlert } from '../../src/domain/alert';
 import { parseQuantity } from '../../src/domain/quantity';
-import { alertResolvedSignal } from '../../src/shared/definitions';
-import { intakeWorkflowId } from '../../src/shared/intake';
+import { alertResolvedSignal } from '../../src/contracts/alert-episode';
+import { intakeWorkflowId } from '../../src/contracts/alert-intake';
 import { repoRoot } from '../../src/config/repo-root';
 import { loadTalonConfig } from '../../workers/config';
-import type { NodeOverloadResult } from '../../workflows/node-overload';
-import type { RemediateAlertResult } from '../../workflows/remediate-alert';
+import type { NodeOverloadResult } from '../../src/contracts/node-overload';
+import type { RemediateAlertResult } from '../../src/contracts/remediate-alert';
 import {
   createLoadedDeployment,
   createNamespace,

@@ -14,7 +14,7 @@ import { loadTaxonomy } from '../../src/tasks/taxonomy-store';
 import { startWebhookServer, type RunningWebhook } from '../../src/webhook/server';
 import { listAction, statusAction, submitAction } from '../../src/cli/task-commands';
 import { CliError } from '../../src/cli/errors';
-import type { DeployTaskResult } from '../../src/shared/task-definitions';
+import type { DeployTaskResult } from '../../src/contracts/deploy-task';
 import { loadStackConfig } from '../../src/config/local-stack';
 import { loadTalonConfig } from '../../workers/config';
 import { createTalonWorker, type TalonWorker } from '../../workers/worker';
