@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { registerDemoCommand } from './demo';
 import { registerModelCommands } from './model';
-import { registerRemediationCommands } from './remediation-commands';
+import { registerRemediationCommands } from './remediation';
 import { registerRunCommands } from './run-commands';
 import { registerStackCommands } from './stack-commands';
 import { registerTaskCommands } from './task-commands';
