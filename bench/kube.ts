@@ -153,29 +153,21 @@ async function main(): Promise<void> {
     const noResize = createKubeActivities({ ...common, podResize: false });
 
     // Fixtures
-    await setup.apps.createNamespacedDeployment({
-      namespace: ns,
-      body: {
-        metadata: { name: 'web' },
-        spec: {
-          replicas: 1,
-          selector: { matchLabels: { app: 'web' } },
-          strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
-          template: { metadata: { labels: { app: 'web' } }, spec: podSpec() },
+    const deployment = (name: string, replicas: number, spec: ReturnType<typeof podSpec>, strategy?: object) =>
+      setup.apps.createNamespacedDeployment({
+        namespace: ns,
+        body: {
+          metadata: { name },
+          spec: {
+            replicas,
+            selector: { matchLabels: { app: name } },
+            ...(strategy ? { strategy } : {}),
+            template: { metadata: { labels: { app: name } }, spec },
+          },
         },
-      },
-    });
-    await setup.apps.createNamespacedDeployment({
-      namespace: ns,
-      body: {
-        metadata: { name: 'api' },
-        spec: {
-          replicas: 2,
-          selector: { matchLabels: { app: 'api' } },
-          template: { metadata: { labels: { app: 'api' } }, spec: podSpec('10m', '16Mi') },
-        },
-      },
-    });
+      });
+    await deployment('web', 1, podSpec(), { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } });
+    await deployment('api', 2, podSpec('10m', '16Mi'));
     for (const name of ['solo', 'plain', 'notes']) {
       await setup.core.createNamespacedPod({
         namespace: ns,
