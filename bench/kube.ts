@@ -20,6 +20,9 @@ import type { ActionResult } from '../src/kube/types';
 import { PrometheusClient } from '../src/metrics/prometheus';
 import { DEFAULT_METRICS_CONFIG } from '../src/metrics/queries';
 import { loadStackConfig, stackEndpoints } from '../src/config/local-stack';
+import { numberFlag, parseFlags, switchFlag } from './support/flags';
+import { runMain } from './support/output';
+import { percentile } from './support/stats';
 
 interface Options {
   runs: number;
@@ -29,22 +32,13 @@ interface Options {
 }
 
 function parseArgs(argv: readonly string[]): Options {
-  const o: Options = { runs: 50, nodes: 1000, skipNodes: false, skipActions: false };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--runs') o.runs = Number(argv[++i]);
-    else if (a === '--nodes') o.nodes = Number(argv[++i]);
-    else if (a === '--skip-nodes') o.skipNodes = true;
-    else if (a === '--skip-actions') o.skipActions = true;
-  }
-  if (!(o.runs > 0) || !(o.nodes > 0)) throw new Error('--runs and --nodes must be positive numbers');
-  return o;
-}
-
-function percentile(values: readonly number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[i] ?? NaN;
+  const flags = parseFlags(argv);
+  return {
+    runs: numberFlag(flags, 'runs', 50, 1, 100_000),
+    nodes: numberFlag(flags, 'nodes', 1000, 1, 100_000),
+    skipNodes: switchFlag(flags, 'skip-nodes'),
+    skipActions: switchFlag(flags, 'skip-actions'),
+  };
 }
 
 const ms = (v: number) => `${v.toFixed(1)} ms`;
@@ -159,29 +153,21 @@ async function main(): Promise<void> {
     const noResize = createKubeActivities({ ...common, podResize: false });
 
     // Fixtures
-    await setup.apps.createNamespacedDeployment({
-      namespace: ns,
-      body: {
-        metadata: { name: 'web' },
-        spec: {
-          replicas: 1,
-          selector: { matchLabels: { app: 'web' } },
-          strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
-          template: { metadata: { labels: { app: 'web' } }, spec: podSpec() },
+    const deployment = (name: string, replicas: number, spec: ReturnType<typeof podSpec>, strategy?: object) =>
+      setup.apps.createNamespacedDeployment({
+        namespace: ns,
+        body: {
+          metadata: { name },
+          spec: {
+            replicas,
+            selector: { matchLabels: { app: name } },
+            ...(strategy ? { strategy } : {}),
+            template: { metadata: { labels: { app: name } }, spec },
+          },
         },
-      },
-    });
-    await setup.apps.createNamespacedDeployment({
-      namespace: ns,
-      body: {
-        metadata: { name: 'api' },
-        spec: {
-          replicas: 2,
-          selector: { matchLabels: { app: 'api' } },
-          template: { metadata: { labels: { app: 'api' } }, spec: podSpec('10m', '16Mi') },
-        },
-      },
-    });
+      });
+    await deployment('web', 1, podSpec(), { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } });
+    await deployment('api', 2, podSpec('10m', '16Mi'));
     for (const name of ['solo', 'plain', 'notes']) {
       await setup.core.createNamespacedPod({
         namespace: ns,
@@ -219,57 +205,42 @@ async function main(): Promise<void> {
       if (!p) throw new Error('no pod of Job yolo');
       return p.metadata?.name ?? '';
     };
+    /** Run i scales up (×2) when even, back down (×0.5) when odd, so every run changes something. */
+    const upDown =
+      (activities: typeof a, resource: 'cpu' | 'memory', pod: () => string) =>
+      (i: number): Promise<ActionResult> =>
+        activities.scaleResources({
+          policy: i % 2 === 0 ? `${resource}_scale_up` : `${resource}_scale_down`,
+          namespace: ns,
+          pod: pod(),
+          factor: i % 2 === 0 ? 2 : 0.5,
+          operationId: next(),
+        });
+    const findWebPod = async () => {
+      current = (await onePod('app=web')).metadata?.name ?? '';
+    };
+    const findJobPod = async () => {
+      current = await waitUntil('job pod', 60_000, jobPod);
+    };
     const scenarios: Scenario[] = [
       {
         name: 'cpu_scale_up/down · Deployment (rolling update)',
-        prepare: async () => {
-          current = (await onePod('app=web')).metadata?.name ?? '';
-        },
-        act: (i) =>
-          a.scaleResources({
-            policy: i % 2 === 0 ? 'cpu_scale_up' : 'cpu_scale_down',
-            namespace: ns,
-            pod: current,
-            factor: i % 2 === 0 ? 2 : 0.5,
-            operationId: next(),
-          }),
+        prepare: findWebPod,
+        act: upDown(a, 'cpu', () => current),
       },
       {
         name: 'memory_scale_up/down · standalone pod (in-place resize)',
-        act: (i) =>
-          a.scaleResources({
-            policy: i % 2 === 0 ? 'memory_scale_up' : 'memory_scale_down',
-            namespace: ns,
-            pod: 'solo',
-            factor: i % 2 === 0 ? 2 : 0.5,
-            operationId: next(),
-          }),
+        act: upDown(a, 'memory', () => 'solo'),
         between: async () => kubelet('solo'),
       },
       {
         name: 'cpu_scale_up/down · standalone pod (delete + recreate)',
-        act: (i) =>
-          noResize.scaleResources({
-            policy: i % 2 === 0 ? 'cpu_scale_up' : 'cpu_scale_down',
-            namespace: ns,
-            pod: 'plain',
-            factor: i % 2 === 0 ? 2 : 0.5,
-            operationId: next(),
-          }),
+        act: upDown(noResize, 'cpu', () => 'plain'),
       },
       {
         name: 'cpu_scale_up/down · Job (recreate)',
-        prepare: async () => {
-          current = await waitUntil('job pod', 60_000, jobPod);
-        },
-        act: (i) =>
-          a.scaleResources({
-            policy: i % 2 === 0 ? 'cpu_scale_up' : 'cpu_scale_down',
-            namespace: ns,
-            pod: current,
-            factor: i % 2 === 0 ? 2 : 0.5,
-            operationId: next(),
-          }),
+        prepare: findJobPod,
+        act: upDown(a, 'cpu', () => current),
       },
       {
         name: 'replica_scale_up/down · Deployment',
@@ -284,9 +255,7 @@ async function main(): Promise<void> {
       },
       {
         name: 'task_offloading · Job (Prometheus + recreate with affinity)',
-        prepare: async () => {
-          current = await waitUntil('job pod', 60_000, jobPod);
-        },
+        prepare: findJobPod,
         act: () => a.offloadTask({ namespace: ns, pod: current, tier, operationId: next() }),
       },
       {
@@ -298,9 +267,7 @@ async function main(): Promise<void> {
       },
       {
         name: 'node_overload · evict (Eviction API)',
-        prepare: async () => {
-          current = (await onePod('app=web')).metadata?.name ?? '';
-        },
+        prepare: findWebPod,
         act: () => a.evictPod({ namespace: ns, pod: current, operationId: next() }),
       },
       {
@@ -481,7 +448,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  console.error(err instanceof Error ? (err.stack ?? err.message) : err);
-  process.exitCode = 1;
-});
+runMain(main);

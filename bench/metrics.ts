@@ -25,21 +25,9 @@ import {
   uniqueName,
   waitFor,
 } from '../test/support/metrics-pods';
-
-const out = (line: string): void => {
-  process.stdout.write(`${line}\n`);
-};
-
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : Number.NaN;
-  return Number.isFinite(v) && v > 0 ? v : fallback;
-}
-
-function percentile(values: readonly number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? Number.NaN;
-}
+import { numberFlag, parseFlags, switchFlag } from './support/flags';
+import { out, runMain } from './support/output';
+import { percentile } from './support/stats';
 
 const ms = (v: number) => `${v.toFixed(1)} ms`;
 
@@ -227,11 +215,13 @@ async function influxThroughput(
 async function main(): Promise<void> {
   out(`Talon metrics benchmark — node ${process.version}, ${new Date().toISOString()}`);
   await ruleThroughput();
-  if (process.argv.includes('--no-servers')) return;
-  await gatherLatency(arg('pods', 100), arg('rounds', 10), arg('samples', 60));
+  const flags = parseFlags(process.argv.slice(2));
+  if (switchFlag(flags, 'no-servers')) return;
+  await gatherLatency(
+    numberFlag(flags, 'pods', 100, 1, 100_000),
+    numberFlag(flags, 'rounds', 10, 1, 100_000),
+    numberFlag(flags, 'samples', 60, 1, 100_000),
+  );
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-  process.exitCode = 1;
-});
+runMain(main);

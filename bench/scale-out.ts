@@ -7,7 +7,6 @@
  * show where the time goes.
  *   npm run bench:scale-out            (BENCH_WORKFLOWS=60 per measurement by default)
  */
-import { readdir, readFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { Client, Connection } from '@temporalio/client';
 import { loadStackConfig, stackEndpoints } from '../src/config/local-stack';
@@ -20,37 +19,24 @@ import {
   writeWorkflowBundle,
   type FleetWorker,
 } from '../test/support/worker-fleet';
+import { CLOCK_TICKS, processIds, readProcStat } from './support/machine';
+import { out, runMain } from './support/output';
 
 const WORKFLOWS = Number(process.env.BENCH_WORKFLOWS ?? '60');
 const WORKER_COUNTS = [1, 2, 3];
 /** A measurement that has not finished by then is cut: what completed counts, the rest is terminated. */
 const TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_SECONDS ?? '300') * 1000;
-const TICKS = 100; // USER_HZ on Linux
-
-const out = (line: string): void => {
-  process.stdout.write(`${line}\n`);
-};
 
 /** utime+stime in seconds of a pid and, optionally, of its direct children (PostgreSQL backends). */
 async function cpuSeconds(pid: number, withChildren = false): Promise<number> {
-  const read = async (p: number): Promise<{ ppid: number; cpu: number } | undefined> => {
-    try {
-      const stat = await readFile(`/proc/${p}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      return { ppid: Number(fields[1]), cpu: (Number(fields[11]) + Number(fields[12])) / TICKS };
-    } catch {
-      return undefined;
-    }
-  };
-  let total = (await read(pid))?.cpu ?? 0;
+  let ticks = (await readProcStat(pid))?.cpuTicks ?? 0;
   if (withChildren) {
-    for (const name of await readdir('/proc')) {
-      if (!/^\d+$/.test(name)) continue;
-      const s = await read(Number(name));
-      if (s && s.ppid === pid) total += s.cpu;
+    for (const child of await processIds()) {
+      const s = await readProcStat(child);
+      if (s && s.ppid === pid) ticks += s.cpuTicks;
     }
   }
-  return total;
+  return ticks / CLOCK_TICKS;
 }
 
 interface Backend {
@@ -226,7 +212,4 @@ function interpretation(rows: readonly Row[]): string {
   );
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exitCode = 1;
-});
+runMain(main);

@@ -7,12 +7,8 @@ import { placeTask, type NodeCandidate } from '../src/domain/placement';
 import { rankAlgorithms } from '../src/domain/selection';
 import { BUILTIN_METRICS, type AlgorithmEntry } from '../src/domain/taxonomy';
 import { seededRandom } from '../tools/taxonomy/corrupt';
-
-function argument(name: string, fallback: number): number {
-  const i = process.argv.indexOf(name);
-  const value = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  return Number.isFinite(value) && value > 0 ? value : fallback;
-}
+import { numberFlag, parseFlags } from './support/flags';
+import { mean, percentile } from './support/stats';
 
 function candidates(n: number, rng: () => number): AlgorithmEntry[] {
   return Array.from({ length: n }, (_, i) => ({
@@ -41,10 +37,6 @@ function nodes(n: number, rng: () => number): NodeCandidate[] {
   }));
 }
 
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
-}
-
 function time(label: string, reps: number, fn: () => unknown): void {
   for (let i = 0; i < Math.min(50, reps); i++) fn();
   const samples: number[] = [];
@@ -54,15 +46,14 @@ function time(label: string, reps: number, fn: () => unknown): void {
     samples.push(Number(process.hrtime.bigint() - t0) / 1e6);
   }
   samples.sort((a, b) => a - b);
-  const mean = samples.reduce((s, v) => s + v, 0) / samples.length;
   const fmt = (ms: number): string => ms.toFixed(3).padStart(9);
   console.log(
     `${label.padEnd(34)} p50 ${fmt(percentile(samples, 50))} ms  p99 ${fmt(percentile(samples, 99))} ms  ` +
-      `mean ${fmt(mean)} ms  max ${fmt(samples[samples.length - 1] ?? NaN)} ms  (${reps} reps)`,
+      `mean ${fmt(mean(samples))} ms  max ${fmt(samples[samples.length - 1] ?? NaN)} ms  (${reps} reps)`,
   );
 }
 
-const reps = argument('--reps', 500);
+const reps = numberFlag(parseFlags(process.argv.slice(2)), 'reps', 500, 1, 10_000_000);
 const rng = seededRandom(42);
 const priorities = { quality: 70, energy: 30 };
 console.log(

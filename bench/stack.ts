@@ -26,10 +26,8 @@ import {
   testKube,
   waitFor,
 } from '../test/support/kube';
+import { out, runMain } from './support/output';
 
-const out = (line: string): void => {
-  process.stdout.write(`${line}\n`);
-};
 const quiet = (): void => undefined;
 const secs = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 
@@ -231,7 +229,4 @@ async function main(): Promise<void> {
   if (want('alert')) await alertLatency(config, 3);
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exitCode = 1;
-});
+runMain(main);

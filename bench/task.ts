@@ -15,22 +15,14 @@ import { TalonClient } from '../src/client/talon-client';
 import { loadKubeConfig } from '../src/kube/config';
 import { loadTalonConfig } from '../workers/config';
 import { createTalonWorker } from '../workers/worker';
-
-function argument(name: string, fallback: number): number {
-  const i = process.argv.indexOf(name);
-  const value = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  return Number.isFinite(value) && value >= 0 ? value : fallback;
-}
-
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  const rank = Math.ceil((p / 100) * sorted.length) - 1;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, rank))] as number;
-}
+import { numberFlag, parseFlags } from './support/flags';
+import { runMain } from './support/output';
+import { percentile } from './support/stats';
 
 async function main(): Promise<void> {
-  const runs = argument('--runs', 50);
-  const warmup = argument('--warmup', 3);
+  const flags = parseFlags(process.argv.slice(2));
+  const runs = numberFlag(flags, 'runs', 50, 0, 100_000);
+  const warmup = numberFlag(flags, 'warmup', 3, 0, 100_000);
   const suffix = randomBytes(3).toString('hex');
   const config = loadTalonConfig({ ...process.env, TALON_TASK_QUEUE: `talon-bench-task-${suffix}` });
   const kc = loadKubeConfig(config.kube);
@@ -80,7 +72,7 @@ async function main(): Promise<void> {
   ];
   const latencies: number[] = [];
   const timedOut: string[] = [];
-  const timeoutMs = argument('--timeout', 120) * 1000;
+  const timeoutMs = numberFlag(flags, 'timeout', 120, 0, 86_400) * 1000;
   const inWorkflow: number[] = [];
   const ids: string[] = [];
   try {
@@ -143,7 +135,4 @@ async function main(): Promise<void> {
   );
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exitCode = 1;
-});
+runMain(main);

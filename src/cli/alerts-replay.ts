@@ -16,7 +16,7 @@ import type { DecisionSource, PolicyDecision, RankedPolicy } from '../domain/pol
 import type { AppliedChange, PodTarget } from '../domain/remediation';
 import { hasFeature, recentMean, workloadOf } from '../domain/window';
 import { alertmanagerPayload, describeIssues, normaliseAlertmanager } from '../webhook/payloads';
-import { CliError } from './errors';
+import { CliError, errorMessage as message } from './errors';
 
 export type AlertmanagerPayload = z.infer<typeof alertmanagerPayload>;
 
@@ -108,12 +108,6 @@ export interface ParsedPayload {
   readonly line?: number;
   readonly payload: AlertmanagerPayload;
 }
-
-// Duck-typed: errors from Node's own modules may come from another realm (jest), where instanceof fails.
-const message = (err: unknown): string => {
-  const text = (err as { message?: unknown } | null)?.message;
-  return typeof text === 'string' ? text : String(err);
-};
 
 /**
  * A file of recorded notifications: one Alertmanager webhook payload, a JSON array of them, or one per line

@@ -5,3 +5,9 @@ export class CliError extends Error {
     super(message, { cause });
   }
 }
+
+/** An error's message. Duck-typed: errors from Node's own modules may come from another realm (jest), where instanceof fails. */
+export function errorMessage(err: unknown): string {
+  const text = (err as { message?: unknown } | null)?.message;
+  return typeof text === 'string' ? text : String(err);
+}

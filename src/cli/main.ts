@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { devCommand, loadDevExport, type Configure } from './dev-commands';
 import { registerModelCommands } from './model';
-import { registerRemediationCommands } from './remediation-commands';
+import { registerRemediationCommands } from './remediation';
 import { registerRunCommands } from './run-commands';
 import { registerTaskCommands } from './task-commands';
 import { registerTaxonomyCommands } from './task-taxonomy';

@@ -5,14 +5,15 @@
  * result. Each command is an exported action function (tests call them without a process).
  */
 import { InvalidArgumentError, type Command } from 'commander';
-import { TalonClient, TaskNotFoundError, type SubmitTaskRequest, type TaskStatus } from '../client/talon-client';
+import { TaskNotFoundError, type TalonClient, type SubmitTaskRequest, type TaskStatus } from '../client/talon-client';
 import { normalisePriorities, parsePriorities } from '../domain/priorities';
 import { selectAlgorithm } from '../domain/selection';
 import type { Taxonomy } from '../domain/taxonomy';
 import type { DeployTaskResult, TaskState } from '../contracts/deploy-task';
 import { loadTaxonomy } from '../tasks/taxonomy-store';
 import { loadTalonConfig, type TalonConfig } from '../../workers/config';
-import { CliError } from './errors';
+import { withTalonClient } from './connect';
+import { CliError, errorMessage as message } from './errors';
 
 export interface TaskCliIo {
   readonly out: (text: string) => void;
@@ -32,11 +33,6 @@ const processIo: TaskCliIo = {
   out: (text) => process.stdout.write(`${text}\n`),
   progress: (text) =>
     process.stderr.isTTY ? process.stderr.write(`\r\x1b[2K${text}`) : process.stderr.write(`${text}\n`),
-};
-
-const message = (err: unknown): string => {
-  const text = (err as { message?: unknown } | null)?.message;
-  return typeof text === 'string' ? text : String(err);
 };
 
 export interface SubmitOptions {
@@ -75,19 +71,8 @@ export function checkSubmission(taxonomy: Taxonomy, task: string, opts: SubmitOp
   }
 }
 
-async function withTalon<T>(deps: TaskCliDeps, fn: (talon: TalonClient) => Promise<T>): Promise<T> {
-  const config = deps.config ?? loadTalonConfig();
-  let talon: TalonClient;
-  try {
-    talon = await TalonClient.connect(config.temporal);
-  } catch (err) {
-    throw new CliError(`cannot reach Temporal at ${config.temporal.address}: ${message(err)}`, err);
-  }
-  try {
-    return await fn(talon);
-  } finally {
-    await talon.close();
-  }
+function withTalon<T>(deps: TaskCliDeps, fn: (talon: TalonClient) => Promise<T>): Promise<T> {
+  return withTalonClient(deps.config ?? loadTalonConfig(), fn);
 }
 
 /** One progress line: step, algorithm, node, attempt, elapsed time. */

@@ -17,16 +17,13 @@ import { NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@tem
 import { createMetricsActivities } from '../../activities/metrics';
 import { TalonClient } from '../../src/client/talon-client';
 import type { WhatIfReport } from '../../src/cli/alerts-replay';
-import {
-  alertsReplayAction,
-  answerApprovalAction,
-  cancelAction,
-  historyExportAction,
-  listAction,
-  statusAction,
-  type RemediationCliDeps,
-  type StatusView,
-} from '../../src/cli/remediation-commands';
+import type { RemediationCliDeps } from '../../src/cli/remediation';
+import { answerApprovalAction } from '../../src/cli/remediation/approve';
+import { cancelAction } from '../../src/cli/remediation/cancel';
+import { historyExportAction } from '../../src/cli/remediation/history';
+import { listAction } from '../../src/cli/remediation/list';
+import { alertsReplayAction } from '../../src/cli/remediation/replay';
+import { statusAction, type StatusView } from '../../src/cli/remediation/status';
 import { alertWorkflowId, type TalonAlert } from '../../src/domain/alert';
 import type { PolicyDecision } from '../../src/domain/policy';
 import type { ApplyPolicyInput, ApplyPolicyResult } from '../../src/domain/remediation';

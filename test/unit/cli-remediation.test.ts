@@ -18,21 +18,15 @@ import {
   type WhatIfActivities,
 } from '../../src/cli/alerts-replay';
 import { CliError } from '../../src/cli/errors';
-import {
-  alertsReplayAction,
-  answerApprovalAction,
-  cancelAction,
-  checkWorkflowId,
-  defaultHistoryPath,
-  describeEngine,
-  formatIntake,
-  formatList,
-  formatStatus,
-  historyExportAction,
-  historyFileName,
-  registerRemediationCommands,
-  type StatusView,
-} from '../../src/cli/remediation-commands';
+import { registerRemediationCommands } from '../../src/cli/remediation';
+import { answerApprovalAction } from '../../src/cli/remediation/approve';
+import { checkWorkflowId } from '../../src/cli/remediation/arguments';
+import { cancelAction } from '../../src/cli/remediation/cancel';
+import { defaultHistoryPath, historyExportAction, historyFileName } from '../../src/cli/remediation/history';
+import { formatIntake } from '../../src/cli/remediation/intake';
+import { formatList } from '../../src/cli/remediation/list';
+import { alertsReplayAction, describeEngine } from '../../src/cli/remediation/replay';
+import { formatStatus, type StatusView } from '../../src/cli/remediation/status';
 import type { TalonAlert } from '../../src/domain/alert';
 import { MODEL_FEATURES } from '../../src/domain/features';
 import type { PolicyDecision } from '../../src/domain/policy';

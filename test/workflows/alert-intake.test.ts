@@ -19,7 +19,7 @@ import { INTAKE_WORKFLOW_TYPE, intakeWorkflowId, type AlertIntakeInput } from '.
 import { loadStackConfig, stackEndpoints } from '../../src/config/local-stack';
 import { bundleWorkflows } from '../../workers/bundle';
 import { loadTalonConfig } from '../../workers/config';
-import { intakeAction } from '../../src/cli/remediation-commands';
+import { intakeAction } from '../../src/cli/remediation/intake';
 import type { RemediateAlertResult } from '../../src/contracts/remediate-alert';
 import { waitFor } from '../support/kube';
 import { stubActivities } from '../support/stub-activities';
