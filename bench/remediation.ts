@@ -58,7 +58,7 @@ import { alertmanagerPayload, normaliseAlertmanager } from '../src/webhook/paylo
 import { startWebhookServer } from '../src/webhook/server';
 import { createRemediationActivities } from '../activities/remediation';
 import { activityDepsFromConfig, createActivities } from '../workers/activities';
-import { loadTalonConfig, type TalonConfig } from '../workers/config';
+import { loadTalonConfig, type TalonConfig } from '../src/config/talon-config';
 import { bundleWorkflows } from '../workers/bundle';
 import { cacheBound, createTalonWorker, type WorkerTuning } from '../workers/worker';
 import { testKube, type TestKube } from '../test/support/kube';

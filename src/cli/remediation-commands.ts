@@ -19,7 +19,7 @@ import { WORKFLOW_TYPES } from '../contracts/common';
 import type { AttemptRecord, RemediationState } from '../contracts/alert-episode';
 import { intakeWorkflowId, type IntakeState } from '../contracts/alert-intake';
 import { activityDepsFromConfig, createActivityGroups, type ModelStatus } from '../../workers/activities';
-import { loadTalonConfig, type TalonConfig } from '../../workers/config';
+import { loadTalonConfig, type TalonConfig } from '../config/talon-config';
 import { formatWhatIf, parsePayloads, whatIfPayloads, type WhatIfActivities, type WhatIfReport } from './alerts-replay';
 import { CliError } from './errors';
 
