@@ -1,4 +1,5 @@
-// Lint rules: typed TypeScript, no floating promises, and no Node or adapters inside workflows/.
+// Lint rules: typed TypeScript, no floating promises, no Node or adapters inside workflows/, and the layering of
+// DESIGN.md's folder table as path zones (an import that points up the house fails lint).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import importPlugin from 'eslint-plugin-import';
@@ -20,6 +21,88 @@ const workflowForbidden = [
   '@temporalio/worker',
   '@temporalio/activity',
 ];
+
+/** Adapters and faces: what the domain never imports. */
+const adapters = [
+  './src/kube',
+  './src/metrics',
+  './src/policy',
+  './src/webhook',
+  './src/cli',
+  './src/client',
+  './src/config',
+  './src/observability',
+  './activities',
+  './workers',
+];
+/** Development code outside the runtime: nothing the image ships may import it. */
+const devOnly = ['./tools', './training', './bench', './test'];
+
+export const layerZones = [
+  {
+    target: './src/domain',
+    from: [...adapters, './src/contracts', './workflows'],
+    message: 'src/domain is pure: it imports no adapter, face, contract or workflow (DESIGN.md, folder table).',
+  },
+  {
+    target: './src/contracts',
+    from: [...adapters, './workflows'],
+    message: 'src/contracts imports only src/domain: workflows and faces share it (DESIGN.md, folder table).',
+  },
+  {
+    target: './src/config',
+    from: adapters.filter((a) => a !== './src/config'),
+    message: 'src/config sits below its users: it imports only src/domain and src/contracts.',
+  },
+  {
+    target: './workflows',
+    from: './src',
+    except: ['./domain', './contracts'],
+    message: 'Workflows import only src/domain, src/contracts and activity types.',
+  },
+  {
+    target: './workflows',
+    from: ['./workers', ...devOnly],
+    message: 'Workflows import only src/domain, src/contracts and activity types.',
+  },
+  {
+    target: './activities',
+    from: ['./src/webhook', './src/cli', './workers'],
+    message: 'Activities know no face: no HTTP or CLI code, nothing from workers/.',
+  },
+  {
+    // `talon worker`, `bundle-workflows` and `alerts replay` still start the worker layer from the CLI; until
+    // the entry point composes them from above (see issue 18's closing note), only these three are allowed.
+    target: './src',
+    from: './workers',
+    except: ['./worker.ts', './bundle.ts', './activities.ts'],
+    message: 'src/ imports nothing from workers/: workers compose src/, never the other way round.',
+  },
+  {
+    target: [
+      './src/domain',
+      './src/contracts',
+      './src/config',
+      './src/client',
+      './src/webhook',
+      './src/kube',
+      './src/metrics',
+      './src/policy',
+      './src/observability',
+      './src/tasks',
+    ],
+    from: './workers',
+    message: 'src/ imports nothing from workers/: workers compose src/, never the other way round.',
+  },
+  {
+    target: './src',
+    from: devOnly,
+    message: 'src/ is the runtime: it imports nothing from tools/, training/, bench/ or test/.',
+  },
+];
+
+/** The layering rule as every TypeScript file gets it (test/unit/lint-zones.test.ts lints probes with it). */
+export const layerRule = ['error', { basePath: import.meta.dirname, zones: layerZones }];
 
 export default tseslint.config(
   {
@@ -49,6 +132,21 @@ export default tseslint.config(
       '@typescript-eslint/require-await': 'off',
       eqeqeq: ['error', 'always'],
       'import/no-cycle': 'error',
+      'import/no-restricted-paths': layerRule,
+    },
+  },
+  {
+    files: ['activities/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: ['express', 'commander'].map((name) => ({
+            name,
+            message: 'Activities know no face: no HTTP or CLI code.',
+          })),
+        },
+      ],
     },
   },
   {

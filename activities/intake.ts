@@ -9,6 +9,7 @@ import { Context } from '@temporalio/activity';
 import { isGrpcServiceError, ServiceError, type Client } from '@temporalio/client';
 import { handOffAlert } from '../src/client/hand-off';
 import { alertWorkflowId, type TalonAlert } from '../src/domain/alert';
+import { DEFAULT_WORKER } from '../src/config/defaults';
 import type { RemediationStartSettings } from '../src/contracts/alert-workflows';
 import type { DispatchAlertsInput, DispatchResult } from '../src/contracts/alert-intake';
 
@@ -23,7 +24,7 @@ export interface IntakeActivityDeps {
   readonly onDispatched?: (result: DispatchResult) => void;
 }
 
-export const DEFAULT_DISPATCH_CONCURRENCY = 8;
+const DEFAULT_DISPATCH_CONCURRENCY = DEFAULT_WORKER.intakeDispatchConcurrency;
 /** gRPC status INVALID_ARGUMENT. */
 const GRPC_INVALID_ARGUMENT = 3;
 

@@ -15,7 +15,7 @@ import { parseManifest, toolDir } from '../tools/stack/setup';
 import { stackDown, stackUp } from '../tools/stack/stack';
 import { TOOLS } from '../tools/stack/tools';
 import { startWebhookServer } from '../src/webhook/server';
-import { loadTalonConfig } from '../workers/config';
+import { loadTalonConfig } from '../src/config/talon-config';
 import { createTalonWorker } from '../workers/worker';
 import {
   createLoadedDeployment,

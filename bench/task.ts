@@ -13,7 +13,7 @@ import { cpus, loadavg } from 'node:os';
 import { BatchV1Api, CoreV1Api, Watch, type V1Job } from '@kubernetes/client-node';
 import { TalonClient } from '../src/client/talon-client';
 import { loadKubeConfig } from '../src/kube/config';
-import { loadTalonConfig } from '../workers/config';
+import { loadTalonConfig } from '../src/config/talon-config';
 import { createTalonWorker } from '../workers/worker';
 import { numberFlag, parseFlags } from './support/flags';
 import { runMain } from './support/output';

@@ -20,7 +20,7 @@ import { PrometheusClient } from '../src/metrics/prometheus';
 import { loadPolicyModel } from '../src/policy/model';
 import { loadTaxonomy, type LoadTaxonomyOptions } from '../src/tasks/taxonomy-store';
 import type { PolicyModel } from '../src/policy/breaker';
-import type { TalonConfig } from './config';
+import type { TalonConfig } from '../src/config/talon-config';
 
 export interface ActivityDeps {
   readonly kubeConfig: KubeConfig;

@@ -8,7 +8,7 @@ import { createIntakeActivities } from '../activities/intake';
 import { loadKubeConfig } from '../src/kube/config';
 import { TalonMetrics } from '../src/observability/metrics';
 import { activityDepsFromConfig, createActivities } from './activities';
-import type { TalonConfig } from './config';
+import type { TalonConfig } from '../src/config/talon-config';
 import { serveWorkerHttp, type WorkerHttp } from './http';
 import { ActivityMetricsInterceptor, metricsSinks } from './telemetry';
 import { FaultInjectionInterceptor } from './fault-injection';

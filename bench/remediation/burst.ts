@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { TalonMetrics } from '../../src/observability/metrics';
 import { startWebhookServer } from '../../src/webhook/server';
-import { loadTalonConfig } from '../../workers/config';
+import { loadTalonConfig } from '../../src/config/talon-config';
 import { mapLimit, sleep } from '../support/async';
 import { onCleanup } from '../support/cleanup';
 import { numberFlag, type Flags } from '../support/flags';

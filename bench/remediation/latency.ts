@@ -11,7 +11,7 @@ import { alertWorkflowId } from '../../src/domain/alert';
 import { TalonMetrics } from '../../src/observability/metrics';
 import type { AlertSink } from '../../src/webhook/app';
 import { startWebhookServer } from '../../src/webhook/server';
-import { loadTalonConfig } from '../../workers/config';
+import { loadTalonConfig } from '../../src/config/talon-config';
 import { testKube } from '../../test/support/kube';
 import { sleep } from '../support/async';
 import { onCleanup } from '../support/cleanup';

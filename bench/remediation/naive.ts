@@ -20,7 +20,7 @@ import { DEFAULT_METRICS_CONFIG } from '../../src/metrics/queries';
 import { evaluateRules } from '../../src/policy/rules';
 import { alertmanagerPayload, normaliseAlertmanager } from '../../src/webhook/payloads';
 import { createRemediationActivities } from '../../activities/remediation';
-import type { TalonConfig } from '../../workers/config';
+import type { TalonConfig } from '../../src/config/talon-config';
 import { errText } from '../support/output';
 
 export interface NaiveRecord {

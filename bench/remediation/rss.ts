@@ -1,7 +1,7 @@
 /** RSS: `--workflows` remediations parked in cool-down on a worker with stubbed activities; the worker process's RSS. */
 import { randomBytes } from 'node:crypto';
 import { alertWorkflowId } from '../../src/domain/alert';
-import { loadTalonConfig } from '../../workers/config';
+import { loadTalonConfig } from '../../src/config/talon-config';
 import { mapLimit, sleep } from '../support/async';
 import { onCleanup } from '../support/cleanup';
 import { numberFlag, type Flags } from '../support/flags';

@@ -8,7 +8,7 @@ import { DefaultLogger, makeTelemetryFilterString, Runtime } from '@temporalio/w
 import type { ApplyPolicyResult } from '../../src/domain/remediation';
 import { loadKubeConfig } from '../../src/kube/config';
 import { activityDepsFromConfig, createActivities } from '../../workers/activities';
-import { loadTalonConfig } from '../../workers/config';
+import { loadTalonConfig } from '../../src/config/talon-config';
 import { cacheBound, createTalonWorker, type WorkerTuning } from '../../workers/worker';
 import { stubActivities } from '../../test/support/stub-activities';
 import { numberFlag, switchFlag, type Flags } from '../support/flags';

@@ -1,6 +1,6 @@
 /** The commands' one way to Temporal: connect with the CLI's configuration, run, always close. */
 import { TalonClient } from '../client/talon-client';
-import type { TalonConfig } from '../../workers/config';
+import type { TalonConfig } from '../config/talon-config';
 import { CliError, errorMessage } from './errors';
 
 /** Runs `fn` with a connected client and closes it afterwards; an unreachable server is a CliError. */

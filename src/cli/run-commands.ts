@@ -4,7 +4,7 @@ import { TalonClient } from '../client/talon-client';
 import { TalonMetrics } from '../observability/metrics';
 import { loadTaxonomy } from '../tasks/taxonomy-store';
 import { startWebhookServer, type RunningWebhook } from '../webhook/server';
-import { loadTalonConfig, type TalonConfig } from '../../workers/config';
+import { loadTalonConfig, type TalonConfig } from '../config/talon-config';
 import { createTalonWorker, type TalonWorker } from '../../workers/worker';
 import { writeWorkflowBundle } from '../../workers/bundle';
 

@@ -11,7 +11,7 @@ import { selectAlgorithm } from '../domain/selection';
 import type { Taxonomy } from '../domain/taxonomy';
 import type { DeployTaskResult, TaskState } from '../contracts/deploy-task';
 import { loadTaxonomy } from '../tasks/taxonomy-store';
-import { loadTalonConfig, type TalonConfig } from '../../workers/config';
+import { loadTalonConfig, type TalonConfig } from '../config/talon-config';
 import { withTalonClient } from './connect';
 import { CliError, errorMessage as message } from './errors';
 

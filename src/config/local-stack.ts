@@ -131,3 +131,32 @@ export function stackEndpoints(config: StackConfig): StackEndpoints {
 export function webhookTokenPath(config: StackConfig): string {
   return join(config.stateDir, 'alertmanager', 'webhook-token');
 }
+
+/** What Talon's configuration takes from the local stack for every endpoint the environment leaves unset. */
+export interface LocalFallbacks {
+  readonly temporalAddress: string;
+  readonly kubeconfigPath: string;
+  readonly prometheusUrl: string;
+  readonly influx: { readonly url: string; readonly token: string; readonly org: string; readonly bucket: string };
+  /** The webhook listens here (TALON_WEBHOOK_PORT, validated with the stack's other ports). */
+  readonly webhookPort: number;
+  /** Where `stack up` writes the bearer token the local Alertmanager sends; used when the file exists. */
+  readonly webhookTokenFile: string;
+}
+
+/**
+ * The one source of the local stack's addresses as fallbacks (under `env`: its TALON_*_PORT variables, its state
+ * directory). A parameter of loadTalonConfig, so a caller (a test, an embedding application) can hand in others.
+ */
+export function localStackFallbacks(env: NodeJS.ProcessEnv = process.env): LocalFallbacks {
+  const stack = loadStackConfig(env);
+  const local = stackEndpoints(stack);
+  return {
+    temporalAddress: local.temporalAddress,
+    kubeconfigPath: local.kubeconfigPath,
+    prometheusUrl: local.prometheusUrl,
+    influx: local.influx,
+    webhookPort: stack.ports.webhook,
+    webhookTokenFile: webhookTokenPath(stack),
+  };
+}

@@ -11,14 +11,6 @@
  */
 import { HttpError } from './errors';
 
-/**
- * About 1.3 s of work for the ~50 hand-offs/s of the 2-core local stack (issue 5's burst), well inside the
- * 5 s hand-off timeout, so what is admitted gets through; a production Temporal clears it far faster.
- */
-export const DEFAULT_MAX_INFLIGHT_ALERTS = 64;
-/** Short: slots free up within about a second at the default bound, and Alertmanager backs off anyway. */
-export const DEFAULT_OVERLOAD_RETRY_AFTER_SECONDS = 2;
-
 /** Slots held by one admitted request; give each back once its hand-off has settled. */
 export interface Permit {
   /** Gives back `count` slots (all still held when omitted); giving back more than is held is a no-op. */

@@ -6,25 +6,13 @@
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
 import type { z } from 'zod';
 import { alertWorkflowId, type TalonAlert } from '../domain/alert';
+import type { WebhookSettings } from '../config/defaults';
 import type { TalonMetrics } from '../observability/metrics';
-import {
-  Admission,
-  DEFAULT_MAX_INFLIGHT_ALERTS,
-  DEFAULT_OVERLOAD_RETRY_AFTER_SECONDS,
-  holdingSlot,
-  overloaded,
-} from './admission';
+import { Admission, holdingSlot, overloaded } from './admission';
 import { authMiddleware, type WebhookAuth } from './auth';
-import {
-  DEFAULT_INTAKE_MAX_BATCH,
-  DEFAULT_INTAKE_MAX_PENDING,
-  DEFAULT_INTAKE_SHARDS,
-  IntakeBatcher,
-  type IntakeMode,
-  type IntakeSink,
-} from './intake';
+import { IntakeBatcher, type IntakeSink } from './intake';
 import { HttpError } from './errors';
-import { DEFAULT_HANDOFF_TIMEOUT_MS, withTimeout } from './timeout';
+import { withTimeout } from './timeout';
 import {
   alertmanagerPayload,
   describeIssues,
@@ -47,29 +35,20 @@ export interface WebhookDeps {
   readonly auth: WebhookAuth;
   /** Whether Temporal answers; drives /readyz. */
   readonly ready: () => Promise<boolean>;
-  /** Largest accepted body, as express understands it ('1mb'). */
-  readonly bodyLimit?: string;
-  /** Give up on Temporal after this long and answer 503. */
-  readonly handoffTimeoutMs?: number;
-  /** Most alerts (and task submissions) handed to Temporal at once; beyond it, 503 overloaded. */
-  readonly maxInflightAlerts?: number;
-  /** Retry-After (seconds) of a 503 overloaded. */
-  readonly overloadRetryAfterSeconds?: number;
+  /** Body limit, hand-off timeout and bound, the intake's mode and shape: from src/config, complete. */
+  readonly settings: WebhookSettings;
   /** Task submission (`/api/tasks`); absent, the routes are not served. */
   readonly tasks?: TaskRoutesDeps;
   /**
-   * The alert intake (intake.ts): 'spill' sends what the admission bound refuses there instead of answering
-   * 503, 'always' sends every alert there; absent or 'off', neither.
+   * Where the alert intake (intake.ts) writes. With it, settings.intake.mode 'spill' sends what the admission
+   * bound refuses there instead of answering 503, 'always' sends every alert there; without it, or 'off',
+   * neither.
    */
   readonly intake?: IntakeDeps;
 }
 
 export interface IntakeDeps {
-  readonly mode: IntakeMode;
   readonly sink: IntakeSink;
-  readonly shards?: number;
-  readonly maxBatch?: number;
-  readonly maxPending?: number;
   /**
    * Once an alert spilled, the next ones go to the intake too for this long (ms): during a storm the direct
    * path's workflow starts would only compete with the intake's writes for Temporal, and keeping to one path
@@ -106,11 +85,11 @@ function alertRoute<S extends z.ZodType>(
   schema: S,
   normalise: (payload: z.infer<S>) => NormalisedBatch,
 ): RequestHandler {
-  const always = deps.intake?.mode === 'always';
-  const timeoutMs = deps.handoffTimeoutMs ?? DEFAULT_HANDOFF_TIMEOUT_MS;
+  const always = intake !== undefined && deps.settings.intake.mode === 'always';
+  const timeoutMs = deps.settings.handoffTimeoutMs;
   const stormWindowMs = deps.intake?.stormWindowMs ?? DEFAULT_STORM_WINDOW_MS;
   const spillAt = deps.intake?.spillAt ?? DEFAULT_SPILL_AT;
-  const retryAfter = deps.overloadRetryAfterSeconds ?? DEFAULT_OVERLOAD_RETRY_AFTER_SECONDS;
+  const retryAfter = deps.settings.overloadRetryAfterSeconds;
   return async (req, res) => {
     if (!req.is('application/json'))
       throw new HttpError(415, 'unsupported_media_type', 'send Content-Type: application/json');
@@ -211,19 +190,20 @@ const errorHandler =
   };
 
 export function createWebhookApp(deps: WebhookDeps): Express {
+  const { settings } = deps;
   const admission = new Admission({
-    limit: deps.maxInflightAlerts ?? DEFAULT_MAX_INFLIGHT_ALERTS,
+    limit: settings.maxInflightAlerts,
     onChange: (n) => deps.metrics.inflightAlerts.set(n),
   });
   deps.metrics.maxInflightAlerts.set(admission.limit);
   const intake =
-    deps.intake && deps.intake.mode !== 'off'
+    deps.intake && settings.intake.mode !== 'off'
       ? new IntakeBatcher({
           sink: deps.intake.sink,
-          shards: deps.intake.shards ?? DEFAULT_INTAKE_SHARDS,
-          maxBatch: deps.intake.maxBatch ?? DEFAULT_INTAKE_MAX_BATCH,
-          maxPending: deps.intake.maxPending ?? DEFAULT_INTAKE_MAX_PENDING,
-          timeoutMs: deps.handoffTimeoutMs ?? DEFAULT_HANDOFF_TIMEOUT_MS,
+          shards: settings.intake.shards,
+          maxBatch: settings.intake.maxBatch,
+          maxPending: settings.intake.maxPending,
+          timeoutMs: settings.handoffTimeoutMs,
           onBatch: (n, seconds) => {
             deps.metrics.intakeBatches.observe(n);
             deps.metrics.intakeWriteDuration.observe(seconds);
@@ -250,7 +230,7 @@ export function createWebhookApp(deps: WebhookDeps): Express {
     res.setHeader('Content-Type', deps.metrics.registry.contentType);
     res.send(await deps.metrics.registry.metrics());
   });
-  const json = express.json({ limit: deps.bodyLimit ?? '1mb', type: () => true });
+  const json = express.json({ limit: settings.bodyLimit, type: () => true });
   const auth = authMiddleware(deps.auth);
   app.post(
     '/api/alerts',
@@ -266,17 +246,14 @@ export function createWebhookApp(deps: WebhookDeps): Express {
   );
   if (deps.tasks) {
     // Task submissions share the alerts' bound and hand-off timeout: both are calls into the same Temporal.
-    const tasks: TaskRoutesDeps = {
-      ...(deps.handoffTimeoutMs !== undefined ? { handoffTimeoutMs: deps.handoffTimeoutMs } : {}),
-      ...deps.tasks,
-    };
     app.use(
       '/api/tasks',
       auth,
       json,
-      taskRoutes(tasks, {
+      taskRoutes(deps.tasks, {
         admission,
-        retryAfterSeconds: deps.overloadRetryAfterSeconds ?? DEFAULT_OVERLOAD_RETRY_AFTER_SECONDS,
+        retryAfterSeconds: settings.overloadRetryAfterSeconds,
+        handoffTimeoutMs: settings.handoffTimeoutMs,
       }),
     );
   }

@@ -15,22 +15,6 @@ export interface IntakeSink {
   queueAlerts(shard: number, alerts: readonly TalonAlert[], deadline: Date): Promise<void>;
 }
 
-export type IntakeMode = 'off' | 'spill' | 'always';
-
-/**
- * Few shards: a payload's alerts spread over the shards and its answer waits for every write, so a
- * payload of 10 alerts costs up to 10 writes with many shards (measured at 1,000 alerts/s in payloads of 10:
- * 1 shard ack p50 9 ms, 2 shards 21 ms, 8 shards 81 ms); more shards carry more single-alert payloads.
- */
-export const DEFAULT_INTAKE_SHARDS = 4;
-/**
- * ≈ 350 KiB per write. At 1,000 single-alert payloads/s one shard with batches of 200 fell behind (writes of
- * 200 took ≈ 170 ms), so a batch may hold a few hundred alerts; the intake hands them on 200 at a time.
- */
-export const DEFAULT_INTAKE_MAX_BATCH = 500;
-/** ≈ 20 MiB of alerts held while their batches are written; beyond it, 503 overloaded. */
-export const DEFAULT_INTAKE_MAX_PENDING = 20_000;
-
 export interface IntakeOptions {
   readonly sink: IntakeSink;
   readonly shards: number;

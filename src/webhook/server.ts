@@ -1,23 +1,19 @@
 /** Runs the webhook app on a socket, connected to Temporal through TalonClient. */
 import type { Server } from 'node:http';
 import type { TalonClient } from '../client/talon-client';
+import { webhookSettings, type IntakeMode, type WebhookSettings } from '../config/defaults';
 import type { Taxonomy } from '../domain/taxonomy';
 import type { TalonMetrics } from '../observability/metrics';
 import { createWebhookApp, type AlertSink, type IntakeDeps } from './app';
 import type { WebhookAuth } from './auth';
 
-export interface WebhookServerOptions {
+/** Settings left out take src/config's defaults (the webhook itself applies none). */
+export interface WebhookServerOptions extends Partial<Omit<WebhookSettings, 'intake'>> {
   readonly host: string;
   readonly port: number;
   readonly auth: WebhookAuth;
-  readonly bodyLimit: string;
-  readonly handoffTimeoutMs?: number;
-  /** Hand-offs in flight at once before the webhook sheds load (503 overloaded). */
-  readonly maxInflightAlerts?: number;
-  /** Retry-After (seconds) of a 503 overloaded. */
-  readonly overloadRetryAfterSeconds?: number;
   /** The alert intake for storms (intake.ts); 'off' or absent: refuse with 503 overloaded instead. */
-  readonly intake?: Omit<IntakeDeps, 'sink'>;
+  readonly intake?: Partial<WebhookSettings['intake']> & { readonly mode: IntakeMode } & Omit<IntakeDeps, 'sink'>;
   /** Serves task submission (`/api/tasks`), checked against this taxonomy; absent, it is not served. */
   readonly taxonomy?: () => Promise<Taxonomy>;
 }
@@ -35,32 +31,36 @@ export async function startWebhookServer(
   /** Where alerts go; the client itself unless a caller wraps it (e.g. to time hand-offs). */
   sink: AlertSink = client,
 ): Promise<RunningWebhook> {
+  const { host, port, auth, taxonomy, intake, ...overrides } = options;
   const app = createWebhookApp({
     sink,
     metrics,
-    auth: options.auth,
-    bodyLimit: options.bodyLimit,
-    ...(options.handoffTimeoutMs !== undefined ? { handoffTimeoutMs: options.handoffTimeoutMs } : {}),
-    ...(options.maxInflightAlerts !== undefined ? { maxInflightAlerts: options.maxInflightAlerts } : {}),
-    ...(options.overloadRetryAfterSeconds !== undefined
-      ? { overloadRetryAfterSeconds: options.overloadRetryAfterSeconds }
+    auth,
+    settings: webhookSettings({ ...overrides, ...(intake ? { intake } : {}) }),
+    ...(intake
+      ? {
+          intake: {
+            sink: client,
+            ...(intake.stormWindowMs !== undefined ? { stormWindowMs: intake.stormWindowMs } : {}),
+            ...(intake.spillAt !== undefined ? { spillAt: intake.spillAt } : {}),
+          },
+        }
       : {}),
-    ...(options.intake ? { intake: { ...options.intake, sink: client } } : {}),
-    ...(options.taxonomy ? { tasks: { service: client, taxonomy: options.taxonomy } } : {}),
+    ...(taxonomy ? { tasks: { service: client, taxonomy } } : {}),
     ready: async () => {
       await client.temporal.connection.workflowService.getSystemInfo({});
       return true;
     },
   });
   const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(options.port, options.host, () => resolve(s));
+    const s = app.listen(port, host, () => resolve(s));
     s.once('error', reject);
   });
   // Alertmanager keeps connections open between notifications; keep them longer than its idle timeout.
   server.keepAliveTimeout = 65_000;
   return {
     server,
-    url: `http://${options.host}:${options.port}`,
+    url: `http://${host}:${port}`,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

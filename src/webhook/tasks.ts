@@ -10,9 +10,9 @@ import type { SubmitTaskRequest, TaskStatus } from '../client/talon-client';
 import { parsePriorities } from '../domain/priorities';
 import { selectAlgorithm, type SelectionResult } from '../domain/selection';
 import type { Taxonomy } from '../domain/taxonomy';
-import { DEFAULT_OVERLOAD_RETRY_AFTER_SECONDS, holdingSlot, overloaded, type Admission } from './admission';
+import { holdingSlot, overloaded, type Admission } from './admission';
 import { HttpError } from './errors';
-import { DEFAULT_HANDOFF_TIMEOUT_MS, withTimeout } from './timeout';
+import { withTimeout } from './timeout';
 import { describeIssues } from './payloads';
 
 /** What the routes need from Temporal; TalonClient implements it. */
@@ -26,8 +26,6 @@ export interface TaskRoutesDeps {
   readonly service: TaskService;
   /** The taxonomy submissions are checked against (the same one the worker selects from). */
   readonly taxonomy: () => Promise<Taxonomy>;
-  /** Give up on Temporal after this long and answer 503. */
-  readonly handoffTimeoutMs?: number;
 }
 
 const k8sName = z
@@ -92,26 +90,26 @@ export function checkSubmission(
   }
 }
 
-/** The app's hand-off bound; a submission takes one slot. */
+/** The app's hand-off bound (a submission takes one slot) and timeout. */
 export interface TaskAdmission {
   readonly admission: Admission;
   readonly retryAfterSeconds: number;
+  /** Give up on Temporal after this long and answer 503. */
+  readonly handoffTimeoutMs: number;
 }
 
 /** Routes mounted at `/api/tasks`; auth, the JSON body parser and admission are the app's. */
-export function taskRoutes(deps: TaskRoutesDeps, limits?: TaskAdmission): Router {
+export function taskRoutes(deps: TaskRoutesDeps, limits: TaskAdmission): Router {
   const router = Router();
-  const timeoutMs = deps.handoffTimeoutMs ?? DEFAULT_HANDOFF_TIMEOUT_MS;
+  const timeoutMs = limits.handoffTimeoutMs;
 
   const submit: RequestHandler = async (req, res) => {
     if (!req.is('application/json')) {
       throw new HttpError(415, 'unsupported_media_type', 'send Content-Type: application/json');
     }
     const { request, selection } = checkSubmission(await deps.taxonomy(), req.body);
-    const permit = limits ? limits.admission.tryAcquire(1) : { release: () => undefined };
-    if (!permit) {
-      throw overloaded('alerts and tasks', 1, limits?.retryAfterSeconds ?? DEFAULT_OVERLOAD_RETRY_AFTER_SECONDS);
-    }
+    const permit = limits.admission.tryAcquire(1);
+    if (!permit) throw overloaded('alerts and tasks', 1, limits.retryAfterSeconds);
     let id: string;
     try {
       ({ id } = await withTimeout(

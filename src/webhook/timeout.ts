@@ -2,8 +2,6 @@
  * The backstop behind every hand-off's gRPC deadline: should a sink ignore its deadline, the caller still
  * answers. The timer is unref'd, so a hand-off still pending never keeps a stopping process alive.
  */
-/** How long a hand-off to Temporal may take before the webhook answers 503 (TALON_WEBHOOK_HANDOFF_TIMEOUT_MS). */
-export const DEFAULT_HANDOFF_TIMEOUT_MS = 5_000;
 
 export function withTimeout<T>(
   promise: Promise<T>,

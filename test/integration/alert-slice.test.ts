@@ -9,7 +9,7 @@ import { TalonMetrics } from '../../src/observability/metrics';
 import { parseQuantity } from '../../src/domain/quantity';
 import type { RemediateAlertResult } from '../../src/contracts/remediate-alert';
 import { startWebhookServer, type RunningWebhook } from '../../src/webhook/server';
-import { loadTalonConfig } from '../../workers/config';
+import { loadTalonConfig } from '../../src/config/talon-config';
 import { createTalonWorker, type TalonWorker } from '../../workers/worker';
 import {
   createLoadedDeployment,

@@ -31,7 +31,7 @@ import { recentMean } from '../../src/domain/window';
 import { leaseNameFor } from '../../src/kube/budget';
 import { PrometheusClient } from '../../src/metrics/prometheus';
 import type { RemediationState } from '../../src/contracts/alert-episode';
-import { loadTalonConfig } from '../../workers/config';
+import { loadTalonConfig } from '../../src/config/talon-config';
 import { bundleWorkflows } from '../../workers/bundle';
 import type { RemediateAlertResult } from '../../src/contracts/remediate-alert';
 import {

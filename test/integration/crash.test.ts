@@ -20,7 +20,7 @@ import { parseQuantity } from '../../src/domain/quantity';
 import { alertResolvedSignal } from '../../src/contracts/alert-episode';
 import { intakeWorkflowId } from '../../src/contracts/alert-intake';
 import { repoRoot } from '../../src/config/repo-root';
-import { loadTalonConfig } from '../../workers/config';
+import { loadTalonConfig } from '../../src/config/talon-config';
 import type { NodeOverloadResult } from '../../src/contracts/node-overload';
 import type { RemediateAlertResult } from '../../src/contracts/remediate-alert';
 import {

@@ -15,7 +15,7 @@ import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { parse, parseAllDocuments } from 'yaml';
 import { loadStackConfig } from '../../src/config/local-stack';
-import { loadTalonConfig } from '../../workers/config';
+import { loadTalonConfig } from '../../src/config/talon-config';
 import { binDir } from '../../tools/stack/setup';
 import { localStack } from '../support/stack';
 

@@ -16,7 +16,7 @@ import { listAction, statusAction, submitAction } from '../../src/cli/task-comma
 import { CliError } from '../../src/cli/errors';
 import type { DeployTaskResult } from '../../src/contracts/deploy-task';
 import { loadStackConfig } from '../../src/config/local-stack';
-import { loadTalonConfig } from '../../workers/config';
+import { loadTalonConfig } from '../../src/config/talon-config';
 import { createTalonWorker, type TalonWorker } from '../../workers/worker';
 import { createNamespace, deleteNamespace, testKube, uniqueName, waitFor } from '../support/kube';
 

@@ -10,7 +10,7 @@ import { TalonMetrics } from '../../src/observability/metrics';
 import { loadStackConfig } from '../../src/config/local-stack';
 import { temporalComponent } from '../../tools/stack/temporal';
 import { startWebhookServer, type RunningWebhook } from '../../src/webhook/server';
-import { loadTalonConfig } from '../../workers/config';
+import { loadTalonConfig } from '../../src/config/talon-config';
 
 jest.setTimeout(240_000);
 

@@ -1,13 +1,13 @@
 /**
  * One Talon worker process with stubbed activities (stub-activities.ts) and the real workflows from a
- * prebuilt bundle, configured like the real one (workers/config.ts: TALON_TEMPORAL_ADDRESS,
+ * prebuilt bundle, configured like the real one (src/config/talon-config.ts: TALON_TEMPORAL_ADDRESS,
  * TALON_TEMPORAL_NAMESPACE, TALON_TASK_QUEUE, TALON_WORKER_SHUTDOWN_GRACE_SECONDS) and shut down like
  * `talon worker`: SIGTERM drains in-flight activities, then the process exits 0.
  * Extra env: STUB_BUNDLE (file with the bundled workflow code), STUB_APPLY_MS.
  * Prints `ready <identity>` once polling.
  */
 import { readFileSync } from 'node:fs';
-import { loadTalonConfig } from '../../workers/config';
+import { loadTalonConfig } from '../../src/config/talon-config';
 import { createTalonWorker } from '../../workers/worker';
 import { stubActivities } from './stub-activities';
 

@@ -33,7 +33,7 @@ import type { PolicyDecision } from '../../src/domain/policy';
 import type { ApplyPolicyInput, ApplyPolicyResult } from '../../src/domain/remediation';
 import type { FeatureWindow } from '../../src/domain/window';
 import type { RemediationState } from '../../src/contracts/alert-episode';
-import { loadTalonConfig } from '../../workers/config';
+import { loadTalonConfig } from '../../src/config/talon-config';
 
 // Nothing in this file may reach a server: a command that got past validation would fail on this address.
 const config = loadTalonConfig({ ...process.env, TALON_TEMPORAL_ADDRESS: '127.0.0.1:1' });

@@ -4,8 +4,9 @@
  */
 import type { Context } from '@temporalio/activity';
 import type { ActivityExecuteInput } from '@temporalio/worker';
-import { FaultInjectionInterceptor, parseFaultHolds } from '../../workers/fault-injection';
-import { loadTalonConfig } from '../../workers/config';
+import { parseFaultHolds } from '../../src/config/fault-holds';
+import { FaultInjectionInterceptor } from '../../workers/fault-injection';
+import { loadTalonConfig } from '../../src/config/talon-config';
 
 describe('parseFaultHolds', () => {
   it('is off when unset or blank', () => {

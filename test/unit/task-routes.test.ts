@@ -7,6 +7,7 @@ import type { SubmitTaskRequest, TaskStatus } from '../../src/client/talon-clien
 import type { Taxonomy } from '../../src/domain/taxonomy';
 import { TalonMetrics } from '../../src/observability/metrics';
 import { loadTaxonomy } from '../../src/tasks/taxonomy-store';
+import { webhookSettings } from '../../src/config/defaults';
 import { createWebhookApp } from '../../src/webhook/app';
 import type { TaskService } from '../../src/webhook/tasks';
 
@@ -42,8 +43,8 @@ function setup() {
     metrics: new TalonMetrics({ defaultMetrics: false }),
     auth: { bearerToken: TOKEN },
     ready: async () => true,
-    handoffTimeoutMs: 200,
-    tasks: { service, taxonomy: async () => taxonomy, handoffTimeoutMs: 200 },
+    settings: webhookSettings({ handoffTimeoutMs: 200 }),
+    tasks: { service, taxonomy: async () => taxonomy },
   });
   const post = (payload: unknown, headers: Record<string, string> = {}) =>
     inject(app, {

@@ -9,6 +9,7 @@ import type { TalonAlert } from '../../src/domain/alert';
 import { TalonMetrics } from '../../src/observability/metrics';
 import { loadTaxonomy } from '../../src/tasks/taxonomy-store';
 import { Admission } from '../../src/webhook/admission';
+import { webhookSettings } from '../../src/config/defaults';
 import { createWebhookApp, type AlertSink } from '../../src/webhook/app';
 import type { TaskService } from '../../src/webhook/tasks';
 
@@ -96,9 +97,11 @@ function setup(options: { limit: number; handoffTimeoutMs?: number; retryAfter?:
     metrics,
     auth: { bearerToken: TOKEN },
     ready: async () => true,
-    maxInflightAlerts: options.limit,
-    ...(options.handoffTimeoutMs ? { handoffTimeoutMs: options.handoffTimeoutMs } : {}),
-    ...(options.retryAfter ? { overloadRetryAfterSeconds: options.retryAfter } : {}),
+    settings: webhookSettings({
+      maxInflightAlerts: options.limit,
+      handoffTimeoutMs: options.handoffTimeoutMs,
+      overloadRetryAfterSeconds: options.retryAfter,
+    }),
     tasks: { service: tasks, taxonomy: loadTaxonomy },
   });
   const send = async (url: string, body: unknown) =>

@@ -9,7 +9,8 @@ import { alertWorkflowId, type TalonAlert } from '../../src/domain/alert';
 import { TalonMetrics } from '../../src/observability/metrics';
 import { intakeShardOf, intakeWorkflowId } from '../../src/contracts/alert-intake';
 import { createWebhookApp, type AlertSink } from '../../src/webhook/app';
-import { IntakeBatcher, type IntakeMode, type IntakeSink } from '../../src/webhook/intake';
+import { webhookSettings, type IntakeMode } from '../../src/config/defaults';
+import { IntakeBatcher, type IntakeSink } from '../../src/webhook/intake';
 
 import { alertmanagerBody } from '../support/alertmanager';
 
@@ -278,13 +279,13 @@ function setup(mode: IntakeMode, limit = 1, maxPending = 1_000, stormWindowMs?: 
     metrics,
     auth: { bearerToken: TOKEN },
     ready: async () => true,
-    maxInflightAlerts: limit,
-    overloadRetryAfterSeconds: 3,
+    settings: webhookSettings({
+      maxInflightAlerts: limit,
+      overloadRetryAfterSeconds: 3,
+      intake: { mode, shards: 1, maxPending },
+    }),
     intake: {
-      mode,
       sink: intake,
-      shards: 1,
-      maxPending,
       ...(stormWindowMs !== undefined ? { stormWindowMs } : {}),
       ...(spillAt !== undefined ? { spillAt } : {}),
     },

@@ -5,6 +5,7 @@
 import inject from 'light-my-request';
 import type { TalonAlert } from '../../src/domain/alert';
 import { TalonMetrics } from '../../src/observability/metrics';
+import { webhookSettings } from '../../src/config/defaults';
 import { createWebhookApp, type AlertSink } from '../../src/webhook/app';
 
 import { alertmanagerBody } from '../support/alertmanager';
@@ -61,8 +62,7 @@ function setup(options: { bodyLimit?: string; handoffTimeoutMs?: number; ready?:
     metrics,
     auth: { bearerToken: TOKEN, basic: { username: 'am', password: 'secret' } },
     ready: async () => options.ready ?? true,
-    ...(options.bodyLimit ? { bodyLimit: options.bodyLimit } : {}),
-    ...(options.handoffTimeoutMs ? { handoffTimeoutMs: options.handoffTimeoutMs } : {}),
+    settings: webhookSettings({ bodyLimit: options.bodyLimit, handoffTimeoutMs: options.handoffTimeoutMs }),
   });
   const post = (url: string, payload: unknown, headers: Record<string, string> = {}) =>
     inject(app, {

@@ -2,8 +2,10 @@
  * Talon's environment configuration: guardrails are configurable and a bad value stops the process at start
  * with a message naming the variable, rather than at the first remediation.
  */
+import { DEFAULT_WEBHOOK_SETTINGS, webhookSettings } from '../../src/config/defaults';
+import type { LocalFallbacks } from '../../src/config/local-stack';
+import { loadTalonConfig } from '../../src/config/talon-config';
 import { guardConfig } from '../../src/domain/guards';
-import { loadTalonConfig } from '../../workers/config';
 
 const base = { TALON_TEMPORAL_ADDRESS: '127.0.0.1:1' };
 
@@ -118,5 +120,72 @@ describe('guardrail configuration', () => {
     [{ TALON_FAULT_HOLD: 'applyPolicy:during:10' }, /TALON_FAULT_HOLD entry "applyPolicy:during:10"/],
   ])('refuses %j with a message naming it', (env, message) => {
     expect(() => loadTalonConfig({ ...base, ...env })).toThrow(message);
+  });
+});
+
+describe('endpoint fallbacks', () => {
+  const elsewhere: LocalFallbacks = {
+    temporalAddress: 'temporal.test:7233',
+    kubeconfigPath: '/cfg/kubeconfig.yaml',
+    prometheusUrl: 'http://prom.test:9090',
+    influx: { url: 'http://influx.test:8086', token: 't', org: 'o', bucket: 'b/autogen' },
+    webhookPort: 18080,
+    webhookTokenFile: '/nonexistent/webhook-token',
+  };
+
+  it('fills what the environment leaves unset from the fallbacks the caller passes', () => {
+    const config = loadTalonConfig({}, elsewhere);
+    expect(config.temporal.address).toBe('temporal.test:7233');
+    expect(config.kube.kubeconfigPath).toBe('/cfg/kubeconfig.yaml');
+    expect(config.prometheusUrl).toBe('http://prom.test:9090');
+    expect(config.influx).toEqual(elsewhere.influx);
+    expect(config.webhook.port).toBe(18080);
+    expect(config.webhook.bearerToken).toBeUndefined(); // the token file does not exist
+  });
+
+  it('lets the environment win over every fallback', () => {
+    const config = loadTalonConfig(
+      {
+        TALON_TEMPORAL_ADDRESS: 'a:1',
+        TALON_KUBECONFIG: '/k',
+        TALON_PROMETHEUS_URL: 'http://p',
+        TALON_INFLUX_URL: 'http://i',
+        TALON_WEBHOOK_TOKEN: 'tok',
+      },
+      elsewhere,
+    );
+    expect(config.temporal.address).toBe('a:1');
+    expect(config.kube.kubeconfigPath).toBe('/k');
+    expect(config.prometheusUrl).toBe('http://p');
+    expect(config.influx.url).toBe('http://i');
+    expect(config.webhook.bearerToken).toBe('tok');
+    // The local stack scrapes every 5 s; a configured Prometheus is a real cluster's (30 s).
+    expect(config.windowStepSeconds).toBe(30);
+    expect(loadTalonConfig({}, elsewhere).windowStepSeconds).toBe(5);
+  });
+
+  it('falls back to the local stack under the same environment when no fallbacks are passed', () => {
+    const config = loadTalonConfig({ HOME: '/home/x', TALON_TEMPORAL_PORT: '17233', TALON_WEBHOOK_PORT: '18081' });
+    expect(config.temporal.address).toBe('127.0.0.1:17233');
+    expect(config.kube.kubeconfigPath).toBe('/home/x/.cache/talon/stack/kubeconfig.yaml');
+    expect(config.webhook.port).toBe(18081);
+  });
+});
+
+describe('webhook settings without the environment', () => {
+  it('are the environment defaults, each override replacing one field', () => {
+    const env = loadTalonConfig(base).webhook;
+    expect(webhookSettings()).toEqual({
+      bodyLimit: env.bodyLimit,
+      handoffTimeoutMs: env.handoffTimeoutMs,
+      maxInflightAlerts: env.maxInflightAlerts,
+      overloadRetryAfterSeconds: env.overloadRetryAfterSeconds,
+      intake: env.intake,
+    });
+    expect(webhookSettings({ maxInflightAlerts: 3, handoffTimeoutMs: undefined, intake: { shards: 1 } })).toEqual({
+      ...DEFAULT_WEBHOOK_SETTINGS,
+      maxInflightAlerts: 3,
+      intake: { ...DEFAULT_WEBHOOK_SETTINGS.intake, shards: 1 },
+    });
   });
 });

@@ -18,7 +18,7 @@ import type { DispatchAlertsInput, DispatchResult } from '../../src/contracts/al
 import { INTAKE_WORKFLOW_TYPE, intakeWorkflowId, type AlertIntakeInput } from '../../src/contracts/alert-intake';
 import { loadStackConfig, stackEndpoints } from '../../src/config/local-stack';
 import { bundleWorkflows } from '../../workers/bundle';
-import { loadTalonConfig } from '../../workers/config';
+import { loadTalonConfig } from '../../src/config/talon-config';
 import { intakeAction } from '../../src/cli/remediation/intake';
 import type { RemediateAlertResult } from '../../src/contracts/remediate-alert';
 import { waitFor } from '../support/kube';

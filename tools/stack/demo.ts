@@ -11,7 +11,7 @@ import { repoRoot } from '../../src/config/repo-root';
 import { setupTools } from './setup';
 import { stackUp } from './stack';
 import { TOOLS } from './tools';
-import { loadTalonConfig } from '../../workers/config';
+import { loadTalonConfig } from '../../src/config/talon-config';
 import { startServices } from '../../src/cli/run-commands';
 
 const say = (line: string): void => {

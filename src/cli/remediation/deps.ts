@@ -1,5 +1,5 @@
 /** What every remediation command is given: where its output goes and which configuration it uses. */
-import type { TalonConfig } from '../../../workers/config';
+import type { TalonConfig } from '../../config/talon-config';
 
 export interface RemediationCliIo {
   readonly out: (text: string) => void;

@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { DEFAULT_REMEDIATION_SETTINGS } from '../../contracts/remediate-alert';
 import { loadKubeConfig } from '../../kube/config';
 import { activityDepsFromConfig, createActivityGroups, type ModelStatus } from '../../../workers/activities';
-import { loadTalonConfig } from '../../../workers/config';
+import { loadTalonConfig } from '../../config/talon-config';
 import {
   formatWhatIf,
   parsePayloads,

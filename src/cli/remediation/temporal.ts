@@ -3,7 +3,7 @@ import { ServiceError, WorkflowNotFoundError } from '@temporalio/client';
 import { ApprovalRefusedError } from '../../client/errors';
 import type { TalonClient } from '../../client/talon-client';
 import { WORKFLOW_TYPES } from '../../contracts/common';
-import { loadTalonConfig, type TalonConfig } from '../../../workers/config';
+import { loadTalonConfig, type TalonConfig } from '../../config/talon-config';
 import { withTalonClient } from '../connect';
 import { CliError, errorMessage } from '../errors';
 import type { RemediationCliDeps } from './deps';

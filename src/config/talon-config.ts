@@ -1,21 +1,25 @@
 /**
- * Talon's runtime configuration, read from the environment once per process (worker, webhook, CLI),
- * validated, and passed inward as typed options. Defaults target the embedded local stack.
+ * Talon's runtime configuration: every TALON_* environment variable, read once per process (worker,
+ * webhook, CLI), validated, and passed inward as typed options. Defaults come from defaults.ts; endpoints
+ * the environment leaves unset fall back to the local stack's (local-stack.ts, or what the caller passes).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { DEFAULT_GUARD_CONFIG, guardConfig, type GuardConfigInput, type QuantityBounds } from '../src/domain/guards';
-import { loadStackConfig, stackEndpoints, webhookTokenPath } from '../src/config/local-stack';
-import { DEFAULT_DISPATCH_CONCURRENCY } from '../activities/intake';
-import { DEFAULT_MAX_INFLIGHT_ALERTS, DEFAULT_OVERLOAD_RETRY_AFTER_SECONDS } from '../src/webhook/admission';
-import { DEFAULT_HANDOFF_TIMEOUT_MS } from '../src/webhook/timeout';
+import { DEFAULT_TASK_QUEUE } from '../contracts/common';
+import { DEFAULT_GUARD_CONFIG, guardConfig, type GuardConfigInput, type QuantityBounds } from '../domain/guards';
 import {
-  DEFAULT_INTAKE_MAX_BATCH,
-  DEFAULT_INTAKE_MAX_PENDING,
-  DEFAULT_INTAKE_SHARDS,
-  type IntakeMode,
-} from '../src/webhook/intake';
-import { parseFaultHolds, type FaultHold } from './fault-injection';
+  DEFAULT_MODEL_PATH,
+  DEFAULT_RESOLVE_WITHIN,
+  DEFAULT_TALON_NAMESPACE,
+  DEFAULT_TEMPORAL_NAMESPACE,
+  DEFAULT_WEBHOOK_HOST,
+  DEFAULT_WEBHOOK_SETTINGS,
+  DEFAULT_WINDOW_STEP_SECONDS,
+  DEFAULT_WORKER,
+  type WebhookSettings,
+} from './defaults';
+import { parseFaultHolds, type FaultHold } from './fault-holds';
+import { localStackFallbacks, type LocalFallbacks } from './local-stack';
 
 const optionalString = z
   .string()
@@ -24,8 +28,8 @@ const optionalString = z
 
 const envSchema = z.object({
   TALON_TEMPORAL_ADDRESS: optionalString,
-  TALON_TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
-  TALON_TASK_QUEUE: z.string().min(1).default('talon-remediation'),
+  TALON_TEMPORAL_NAMESPACE: z.string().min(1).default(DEFAULT_TEMPORAL_NAMESPACE),
+  TALON_TASK_QUEUE: z.string().min(1).default(DEFAULT_TASK_QUEUE),
   TALON_TEMPORAL_TLS: z.enum(['true', 'false']).default('false'),
   TALON_TEMPORAL_TLS_CERT: optionalString,
   TALON_TEMPORAL_TLS_KEY: optionalString,
@@ -33,7 +37,7 @@ const envSchema = z.object({
   TALON_TEMPORAL_API_KEY: optionalString,
   TALON_KUBECONFIG: optionalString,
   KUBERNETES_SERVICE_HOST: optionalString,
-  TALON_WEBHOOK_HOST: z.string().default('127.0.0.1'),
+  TALON_WEBHOOK_HOST: z.string().default(DEFAULT_WEBHOOK_HOST),
   TALON_WEBHOOK_TOKEN: optionalString,
   TALON_WEBHOOK_TOKEN_FILE: optionalString,
   TALON_WEBHOOK_BASIC_USER: optionalString,
@@ -41,33 +45,68 @@ const envSchema = z.object({
   TALON_WEBHOOK_BODY_LIMIT: z
     .string()
     .regex(/^\d+(b|kb|mb)$/i, 'a size such as 512kb or 1mb')
-    .default('1mb'),
-  TALON_WEBHOOK_HANDOFF_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(DEFAULT_HANDOFF_TIMEOUT_MS),
-  TALON_WEBHOOK_MAX_INFLIGHT_ALERTS: z.coerce.number().int().min(1).max(100_000).default(DEFAULT_MAX_INFLIGHT_ALERTS),
+    .default(DEFAULT_WEBHOOK_SETTINGS.bodyLimit),
+  TALON_WEBHOOK_HANDOFF_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .max(120_000)
+    .default(DEFAULT_WEBHOOK_SETTINGS.handoffTimeoutMs),
+  TALON_WEBHOOK_MAX_INFLIGHT_ALERTS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(100_000)
+    .default(DEFAULT_WEBHOOK_SETTINGS.maxInflightAlerts),
   TALON_WEBHOOK_OVERLOAD_RETRY_AFTER_SECONDS: z.coerce
     .number()
     .int()
     .min(1)
     .max(3600)
-    .default(DEFAULT_OVERLOAD_RETRY_AFTER_SECONDS),
-  TALON_WEBHOOK_INTAKE: z.enum(['off', 'spill', 'always']).default('spill'),
-  TALON_WEBHOOK_INTAKE_SHARDS: z.coerce.number().int().min(1).max(64).default(DEFAULT_INTAKE_SHARDS),
-  TALON_WEBHOOK_INTAKE_MAX_BATCH: z.coerce.number().int().min(1).max(1000).default(DEFAULT_INTAKE_MAX_BATCH),
-  TALON_WEBHOOK_INTAKE_MAX_PENDING: z.coerce.number().int().min(1).max(1_000_000).default(DEFAULT_INTAKE_MAX_PENDING),
+    .default(DEFAULT_WEBHOOK_SETTINGS.overloadRetryAfterSeconds),
+  TALON_WEBHOOK_INTAKE: z.enum(['off', 'spill', 'always']).default(DEFAULT_WEBHOOK_SETTINGS.intake.mode),
+  TALON_WEBHOOK_INTAKE_SHARDS: z.coerce.number().int().min(1).max(64).default(DEFAULT_WEBHOOK_SETTINGS.intake.shards),
+  TALON_WEBHOOK_INTAKE_MAX_BATCH: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(1000)
+    .default(DEFAULT_WEBHOOK_SETTINGS.intake.maxBatch),
+  TALON_WEBHOOK_INTAKE_MAX_PENDING: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(1_000_000)
+    .default(DEFAULT_WEBHOOK_SETTINGS.intake.maxPending),
   TALON_PROMETHEUS_URL: optionalString,
   TALON_INFLUX_URL: optionalString,
   TALON_INFLUX_TOKEN: optionalString,
   TALON_INFLUX_ORG: optionalString,
   TALON_INFLUX_BUCKET: optionalString,
-  TALON_MODEL_PATH: z.string().default('models/policy.onnx'),
-  TALON_WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
-  TALON_WORKER_METRICS_HOST: z.string().default('127.0.0.1'),
-  TALON_WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(100_000).default(100),
-  TALON_INTAKE_DISPATCH_CONCURRENCY: z.coerce.number().int().min(1).max(1_000).default(DEFAULT_DISPATCH_CONCURRENCY),
-  TALON_WORKER_SHUTDOWN_GRACE_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
+  TALON_MODEL_PATH: z.string().default(DEFAULT_MODEL_PATH),
+  TALON_WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(DEFAULT_WORKER.metricsPort),
+  TALON_WORKER_METRICS_HOST: z.string().default(DEFAULT_WORKER.metricsHost),
+  TALON_WORKER_MAX_CACHED_WORKFLOWS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(100_000)
+    .default(DEFAULT_WORKER.maxCachedWorkflows),
+  TALON_INTAKE_DISPATCH_CONCURRENCY: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(1_000)
+    .default(DEFAULT_WORKER.intakeDispatchConcurrency),
+  TALON_WORKER_SHUTDOWN_GRACE_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(3600)
+    .default(DEFAULT_WORKER.shutdownGraceSeconds),
   TALON_FAULT_HOLD: optionalString,
   TALON_WORKFLOW_BUNDLE: optionalString,
-  TALON_RESOLVE_WITHIN: z.string().default('10m'),
+  TALON_RESOLVE_WITHIN: z.string().default(DEFAULT_RESOLVE_WITHIN),
   TALON_WINDOW_STEP_SECONDS: z.coerce.number().int().min(1).max(3600).optional(),
   TALON_PROTECTED_NAMESPACES: optionalString,
   TALON_CONTAINER_CPU_MIN: optionalString,
@@ -84,7 +123,7 @@ const envSchema = z.object({
   TALON_NAMESPACE: z
     .string()
     .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a namespace name')
-    .default('talon-system'),
+    .default(DEFAULT_TALON_NAMESPACE),
 });
 
 export interface TalonConfig {
@@ -96,25 +135,11 @@ export interface TalonConfig {
     readonly apiKey?: string;
   };
   readonly kube: { readonly kubeconfigPath?: string; readonly inCluster: boolean };
-  readonly webhook: {
+  readonly webhook: WebhookSettings & {
     readonly host: string;
     readonly port: number;
     readonly bearerToken?: string;
     readonly basic?: { username: string; password: string };
-    readonly bodyLimit: string;
-    /** Give up on a hand-off to Temporal after this long and answer 503 temporal_unavailable. */
-    readonly handoffTimeoutMs: number;
-    /** Hand-offs in flight at once; beyond it the webhook sheds load with 503 overloaded. */
-    readonly maxInflightAlerts: number;
-    /** Retry-After of a 503 overloaded. */
-    readonly overloadRetryAfterSeconds: number;
-    /** The alert intake for storms: what the admission bound refuses is batched into it ('spill'), or everything. */
-    readonly intake: {
-      readonly mode: IntakeMode;
-      readonly shards: number;
-      readonly maxBatch: number;
-      readonly maxPending: number;
-    };
   };
   readonly prometheusUrl: string;
   readonly influx: { readonly url: string; readonly token: string; readonly org: string; readonly bucket: string };
@@ -150,7 +175,11 @@ function readSecretFile(path: string, what: string): string {
   }
 }
 
-export function loadTalonConfig(env: NodeJS.ProcessEnv = process.env): TalonConfig {
+/**
+ * Reads and validates `env`. Endpoints it leaves unset come from `fallbacks`: by default the local stack's
+ * under the same environment, so `npm start` and the tests need no variable at all.
+ */
+export function loadTalonConfig(env: NodeJS.ProcessEnv = process.env, fallbacks?: LocalFallbacks): TalonConfig {
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
     throw new Error(
@@ -158,8 +187,7 @@ export function loadTalonConfig(env: NodeJS.ProcessEnv = process.env): TalonConf
     );
   }
   const e = parsed.data;
-  const stack = loadStackConfig(env);
-  const local = stackEndpoints(stack);
+  const local = fallbacks ?? localStackFallbacks(env);
   let tls: TalonConfig['temporal']['tls'];
   if (e.TALON_TEMPORAL_TLS === 'true' || e.TALON_TEMPORAL_TLS_CERT) {
     if (e.TALON_TEMPORAL_TLS_CERT && !e.TALON_TEMPORAL_TLS_KEY)
@@ -180,7 +208,7 @@ export function loadTalonConfig(env: NodeJS.ProcessEnv = process.env): TalonConf
         : true;
   }
   const tokenFile =
-    e.TALON_WEBHOOK_TOKEN_FILE ?? (existsSync(webhookTokenPath(stack)) ? webhookTokenPath(stack) : undefined);
+    e.TALON_WEBHOOK_TOKEN_FILE ?? (existsSync(local.webhookTokenFile) ? local.webhookTokenFile : undefined);
   const bearerToken = e.TALON_WEBHOOK_TOKEN ?? (tokenFile ? readSecretFile(tokenFile, 'the webhook token') : undefined);
   if ((e.TALON_WEBHOOK_BASIC_USER === undefined) !== (e.TALON_WEBHOOK_BASIC_PASSWORD === undefined)) {
     throw new Error('TALON_WEBHOOK_BASIC_USER and TALON_WEBHOOK_BASIC_PASSWORD go together');
@@ -199,7 +227,7 @@ export function loadTalonConfig(env: NodeJS.ProcessEnv = process.env): TalonConf
     kube: { inCluster, ...(kubeconfigPath ? { kubeconfigPath } : {}) },
     webhook: {
       host: e.TALON_WEBHOOK_HOST,
-      port: stack.ports.webhook,
+      port: local.webhookPort,
       ...(bearerToken ? { bearerToken } : {}),
       ...(e.TALON_WEBHOOK_BASIC_USER && e.TALON_WEBHOOK_BASIC_PASSWORD
         ? { basic: { username: e.TALON_WEBHOOK_BASIC_USER, password: e.TALON_WEBHOOK_BASIC_PASSWORD } }
@@ -234,7 +262,11 @@ export function loadTalonConfig(env: NodeJS.ProcessEnv = process.env): TalonConf
         : {}),
     },
     resolveWithin: e.TALON_RESOLVE_WITHIN,
-    windowStepSeconds: e.TALON_WINDOW_STEP_SECONDS ?? (e.TALON_PROMETHEUS_URL === undefined ? 5 : 30),
+    windowStepSeconds:
+      e.TALON_WINDOW_STEP_SECONDS ??
+      (e.TALON_PROMETHEUS_URL === undefined
+        ? DEFAULT_WINDOW_STEP_SECONDS.localStack
+        : DEFAULT_WINDOW_STEP_SECONDS.cluster),
     talonNamespace: e.TALON_NAMESPACE,
     guards,
   };
