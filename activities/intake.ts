@@ -9,8 +9,8 @@ import { Context } from '@temporalio/activity';
 import { isGrpcServiceError, ServiceError, type Client } from '@temporalio/client';
 import { handOffAlert } from '../src/client/hand-off';
 import { alertWorkflowId, type TalonAlert } from '../src/domain/alert';
-import type { RemediationStartSettings } from '../src/domain/remediation';
-import type { DispatchAlertsInput, DispatchResult } from '../src/shared/intake';
+import type { RemediationStartSettings } from '../src/contracts/alert-workflows';
+import type { DispatchAlertsInput, DispatchResult } from '../src/contracts/alert-intake';
 
 export interface IntakeActivityDeps {
   readonly temporal: Client;

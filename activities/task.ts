@@ -25,7 +25,7 @@ import {
   type JobObservation,
 } from '../src/kube/task-job';
 import { MetricsError } from '../src/metrics/errors';
-import { TASK_ID_LABEL, type TaskRunMetrics } from '../src/shared/task-definitions';
+import { TASK_ID_LABEL, type TaskRunMetrics } from '../src/contracts/deploy-task';
 import type { NodeCandidate } from '../src/domain/placement';
 import { parseActivityInput as parse } from './input';
 import { kubeFailure } from './kube-failure';

@@ -22,4 +22,4 @@ export type {
   TaskDataInput,
   TaskRunMetrics,
   TaskState,
-} from './shared/task-definitions';
+} from './contracts/deploy-task';

@@ -7,7 +7,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { ActivityExecuteInput, ActivityInboundCallsInterceptor, InjectedSinks, Next } from '@temporalio/worker';
 import type { Context } from '@temporalio/activity';
 import type { TalonMetrics } from '../src/observability/metrics';
-import type { TalonMetricsSink } from '../src/shared/definitions';
+import type { TalonMetricsSink } from '../src/contracts/common';
 
 export function metricsSinks(metrics: TalonMetrics): InjectedSinks<TalonMetricsSink> {
   return {

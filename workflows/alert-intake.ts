@@ -1,5 +1,5 @@
 /**
- * One shard of the alert intake (src/shared/intake.ts): a durable, ordered queue of acknowledged alerts.
+ * One shard of the alert intake (src/contracts/alert-intake.ts): a durable, ordered queue of acknowledged alerts.
  * Webhooks append batches by signal; this workflow hands them on, oldest first, to their remediation
  * workflows through the dispatchAlerts activity (the same signal-with-start a direct hand-off does).
  * An acknowledged alert is never dropped: the activity retries until Temporal takes it, and a worker
@@ -21,7 +21,7 @@ import {
   type AlertIntakeInput,
   type IntakeBatch,
   type IntakeState,
-} from '../src/shared/intake';
+} from '../src/contracts/alert-intake';
 
 /** Alerts per activity call: ≈ 150 KiB of input, a few seconds of hand-offs on a busy server. */
 export const MAX_ALERTS_PER_DISPATCH = 200;

@@ -13,7 +13,6 @@ import {
   isCancellation,
   proxyActivities,
   setHandler,
-  upsertSearchAttributes,
   workflowInfo,
   type ActivityOptions,
 } from '@temporalio/workflow';
@@ -37,9 +36,8 @@ import {
   type TaskState,
   type TaskStep,
   type TaskTimings,
-} from '../src/shared/task-definitions';
-
-export type { DeployTaskInput, DeployTaskResult } from '../src/shared/task-definitions';
+} from '../src/contracts/deploy-task';
+import { SEARCH_ATTRIBUTES, upsertTalonSearchAttributes } from '../src/contracts/search-attributes';
 
 /** Permanent failures of the activities: retrying the same call cannot help. */
 const PERMANENT = [
@@ -136,11 +134,11 @@ export async function deployTask(input: DeployTaskInput): Promise<DeployTaskResu
     ...(metrics ? { metrics } : {}),
     ...(error ? { error } : {}),
   }));
-  upsertSearchAttributes({
-    TalonKind: ['task'],
-    TalonTarget: [`task/${input.task}`],
-    TalonNamespace: [namespace],
-  });
+  upsertTalonSearchAttributes(
+    { key: SEARCH_ATTRIBUTES.TalonKind, value: 'task' },
+    { key: SEARCH_ATTRIBUTES.TalonTarget, value: `task/${input.task}` },
+    { key: SEARCH_ATTRIBUTES.TalonNamespace, value: namespace },
+  );
 
   const finish = (result: TaskOutcome, why?: string): void => {
     outcome = result;
@@ -148,7 +146,7 @@ export async function deployTask(input: DeployTaskInput): Promise<DeployTaskResu
     if (why) error = why;
     timings.finishedAt = new Date().toISOString();
     timings.totalMs = elapsed();
-    upsertSearchAttributes({ TalonOutcome: [result] });
+    upsertTalonSearchAttributes({ key: SEARCH_ATTRIBUTES.TalonOutcome, value: result });
   };
 
   let running: { namespace: string; name: string } | undefined;
@@ -184,7 +182,8 @@ export async function deployTask(input: DeployTaskInput): Promise<DeployTaskResu
       algorithm = algorithmSummary(plan);
       placement = placementSummary(plan);
       timings.plannedAt ??= new Date().toISOString();
-      if (attempt === 1) upsertSearchAttributes({ TalonPolicy: [plan.algorithm.id] });
+      if (attempt === 1)
+        upsertTalonSearchAttributes({ key: SEARCH_ATTRIBUTES.TalonPolicy, value: [plan.algorithm.id] });
 
       step = 'creating';
       const name = taskJobName(info.workflowId, attempt);

@@ -8,13 +8,10 @@ import {
   condition,
   proxyActivities,
   setHandler,
-  upsertSearchAttributes,
   workflowInfo,
   proxySinks,
 } from '@temporalio/workflow';
 import type { RemediationActivities } from '../activities/remediation';
-import type { TalonAlert } from '../src/domain/alert';
-import { DEFAULT_NODE_OVERLOAD_SETTINGS, type NodeOverloadSettings } from '../src/domain/remediation';
 import {
   alertFiredSignal,
   alertResolvedSignal,
@@ -24,21 +21,18 @@ import {
   type RemediationOutcome,
   type RemediationState,
   type RemediationStep,
-  type TalonMetricsSink,
-} from '../src/shared/definitions';
+} from '../src/contracts/alert-episode';
+import { WORKFLOW_TYPES, type TalonMetricsSink } from '../src/contracts/common';
+import {
+  DEFAULT_NODE_OVERLOAD_SETTINGS,
+  type NodeOverloadInput,
+  type NodeOverloadResult,
+  type NodeOverloadSettings,
+} from '../src/contracts/node-overload';
+import { SEARCH_ATTRIBUTES, upsertTalonSearchAttributes } from '../src/contracts/search-attributes';
 
 const { talonMetrics } = proxySinks<TalonMetricsSink>();
-export interface NodeOverloadInput {
-  readonly alert: TalonAlert;
-  readonly settings?: Partial<NodeOverloadSettings>;
-}
-
-export interface NodeOverloadResult {
-  readonly outcome: RemediationOutcome;
-  readonly node: string;
-  readonly evicted?: string;
-  readonly reason: string;
-}
+const TYPE = WORKFLOW_TYPES.nodeOverload;
 
 const kube = proxyActivities<RemediationActivities>({
   startToCloseTimeout: '1m',
@@ -65,10 +59,10 @@ export async function nodeOverload(input: NodeOverloadInput): Promise<NodeOverlo
   let outcome: RemediationOutcome | undefined = undefined;
   const attempts: AttemptRecord[] = [];
 
-  talonMetrics.workflowStarted('nodeOverload');
+  talonMetrics.workflowStarted(TYPE);
   setHandler(alertFiredSignal, () => {
     notifications += 1;
-    if (notifications > 1) talonMetrics.alertDeduplicated('nodeOverload');
+    if (notifications > 1) talonMetrics.alertDeduplicated(TYPE);
     firing = true;
   });
   setHandler(alertResolvedSignal, () => {
@@ -86,12 +80,12 @@ export async function nodeOverload(input: NodeOverloadInput): Promise<NodeOverlo
     attempts: [...attempts],
     ...(outcome ? { outcome } : {}),
   }));
-  upsertSearchAttributes({
-    TalonAlertName: [alert.alertName],
-    TalonTarget: [`node/${node}`],
-    TalonKind: ['node'],
-    TalonPolicy: ['node_overload'],
-  });
+  upsertTalonSearchAttributes(
+    { key: SEARCH_ATTRIBUTES.TalonAlertName, value: alert.alertName },
+    { key: SEARCH_ATTRIBUTES.TalonTarget, value: `node/${node}` },
+    { key: SEARCH_ATTRIBUTES.TalonKind, value: 'node' },
+    { key: SEARCH_ATTRIBUTES.TalonPolicy, value: ['node_overload'] },
+  );
 
   let evicted: string | undefined;
   let reason: string;
@@ -169,7 +163,7 @@ export async function nodeOverload(input: NodeOverloadInput): Promise<NodeOverlo
   }
   outcome = cancelled ? 'cancelled' : evicted || !firing ? 'resolved' : 'needs_human';
   step = 'done';
-  upsertSearchAttributes({ TalonOutcome: [outcome] });
-  talonMetrics.workflowFinished('nodeOverload', outcome);
+  upsertTalonSearchAttributes({ key: SEARCH_ATTRIBUTES.TalonOutcome, value: outcome });
+  talonMetrics.workflowFinished(TYPE, outcome);
   return { outcome, node, ...(evicted ? { evicted } : {}), reason };
 }

@@ -9,7 +9,7 @@ import { TalonClient, TaskNotFoundError, type SubmitTaskRequest, type TaskStatus
 import { normalisePriorities, parsePriorities } from '../domain/priorities';
 import { selectAlgorithm } from '../domain/selection';
 import type { Taxonomy } from '../domain/taxonomy';
-import type { DeployTaskResult, TaskState } from '../shared/task-definitions';
+import type { DeployTaskResult, TaskState } from '../contracts/deploy-task';
 import { loadTaxonomy } from '../tasks/taxonomy-store';
 import { loadTalonConfig, type TalonConfig } from '../../workers/config';
 import { CliError } from './errors';

@@ -5,8 +5,10 @@
  */
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { alertWorkflowId, describeTarget, type TalonAlert } from '../domain/alert';
-import type { RemediationStartSettings } from '../domain/remediation';
-import { alertFiredSignal, alertResolvedSignal, WORKFLOW_TYPES } from '../shared/definitions';
+import { alertFiredSignal, alertResolvedSignal } from '../contracts/alert-episode';
+import { alertWorkflowStart, type RemediationStartSettings } from '../contracts/alert-workflows';
+import type { nodeOverload } from '../../workflows/node-overload';
+import type { remediateAlert } from '../../workflows/remediate-alert';
 
 export interface HandOffResult {
   readonly workflowId: string;
@@ -37,16 +39,26 @@ export async function handOffAlert(
       throw err;
     }
   }
-  const node = alert.target.kind === 'node';
-  const workflowSettings = node ? settings.nodeOverload : settings.remediation;
-  await temporal.workflow.signalWithStart(node ? WORKFLOW_TYPES.nodeOverload : WORKFLOW_TYPES.remediateAlert, {
+  const options = {
     workflowId,
     taskQueue,
-    args: [{ alert, ...(workflowSettings ? { settings: workflowSettings } : {}) }],
     signal: alertFiredSignal,
-    signalArgs: [alert],
+    signalArgs: [alert] as [TalonAlert],
     staticSummary: `${alert.alertName} on ${describeTarget(alert.target)}`,
     staticDetails: alert.summary ?? alert.annotations.summary ?? '',
-  });
+  };
+  const start = alertWorkflowStart(alert, settings);
+  // The type argument is the workflow function itself, so its input is checked here (and go-to-definition leads there).
+  if (start.workflowType === 'nodeOverload') {
+    await temporal.workflow.signalWithStart<typeof nodeOverload, [TalonAlert]>(start.workflowType, {
+      ...options,
+      args: [start.input],
+    });
+  } else {
+    await temporal.workflow.signalWithStart<typeof remediateAlert, [TalonAlert]>(start.workflowType, {
+      ...options,
+      args: [start.input],
+    });
+  }
   return { workflowId, action: 'started-or-signalled' };
 }

@@ -11,11 +11,13 @@ import {
   WorkflowUpdateFailedError,
   type ConnectionOptions,
 } from '@temporalio/client';
+import type { History } from '@temporalio/common/lib/proto-utils';
 import { ApprovalRefusedError } from './errors';
 import type { TalonAlert } from '../domain/alert';
 import { describeWeights, normalisePriorities } from '../domain/priorities';
-import type { RemediationStartSettings } from '../domain/remediation';
-import { handOffAlert, type HandOffResult } from './hand-off';
+import { selectAlgorithm } from '../domain/selection';
+import type { Taxonomy } from '../domain/taxonomy';
+import { cancelSignal, stateQuery, type RemediationState } from '../contracts/alert-episode';
 import {
   alertsQueuedSignal,
   INTAKE_WORKFLOW_TYPE,
@@ -24,19 +26,9 @@ import {
   type AlertIntakeInput,
   type IntakeBatch,
   type IntakeState,
-} from '../shared/intake';
-import { selectAlgorithm } from '../domain/selection';
-import type { Taxonomy } from '../domain/taxonomy';
-import {
-  approveUpdate,
-  cancelSignal,
-  DEFAULT_TASK_QUEUE,
-  rejectUpdate,
-  stateQuery,
-  WORKFLOW_TYPES,
-  type ApprovalResult,
-  type RemediationState,
-} from '../shared/definitions';
+} from '../contracts/alert-intake';
+import type { RemediationStartSettings } from '../contracts/alert-workflows';
+import { DEFAULT_TASK_QUEUE, WORKFLOW_TYPES } from '../contracts/common';
 import {
   taskStateQuery,
   type DeployTaskInput,
@@ -44,7 +36,13 @@ import {
   type DeployTaskSettings,
   type TaskDataInput,
   type TaskState,
-} from '../shared/task-definitions';
+} from '../contracts/deploy-task';
+import { approveUpdate, rejectUpdate, type ApprovalResult } from '../contracts/remediate-alert';
+import { SEARCH_ATTRIBUTES } from '../contracts/search-attributes';
+import type { alertIntake } from '../../workflows/alert-intake';
+import type { deployTask } from '../../workflows/deploy-task';
+import { handOffAlert, type HandOffResult } from './hand-off';
+import type { TalonWorkflowType } from './workflow-types';
 
 export interface TalonClientOptions {
   readonly address?: string;
@@ -115,7 +113,7 @@ export class TaskNotFoundError extends Error {
   }
 }
 
-export type { RemediationStartSettings } from '../domain/remediation';
+export type { RemediationStartSettings } from '../contracts/alert-workflows';
 export type { HandOffResult } from './hand-off';
 
 export interface RemediationSummary {
@@ -194,7 +192,7 @@ export class TalonClient {
     };
     const input: AlertIntakeInput = { taskQueue: this.taskQueue, shard };
     const append = () =>
-      this.temporal.workflow.signalWithStart(INTAKE_WORKFLOW_TYPE, {
+      this.temporal.workflow.signalWithStart<typeof alertIntake, [IntakeBatch]>(INTAKE_WORKFLOW_TYPE, {
         workflowId: intakeWorkflowId(this.taskQueue, shard),
         taskQueue: this.taskQueue,
         args: [input],
@@ -257,17 +255,17 @@ export class TalonClient {
    * `TalonOutcome = "needs_human"` or `TalonNamespace = "shop" AND ExecutionStatus = "Running"`.
    */
   async list(query = '', limit = 100): Promise<RemediationSummary[]> {
-    const talonTypes = Object.values(WORKFLOW_TYPES)
-      .map((t) => `"${t}"`)
-      .join(', ');
+    const types: readonly TalonWorkflowType[] = Object.values(WORKFLOW_TYPES);
+    const talonTypes = types.map((t) => `"${t}"`).join(', ');
     const scoped = `WorkflowType IN (${talonTypes})${query ? ` AND (${query})` : ''}`;
     const rows: RemediationSummary[] = [];
     for await (const wf of this.temporal.workflow.list({ query: scoped })) {
       const sa = wf.searchAttributes;
-      const alertName = firstKeyword(sa.TalonAlertName);
-      const target = firstKeyword(sa.TalonTarget);
-      const outcome = firstKeyword(sa.TalonOutcome);
-      const policies = Array.isArray(sa.TalonPolicy) ? (sa.TalonPolicy as unknown[]).map(String) : undefined;
+      const alertName = firstKeyword(sa[SEARCH_ATTRIBUTES.TalonAlertName.name]);
+      const target = firstKeyword(sa[SEARCH_ATTRIBUTES.TalonTarget.name]);
+      const outcome = firstKeyword(sa[SEARCH_ATTRIBUTES.TalonOutcome.name]);
+      const listed = sa[SEARCH_ATTRIBUTES.TalonPolicy.name];
+      const policies = Array.isArray(listed) ? (listed as unknown[]).map(String) : undefined;
       rows.push({
         workflowId: wf.workflowId,
         runId: wf.runId,
@@ -304,7 +302,7 @@ export class TalonClient {
       ...(request.settings ? { settings: request.settings } : {}),
     };
     const start = () =>
-      this.temporal.workflow.start(WORKFLOW_TYPES.deployTask, {
+      this.temporal.workflow.start<typeof deployTask>(WORKFLOW_TYPES.deployTask, {
         workflowId: id,
         taskQueue: this.taskQueue,
         args: [input],
@@ -317,10 +315,10 @@ export class TalonClient {
 
   /** A handle on an existing submission. */
   task(id: string): TaskHandle {
-    const handle = this.temporal.workflow.getHandle(id);
+    const handle = this.temporal.workflow.getHandle<typeof deployTask>(id);
     return {
       id,
-      result: () => handle.result() as Promise<DeployTaskResult>,
+      result: () => handle.result(),
       state: () => handle.query(taskStateQuery),
       cancel: async () => {
         await handle.cancel();
@@ -330,7 +328,7 @@ export class TalonClient {
 
   /** Where a submission is: running (with its state), finished (with its result), or failed (with why). */
   async taskStatus(id: string): Promise<TaskStatus> {
-    const handle = this.temporal.workflow.getHandle(id);
+    const handle = this.temporal.workflow.getHandle<typeof deployTask>(id);
     let description;
     try {
       description = await handle.describe();
@@ -350,7 +348,7 @@ export class TalonClient {
       return { id, status, ...(state ? { state } : {}) };
     }
     try {
-      const result = (await handle.result()) as DeployTaskResult;
+      const result = await handle.result();
       return { id, status, result };
     } catch (err) {
       const state = await query();
@@ -365,9 +363,10 @@ export class TalonClient {
     const rows: TaskSummary[] = [];
     for await (const wf of this.temporal.workflow.list({ query: `WorkflowType = "${WORKFLOW_TYPES.deployTask}"` })) {
       const sa = wf.searchAttributes;
-      const target = firstKeyword(sa.TalonTarget);
-      const algorithm = Array.isArray(sa.TalonPolicy) ? String((sa.TalonPolicy as unknown[])[0]) : undefined;
-      const outcome = firstKeyword(sa.TalonOutcome);
+      const target = firstKeyword(sa[SEARCH_ATTRIBUTES.TalonTarget.name]);
+      const listed = sa[SEARCH_ATTRIBUTES.TalonPolicy.name];
+      const algorithm = Array.isArray(listed) ? String((listed as unknown[])[0]) : undefined;
+      const outcome = firstKeyword(sa[SEARCH_ATTRIBUTES.TalonOutcome.name]);
       rows.push({
         id: wf.workflowId,
         status: wf.status.name,
@@ -383,7 +382,7 @@ export class TalonClient {
   }
 
   /** The full event history, e.g. to export it for replay tests. */
-  async history(workflowId: string, runId?: string) {
+  async history(workflowId: string, runId?: string): Promise<History> {
     return this.temporal.workflow.getHandle(workflowId, runId).fetchHistory();
   }
 }

@@ -1,8 +1,8 @@
 /**
- * The contract between the remediation workflows and the actuator activities, and the settings a
- * remediation runs with (part of the workflow input, so a replay sees the same ones). Pure types.
+ * The contract between the remediation workflows and the actuator activities: what to apply to which pod,
+ * and what was applied and observed. Pure types. (The settings a remediation runs with are part of its
+ * workflow's contract: src/contracts/remediate-alert.ts and node-overload.ts.)
  */
-import { DEFAULT_COOLDOWN, type CooldownConfig } from './cooldown';
 import type { PolicyName } from './policy';
 
 export interface PodTarget {
@@ -44,36 +44,3 @@ export interface VerifyPolicyResult {
   /** What was observed, e.g. "rollout complete: 2/2 replicas with cpu limit 750m". */
   readonly observed: string;
 }
-
-export interface RemediationSettings {
-  /** Policies tried per episode before calling a human. */
-  readonly maxAttempts: number;
-  readonly cooldown: CooldownConfig;
-  /** Policies that wait for an `approve` update before they are applied. */
-  readonly requireApproval: readonly PolicyName[];
-  readonly approvalTimeoutSeconds: number;
-  /** Report what would change (server-side dry run) instead of changing it. */
-  readonly dryRun: boolean;
-}
-
-export const DEFAULT_REMEDIATION_SETTINGS: RemediationSettings = {
-  maxAttempts: 3,
-  cooldown: DEFAULT_COOLDOWN,
-  requireApproval: [],
-  approvalTimeoutSeconds: 900,
-  dryRun: false,
-};
-
-export interface NodeOverloadSettings {
-  /** How long the node stays tainted after the eviction (D3.6 Rule 2: 60 s). */
-  readonly untaintAfterSeconds: number;
-  readonly dryRun: boolean;
-}
-
-/** Settings every remediation handed off by one face (webhook, CLI, SDK) starts with; part of the workflow input. */
-export interface RemediationStartSettings {
-  readonly remediation?: Partial<RemediationSettings>;
-  readonly nodeOverload?: Partial<NodeOverloadSettings>;
-}
-
-export const DEFAULT_NODE_OVERLOAD_SETTINGS: NodeOverloadSettings = { untaintAfterSeconds: 60, dryRun: false };

@@ -14,7 +14,7 @@ import {
   TASK_WORKFLOW_ANNOTATION,
   type TaskDataInput,
   type TaskRunMetrics,
-} from '../shared/task-definitions';
+} from '../contracts/deploy-task';
 import { nodeInfo } from './node-cache';
 
 export const TIER_LABEL = 'talon.io/tier';

@@ -1,13 +1,13 @@
 /**
  * Group commit for alert storms: alerts from concurrent requests are appended to the alert intake
- * (src/shared/intake.ts) in batches, one durable write per shard at a time, and each request is answered
+ * (src/contracts/alert-intake.ts) in batches, one durable write per shard at a time, and each request is answered
  * once the batch holding its alerts is in Temporal. While a shard's write is in flight the next batch
  * gathers, so a storm costs one Temporal call per batch instead of one workflow start per alert, and the
  * answer waits about one write, not a queue of them. One write in flight per shard also keeps every
  * notification of an alert (same shard: same sender group key, or same alert id) in the order it arrived.
  */
 import { alertWorkflowId, type TalonAlert } from '../domain/alert';
-import { intakeShardOf } from '../shared/intake';
+import { intakeShardOf } from '../contracts/alert-intake';
 import { withTimeout } from './timeout';
 
 /** Where batches go; TalonClient implements it. Must give up (and stop retrying) at the deadline. */

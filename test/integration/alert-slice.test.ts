@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { TalonClient } from '../../src/client/talon-client';
 import { TalonMetrics } from '../../src/observability/metrics';
 import { parseQuantity } from '../../src/domain/quantity';
-import type { RemediateAlertResult } from '../../workflows/remediate-alert';
+import type { RemediateAlertResult } from '../../src/contracts/remediate-alert';
 import { startWebhookServer, type RunningWebhook } from '../../src/webhook/server';
 import { loadTalonConfig } from '../../workers/config';
 import { createTalonWorker, type TalonWorker } from '../../workers/worker';

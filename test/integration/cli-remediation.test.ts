@@ -33,10 +33,10 @@ import type { ApplyPolicyInput, ApplyPolicyResult } from '../../src/domain/remed
 import { recentMean } from '../../src/domain/window';
 import { leaseNameFor } from '../../src/kube/budget';
 import { PrometheusClient } from '../../src/metrics/prometheus';
-import type { RemediationState } from '../../src/shared/definitions';
+import type { RemediationState } from '../../src/contracts/alert-episode';
 import { loadTalonConfig } from '../../workers/config';
 import { bundleWorkflows } from '../../workers/bundle';
-import type { RemediateAlertResult } from '../../workflows/remediate-alert';
+import type { RemediateAlertResult } from '../../src/contracts/remediate-alert';
 import {
   createLoadedDeployment,
   createNamespace,

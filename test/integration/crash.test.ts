@@ -3,25 +3,32 @@
  * middle of a remediation (inside gather, infer and apply — held there by TALON_FAULT_HOLD — during
  * verification, during the cool-down, during the node-overload wait, inside the alert intake's dispatch)
  * and restarted; the remediation finishes and no change is applied twice, and no queued alert is lost.
+ *
+ * Each test runs on its own task queue and stops every worker it started, even when it fails: a worker left
+ * polling by an earlier test would otherwise take the next test's work past its held worker. The node-overload
+ * test acts on a node of its own, so "the heaviest pod" can only be its hog.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { Client, Connection } from '@temporalio/client';
 import { TalonClient } from '../../src/client/talon-client';
 import { alertWorkflowId, type TalonAlert } from '../../src/domain/alert';
 import { parseQuantity } from '../../src/domain/quantity';
-import { alertResolvedSignal } from '../../src/shared/definitions';
-import { intakeWorkflowId } from '../../src/shared/intake';
+import { alertResolvedSignal } from '../../src/contracts/alert-episode';
+import { intakeWorkflowId } from '../../src/contracts/alert-intake';
 import { repoRoot } from '../../src/config/repo-root';
 import { loadTalonConfig } from '../../workers/config';
-import type { NodeOverloadResult } from '../../workflows/node-overload';
-import type { RemediateAlertResult } from '../../workflows/remediate-alert';
+import type { NodeOverloadResult } from '../../src/contracts/node-overload';
+import type { RemediateAlertResult } from '../../src/contracts/remediate-alert';
 import {
   createLoadedDeployment,
   createNamespace,
+  createPrivateNode,
   deleteNamespace,
+  deleteNode,
   runningPods,
   testKube,
   uniqueName,
@@ -30,17 +37,27 @@ import {
 
 jest.setTimeout(480_000);
 
-const taskQueue = `crash-it-${randomBytes(4).toString('hex')}`;
-const config = loadTalonConfig({ ...process.env, TALON_TASK_QUEUE: taskQueue });
+const config = loadTalonConfig(process.env);
 const kube = testKube(config.kube.kubeconfigPath!);
 const namespace = uniqueName('it-crash');
+const nodes: string[] = [];
+let connection: Connection;
+/** This test's task queue and a client on it (beforeEach). */
+let taskQueue: string;
 let client: TalonClient;
-const workers: ChildProcess[] = [];
+/** Workers started by the running test; afterEach kills them all. */
+let workers: ChildProcess[] = [];
 
 interface StartedWorker {
   readonly child: ChildProcess;
   /** Resolves when the worker prints a line containing the text (e.g. its fault-injection hold). */
-  said(text: string, timeoutMs: number): Promise<void>;
+  said(text: string | RegExp, timeoutMs: number): Promise<void>;
+}
+
+/** What a worker held by TALON_FAULT_HOLD prints, for one workflow's activity (another workflow's does not count). */
+function holdLine(activity: string, phase: 'before' | 'after', workflowId: string): RegExp {
+  const escaped = workflowId.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`holding ${activity} ${phase} its body for \\d+s \\(workflow ${escaped}, attempt \\d+\\)`);
 }
 
 /** A real worker process (the CLI), ready once it says it polls. */
@@ -76,9 +93,9 @@ async function startObservedWorker(env: Record<string, string> = {}): Promise<St
   });
   let seen = output;
   child.stdout.on('data', (chunk: Buffer) => (seen += chunk.toString()));
-  const said = async (text: string, timeoutMs: number): Promise<void> => {
+  const said = async (text: string | RegExp, timeoutMs: number): Promise<void> => {
     const deadline = Date.now() + timeoutMs;
-    while (!seen.includes(text)) {
+    while (typeof text === 'string' ? !seen.includes(text) : !text.test(seen)) {
       if (Date.now() > deadline)
         throw new Error(`worker did not say "${text}" in ${timeoutMs} ms:\n${seen.slice(-2000)}`);
       if (child.exitCode !== null) throw new Error(`worker exited before saying "${text}":\n${seen.slice(-2000)}`);
@@ -122,8 +139,14 @@ async function scheduledActivities(workflowId: string, type: string): Promise<nu
 }
 
 beforeAll(async () => {
+  connection = await Connection.connect({ address: config.temporal.address });
+  await createNamespace(kube, namespace);
+});
+
+beforeEach(async () => {
+  taskQueue = `crash-it-${randomBytes(4).toString('hex')}`;
   client = await TalonClient.connect({
-    address: config.temporal.address,
+    client: new Client({ connection, namespace: config.temporal.namespace }),
     taskQueue,
     settings: {
       remediation: {
@@ -133,13 +156,17 @@ beforeAll(async () => {
       nodeOverload: { untaintAfterSeconds: 20 },
     },
   });
-  await createNamespace(kube, namespace);
+});
+
+afterEach(async () => {
+  for (const w of workers) await kill(w);
+  workers = [];
 });
 
 afterAll(async () => {
-  for (const w of workers) await kill(w);
   await deleteNamespace(kube, namespace);
-  await client?.close();
+  for (const node of nodes) await deleteNode(kube, node);
+  await connection?.close();
 });
 
 /** The attempt on which an ordinary activity of this type completed (1 = it never had to be retried). */
@@ -204,16 +231,21 @@ interface KillPoint {
   readonly name: string;
   /** Kill when the workflow's state query reports this step… */
   readonly step?: string;
-  /** …or when the worker, held by TALON_FAULT_HOLD, says it is inside this activity. */
-  readonly hold?: { readonly activity: string; readonly phase: 'before' | 'after' };
+  /**
+   * …or when the worker, held by TALON_FAULT_HOLD, says it is inside this activity: a read that runs in the
+   * workflow task (a local activity) or an ordinary activity the server retries.
+   */
+  readonly hold?: { readonly activity: string; readonly phase: 'before' | 'after'; readonly inTask: boolean };
 }
 
 const killPoints: KillPoint[] = [
-  { name: 'gather', hold: { activity: 'gatherWindow', phase: 'before' } },
-  { name: 'infer', hold: { activity: 'decidePolicy', phase: 'before' } },
+  { name: 'gather', hold: { activity: 'gatherWindow', phase: 'before', inTask: true } },
+  { name: 'infer', hold: { activity: 'decidePolicy', phase: 'before', inTask: true } },
   // After the write reached the apiserver, before Temporal heard of it: the retry must find its own change.
-  { name: 'apply', hold: { activity: 'applyPolicy', phase: 'after' } },
-  { name: 'verify', step: 'verify' },
+  { name: 'apply', hold: { activity: 'applyPolicy', phase: 'after', inTask: false } },
+  // Inside verification (a hold, not a poll of the step, which a fast rollout can finish between two polls).
+  { name: 'verify', hold: { activity: 'verifyPolicy', phase: 'before', inTask: false } },
+  // The cool-down is a durable timer of two minutes: the step query cannot miss it.
   { name: 'cooldown', step: 'cooldown' },
 ];
 
@@ -228,10 +260,9 @@ it.each(killPoints)(
     const first = await startObservedWorker(hold ? { TALON_FAULT_HOLD: `${hold.activity}:${hold.phase}:600` } : {});
     const { workflowId } = await client.remediate(podAlert(pod.metadata!.name!));
     if (hold) {
-      await first.said(`holding ${hold.activity} ${hold.phase} its body`, 120_000).catch(async (err: Error) => {
+      await first.said(holdLine(hold.activity, hold.phase, workflowId), 120_000).catch(async (err: Error) => {
         // Say where the remediation went instead (e.g. a rules fallback that never called the model).
         const state = await client.status(workflowId).catch(() => undefined);
-        await kill(first.child);
         throw new Error(`${err.message}\nworkflow state: ${JSON.stringify(state)}`);
       });
     } else {
@@ -244,7 +275,7 @@ it.each(killPoints)(
     }
     await kill(first.child);
     await new Promise((r) => setTimeout(r, 2_000));
-    const worker = await startWorker();
+    await startWorker();
     await waitFor(
       'cool-down after the restart',
       180_000,
@@ -257,7 +288,7 @@ it.each(killPoints)(
     const result = (await client.temporal.workflow.getHandle(workflowId).result()) as RemediateAlertResult;
     expect(result.outcome).toBe('resolved');
     expect(result.attempts.filter((a) => a.applied)).toHaveLength(1);
-    if (hold?.activity === 'applyPolicy') {
+    if (hold && !hold.inTask) {
       // The killed attempt was retried by the new worker, not skipped or replaced by a fallback.
       expect(await completedAttempt(workflowId, hold.activity)).toBeGreaterThanOrEqual(2);
     } else if (hold) {
@@ -277,12 +308,14 @@ it.each(killPoints)(
       expect(Math.abs(limit.asApproximateFloat64() - once)).toBeLessThan(0.002);
     }
     expect(await scheduledActivities(workflowId, 'applyPolicy')).toBe(1);
-    await kill(worker);
   },
 );
 
 it('a worker killed during the node-overload wait is replaced and the node is untainted exactly once', async () => {
-  const node = 'edge-1';
+  // A node of this test's own: the heaviest pod on it can only be the hog, never another test's (or a demo's) pod.
+  const node = `${namespace}-hot`;
+  nodes.push(node);
+  const toleration = await createPrivateNode(kube, node);
   await kube.apps.createNamespacedDeployment({
     namespace,
     body: {
@@ -294,6 +327,7 @@ it('a worker killed during the node-overload wait is replaced and the node is un
           metadata: { labels: { app: 'hog' }, annotations: { 'kwok.x-k8s.io/usage-cpu': '3500m' } },
           spec: {
             nodeSelector: { 'kubernetes.io/hostname': node },
+            tolerations: [toleration],
             containers: [{ name: 'app', image: 'registry.example/hog:1', resources: { requests: { cpu: '100m' } } }],
           },
         },
@@ -304,7 +338,7 @@ it('a worker killed during the node-overload wait is replaced and the node is un
   // The heaviest pod is chosen by measured usage: let Prometheus see the hog's 3.5 cores first.
   const query = `sum(rate(container_cpu_usage_seconds_total{namespace="${namespace}",pod="${hog.metadata!.name!}"}[20s])) > 3`;
   await waitForQuery('Prometheus to see the hog', query, 90_000);
-  let worker = await startWorker();
+  await startWorker();
   const alert: TalonAlert = {
     source: 'api',
     alertName: 'TalonNodeOverloaded',
@@ -319,9 +353,9 @@ it('a worker killed during the node-overload wait is replaced and the node is un
   await waitFor('the wait', 120_000, async () => ((await stepOf(workflowId)) === 'cooldown' ? true : undefined), 100);
   const tainted = await kube.core.readNode({ name: node });
   expect(tainted.spec!.taints?.some((t) => t.key === 'talon.io/overloaded')).toBe(true);
-  await kill(worker);
+  for (const w of workers) await kill(w);
   await new Promise((r) => setTimeout(r, 2_000));
-  worker = await startWorker();
+  await startWorker();
   const result = (await client.temporal.workflow.getHandle(workflowId).result()) as NodeOverloadResult;
   expect(result.outcome).toBe('resolved');
   expect(result.evicted).toBe(`${namespace}/${hog.metadata!.name!}`);
@@ -344,18 +378,18 @@ it('a worker killed during the node-overload wait is replaced and the node is un
       () => 'gone',
     ),
   ).toBe('gone');
-  await kill(worker);
 });
 
 it('a worker killed inside the alert intake hands every queued alert on after the restart, each once', async () => {
   const shard = 5;
+  const intakeId = intakeWorkflowId(taskQueue, shard);
   const first = await startObservedWorker({ TALON_FAULT_HOLD: 'dispatchAlerts:before:600' });
   // Pods that do not exist: each remediation ends quickly (TargetNotFound); what matters is that it exists.
   const alerts = Array.from({ length: 3 }, (_, i) => podAlert(`queued-${i}-${randomBytes(3).toString('hex')}`));
   await client.queueAlerts(shard, alerts);
-  await first.said('holding dispatchAlerts before its body', 60_000);
+  await first.said(holdLine('dispatchAlerts', 'before', intakeId), 120_000);
   await kill(first.child);
-  const worker = await startWorker();
+  await startWorker();
   // The killed attempt times out on its heartbeat (20 s) and the new worker runs it again.
   await waitFor(
     'the intake to hand all three on',
@@ -363,15 +397,19 @@ it('a worker killed inside the alert intake hands every queued alert on after th
     async () => ((await client.intakeState(shard))?.dispatched === 3 ? true : undefined),
     500,
   );
-  expect(await completedAttempt(intakeWorkflowId(taskQueue, shard), 'dispatchAlerts')).toBeGreaterThanOrEqual(2);
+  expect(await completedAttempt(intakeId, 'dispatchAlerts')).toBeGreaterThanOrEqual(2);
   for (const alert of alerts) {
-    const runs = await client.temporal.workflow.count(`WorkflowId = "${alertWorkflowId(alert)}"`);
-    const described = await client.temporal.workflow.getHandle(alertWorkflowId(alert)).describe();
-    expect({ type: described.type, runs: runs.count }).toEqual({ type: 'remediateAlert', runs: 1 });
+    const id = alertWorkflowId(alert);
+    const described = await client.temporal.workflow.getHandle(id).describe();
+    // Visibility is written after the start, asynchronously: wait for the run to be listed, then count.
+    const runs = await waitFor(`${id} in visibility`, 30_000, async () => {
+      const { count } = await client.temporal.workflow.count(`WorkflowId = "${id}"`);
+      return count > 0 ? count : undefined;
+    });
+    expect({ type: described.type, runs }).toEqual({ type: 'remediateAlert', runs: 1 });
   }
   await client.temporal.workflow
-    .getHandle(intakeWorkflowId(taskQueue, shard))
+    .getHandle(intakeId)
     .terminate('test over')
     .catch(() => undefined);
-  await kill(worker);
 });

@@ -6,7 +6,7 @@
  * completes, on the survivor where needed.
  */
 import { Client, Connection } from '@temporalio/client';
-import type { RemediateAlertResult } from '../../workflows/remediate-alert';
+import type { RemediateAlertResult } from '../../src/contracts/remediate-alert';
 import { registerNamespace, startPostgresTemporal, type PostgresTemporal } from '../support/temporal-postgres';
 import {
   activityIdentities,

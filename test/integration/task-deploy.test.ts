@@ -14,13 +14,14 @@ import { loadTaxonomy } from '../../src/tasks/taxonomy-store';
 import { startWebhookServer, type RunningWebhook } from '../../src/webhook/server';
 import { listAction, statusAction, submitAction } from '../../src/cli/task-commands';
 import { CliError } from '../../src/cli/errors';
-import type { DeployTaskResult } from '../../src/shared/task-definitions';
+import type { DeployTaskResult } from '../../src/contracts/deploy-task';
 import { loadStackConfig } from '../../src/config/local-stack';
 import { loadTalonConfig } from '../../workers/config';
 import { createTalonWorker, type TalonWorker } from '../../workers/worker';
 import { createNamespace, deleteNamespace, testKube, uniqueName, waitFor } from '../support/kube';
 
-jest.setTimeout(90_000);
+// Above the sum of one test's waits (Job 30 s + completion 60 s), with room for a loaded machine.
+jest.setTimeout(180_000);
 
 const config = loadTalonConfig({ ...process.env, TALON_TASK_QUEUE: `talon-it-task-${randomBytes(4).toString('hex')}` });
 const kube = testKube(config.kube.kubeconfigPath!);

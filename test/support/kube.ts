@@ -1,5 +1,13 @@
 /** Kubernetes helpers for integration tests against the local KWOK cluster. */
-import { AppsV1Api, CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
+import {
+  AppsV1Api,
+  CoreV1Api,
+  KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1Pod,
+  type V1Toleration,
+} from '@kubernetes/client-node';
 import { randomBytes } from 'node:crypto';
 
 export interface TestKube {
@@ -93,4 +101,38 @@ export async function setPodCpuUsage(kube: TestKube, namespace: string, pod: str
     { namespace, name: pod, body: { metadata: { annotations: { 'kwok.x-k8s.io/usage-cpu': usage } } } },
     setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
   );
+}
+
+/**
+ * A KWOK node private to one test, for anything that acts on "the pods of a node": tainted so that no other
+ * test's pods land on it, and without the `talon.io/tier` label, so task placement never picks it. Pods that
+ * should run there carry the returned toleration. Delete it with {@link deleteNode}.
+ */
+export async function createPrivateNode(
+  kube: TestKube,
+  name: string,
+  shape: { cpu: string; memory: string } = { cpu: '4', memory: '8Gi' },
+): Promise<V1Toleration> {
+  const resources = { ...shape, pods: '110' };
+  const toleration: V1Toleration = { key: 'talon.io/test-node', operator: 'Equal', value: name, effect: 'NoSchedule' };
+  await kube.core.createNode({
+    body: {
+      metadata: {
+        name,
+        annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
+        labels: { 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', type: 'kwok' },
+      },
+      spec: { taints: [{ key: toleration.key!, value: name, effect: 'NoSchedule' }] },
+      status: { allocatable: resources, capacity: resources },
+    },
+  });
+  await waitFor(`node ${name} Ready`, 60_000, async () => {
+    const node = await kube.core.readNode({ name });
+    return node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? true : undefined;
+  });
+  return toleration;
+}
+
+export async function deleteNode(kube: TestKube, name: string): Promise<void> {
+  await kube.core.deleteNode({ name }).catch(() => undefined);
 }

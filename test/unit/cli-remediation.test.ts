@@ -38,7 +38,7 @@ import { MODEL_FEATURES } from '../../src/domain/features';
 import type { PolicyDecision } from '../../src/domain/policy';
 import type { ApplyPolicyInput, ApplyPolicyResult } from '../../src/domain/remediation';
 import type { FeatureWindow } from '../../src/domain/window';
-import type { RemediationState } from '../../src/shared/definitions';
+import type { RemediationState } from '../../src/contracts/alert-episode';
 import { loadTalonConfig } from '../../workers/config';
 
 // Nothing in this file may reach a server: a command that got past validation would fail on this address.

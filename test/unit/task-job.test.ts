@@ -11,7 +11,7 @@ import {
   taskJobManifest,
   taskNodeCandidates,
 } from '../../src/kube/task-job';
-import { taskIdLabelValue, taskJobName } from '../../src/shared/task-definitions';
+import { taskIdLabelValue, taskJobName } from '../../src/contracts/deploy-task';
 
 describe('taskJobName', () => {
   it('is stable for one workflow and attempt, distinct across attempts and workflows, and a valid name', () => {

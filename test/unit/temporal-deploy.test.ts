@@ -1,12 +1,12 @@
 /**
  * The production Temporal files agree with Talon's code: the registration Job creates exactly the
- * search attributes of src/shared/search-attributes.ts, and the chart values keep PostgreSQL
+ * search attributes of src/contracts/search-attributes.ts, and the chart values keep PostgreSQL
  * credentials out of the file (Secret reference only).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { SEARCH_ATTRIBUTES } from '../../src/shared/search-attributes';
+import { SEARCH_ATTRIBUTE_TYPES } from '../../src/contracts/search-attributes';
 import { registrationScript } from '../support/temporal-postgres';
 
 const dir = join(__dirname, '..', '..', 'deploy', 'temporal');
@@ -22,7 +22,7 @@ describe('Temporal production files', () => {
         .split(/\s+/)
         .map((pair) => pair.split(':') as [string, string]),
     );
-    expect(created).toEqual(SEARCH_ATTRIBUTES);
+    expect(created).toEqual(SEARCH_ATTRIBUTE_TYPES);
   });
 
   it('the chart values persist to PostgreSQL through a Secret reference, never an inline password', () => {

@@ -7,7 +7,7 @@
 import inject from 'light-my-request';
 import { alertWorkflowId, type TalonAlert } from '../../src/domain/alert';
 import { TalonMetrics } from '../../src/observability/metrics';
-import { intakeShardOf, intakeWorkflowId } from '../../src/shared/intake';
+import { intakeShardOf, intakeWorkflowId } from '../../src/contracts/alert-intake';
 import { createWebhookApp, type AlertSink } from '../../src/webhook/app';
 import { IntakeBatcher, type IntakeMode, type IntakeSink } from '../../src/webhook/intake';
 

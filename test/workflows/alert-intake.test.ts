@@ -14,13 +14,13 @@ import { NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@tem
 import { createIntakeActivities, type IntakeActivities } from '../../activities/intake';
 import { TalonClient } from '../../src/client/talon-client';
 import { alertWorkflowId, type TalonAlert } from '../../src/domain/alert';
-import type { DispatchAlertsInput, DispatchResult } from '../../src/shared/intake';
-import { INTAKE_WORKFLOW_TYPE, intakeWorkflowId, type AlertIntakeInput } from '../../src/shared/intake';
+import type { DispatchAlertsInput, DispatchResult } from '../../src/contracts/alert-intake';
+import { INTAKE_WORKFLOW_TYPE, intakeWorkflowId, type AlertIntakeInput } from '../../src/contracts/alert-intake';
 import { loadStackConfig, stackEndpoints } from '../../src/config/local-stack';
 import { bundleWorkflows } from '../../workers/bundle';
 import { loadTalonConfig } from '../../workers/config';
 import { intakeAction } from '../../src/cli/remediation-commands';
-import type { RemediateAlertResult } from '../../workflows/remediate-alert';
+import type { RemediateAlertResult } from '../../src/contracts/remediate-alert';
 import { waitFor } from '../support/kube';
 import { stubActivities } from '../support/stub-activities';
 

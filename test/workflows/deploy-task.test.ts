@@ -15,6 +15,7 @@ import { TalonClient } from '../../src/client/talon-client';
 import { loadTaxonomy } from '../../src/tasks/taxonomy-store';
 import { loadStackConfig, stackEndpoints } from '../../src/config/local-stack';
 import { bundleWorkflows } from '../../workers/bundle';
+import { waitFor } from '../support/kube';
 
 jest.setTimeout(120_000);
 
@@ -233,9 +234,13 @@ it('cancellation deletes the running Job', async () => {
   const s = stubs({ hang: true });
   const err = await withWorker(s, async (talon) => {
     const handle = await talon.submitTask({ task: 'interpolation', priorities: { speed: 1 } });
-    for (let i = 0; i < 100 && (await handle.state()).step !== 'running'; i++)
-      await new Promise((r) => setTimeout(r, 100));
-    expect((await handle.state()).step).toBe('running');
+    // Polled until it says so, however long a loaded server takes (a query before the first task fails).
+    await waitFor(
+      'the Job to run',
+      60_000,
+      async () => ((await handle.state()).step === 'running' ? true : undefined),
+      100,
+    );
     await handle.cancel();
     const failure = await handle.result().then(
       () => undefined,

@@ -12,16 +12,16 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import { NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { TalonClient, type RemediationStartSettings } from '../../src/client/talon-client';
-import { alertResolvedSignal } from '../../src/shared/definitions';
+import { alertResolvedSignal } from '../../src/contracts/alert-episode';
 import type { TalonAlert } from '../../src/domain/alert';
 import type { PolicyDecision } from '../../src/domain/policy';
-import type { ApplyPolicyInput, ApplyPolicyResult, RemediationSettings } from '../../src/domain/remediation';
+import type { ApplyPolicyInput, ApplyPolicyResult } from '../../src/domain/remediation';
+import type { RemediateAlertResult, RemediationSettings } from '../../src/contracts/remediate-alert';
 import { loadStackConfig, stackEndpoints } from '../../src/config/local-stack';
 import { TalonMetrics } from '../../src/observability/metrics';
 import { ActivityMetricsInterceptor, metricsSinks } from '../../workers/telemetry';
 import { bundleWorkflows } from '../../workers/bundle';
-import type { RemediateAlertResult } from '../../workflows/remediate-alert';
-import type { NodeOverloadResult } from '../../workflows/node-overload';
+import type { NodeOverloadResult } from '../../src/contracts/node-overload';
 
 jest.setTimeout(120_000);
 
@@ -511,7 +511,7 @@ describe('nodeOverload', () => {
   });
 });
 
-async function waitUntil(check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+async function waitUntil(check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {

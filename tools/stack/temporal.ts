@@ -1,7 +1,7 @@
 /** The Temporal dev server (with its Web UI), persisted to a SQLite file so workflows survive a restart. */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SEARCH_ATTRIBUTES } from '../../src/shared/search-attributes';
+import { SEARCH_ATTRIBUTE_TYPES as SEARCH_ATTRIBUTES } from '../../src/contracts/search-attributes';
 import { probeHttp, type StackComponent } from './component';
 import type { StackConfig } from '../../src/config/local-stack';
 import { isDaemonAlive, isPortOpen, readDaemon, startDaemon, stopDaemon, waitForHttp, waitForPort } from './processes';

@@ -1,7 +1,7 @@
 /**
- * What the faces (SDK, REST, CLI) and the `deployTask` workflow share about task submissions: the
- * workflow's input and result, the progress query and the Job labels. Imported by workflows, so it must
- * stay deterministic (no I/O).
+ * The `deployTask` workflow's contract (one task submission), shared by the faces (SDK, REST, CLI), the
+ * workflow and the task activities: the input and result, the progress query, the Job's name and labels.
+ * Imported by workflows, so it must stay deterministic (no I/O).
  */
 import { defineQuery } from '@temporalio/workflow';
 import type { Tier } from '../domain/placement';

@@ -7,7 +7,7 @@
  */
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type { TalonAlert } from '../domain/alert';
-import type { RemediationStartSettings } from '../domain/remediation';
+import type { RemediationStartSettings } from './alert-workflows';
 
 export const INTAKE_WORKFLOW_TYPE = 'alertIntake';
 

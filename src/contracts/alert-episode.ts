@@ -1,35 +1,22 @@
 /**
- * What the faces (webhook, CLI, SDK) and the workflows share: task queue, workflow names, signals,
- * queries and updates. Imported by workflows, so it must stay deterministic (no I/O).
+ * What both alert workflows (`remediateAlert` for pods, `nodeOverload` for nodes) answer to: the alert's
+ * notifications and a cancel as signals, and their progress as the `state` query. One alert episode is one
+ * workflow, so a face signals and queries it without knowing which of the two runs. Imported by workflows:
+ * deterministic, no I/O.
  */
-import { defineQuery, defineSignal, defineUpdate, type Sinks } from '@temporalio/workflow';
+import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type { TalonAlert } from '../domain/alert';
-
-export const DEFAULT_TASK_QUEUE = 'talon-remediation';
-
-export const WORKFLOW_TYPES = {
-  remediateAlert: 'remediateAlert',
-  nodeOverload: 'nodeOverload',
-  deployTask: 'deployTask',
-} as const;
 
 /** The alert fired (again): first notification starts the workflow, later ones may escalate. */
 export const alertFiredSignal = defineSignal<[TalonAlert]>('alertFired');
 /** The sender says the condition is over. */
 export const alertResolvedSignal = defineSignal<[TalonAlert]>('alertResolved');
-/** Stop remediating; records who asked. */
-export const cancelSignal = defineSignal<[{ by: string; reason?: string }]>('cancel');
-
-export interface ApprovalInput {
+export interface CancelRequest {
   readonly by: string;
-  readonly comment?: string;
+  readonly reason?: string;
 }
-export interface ApprovalResult {
-  readonly accepted: boolean;
-  readonly message: string;
-}
-export const approveUpdate = defineUpdate<ApprovalResult, [ApprovalInput]>('approve');
-export const rejectUpdate = defineUpdate<ApprovalResult, [ApprovalInput]>('reject');
+/** Stop remediating; records who asked. */
+export const cancelSignal = defineSignal<[CancelRequest]>('cancel');
 
 export const stateQuery = defineQuery<RemediationState>('state');
 
@@ -63,19 +50,4 @@ export interface RemediationState {
   readonly targetSnapshot?: unknown;
   /** Set while a policy waits for an `approve`/`reject` update. */
   readonly awaitingApprovalFor?: string;
-}
-
-/**
- * Counters the workflows report to their worker's /metrics. Sinks are not recorded in history and are not
- * called again on replay, so a worker restart never counts an episode twice and adding a call changes no
- * history.
- */
-export interface TalonMetricsSink extends Sinks {
-  talonMetrics: {
-    workflowStarted(type: string): void;
-    /** A firing notification reached a remediation that was already running. */
-    alertDeduplicated(type: string): void;
-    escalated(from: string, to: string): void;
-    workflowFinished(type: string, outcome: string): void;
-  };
 }
