@@ -6,6 +6,7 @@
  * Everything lives in one temp dir and is removed by stop().
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { chown, mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -168,6 +169,13 @@ export async function startPostgresTemporal(options: PostgresTemporalOptions = {
   const cacheDir = loadStackConfig(process.env).cacheDir;
   const serverTool = toolDir(cacheDir, findTool('temporal-server'));
   const bin = binDir(cacheDir);
+  const missing = ['temporal-server', 'postgresql']
+    .flatMap((name) => findTool(name).binaries)
+    .filter((b) => !existsSync(join(bin, b)));
+  if (missing.length > 0) {
+    // `npm start` and `talon setup` skip the test-only tools.
+    throw new Error(`missing ${missing.join(', ')}: test-only tools, built by \`npm test\` or \`talon setup --all\``);
+  }
   const dir = await mkdtemp(join(tmpdir(), 'talon-pg-temporal-'));
   const pgData = join(dir, 'pg');
   const children: { pg?: ChildProcess; server?: ChildProcess } = {};

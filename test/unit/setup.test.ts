@@ -2,7 +2,7 @@ import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspectTool, parseManifest, recipeHash, setupTools, toolDir } from '../../tools/stack/setup';
-import { findTool, renderKubernetesWrapperGoMod, TOOLS, type ToolSpec } from '../../tools/stack/tools';
+import { findTool, renderKubernetesWrapperGoMod, STACK_TOOLS, TOOLS, type ToolSpec } from '../../tools/stack/tools';
 import { ToolSetupError } from '../../tools/stack/errors';
 
 /** A tool whose "build" is a shell script, so the runner is exercised without compiling anything. */
@@ -124,6 +124,18 @@ describe('tool catalogue', () => {
     // The full server is the one the CLI embeds (its go.mod requires go.temporal.io/server v1.29.1).
     expect(findTool('temporal-server').version).toBe('1.29.1');
     expect(() => findTool('nope')).toThrow(/unknown tool "nope"/);
+  });
+
+  it('marks the servers only tests use, which the stack (npm start, talon setup) leaves out', () => {
+    expect(TOOLS.filter((t) => t.testOnly === true).map((t) => t.name)).toEqual(['temporal-server', 'postgresql']);
+    expect(STACK_TOOLS.map((t) => t.name)).toEqual([
+      'temporal',
+      'kwok',
+      'etcd',
+      'prometheus',
+      'kubernetes',
+      'influxdb',
+    ]);
   });
 
   it('renders the Kubernetes wrapper go.mod from upstream staging replaces', () => {

@@ -19,9 +19,9 @@ import {
 } from '../../tools/stack/processes';
 import { prometheusConfig } from '../../tools/stack/prometheus';
 import { binDir } from '../../tools/stack/setup';
-import { stackUp } from '../../tools/stack/stack';
+import { missingBinaries, stackUp } from '../../tools/stack/stack';
 import { temporalArgs, temporalEnv } from '../../tools/stack/temporal';
-import { TOOLS } from '../../tools/stack/tools';
+import { STACK_TOOLS, TOOLS } from '../../tools/stack/tools';
 
 describe('stack configuration', () => {
   it('has working defaults', () => {
@@ -215,6 +215,20 @@ describe('ports', () => {
     } finally {
       await rm(cache, { recursive: true, force: true });
       await rm(state, { recursive: true, force: true });
+    }
+  });
+
+  it('starts without the test-only tools (npm start does not build them)', async () => {
+    const cache = await mkdtemp(join(tmpdir(), 'talon-cache-'));
+    try {
+      const config = loadStackConfig({ HOME: '/h', TALON_CACHE_DIR: cache });
+      expect(missingBinaries(config)).toContain('temporal');
+      expect(missingBinaries(config)).not.toContain('temporal-server');
+      await mkdir(join(cache, 'bin'), { recursive: true });
+      for (const b of STACK_TOOLS.flatMap((t) => t.binaries)) await writeFile(join(cache, 'bin', b), '');
+      expect(missingBinaries(config)).toEqual([]);
+    } finally {
+      await rm(cache, { recursive: true, force: true });
     }
   });
 

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { loadStackConfig, stackEndpoints } from '../../src/config/local-stack';
 import { setupTools } from './setup';
 import { formatStatus, stackDown, stackStatus, stackUp } from './stack';
-import { findTool, TOOLS } from './tools';
+import { findTool, STACK_TOOLS, TOOLS } from './tools';
 
 const log = (line: string): void => {
   process.stdout.write(`${line}\n`);
@@ -17,9 +17,19 @@ export function configureSetup(setup: Command): void {
   setup
     .option('--force', 'rebuild even when the cache is valid')
     .option('--only <tools>', `comma-separated subset of: ${TOOLS.map((t) => t.name).join(', ')}`)
-    .action(async (opts: { force?: boolean; only?: string }) => {
+    .option(
+      '--all',
+      `also the tools only the tests use (${TOOLS.filter((t) => t.testOnly === true)
+        .map((t) => t.name)
+        .join(', ')}; \`npm test\` builds them itself)`,
+    )
+    .action(async (opts: { force?: boolean; only?: string; all?: boolean }) => {
       const config = loadStackConfig();
-      const tools = opts.only ? opts.only.split(',').map((n) => findTool(n.trim())) : TOOLS;
+      const tools = opts.only
+        ? opts.only.split(',').map((n) => findTool(n.trim()))
+        : opts.all === true
+          ? TOOLS
+          : STACK_TOOLS;
       await setupTools({ cacheDir: config.cacheDir, tools, log, force: opts.force ?? false });
     });
 }

@@ -10,7 +10,7 @@ import { kubectl } from './kube';
 import { repoRoot } from '../../src/config/repo-root';
 import { setupTools } from './setup';
 import { stackUp } from './stack';
-import { TOOLS } from './tools';
+import { STACK_TOOLS } from './tools';
 import { loadTalonConfig } from '../../src/config/talon-config';
 import { startServices } from '../../src/cli/run-commands';
 
@@ -25,7 +25,7 @@ export function workflowUrl(uiUrl: string, namespace: string, workflowId: string
 async function demo(): Promise<void> {
   const stack = loadStackConfig();
   say('1/4 tools');
-  await setupTools({ cacheDir: stack.cacheDir, tools: TOOLS, log: say });
+  await setupTools({ cacheDir: stack.cacheDir, tools: STACK_TOOLS, log: say });
   say('2/4 local stack');
   await stackUp(stack, say);
   const config = loadTalonConfig();

@@ -13,7 +13,7 @@ import { isPortFree } from './processes';
 import { prometheusComponent } from './prometheus';
 import { binDir } from './setup';
 import { temporalComponent } from './temporal';
-import { TOOLS } from './tools';
+import { STACK_TOOLS } from './tools';
 
 export const COMPONENTS: readonly StackComponent[] = [
   temporalComponent,
@@ -28,7 +28,7 @@ function elapsed(since: number): string {
 }
 
 export function missingBinaries(config: StackConfig): string[] {
-  return TOOLS.flatMap((t) => t.binaries).filter((b) => !existsSync(join(binDir(config.cacheDir), b)));
+  return STACK_TOOLS.flatMap((t) => t.binaries).filter((b) => !existsSync(join(binDir(config.cacheDir), b)));
 }
 
 /** The bearer token Alertmanager sends and the webhook expects; made once per stack. */

@@ -46,6 +46,11 @@ export interface ToolSpec {
   /** Binaries the recipe leaves in `<buildDir>/bin`. */
   readonly binaries: readonly string[];
   readonly checks: readonly VersionCheck[];
+  /**
+   * Used only by tests and benchmarks (the Temporal-on-PostgreSQL harness), never by the stack itself:
+   * `npm start` and `talon setup` skip it, `npm test` builds it.
+   */
+  readonly testOnly?: boolean;
 }
 
 export const TEMPORAL_CLI_VERSION = '1.5.1';
@@ -90,6 +95,7 @@ const temporal: ToolSpec = {
  */
 const temporalServer: ToolSpec = {
   name: 'temporal-server',
+  testOnly: true,
   version: TEMPORAL_SERVER_VERSION,
   registry: 'Go module proxy (go.temporal.io/server)',
   needs: ['go'],
@@ -304,6 +310,7 @@ export const POSTGRES_BIN_DIR = '/usr/lib/postgresql/15/bin';
 const postgresBinaries = ['postgres', 'initdb', 'pg_isready'] as const;
 const postgresql: ToolSpec = {
   name: 'postgresql',
+  testOnly: true,
   version: 'debian-bookworm-15',
   registry: "Debian's packages (postgresql-15)",
   needs: ['apt-get'],
@@ -380,6 +387,9 @@ export const TOOLS: readonly ToolSpec[] = [
   kubernetes,
   influxdb,
 ];
+
+/** What the local stack and the demo run: every tool but the test-only ones. */
+export const STACK_TOOLS: readonly ToolSpec[] = TOOLS.filter((t) => t.testOnly !== true);
 
 export function findTool(name: string): ToolSpec {
   const tool = TOOLS.find((t) => t.name === name);
