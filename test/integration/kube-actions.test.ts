@@ -467,13 +467,16 @@ describe('replicas (D3.6 Rule 1)', () => {
     const apply = (i: RemediationInput) => a.applyRemediation(i);
     const down = await env.run<[RemediationInput], ActionResult, typeof apply>(apply, input);
     expect(down).toMatchObject({ mechanism: 'scale', changes: [{ path: 'spec.replicas', from: '3', to: '1' }] });
-    expect(heartbeats).toEqual([
-      {
+    // The checkpoint names the Deployment before the write. A write that lost a race (409) is planned and
+    // checkpointed again, so how many heartbeats carry it depends on timing; every one must be this checkpoint.
+    expect(heartbeats.length).toBeGreaterThan(0);
+    for (const h of heartbeats) {
+      expect(h).toEqual({
         operationId: down.operationId,
         kind: 'Workload',
         workload: { kind: 'Deployment', namespace: f.namespace, name: 'api' },
-      },
-    ]);
+      });
+    }
     expect(await a.verifyAction({ expect: down.expect, timeoutMs: 60_000 })).toMatchObject({ verified: true });
     await f.clients.core
       .deleteNamespacedPod({ name: pods[0]!.metadata!.name!, namespace: f.namespace, gracePeriodSeconds: 0 })
