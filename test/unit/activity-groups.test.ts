@@ -54,10 +54,10 @@ function offlineKubeConfig(): KubeConfig {
 
 describe('activity groups', () => {
   it('every exported activity-group factory is one the worker registers, under its own names', async () => {
-    // Imported after the mocks above are in place, so the assembly calls the wrapped factories.
-    const { createActivities } = (await import('../../workers/activities')) as {
+    // Loaded here, after the mocks above are in place, so the assembly calls the wrapped factories.
+    const { createActivities } = jest.requireActual<{
       createActivities: (deps: ActivityDeps) => Promise<AssembledActivities>;
-    };
+    }>('../../workers/activities');
     const assembled = await createActivities({ kubeConfig: offlineKubeConfig(), prometheusUrl: 'http://127.0.0.1:1' });
     try {
       expect(exported.size).toBeGreaterThanOrEqual(6);
