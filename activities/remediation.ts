@@ -6,12 +6,11 @@
  *
  * Each input is validated (a malformed one is a non-retryable InvalidInput). Each step is idempotent: the
  * workflow's operation id ties retries to the first write, and the actuator's checkpoints ride on heartbeats
- * so a retry after a worker crash finishes a delete-and-recreate instead of repeating it. Permanent failures
- * become non-retryable ApplicationFailures with a type the workflow matches on.
+ * so a retry after a worker crash finishes a delete-and-recreate instead of repeating it. Failures are mapped
+ * by activities/failures.ts: permanent ones become non-retryable with a type the workflow matches on.
  */
-import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
-import { GuardRefusedError, InvalidFactorError, InvalidQuantityError, QuantityRangeError } from '../src/domain/errors';
+import { GuardRefusedError } from '../src/domain/errors';
 import { DEFAULT_TALON_NAMESPACE, guardConfig, type GuardConfigInput } from '../src/domain/guards';
 import type { NodeLoad } from '../src/domain/node-load';
 import { MAGNITUDE_GUIDE, POLICIES } from '../src/domain/policy';
@@ -20,20 +19,12 @@ import { KubeActuator, type EvictionCandidate, type PodUsage } from '../src/kube
 import { LeaseWriteBudget, type WriteBudgetStore } from '../src/kube/budget';
 import { ClusterCapabilities } from '../src/kube/capabilities';
 import type { KubeClients } from '../src/kube/client';
-import {
-  KubeError,
-  KubeForbiddenError,
-  KubeInvalidError,
-  KubeNotFoundError,
-  NoEligibleNodeError,
-  UnsupportedTargetError,
-} from '../src/kube/errors';
 import type { NodeSource } from '../src/kube/node-cache';
 import type { ActionResult, EvictionResult, Expectation } from '../src/kube/types';
 import { verifyExpectation } from '../src/kube/verify';
 import { activityContext, cancellableSleep, operationContext } from './context';
+import { mapFailures as run } from './failures';
 import { parseActivityInput as parse } from './input';
-import { kubeFailure } from './kube-failure';
 
 export interface RemediationActivityDeps {
   readonly clients: KubeClients;
@@ -95,45 +86,6 @@ const evictSchema = z.object({
   dryRun: z.boolean(),
 });
 export type EvictPodInput = z.input<typeof evictSchema>;
-
-/** Permanent failures become non-retryable with a type the workflow matches on; the rest stay retryable. */
-export function toActivityFailure(err: unknown): unknown {
-  if (err instanceof ApplicationFailure) return err;
-  if (err instanceof GuardRefusedError) {
-    return ApplicationFailure.create({
-      message: err.message,
-      type: 'GuardRefused',
-      nonRetryable: true,
-      details: [err.guard, { ...err.details }],
-      cause: err,
-    });
-  }
-  const permanent: [new (...args: never[]) => Error, string][] = [
-    [KubeForbiddenError, 'Forbidden'],
-    [KubeNotFoundError, 'TargetNotFound'],
-    [KubeInvalidError, 'InvalidRequest'],
-    [InvalidQuantityError, 'InvalidRequest'],
-    [InvalidFactorError, 'InvalidRequest'],
-    [QuantityRangeError, 'InvalidRequest'],
-    [UnsupportedTargetError, 'UnsupportedTarget'],
-    [NoEligibleNodeError, 'NoEligibleNode'],
-  ];
-  for (const [type, name] of permanent) {
-    if (err instanceof type)
-      return ApplicationFailure.create({ message: err.message, type: name, nonRetryable: true, cause: err });
-  }
-  // Conflicts, 5xx, timeouts: retryable, typed so the history says what happened.
-  if (err instanceof KubeError) return kubeFailure(err);
-  return err;
-}
-
-async function run<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    throw toActivityFailure(err);
-  }
-}
 
 function toApplyResult(input: ApplyPolicyInput, result: ActionResult): ApplyPolicyResult {
   return {

@@ -13,6 +13,7 @@ import {
   proxySinks,
 } from '@temporalio/workflow';
 import type { RemediationActivities } from '../activities/remediation';
+import { NON_RETRYABLE_FAILURE_TYPES } from '../src/contracts/failures';
 import type { TalonAlert } from '../src/domain/alert';
 import { DEFAULT_NODE_OVERLOAD_SETTINGS, type NodeOverloadSettings } from '../src/domain/remediation';
 import {
@@ -47,7 +48,7 @@ const kube = proxyActivities<RemediationActivities>({
     backoffCoefficient: 2,
     maximumInterval: '30s',
     maximumAttempts: 10,
-    nonRetryableErrorTypes: ['GuardRefused', 'Forbidden', 'InvalidRequest'],
+    nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURE_TYPES],
   },
 });
 

@@ -8,9 +8,9 @@ import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
+import { toActivityFailure } from '../../activities/failures';
 import {
   createRemediationActivities,
-  toActivityFailure,
   type EvictPodInput,
   type RemediationActivityDeps,
 } from '../../activities/remediation';
