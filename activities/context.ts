@@ -4,7 +4,7 @@
  * that end as soon as the activity is cancelled.
  */
 import { Context } from '@temporalio/activity';
-import type { OperationContext } from '../src/kube/actions';
+import type { OperationContext } from '../src/kube/actuator';
 import type { Checkpoint } from '../src/kube/types';
 
 /** The running activity's context, or undefined outside an activity. */

@@ -15,7 +15,7 @@ import { DEFAULT_TALON_NAMESPACE, guardConfig, type GuardConfigInput } from '../
 import type { NodeLoad } from '../src/domain/node-load';
 import { MAGNITUDE_GUIDE, POLICIES } from '../src/domain/policy';
 import type { ApplyPolicyInput, ApplyPolicyResult, VerifyPolicyResult } from '../src/domain/remediation';
-import { KubeActuator, type EvictionCandidate, type PodUsage } from '../src/kube/actions';
+import { KubeActuator, type EvictionCandidate, type PodUsage } from '../src/kube/actuator';
 import { LeaseWriteBudget, type WriteBudgetStore } from '../src/kube/budget';
 import { ClusterCapabilities } from '../src/kube/capabilities';
 import type { KubeClients } from '../src/kube/client';
