@@ -4,12 +4,12 @@
  * injected; nothing here reads the environment. Permanent failures (bad PromQL, 4xx, invalid input) are
  * non-retryable; an unavailable source is retryable.
  */
-import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
+import { FAILURE_TYPES } from '../src/contracts/failures';
 import { POLICIES } from '../src/domain/policy';
 import { rankNodesForOffloading, type RankedNode } from '../src/domain/node-load';
 import { workloadOf, type ContainerResources, type GatherOutcome, type WindowTarget } from '../src/domain/window';
-import { MetricsError, PrometheusUnavailableError } from '../src/metrics/errors';
+import { PrometheusUnavailableError } from '../src/metrics/errors';
 import {
   DEFAULT_GATHER_OPTIONS,
   gatherFromInflux,
@@ -21,6 +21,8 @@ import {
 import type { InfluxCounters, InfluxStore, RemediationRecord, WorkloadProfile } from '../src/metrics/influx';
 import type { PrometheusClient } from '../src/metrics/prometheus';
 import { DEFAULT_METRICS_CONFIG, type MetricsConfig } from '../src/metrics/queries';
+import { permanentFailure, toActivityFailure as toFailure } from './failures';
+import { parseActivityInput as parse } from './input';
 
 export interface MetricsActivityDeps {
   readonly prometheus: PrometheusClient;
@@ -128,28 +130,6 @@ export interface ProfileInput {
   readonly sinceSeconds?: number;
 }
 
-function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
-  const parsed = schema.safeParse(value);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-    throw ApplicationFailure.nonRetryable(`invalid ${what}: ${problems}`, 'InvalidActivityInput');
-  }
-  return parsed.data;
-}
-
-/** Maps adapter errors to Temporal failures: the error's class name is the failure type. */
-export function toFailure(error: unknown): unknown {
-  if (error instanceof MetricsError) {
-    return ApplicationFailure.create({
-      message: error.message,
-      type: error.name,
-      nonRetryable: error.permanent,
-      cause: error,
-    });
-  }
-  return error;
-}
-
 const describe = (error: unknown) => (error instanceof Error ? `${error.name}: ${error.message}` : String(error));
 
 export function createMetricsActivities(deps: MetricsActivityDeps) {
@@ -255,7 +235,7 @@ export function createMetricsActivities(deps: MetricsActivityDeps) {
     /** A workload's load statistics and remediation record, for the adaptive cool-down. */
     async workloadProfile(input: ProfileInput): Promise<WorkloadProfile> {
       const req = parse(profileInputSchema, input, 'workloadProfile input');
-      if (!influx) throw ApplicationFailure.nonRetryable('no InfluxDB configured', 'InfluxNotConfigured');
+      if (!influx) throw permanentFailure(FAILURE_TYPES.InfluxNotConfigured, 'no InfluxDB configured');
       try {
         return await influx.workloadProfile(
           req.namespace,

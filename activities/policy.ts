@@ -3,8 +3,8 @@
  * model when one is injected, with the rule policy as the answer whenever the model is absent or out. The
  * engine (and so the breaker's memory of failures) lives as long as the worker, shared by every workflow.
  */
-import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
+import { FAILURE_TYPES } from '../src/contracts/failures';
 import { MODEL_FEATURES } from '../src/domain/features';
 import type { PolicyDecision } from '../src/domain/policy';
 import type { FeatureWindow } from '../src/domain/window';
@@ -17,6 +17,7 @@ import {
   type PolicyModel,
 } from '../src/policy/breaker';
 import { createRulePolicy, ruleConfig, type RuleConfigOverrides } from '../src/policy/rules';
+import { permanentFailure } from './failures';
 
 export interface PolicyActivityDeps {
   /** A ready engine; otherwise one is built from the parts below. */
@@ -69,7 +70,7 @@ export function createPolicyActivities(deps: PolicyActivityDeps = {}) {
       const parsed = windowSchema.safeParse(window);
       if (!parsed.success) {
         const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-        throw ApplicationFailure.nonRetryable(`not a usable feature window: ${problems}`, 'InvalidWindow');
+        throw permanentFailure(FAILURE_TYPES.InvalidWindow, `not a usable feature window: ${problems}`);
       }
       return engine.decide(window);
     },

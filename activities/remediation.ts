@@ -1,74 +1,91 @@
 /**
- * The actuation steps the remediation workflows call: apply one policy to a pod, verify it, and the
- * node-overload building blocks. Each is idempotent (an operation id ties retries to the first write)
- * and maps permanent failures to non-retryable ApplicationFailures the workflow can reason about.
+ * The actuation steps the remediation workflows call: apply one policy to a pod, verify it took effect, and
+ * the node-overload building blocks (taint, pick the heaviest pod, evict, untaint). This is the one activity
+ * layer over the Kubernetes actuator, made by {@link createRemediationActivities} from injected clients and
+ * options (never the environment); the worker registers it and every Kubernetes test drives it.
+ *
+ * Each input is validated (a malformed one is a non-retryable InvalidInput). Each step is idempotent: the
+ * workflow's operation id ties retries to the first write, and the actuator's checkpoints ride on heartbeats
+ * so a retry after a worker crash finishes a delete-and-recreate instead of repeating it. Failures are mapped
+ * by activities/failures.ts: permanent ones become non-retryable with a type the workflow matches on.
  */
-import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
-import { GuardRefusedError, InvalidFactorError, InvalidQuantityError, QuantityRangeError } from '../src/domain/errors';
+import { z } from 'zod';
+import { GuardRefusedError } from '../src/domain/errors';
+import { DEFAULT_TALON_NAMESPACE, guardConfig, type GuardConfigInput } from '../src/domain/guards';
 import type { NodeLoad } from '../src/domain/node-load';
-import { MAGNITUDE_GUIDE } from '../src/domain/policy';
+import { MAGNITUDE_GUIDE, POLICIES } from '../src/domain/policy';
 import type { ApplyPolicyInput, ApplyPolicyResult, VerifyPolicyResult } from '../src/domain/remediation';
-import type { KubeActuator, OperationContext } from '../src/kube/actions';
+import { KubeActuator, type EvictionCandidate, type PodUsage } from '../src/kube/actuator';
+import { LeaseWriteBudget, type WriteBudgetStore } from '../src/kube/budget';
+import { ClusterCapabilities } from '../src/kube/capabilities';
 import type { KubeClients } from '../src/kube/client';
-import {
-  KubeForbiddenError,
-  KubeInvalidError,
-  KubeNotFoundError,
-  NoEligibleNodeError,
-  UnsupportedTargetError,
-} from '../src/kube/errors';
+import type { NodeSource } from '../src/kube/node-cache';
 import type { ActionResult, EvictionResult, Expectation } from '../src/kube/types';
 import { verifyExpectation } from '../src/kube/verify';
-import { operationContext as checkpointedContext, toActivityFailure as kubeActivityFailure } from './kube';
-
-/** Operation id and dry-run from the workflow; checkpoints ride on heartbeats (see activities/kube.ts). */
-function operationContext(operationId: string, dryRun: boolean): OperationContext {
-  return checkpointedContext({ operationId, dryRun });
-}
+import { activityContext, cancellableSleep, operationContext } from './context';
+import { mapFailures as run } from './failures';
+import { parseActivityInput as parse } from './input';
 
 export interface RemediationActivityDeps {
-  readonly actuator: KubeActuator;
-  readonly clients: Pick<KubeClients, 'core' | 'apps' | 'batch'>;
-  /** Current node load (Prometheus) for task offloading and picking the pod to evict. */
+  readonly clients: KubeClients;
+  /** Guard configuration; defaults protect kube-system, kube-public, kube-node-lease and Talon's namespace. */
+  readonly guards?: GuardConfigInput;
+  /** The durable write budget; a Lease store in Talon's namespace by default, `false` to disable (tests). */
+  readonly budget?: WriteBudgetStore | false;
+  /** Forces in-place resize support on or off instead of discovering it. */
+  readonly podResize?: boolean;
+  /** Candidate nodes for offloading; a started NodeCache in workers, a LIST per decision otherwise. */
+  readonly nodeSource?: NodeSource;
+  /** Node label carrying the tier (edge/cloud). */
+  readonly tierLabel?: string;
+  /** Bandwidth a network_qos share of 1.0 allows, in Mbit/s. */
+  readonly networkCeilingMbps?: number;
+  /** How long a deleted pod or Job may take to disappear before recreation gives up (retryable). */
+  readonly deletionTimeoutMs?: number;
+  /** Current node load (Prometheus) for task offloading; see src/metrics/node-usage. */
   readonly nodeUsage: () => Promise<readonly NodeLoad[]>;
   /** Pod CPU usage on a node (Prometheus), to pick the heaviest pod; requests are the fallback. */
-  readonly podUsage?: (node: string) => Promise<readonly { namespace: string; pod: string; cpuCores: number }[]>;
-  /** How long verification may wait for a rollout or a pod. */
+  readonly podUsage?: (node: string) => Promise<readonly PodUsage[]>;
+  /** How long verification may wait for a rollout or a pod (default 120 s). */
   readonly verifyTimeoutMs?: number;
-  /** Wanted tier for task offloading when the workflow gives none. */
+  /** Wanted tier for task offloading (any tier when absent). */
   readonly offloadTier?: string;
 }
 
-/** Permanent failures become non-retryable with a type the workflow matches on; the rest stay retryable. */
-export function toActivityFailure(err: unknown): unknown {
-  if (err instanceof ApplicationFailure) return err;
-  if (err instanceof GuardRefusedError) {
-    return ApplicationFailure.create({
-      message: err.message,
-      type: 'GuardRefused',
-      nonRetryable: true,
-      details: [err.guard],
-      cause: err,
-    });
-  }
-  const permanent: [new (...args: never[]) => Error, string][] = [
-    [KubeForbiddenError, 'Forbidden'],
-    [KubeNotFoundError, 'TargetNotFound'],
-    [KubeInvalidError, 'InvalidRequest'],
-    [InvalidQuantityError, 'InvalidRequest'],
-    [InvalidFactorError, 'InvalidRequest'],
-    [QuantityRangeError, 'InvalidRequest'],
-    [UnsupportedTargetError, 'UnsupportedTarget'],
-    [NoEligibleNodeError, 'NoEligibleNode'],
-  ];
-  for (const [type, name] of permanent) {
-    if (err instanceof type)
-      return ApplicationFailure.create({ message: err.message, type: name, nonRetryable: true, cause: err });
-  }
-  // Conflicts, 5xx, timeouts: retryable, typed so the history says what happened.
-  return kubeActivityFailure(err);
-}
+const name = z.string().min(1).max(253);
+
+const applySchema = z.object({
+  target: z.object({ namespace: name, pod: name, container: name.optional() }),
+  policy: z.enum(POLICIES),
+  magnitude: z.number().refine(Number.isFinite, 'must be finite'),
+  operationId: z.string(),
+  dryRun: z.boolean(),
+});
+
+const verifySchema = z.object({
+  applied: z
+    .object({
+      expectation: z.custom<Expectation>(
+        (v) => typeof v === 'object' && v !== null && typeof (v as Expectation).kind === 'string',
+        'an expectation with a kind',
+      ),
+    })
+    .loose(),
+});
+
+const nodeStepSchema = z.object({ node: name, operationId: z.string(), dryRun: z.boolean() });
+export type NodeStepInput = z.input<typeof nodeStepSchema>;
+
+const heaviestSchema = z.object({ node: name });
+
+const evictSchema = z.object({
+  namespace: name,
+  pod: name,
+  uid: z.string().min(1),
+  operationId: z.string(),
+  dryRun: z.boolean(),
+});
+export type EvictPodInput = z.input<typeof evictSchema>;
 
 function toApplyResult(input: ApplyPolicyInput, result: ActionResult): ApplyPolicyResult {
   return {
@@ -82,8 +99,28 @@ function toApplyResult(input: ApplyPolicyInput, result: ActionResult): ApplyPoli
   };
 }
 
+/** The actuator as the worker wires it: guards, the Lease write budget in Talon's namespace, resize discovery. */
+function actuatorFor(deps: RemediationActivityDeps): KubeActuator {
+  const { clients } = deps;
+  const guards = guardConfig(deps.guards ?? {});
+  const budget =
+    deps.budget === false
+      ? undefined
+      : (deps.budget ??
+        new LeaseWriteBudget(clients, { namespace: deps.guards?.talonNamespace ?? DEFAULT_TALON_NAMESPACE }));
+  return new KubeActuator(clients, {
+    guards,
+    ...(budget ? { budget } : {}),
+    capabilities: new ClusterCapabilities(clients, deps.podResize === undefined ? {} : { podResize: deps.podResize }),
+    ...(deps.tierLabel ? { tierLabel: deps.tierLabel } : {}),
+    ...(deps.nodeSource ? { nodeSource: deps.nodeSource } : {}),
+    ...(deps.networkCeilingMbps ? { networkCeilingMbps: deps.networkCeilingMbps } : {}),
+    ...(deps.deletionTimeoutMs ? { deletionTimeoutMs: deps.deletionTimeoutMs } : {}),
+  });
+}
+
 export function createRemediationActivities(deps: RemediationActivityDeps) {
-  const { actuator } = deps;
+  const actuator = actuatorFor(deps);
 
   async function dispatch(input: ApplyPolicyInput): Promise<ActionResult> {
     const ctx = operationContext(input.operationId, input.dryRun);
@@ -122,76 +159,69 @@ export function createRemediationActivities(deps: RemediationActivityDeps) {
   return {
     /** Applies one policy to the pod (or its owner); the same operation id never writes twice. */
     async applyPolicy(input: ApplyPolicyInput): Promise<ApplyPolicyResult> {
-      try {
-        return toApplyResult(input, await dispatch(input));
-      } catch (err) {
-        throw toActivityFailure(err);
-      }
+      const req: ApplyPolicyInput = parse(applySchema, input, 'applyPolicy input');
+      return run(async () => toApplyResult(req, await dispatch(req)));
     },
 
-    /** Waits until the change is visible where it matters (rollout done, pod ready, values applied). */
+    /**
+     * Waits until the change is visible where it matters (rollout done, pod ready, values applied). The wait
+     * heartbeats what it sees and ends as soon as the activity is cancelled.
+     */
     async verifyPolicy(input: { applied: ApplyPolicyResult }): Promise<VerifyPolicyResult> {
-      try {
-        const result = await verifyExpectation(deps.clients, input.applied.expectation as Expectation, {
+      const req = parse(verifySchema, input, 'verifyPolicy input');
+      const ctx = activityContext();
+      return run(async () => {
+        const result = await verifyExpectation(deps.clients, req.applied.expectation, {
           timeoutMs: deps.verifyTimeoutMs ?? 120_000,
-          heartbeat: (observed) => {
-            try {
-              Context.current().heartbeat(observed);
-            } catch {
-              // outside an activity
-            }
-          },
+          heartbeat: (observed) => ctx?.heartbeat(observed),
+          sleep: (ms) => cancellableSleep(ms, ctx?.cancellationSignal),
         });
         return { ok: result.verified, observed: result.detail };
-      } catch (err) {
-        throw toActivityFailure(err);
-      }
+      });
     },
 
-    async taintNode(input: { node: string; operationId: string; dryRun: boolean }): Promise<ActionResult> {
-      try {
-        return await actuator.taintNode({ node: input.node }, operationContext(input.operationId, input.dryRun));
-      } catch (err) {
-        throw toActivityFailure(err);
-      }
+    /** Rule 2, step 1: Talon's NoSchedule taint on the node (once). */
+    async taintNode(input: NodeStepInput): Promise<ActionResult> {
+      const req = parse(nodeStepSchema, input, 'taintNode input');
+      return run(() => actuator.taintNode({ node: req.node }, operationContext(req.operationId, req.dryRun)));
     },
 
-    async untaintNode(input: { node: string; operationId: string; dryRun: boolean }): Promise<ActionResult> {
-      try {
-        return await actuator.untaintNode({ node: input.node }, operationContext(input.operationId, input.dryRun));
-      } catch (err) {
-        throw toActivityFailure(err);
-      }
+    /** Rule 2, last step: removes Talon's taint (never refused by the write budget). */
+    async untaintNode(input: NodeStepInput): Promise<ActionResult> {
+      const req = parse(nodeStepSchema, input, 'untaintNode input');
+      return run(() => actuator.untaintNode({ node: req.node }, operationContext(req.operationId, req.dryRun)));
     },
 
-    /** The pod using the most CPU on the node (Prometheus), or requesting the most when usage is unknown. */
-    async heaviestPod(input: {
-      node: string;
-    }): Promise<{ namespace: string; pod: string; uid: string; cpuCores: number; basis: string } | null> {
-      try {
-        const usage = deps.podUsage ? await deps.podUsage(input.node).catch(() => undefined) : undefined;
-        return (await actuator.selectPodToEvict(input.node, usage)) ?? null;
-      } catch (err) {
-        throw toActivityFailure(err);
-      }
+    /**
+     * The pod using the most CPU on the node (Prometheus), or requesting the most when usage is unknown. An
+     * overloaded node should not wait for Prometheus: when usage cannot be read, requests decide (and the
+     * candidate says so in `basis`).
+     */
+    async heaviestPod(input: { node: string }): Promise<EvictionCandidate | null> {
+      const req = parse(heaviestSchema, input, 'heaviestPod input');
+      return run(async () => {
+        const usage = deps.podUsage
+          ? await deps.podUsage(req.node).catch((err: unknown) => {
+              activityContext()?.log.warn('pod usage unavailable; choosing by CPU requests', {
+                node: req.node,
+                error: err instanceof Error ? err.message : String(err),
+              });
+              return undefined;
+            })
+          : undefined;
+        return (await actuator.selectPodToEvict(req.node, usage)) ?? null;
+      });
     },
 
     /** Evicts through the Eviction API; a PodDisruptionBudget refusal is reported, never forced. */
-    async evictPod(input: {
-      namespace: string;
-      pod: string;
-      uid: string;
-      operationId: string;
-      dryRun: boolean;
-    }): Promise<EvictionResult> {
-      try {
-        return await actuator.evictPod(
-          { namespace: input.namespace, pod: input.pod, uid: input.uid },
-          operationContext(input.operationId, input.dryRun),
-        );
-      } catch (err) {
-        throw toActivityFailure(err);
-      }
+    async evictPod(input: EvictPodInput): Promise<EvictionResult> {
+      const req = parse(evictSchema, input, 'evictPod input');
+      return run(() =>
+        actuator.evictPod(
+          { namespace: req.namespace, pod: req.pod, uid: req.uid },
+          operationContext(req.operationId, req.dryRun),
+        ),
+      );
     },
   };
 }

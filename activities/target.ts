@@ -1,7 +1,8 @@
 /** Activities that read the remediation target from the Kubernetes API. */
 import type { CoreV1Api } from '@kubernetes/client-node';
-import { ApplicationFailure } from '@temporalio/common';
-import { MalformedPodError, readPodSnapshot, type PodSnapshot } from '../src/kube/snapshot';
+import { kubeCall } from '../src/kube/errors';
+import { readPodSnapshot, type PodSnapshot } from '../src/kube/snapshot';
+import { mapFailures } from './failures';
 
 export interface TargetActivityDeps {
   readonly core: CoreV1Api;
@@ -12,33 +13,16 @@ export interface PodRef {
   readonly pod: string;
 }
 
-function statusOf(err: unknown): number | undefined {
-  const code = (err as { code?: unknown }).code;
-  return typeof code === 'number' ? code : undefined;
-}
-
 export function createTargetActivities(deps: TargetActivityDeps) {
   return {
-    /** The target pod as it is now; a missing pod or a refused read is permanent, anything else retried. */
+    /**
+     * The target pod as it is now. A missing pod (TargetNotFound), a refused read (Forbidden) or a pod that
+     * cannot be read as one (MalformedPod) is permanent; an unavailable apiserver is retried.
+     */
     async readTarget(ref: PodRef): Promise<PodSnapshot> {
-      try {
-        return await readPodSnapshot(deps.core, ref.namespace, ref.pod);
-      } catch (err) {
-        if (err instanceof MalformedPodError) {
-          throw ApplicationFailure.nonRetryable(err.message, 'MalformedPod');
-        }
-        const status = statusOf(err);
-        if (status === 404) {
-          throw ApplicationFailure.nonRetryable(`pod ${ref.namespace}/${ref.pod} does not exist`, 'TargetNotFound');
-        }
-        if (status === 401 || status === 403) {
-          throw ApplicationFailure.nonRetryable(
-            `not allowed to read pod ${ref.namespace}/${ref.pod} (HTTP ${status}): check Talon's RBAC`,
-            'Forbidden',
-          );
-        }
-        throw err;
-      }
+      return mapFailures(() =>
+        kubeCall(`read Pod ${ref.namespace}/${ref.pod}`, () => readPodSnapshot(deps.core, ref.namespace, ref.pod)),
+      );
     },
   };
 }

@@ -5,15 +5,13 @@
  * {@link createTaskActivities} from injected clients; nothing here reads the environment. Invalid input
  * and permanent Kubernetes answers are non-retryable; an unavailable apiserver or Prometheus is retryable.
  */
-import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
 import { z } from 'zod';
+import { FAILURE_TYPES } from '../src/contracts/failures';
 import type { NodeLoad } from '../src/domain/node-load';
 import type { Taxonomy } from '../src/domain/taxonomy';
-import { TASK_ERROR_TYPES } from '../src/domain/task-errors';
 import type { KubeClients } from '../src/kube/client';
-import { KubeConflictError, KubeError, KubeNotFoundError, kubeCall } from '../src/kube/errors';
+import { KubeConflictError, KubeNotFoundError, kubeCall } from '../src/kube/errors';
 import {
   observeJob,
   observedRun,
@@ -27,8 +25,9 @@ import {
 import { MetricsError } from '../src/metrics/errors';
 import { TASK_ID_LABEL, type TaskRunMetrics } from '../src/contracts/deploy-task';
 import type { NodeCandidate } from '../src/domain/placement';
+import { activityContext, cancellableSleep as sleep } from './context';
+import { mapFailures as run, permanentFailure } from './failures';
 import { parseActivityInput as parse } from './input';
-import { kubeFailure } from './kube-failure';
 
 export interface TaskActivityDeps {
   readonly clients: Pick<KubeClients, 'core' | 'batch'>;
@@ -119,54 +118,6 @@ export interface TaskJobOutcome extends JobObservation {
 
 export type CollectedRun = Omit<TaskRunMetrics, 'taxonomy'>;
 
-/** Maps adapter errors to Temporal failures; the class name is the failure type. */
-export function toTaskFailure(err: unknown): unknown {
-  if (err instanceof ApplicationFailure) return err;
-  if (err instanceof KubeError) return kubeFailure(err);
-  if (err instanceof MetricsError) {
-    return ApplicationFailure.create({ message: err.message, type: err.name, nonRetryable: err.permanent, cause: err });
-  }
-  if (err instanceof Error && (TASK_ERROR_TYPES as readonly string[]).includes(err.name)) {
-    return ApplicationFailure.create({ message: err.message, type: err.name, nonRetryable: true, cause: err });
-  }
-  return err;
-}
-
-async function run<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    throw toTaskFailure(err);
-  }
-}
-
-function activityContext(): Context | undefined {
-  try {
-    return Context.current();
-  } catch {
-    return undefined;
-  }
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason as Error);
-      return;
-    }
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason as Error);
-    };
-    // The listener goes with the timer: a long wait polls many times on the same signal.
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
 export function createTaskActivities(deps: TaskActivityDeps) {
   const { core, batch } = deps.clients;
   const pollMs = deps.pollMs ?? 1_000;
@@ -239,11 +190,10 @@ export function createTaskActivities(deps: TaskActivityDeps) {
           if (!(err instanceof KubeConflictError)) throw err;
           job = await readJob(spec.namespace, spec.name);
           if (job.metadata?.labels?.[TASK_ID_LABEL] !== spec.taskIdLabel) {
-            throw ApplicationFailure.create({
-              message: `Job ${spec.namespace}/${spec.name} exists but belongs to another submission`,
-              type: 'JobNameTaken',
-              nonRetryable: true,
-            });
+            throw permanentFailure(
+              FAILURE_TYPES.JobNameTaken,
+              `Job ${spec.namespace}/${spec.name} exists but belongs to another submission`,
+            );
           }
           created = false;
         }

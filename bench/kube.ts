@@ -11,12 +11,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { KubeConfig, PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
-import { cachedNodeUsage, createKubeActivities, prometheusNodeUsage } from '../activities/kube';
+import { createRemediationActivities } from '../activities/remediation';
 import type { NodeLoad } from '../src/domain/node-load';
 import { chooseOffloadTarget, type NodeInfo } from '../src/domain/offload-target';
+import type { ApplyPolicyResult } from '../src/domain/remediation';
 import { createKubeClients, RequestCounter } from '../src/kube/client';
 import { ApiNodeSource, NodeCache } from '../src/kube/node-cache';
 import type { ActionResult } from '../src/kube/types';
+import { cachedNodeUsage, prometheusNodeUsage } from '../src/metrics/node-usage';
 import { PrometheusClient } from '../src/metrics/prometheus';
 import { DEFAULT_METRICS_CONFIG } from '../src/metrics/queries';
 import { loadStackConfig, stackEndpoints } from '../src/config/local-stack';
@@ -142,15 +144,16 @@ async function main(): Promise<void> {
       return n.length === 2 ? true : undefined;
     });
 
+    // The activities the worker registers, wired as the worker wires them (plus a private tier for offloading).
     const common = {
-      kubeConfig: kc,
       clients,
-      talonNamespace: talonNs,
-      guards: { writeBudget: { maxWrites: 1_000_000, windowSeconds: 60 } },
+      guards: { talonNamespace: talonNs, writeBudget: { maxWrites: 1_000_000, windowSeconds: 60 } },
       nodeUsage: prometheusNodeUsage(prometheus, DEFAULT_METRICS_CONFIG, 60),
+      offloadTier: tier,
+      verifyTimeoutMs: 60_000,
     };
-    const a = createKubeActivities(common);
-    const noResize = createKubeActivities({ ...common, podResize: false });
+    const a = createRemediationActivities(common);
+    const noResize = createRemediationActivities({ ...common, podResize: false });
 
     // Fixtures
     const deployment = (name: string, replicas: number, spec: ReturnType<typeof podSpec>, strategy?: object) =>
@@ -194,91 +197,101 @@ async function main(): Promise<void> {
       name: string;
       /** Untimed preparation for run i (finding the current pod, ...). */
       prepare?: (i: number) => Promise<void>;
-      act: (i: number) => Promise<ActionResult>;
+      act: (i: number) => Promise<ApplyPolicyResult>;
       /** Untimed step between action and verification (the kubelet stand-in). */
-      between?: (r: ActionResult) => Promise<void>;
+      between?: (r: ApplyPolicyResult) => Promise<void>;
     }
+    /** A node step's result in the shape verifyPolicy takes, as the node-overload workflow hands it on. */
+    const applied = (r: ActionResult): ApplyPolicyResult => ({
+      policy: 'node_overload',
+      magnitude: 1,
+      summary: r.summary,
+      changes: r.changes,
+      noop: !r.applied,
+      dryRun: r.dryRun,
+      expectation: r.expect,
+    });
+    const apply = (
+      group: typeof a,
+      policy: ApplyPolicyResult['policy'],
+      pod: string,
+      magnitude: number,
+    ): Promise<ApplyPolicyResult> =>
+      group.applyPolicy({ target: { namespace: ns, pod }, policy, magnitude, operationId: next(), dryRun: false });
     let current = '';
+    let currentUid = '';
     const jobPod = async () => {
       const list = await podsOf('app=yolo');
       const p = list.find((x) => x.status?.phase === 'Running' || x.status?.phase === 'Succeeded');
       if (!p) throw new Error('no pod of Job yolo');
       return p.metadata?.name ?? '';
     };
-    /** Run i scales up (×2) when even, back down (×0.5) when odd, so every run changes something. */
-    const upDown =
-      (activities: typeof a, resource: 'cpu' | 'memory', pod: () => string) =>
-      (i: number): Promise<ActionResult> =>
-        activities.scaleResources({
-          policy: i % 2 === 0 ? `${resource}_scale_up` : `${resource}_scale_down`,
-          namespace: ns,
-          pod: pod(),
-          factor: i % 2 === 0 ? 2 : 0.5,
-          operationId: next(),
-        });
-    const findWebPod = async () => {
-      current = (await onePod('app=web')).metadata?.name ?? '';
-    };
-    const findJobPod = async () => {
-      current = await waitUntil('job pod', 60_000, jobPod);
-    };
     const scenarios: Scenario[] = [
       {
         name: 'cpu_scale_up/down · Deployment (rolling update)',
-        prepare: findWebPod,
-        act: upDown(a, 'cpu', () => current),
+        prepare: async () => {
+          current = (await onePod('app=web')).metadata?.name ?? '';
+        },
+        act: (i) => apply(a, i % 2 === 0 ? 'cpu_scale_up' : 'cpu_scale_down', current, i % 2 === 0 ? 2 : 0.5),
       },
       {
         name: 'memory_scale_up/down · standalone pod (in-place resize)',
-        act: upDown(a, 'memory', () => 'solo'),
+        act: (i) => apply(a, i % 2 === 0 ? 'memory_scale_up' : 'memory_scale_down', 'solo', i % 2 === 0 ? 2 : 0.5),
         between: async () => kubelet('solo'),
       },
       {
         name: 'cpu_scale_up/down · standalone pod (delete + recreate)',
-        act: upDown(noResize, 'cpu', () => 'plain'),
+        act: (i) => apply(noResize, i % 2 === 0 ? 'cpu_scale_up' : 'cpu_scale_down', 'plain', i % 2 === 0 ? 2 : 0.5),
       },
       {
         name: 'cpu_scale_up/down · Job (recreate)',
-        prepare: findJobPod,
-        act: upDown(a, 'cpu', () => current),
+        prepare: async () => {
+          current = await waitUntil('job pod', 60_000, jobPod);
+        },
+        act: (i) => apply(a, i % 2 === 0 ? 'cpu_scale_up' : 'cpu_scale_down', current, i % 2 === 0 ? 2 : 0.5),
       },
       {
         name: 'replica_scale_up/down · Deployment',
-        act: (i) =>
-          a.scaleReplicas({
-            policy: i % 2 === 0 ? 'replica_scale_up' : 'replica_scale_down',
-            namespace: ns,
-            workload: { kind: 'Deployment', name: 'api' },
-            factor: i % 2 === 0 ? 1.5 : 0.7,
-            operationId: next(),
-          }),
+        prepare: async () => {
+          current = (await onePod('app=api')).metadata?.name ?? '';
+        },
+        act: (i) => apply(a, i % 2 === 0 ? 'replica_scale_up' : 'replica_scale_down', current, i % 2 === 0 ? 1.5 : 0.7),
       },
       {
         name: 'task_offloading · Job (Prometheus + recreate with affinity)',
-        prepare: findJobPod,
-        act: () => a.offloadTask({ namespace: ns, pod: current, tier, operationId: next() }),
+        prepare: async () => {
+          current = await waitUntil('job pod', 60_000, jobPod);
+        },
+        act: () => apply(a, 'task_offloading', current, 0.5),
       },
       {
         name: 'node_overload · taint / untaint',
-        act: (i) =>
-          i % 2 === 0
-            ? a.taintNode({ node: `${id}-n1`, operationId: next() })
-            : a.untaintNode({ node: `${id}-n1`, operationId: next() }),
+        act: async (i) =>
+          applied(
+            i % 2 === 0
+              ? await a.taintNode({ node: `${id}-n1`, operationId: next(), dryRun: false })
+              : await a.untaintNode({ node: `${id}-n1`, operationId: next(), dryRun: false }),
+          ),
       },
       {
         name: 'node_overload · evict (Eviction API)',
-        prepare: findWebPod,
-        act: () => a.evictPod({ namespace: ns, pod: current, operationId: next() }),
+        prepare: async () => {
+          const pod = await onePod('app=web');
+          current = pod.metadata?.name ?? '';
+          currentUid = pod.metadata?.uid ?? '';
+        },
+        act: async () =>
+          applied(
+            await a.evictPod({ namespace: ns, pod: current, uid: currentUid, operationId: next(), dryRun: false }),
+          ),
       },
       {
         name: 'data_offloading · annotate',
-        act: (i) =>
-          a.requestDataOffload({ namespace: ns, pod: 'notes', share: i % 2 === 0 ? 0.3 : 0.6, operationId: next() }),
+        act: (i) => apply(a, 'data_offloading', 'notes', i % 2 === 0 ? 0.3 : 0.6),
       },
       {
         name: 'network_qos · Kube-OVN annotations',
-        act: (i) =>
-          a.setNetworkQos({ namespace: ns, pod: 'notes', share: i % 2 === 0 ? 0.2 : 0.4, operationId: next() }),
+        act: (i) => apply(a, 'network_qos', 'notes', i % 2 === 0 ? 0.2 : 0.4),
       },
     ];
 
@@ -301,11 +314,11 @@ async function main(): Promise<void> {
           betweenMs = performance.now() - b0;
         }
         counter.reset();
-        const v = await a.verifyAction({ expect: r.expect, timeoutMs: 60_000 });
+        const v = await a.verifyPolicy({ applied: r });
         const t2 = performance.now();
-        if (!v.verified) {
+        if (!v.ok) {
           // Kept out of the latency figures, counted and shown: the cluster did not converge in time.
-          unverified.push(`${s.name} run ${i}: ${v.detail}`);
+          unverified.push(`${s.name} run ${i}: ${v.observed}`);
           continue;
         }
         samples.push({

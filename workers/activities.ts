@@ -4,18 +4,15 @@
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import { createMetricsActivities, type MetricsActivities } from '../activities/metrics';
-import { cachedNodeUsage } from '../activities/kube';
 import { createPolicyActivities, type PolicyActivities } from '../activities/policy';
 import { createRemediationActivities, type RemediationActivities } from '../activities/remediation';
 import { createTargetActivities, type TargetActivities } from '../activities/target';
 import { createTaskActivities, type TaskActivities } from '../activities/task';
-import { guardConfig, type GuardConfigInput } from '../src/domain/guards';
-import { KubeActuator } from '../src/kube/actions';
-import { LeaseWriteBudget } from '../src/kube/budget';
-import { ClusterCapabilities } from '../src/kube/capabilities';
+import type { GuardConfigInput } from '../src/domain/guards';
 import { createKubeClients } from '../src/kube/client';
 import { NodeCache } from '../src/kube/node-cache';
 import { InfluxStore } from '../src/metrics/influx';
+import { cachedNodeUsage } from '../src/metrics/node-usage';
 import { PrometheusClient } from '../src/metrics/prometheus';
 import { loadPolicyModel } from '../src/policy/model';
 import { loadTaxonomy, type LoadTaxonomyOptions } from '../src/tasks/taxonomy-store';
@@ -97,8 +94,6 @@ function unusableModel(reason: string): PolicyModel & { close(): Promise<void> }
 export async function createActivityGroups(deps: ActivityDeps): Promise<ActivityGroups> {
   const log = deps.log ?? (() => undefined);
   const clients = createKubeClients(deps.kubeConfig);
-  const guards = guardConfig(deps.guards ?? {});
-  const talonNamespace = deps.guards?.talonNamespace ?? 'talon-system';
   let nodeCache: NodeCache | undefined;
   if (deps.longLived) {
     nodeCache = new NodeCache(deps.kubeConfig, clients, {
@@ -109,12 +104,6 @@ export async function createActivityGroups(deps: ActivityDeps): Promise<Activity
       log(`node cache not synced yet: ${err instanceof Error ? err.message : String(err)}`);
     });
   }
-  const actuator = new KubeActuator(clients, {
-    guards,
-    budget: new LeaseWriteBudget(clients, { namespace: talonNamespace }),
-    capabilities: new ClusterCapabilities(clients),
-    ...(nodeCache ? { nodeSource: nodeCache } : {}),
-  });
   const prometheus = new PrometheusClient({ url: deps.prometheusUrl });
   const influx = deps.influx ? new InfluxStore(deps.influx) : undefined;
   let model: (PolicyModel & { close(): Promise<void> }) | undefined;
@@ -142,8 +131,9 @@ export async function createActivityGroups(deps: ActivityDeps): Promise<Activity
   const rankNodes = () => metrics.rankNodes({});
   const nodeUsage = deps.longLived ? cachedNodeUsage(rankNodes) : undefined;
   const remediation = createRemediationActivities({
-    actuator,
     clients,
+    guards: deps.guards ?? {},
+    ...(nodeCache ? { nodeSource: nodeCache } : {}),
     nodeUsage: nodeUsage?.usage ?? rankNodes,
   });
   // Task submissions: taxonomy, node load (same Prometheus source as offloading) and task Jobs.

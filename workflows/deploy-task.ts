@@ -17,6 +17,7 @@ import {
   type ActivityOptions,
 } from '@temporalio/workflow';
 import type { TaskActivities } from '../activities/task';
+import { NON_RETRYABLE_FAILURE_TYPES } from '../src/contracts/failures';
 import { planTask, type TaskPlan } from '../src/domain/task-plan';
 import { TASK_ERROR_TYPES } from '../src/domain/task-errors';
 import type { Taxonomy } from '../src/domain/taxonomy';
@@ -40,14 +41,7 @@ import {
 import { SEARCH_ATTRIBUTES, upsertTalonSearchAttributes } from '../src/contracts/search-attributes';
 
 /** Permanent failures of the activities: retrying the same call cannot help. */
-const PERMANENT = [
-  ...TASK_ERROR_TYPES,
-  'InvalidInput',
-  'JobNameTaken',
-  'KubeForbiddenError',
-  'KubeInvalidError',
-  'KubeNotFoundError',
-];
+const PERMANENT: string[] = [...NON_RETRYABLE_FAILURE_TYPES];
 
 const quick: ActivityOptions = {
   startToCloseTimeout: '30s',

@@ -12,6 +12,8 @@ import {
   proxySinks,
 } from '@temporalio/workflow';
 import type { RemediationActivities } from '../activities/remediation';
+import { NON_RETRYABLE_FAILURE_TYPES } from '../src/contracts/failures';
+import type { TalonAlert } from '../src/domain/alert';
 import {
   alertFiredSignal,
   alertResolvedSignal,
@@ -41,7 +43,7 @@ const kube = proxyActivities<RemediationActivities>({
     backoffCoefficient: 2,
     maximumInterval: '30s',
     maximumAttempts: 10,
-    nonRetryableErrorTypes: ['GuardRefused', 'Forbidden', 'InvalidRequest'],
+    nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURE_TYPES],
   },
 });
 

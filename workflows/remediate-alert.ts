@@ -22,6 +22,7 @@ import type { MetricsActivities } from '../activities/metrics';
 import type { PolicyActivities } from '../activities/policy';
 import type { RemediationActivities } from '../activities/remediation';
 import type { TargetActivities } from '../activities/target';
+import { NON_RETRYABLE_FAILURE_TYPES } from '../src/contracts/failures';
 import { describeTarget, type TalonAlert } from '../src/domain/alert';
 import { cooldownFor, type CooldownDecision } from '../src/domain/cooldown';
 import { chooseCandidate, policiesFromAlert } from '../src/domain/escalation';
@@ -55,15 +56,7 @@ const { talonMetrics } = proxySinks<TalonMetricsSink>();
 const TYPE = WORKFLOW_TYPES.remediateAlert;
 
 /** Permanent failures: retrying cannot help, the workflow moves on to the next policy or a human. */
-const PERMANENT = [
-  'GuardRefused',
-  'Forbidden',
-  'TargetNotFound',
-  'MalformedPod',
-  'UnsupportedTarget',
-  'NoEligibleNode',
-  'InvalidRequest',
-];
+const PERMANENT: string[] = [...NON_RETRYABLE_FAILURE_TYPES];
 
 const quick: ActivityOptions = {
   startToCloseTimeout: '30s',

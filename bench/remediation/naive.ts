@@ -6,12 +6,8 @@
 import express from 'express';
 import { alertWorkflowId, type TalonAlert } from '../../src/domain/alert';
 import { nextCandidate, POD_POLICIES, policiesFromAlert, relevantToAlert } from '../../src/domain/escalation';
-import { guardConfig } from '../../src/domain/guards';
 import type { RankedPolicy } from '../../src/domain/policy';
 import { workloadOf } from '../../src/domain/window';
-import { KubeActuator } from '../../src/kube/actions';
-import { LeaseWriteBudget } from '../../src/kube/budget';
-import { ClusterCapabilities } from '../../src/kube/capabilities';
 import { createKubeClients } from '../../src/kube/client';
 import { loadKubeConfig } from '../../src/kube/config';
 import { DEFAULT_GATHER_OPTIONS, gatherFromPrometheus, nodeLoads, rangeSecondsOf } from '../../src/metrics/gather';
@@ -35,16 +31,11 @@ export interface NaiveRecord {
 /** receive → query Prometheus → rule policy → patch, synchronously per request, no Temporal. */
 export function naiveHandler(config: TalonConfig, talonNamespace: string, records: Map<string, NaiveRecord>) {
   const clients = createKubeClients(loadKubeConfig(config.kube));
-  const actuator = new KubeActuator(clients, {
-    guards: guardConfig({ talonNamespace }),
-    budget: new LeaseWriteBudget(clients, { namespace: talonNamespace }),
-    capabilities: new ClusterCapabilities(clients),
-  });
   const prometheus = new PrometheusClient({ url: config.prometheusUrl });
   const gather = { ...DEFAULT_GATHER_OPTIONS, stepSeconds: config.windowStepSeconds };
   const remediation = createRemediationActivities({
-    actuator,
     clients,
+    guards: { talonNamespace },
     nodeUsage: () => nodeLoads(prometheus, DEFAULT_METRICS_CONFIG, rangeSecondsOf(gather)),
   });
   const handle = async (alert: TalonAlert): Promise<void> => {

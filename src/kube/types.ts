@@ -1,5 +1,5 @@
 /**
- * Shapes shared by the actuator (actions.ts) and its verification (verify.ts). Every value here is plain data
+ * Shapes shared by the actuator (actuator/) and its verification (verify.ts). Every value here is plain data
  * so it can travel through Temporal as an activity input or result.
  */
 import type { ContainerTarget } from '../domain/resource-plan';

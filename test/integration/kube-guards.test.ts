@@ -1,13 +1,22 @@
 /**
- * The guards on the real apiserver: protected namespaces and bounds refuse before any write, dry-run asks
- * the apiserver to validate and persists nothing, and the write budget lives in a Lease, so it holds across
- * a worker restart and is shared by several worker replicas racing for it.
+ * The guards on the real apiserver, through the activities the worker registers: protected namespaces and
+ * bounds refuse before any write, dry-run asks the apiserver to validate and persists nothing, and the write
+ * budget lives in a Lease, so it holds across a worker restart and is shared by several worker replicas racing
+ * for it.
  */
-import { ApplicationFailure } from '@temporalio/common';
-import { createKubeActivities, type KubeActivityDeps } from '../../activities/kube';
 import { leaseNameFor } from '../../src/kube/budget';
 import { createKubeClients, RequestCounter } from '../../src/kube/client';
-import { actuatorFixture, addNode, createDeployment, createPod, type ActuatorFixture } from '../support/kube-actuator';
+import {
+  actuatorFixture,
+  addNode,
+  applyInput,
+  createDeployment,
+  createPod,
+  failureOf,
+  remediationActivities,
+  type ActuatorFixture,
+  type RemediationOverrides,
+} from '../support/kube-actuator';
 
 jest.setTimeout(120_000);
 
@@ -24,19 +33,7 @@ afterAll(async () => {
   await f.cleanup();
 });
 
-function activities(extra: Partial<KubeActivityDeps> = {}) {
-  return createKubeActivities({ kubeConfig: f.kc, clients: f.clients, talonNamespace: f.talonNamespace, ...extra });
-}
-
-async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof ApplicationFailure) return err;
-    throw err;
-  }
-  throw new Error('expected an ApplicationFailure');
-}
+const activities = (overrides: RemediationOverrides = {}) => remediationActivities(f, overrides);
 
 async function templateCpu(name: string) {
   const d = await f.clients.apps.readNamespacedDeployment({ name, namespace: f.namespace });
@@ -51,18 +48,18 @@ it('refuses a pod in kube-system, and in Talon’s own namespace, without writin
   const a = activities();
   f.counter.reset();
   const refused = await failureOf(
-    a.applyRemediation({
-      policy: 'cpu_scale_up',
-      magnitude: 1.5,
-      namespace: 'kube-system',
-      pod: system.items[0]?.metadata?.name ?? 'kube-apiserver',
-      operationId: `${f.id}-sys`,
-    }),
+    a.applyPolicy(
+      applyInput(f, 'cpu_scale_up', system.items[0]?.metadata?.name ?? 'kube-apiserver', 1.5, `${f.id}-sys`, {
+        namespace: 'kube-system',
+      }),
+    ),
   );
   expect(refused).toMatchObject({ type: 'GuardRefused', nonRetryable: true });
-  expect(refused.details?.[0]).toMatchObject({ guard: 'protected_namespace', namespace: 'kube-system' });
-  const own = await failureOf(a.evictPod({ namespace: f.talonNamespace, pod: 'anything', operationId: `${f.id}-own` }));
-  expect(own.details?.[0]).toMatchObject({ guard: 'protected_namespace', namespace: f.talonNamespace });
+  expect(refused.details).toEqual(['protected_namespace', expect.objectContaining({ namespace: 'kube-system' })]);
+  const own = await failureOf(
+    a.evictPod({ namespace: f.talonNamespace, pod: 'anything', uid: 'u', operationId: `${f.id}-own`, dryRun: false }),
+  );
+  expect(own.details).toEqual(['protected_namespace', expect.objectContaining({ namespace: f.talonNamespace })]);
   expect(f.counter.total).toBe(0);
 });
 
@@ -71,13 +68,7 @@ it('refuses a result above the per-container maximum and leaves the workload as 
   const before = await templateCpu('big');
   const a = activities({ guards: { containerCpu: { min: '10m', max: '2500m' } } });
   const refused = await failureOf(
-    a.scaleResources({
-      policy: 'cpu_scale_up',
-      namespace: f.namespace,
-      pod: pods[0]!.metadata!.name!,
-      factor: 1.5,
-      operationId: `${f.id}-big`,
-    }),
+    a.applyPolicy(applyInput(f, 'cpu_scale_up', pods[0]!.metadata!.name!, 1.5, `${f.id}-big`)),
   );
   expect(refused).toMatchObject({ type: 'GuardRefused', nonRetryable: true });
   expect(refused.message).toContain(
@@ -89,18 +80,13 @@ it('refuses a result above the per-container maximum and leaves the workload as 
 it('dry-run: the apiserver validates, the result reports what would change, nothing is persisted or counted', async () => {
   const pods = await createDeployment(f, 'dry', 1, { tier, cpu: { request: '200m', limit: '400m' } });
   const before = await templateCpu('dry');
-  const a = activities({ guards: { dryRun: true, writeBudget: { maxWrites: 1, windowSeconds: 600 } } });
-  const r = await a.scaleResources({
-    policy: 'cpu_scale_up',
-    namespace: f.namespace,
-    pod: pods[0]!.metadata!.name!,
-    factor: 2,
-    operationId: `${f.id}-dry-1`,
-  });
+  const a = activities({ guards: { writeBudget: { maxWrites: 1, windowSeconds: 600 } } });
+  const pod = pods[0]!.metadata!.name!;
+  const r = await a.applyPolicy(applyInput(f, 'cpu_scale_up', pod, 2, `${f.id}-dry-1`, { dryRun: true }));
   expect(r).toMatchObject({
     dryRun: true,
-    applied: false,
-    expect: { kind: 'none' },
+    noop: true,
+    expectation: { kind: 'none' },
     changes: [
       { path: 'container app requests.cpu', from: '200m', to: '400m' },
       { path: 'container app limits.cpu', from: '400m', to: '800m' },
@@ -109,22 +95,9 @@ it('dry-run: the apiserver validates, the result reports what would change, noth
   expect(r.summary).toMatch(/^\[dry run\] cpu ×2 on Deployment/);
   expect(await templateCpu('dry')).toEqual(before);
   // Nothing counted: a second dry run still fits a budget of one, and so does a real write afterwards.
-  await a.scaleResources({
-    policy: 'cpu_scale_up',
-    namespace: f.namespace,
-    pod: pods[0]!.metadata!.name!,
-    factor: 2,
-    operationId: `${f.id}-dry-2`,
-  });
-  const real = await a.scaleResources({
-    policy: 'cpu_scale_up',
-    namespace: f.namespace,
-    pod: pods[0]!.metadata!.name!,
-    factor: 2,
-    operationId: `${f.id}-dry-3`,
-    dryRun: false,
-  });
-  expect(real).toMatchObject({ dryRun: false, applied: true });
+  await a.applyPolicy(applyInput(f, 'cpu_scale_up', pod, 2, `${f.id}-dry-2`, { dryRun: true }));
+  const real = await a.applyPolicy(applyInput(f, 'cpu_scale_up', pod, 2, `${f.id}-dry-3`));
+  expect(real).toMatchObject({ dryRun: false, noop: false });
   expect((await templateCpu('dry')).resources).toEqual({ requests: { cpu: '400m' }, limits: { cpu: '800m' } });
 });
 
@@ -142,26 +115,27 @@ it('the write budget holds across a worker restart and across replicas, and coun
     });
     // Each "worker replica" has its own clients and its own Lease store; a replica made later is a restart.
     const replica = () =>
-      createKubeActivities({
-        kubeConfig: f.kc,
-        clients: createKubeClients(f.kc, { counter: new RequestCounter() }),
-        talonNamespace: f.talonNamespace,
-        guards: { writeBudget: budget },
-      });
+      remediationActivities(
+        { ...f, clients: createKubeClients(f.kc, { counter: new RequestCounter() }) },
+        { guards: { writeBudget: budget } },
+      );
     const [w1, w2] = [replica(), replica()];
     const annotate = (w: ReturnType<typeof replica>, n: number) =>
-      w.requestDataOffload({ namespace: ns, pod: 'busy', share: 0.2, operationId: `${f.id}-budget-${n}` });
+      w.applyPolicy(applyInput(f, 'data_offloading', 'busy', 0.2, `${f.id}-budget-${n}`, { namespace: ns }));
 
     // Replicas race for the same Lease (optimistic concurrency): both writes count, neither is lost.
     const [r1, r2] = await Promise.all([annotate(w1, 1), annotate(w2, 2)]);
-    expect([r1.applied, r2.applied]).toEqual([true, true]);
+    expect([r1.noop, r2.noop]).toEqual([false, false]);
     // A retry of write 1 (same operation id) on the other replica is not a new write.
-    expect((await annotate(w2, 1)).alreadyApplied).toBe(true);
+    const retried = await annotate(w2, 1);
+    expect(retried.noop).toBe(true);
+    expect(retried.summary).toMatch(/^\[already applied\] /);
 
     const restarted = replica();
     const refused = await failureOf(annotate(restarted, 3));
     expect(refused).toMatchObject({ type: 'GuardRefused', nonRetryable: true });
-    expect(refused.details?.[0]).toMatchObject({ guard: 'write_budget', namespace: ns, used: 2, maxWrites: 2 });
+    expect(refused.details?.[0]).toBe('write_budget');
+    expect(refused.details?.[1]).toMatchObject({ namespace: ns, used: 2, maxWrites: 2 });
     expect(refused.message).toMatch(/next write allowed in \d+s/);
 
     const lease = await f.clients.coordination.readNamespacedLease({
@@ -174,15 +148,8 @@ it('the write budget holds across a worker restart and across replicas, and coun
     // Another namespace has its own budget.
     await createPod(f, 'elsewhere', { tier });
     expect(
-      (
-        await restarted.requestDataOffload({
-          namespace: f.namespace,
-          pod: 'elsewhere',
-          share: 0.2,
-          operationId: `${f.id}-budget-4`,
-        })
-      ).applied,
-    ).toBe(true);
+      (await restarted.applyPolicy(applyInput(f, 'data_offloading', 'elsewhere', 0.2, `${f.id}-budget-4`))).noop,
+    ).toBe(false);
   } finally {
     await f.clients.core.deleteNamespace({ name: ns }).catch(() => undefined);
   }
@@ -194,17 +161,11 @@ it('dry-run runs the apiserver’s admission: a LimitRange refusal is non-retrya
     namespace: f.namespace,
     body: { metadata: { name: 'max-cpu' }, spec: { limits: [{ type: 'Container', max: { cpu: '1' } }] } },
   });
-  const a = activities({ guards: { dryRun: true }, podResize: false });
+  const a = activities({ podResize: false });
   const refused = await failureOf(
-    a.scaleResources({
-      policy: 'cpu_scale_up',
-      namespace: f.namespace,
-      pod: 'limited',
-      factor: 1.5,
-      operationId: `${f.id}-lr`,
-    }),
+    a.applyPolicy(applyInput(f, 'cpu_scale_up', 'limited', 1.5, `${f.id}-lr`, { dryRun: true })),
   );
-  expect(refused).toMatchObject({ type: 'KubeForbiddenError', nonRetryable: true });
+  expect(refused).toMatchObject({ type: 'Forbidden', nonRetryable: true });
   expect(refused.message).toContain('maximum cpu usage per Container is 1');
   const after = await f.clients.core.readNamespacedPod({ name: 'limited', namespace: f.namespace });
   expect(after.metadata?.uid).toBe(pod.metadata?.uid);

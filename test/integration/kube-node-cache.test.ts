@@ -2,9 +2,17 @@
  * The node cache behind offloading on the real apiserver: the first list, then every add, change and delete
  * arrives through the watch, and an offload decided from the cache lands where the LIST-based one would.
  */
-import { createKubeActivities } from '../../activities/kube';
 import { NodeCache } from '../../src/kube/node-cache';
-import { actuatorFixture, addNode, createPod, merge, waitUntil, type ActuatorFixture } from '../support/kube-actuator';
+import {
+  actuatorFixture,
+  addNode,
+  applyInput,
+  createPod,
+  merge,
+  remediationActivities,
+  waitUntil,
+  type ActuatorFixture,
+} from '../support/kube-actuator';
 
 jest.setTimeout(120_000);
 
@@ -60,36 +68,18 @@ it('an offload decided from the cache picks the same node as one decided from a 
   ];
   await createPod(f, 'from-cache', { node: a1 });
   await createPod(f, 'from-list', { node: a1 });
-  const cached = createKubeActivities({
-    kubeConfig: f.kc,
-    clients: f.clients,
-    talonNamespace: f.talonNamespace,
-    nodeUsage: usage,
-    nodeSource: cache,
-  });
-  const listed = createKubeActivities({
-    kubeConfig: f.kc,
-    clients: f.clients,
-    talonNamespace: f.talonNamespace,
-    nodeUsage: usage,
-  });
+  const cached = remediationActivities(f, { nodeUsage: usage, nodeSource: cache, offloadTier: tier });
+  const listed = remediationActivities(f, { nodeUsage: usage, offloadTier: tier });
   f.counter.reset();
-  const r1 = await cached.offloadTask({
-    namespace: f.namespace,
-    pod: 'from-cache',
-    tier,
-    dryRun: true,
-    operationId: `${f.id}-c`,
-  });
+  const r1 = await cached.applyPolicy(
+    applyInput(f, 'task_offloading', 'from-cache', 0.5, `${f.id}-c`, { dryRun: true }),
+  );
   const withCache = f.counter.snapshot().byRoute;
-  const r2 = await listed.offloadTask({
-    namespace: f.namespace,
-    pod: 'from-list',
-    tier,
-    dryRun: true,
-    operationId: `${f.id}-l`,
-  });
+  const r2 = await listed.applyPolicy(
+    applyInput(f, 'task_offloading', 'from-list', 0.5, `${f.id}-l`, { dryRun: true }),
+  );
   expect(r1.changes).toEqual([{ path: 'node', from: a1, to: a2 }]);
   expect(r2.changes).toEqual([{ path: 'node', from: a1, to: a2 }]);
   expect(withCache['GET /api/v1/nodes']).toBeUndefined();
+  expect(f.counter.snapshot().byRoute['GET /api/v1/nodes']).toBe(1);
 });

@@ -1,20 +1,23 @@
 /**
- * node_overload's building blocks (D3.6 Rule 2) on the real apiserver: the taint is added and removed once
+ * node_overload's building blocks (D3.6 Rule 2) on the real apiserver, through the activities the worker
+ * registers (taintNode, heaviestPod, evictPod, untaintNode, verifyPolicy): the taint is added and removed once
  * however often a step is retried, the real scheduler honours it, the Eviction API evicts only the chosen
  * instance and a PodDisruptionBudget blocks an eviction, which is reported, never forced.
  */
 import { PolicyV1Api } from '@kubernetes/client-node';
-import { ApplicationFailure } from '@temporalio/common';
-import { createKubeActivities } from '../../activities/kube';
 import {
   actuatorFixture,
   addNode,
+  appliedWith,
   createDaemonSet,
   createDeployment,
   createPod,
+  failureOf,
   readyPodsOf,
+  remediationActivities,
   waitUntil,
   type ActuatorFixture,
+  type RemediationOverrides,
 } from '../support/kube-actuator';
 
 jest.setTimeout(120_000);
@@ -35,13 +38,13 @@ afterAll(async () => {
   await f.cleanup();
 });
 
-const activities = (maxWrites = 100) =>
-  createKubeActivities({
-    kubeConfig: f.kc,
-    clients: f.clients,
-    talonNamespace: f.talonNamespace,
+const activities = (maxWrites = 100, overrides: RemediationOverrides = {}) =>
+  remediationActivities(f, {
+    verifyTimeoutMs: 30_000,
+    ...overrides,
     guards: { writeBudget: { maxWrites, windowSeconds: 600 } },
   });
+const step = (node: string, operationId: string) => ({ node, operationId, dryRun: false });
 
 async function taintsOf(node: string): Promise<string[]> {
   const n = await f.clients.core.readNode({ name: node });
@@ -50,17 +53,17 @@ async function taintsOf(node: string): Promise<string[]> {
 
 it('taints once, the scheduler avoids the node, untaints once; untaint is never stopped by the budget', async () => {
   const a = activities(1);
-  const first = await a.taintNode({ node: nodeA, operationId: `${f.id}-t1` });
+  const first = await a.taintNode(step(nodeA, `${f.id}-t1`));
   expect(first).toMatchObject({
     applied: true,
     mechanism: 'taint',
     changes: [{ path: 'taint talon.io/overloaded', to: 'true:NoSchedule' }],
     expect: { kind: 'taint', node: nodeA, present: true },
   });
-  expect(await a.verifyAction({ expect: first.expect })).toMatchObject({ verified: true });
+  expect(await a.verifyPolicy(appliedWith(first))).toMatchObject({ ok: true });
   // A retry, and a second workflow asking for the same taint, change nothing.
-  expect((await a.taintNode({ node: nodeA, operationId: `${f.id}-t1` })).alreadyApplied).toBe(true);
-  expect((await a.taintNode({ node: nodeA, operationId: `${f.id}-t2` })).alreadyApplied).toBe(true);
+  expect((await a.taintNode(step(nodeA, `${f.id}-t1`))).alreadyApplied).toBe(true);
+  expect((await a.taintNode(step(nodeA, `${f.id}-t2`))).alreadyApplied).toBe(true);
   expect(await taintsOf(nodeA)).toEqual([
     `talon.io/test-run=${f.id}:NoSchedule`,
     'talon.io/overloaded=true:NoSchedule',
@@ -72,23 +75,22 @@ it('taints once, the scheduler avoids the node, untaints once; untaint is never 
   expect(pods.map((p) => p.spec?.nodeName)).toEqual([nodeB, nodeB, nodeB]);
 
   // The budget of one cluster-scoped write is spent by the taint; the untaint still goes through.
-  const blocked = await a.taintNode({ node: nodeB, operationId: `${f.id}-t3` }).catch((e: unknown) => e);
-  expect(blocked).toBeInstanceOf(ApplicationFailure);
-  expect((blocked as ApplicationFailure).details?.[0]).toMatchObject({ guard: 'write_budget' });
-  const off = await a.untaintNode({ node: nodeA, operationId: `${f.id}-u1` });
+  const blocked = await failureOf(a.taintNode(step(nodeB, `${f.id}-t3`)));
+  expect(blocked).toMatchObject({ type: 'GuardRefused', nonRetryable: true });
+  expect(blocked.details?.[0]).toBe('write_budget');
+  const off = await a.untaintNode(step(nodeA, `${f.id}-u1`));
   expect(off).toMatchObject({ applied: true, mechanism: 'untaint', expect: { present: false } });
-  expect(await a.verifyAction({ expect: off.expect })).toMatchObject({ verified: true });
-  expect((await a.untaintNode({ node: nodeA, operationId: `${f.id}-u1` })).alreadyApplied).toBe(true);
+  expect(await a.verifyPolicy(appliedWith(off))).toMatchObject({ ok: true });
+  expect((await a.untaintNode(step(nodeA, `${f.id}-u1`))).alreadyApplied).toBe(true);
   expect(await taintsOf(nodeA)).toEqual([`talon.io/test-run=${f.id}:NoSchedule`]);
 });
 
 it('a taint verification that does not hold says what the node carries', async () => {
-  const v = await activities().verifyAction({
-    expect: { kind: 'taint', node: nodeB, key: 'talon.io/overloaded', effect: 'NoSchedule', present: true },
-    timeoutMs: 500,
-  });
-  expect(v).toMatchObject({ verified: false, observed: { taints: [`talon.io/test-run=${f.id}:NoSchedule`] } });
-  expect(v.detail).toContain('does not carry talon.io/overloaded:NoSchedule');
+  const v = await activities(100, { verifyTimeoutMs: 500 }).verifyPolicy(
+    appliedWith({ kind: 'taint', node: nodeB, key: 'talon.io/overloaded', effect: 'NoSchedule', present: true }),
+  );
+  expect(v.ok).toBe(false);
+  expect(v.observed).toContain('does not carry talon.io/overloaded:NoSchedule');
 });
 
 it('evicts the chosen instance through the Eviction API; a second eviction finds it gone', async () => {
@@ -96,10 +98,11 @@ it('evicts the chosen instance through the Eviction API; a second eviction finds
   const [pod] = await createDeployment(f, 'victim', 1, { tier, cpu: { request: '10m' } });
   const name = pod!.metadata!.name!;
   const uid = pod!.metadata!.uid!;
-  const r = await a.evictPod({ namespace: f.namespace, pod: name, uid, operationId: `${f.id}-e1` });
+  const evict = { namespace: f.namespace, pod: name, uid, operationId: `${f.id}-e1`, dryRun: false };
+  const r = await a.evictPod(evict);
   expect(r).toMatchObject({ outcome: 'evicted', applied: true, expect: { kind: 'evicted', uid } });
-  expect(await a.verifyAction({ expect: r.expect, timeoutMs: 30_000 })).toMatchObject({ verified: true });
-  const again = await a.evictPod({ namespace: f.namespace, pod: name, uid, operationId: `${f.id}-e1` });
+  expect(await a.verifyPolicy(appliedWith(r))).toMatchObject({ ok: true });
+  const again = await a.evictPod(evict);
   expect(again).toMatchObject({ outcome: 'already-gone', applied: false });
   // The Deployment replaced it; the replacement was not touched.
   const [replacement] = await readyPodsOf(f, 'app=victim', 1);
@@ -118,7 +121,13 @@ it('a PodDisruptionBudget blocks the eviction: reported as blocked, the pod stay
     const pdb = await policy.readNamespacedPodDisruptionBudget({ name: 'keep-one', namespace: f.namespace });
     return pdb.status?.observedGeneration && pdb.status.expectedPods === 1 ? pdb : undefined;
   });
-  const r = await a.evictPod({ namespace: f.namespace, pod: pod!.metadata!.name!, operationId: `${f.id}-pdb` });
+  const r = await a.evictPod({
+    namespace: f.namespace,
+    pod: pod!.metadata!.name!,
+    uid: pod!.metadata!.uid!,
+    operationId: `${f.id}-pdb`,
+    dryRun: false,
+  });
   expect(r).toMatchObject({ outcome: 'blocked', applied: false, expect: { kind: 'none' } });
   expect(r.blockedBy).toContain('disruption budget');
   expect(r.summary).toContain('blocked');
@@ -132,7 +141,7 @@ it('chooses the heaviest evictable pod: by usage when known, else by CPU request
   const heavy = await createPod(f, 'heavy', { node: nodeA, cpu: { request: '900m' } });
   await createPod(f, 'light', { node: nodeA, cpu: { request: '100m' } });
   await createDaemonSet(f, 'agent', 2, { cpu: { request: '4' } });
-  const byRequests = await a.selectPodToEvict({ node: nodeA });
+  const byRequests = await a.heaviestPod({ node: nodeA });
   expect(byRequests).toMatchObject({
     namespace: f.namespace,
     pod: 'heavy',
@@ -141,19 +150,23 @@ it('chooses the heaviest evictable pod: by usage when known, else by CPU request
   });
   expect(byRequests?.cpuCores).toBeCloseTo(0.9);
 
-  const withUsage = createKubeActivities({
-    kubeConfig: f.kc,
-    clients: f.clients,
-    talonNamespace: f.talonNamespace,
+  const withUsage = activities(100, {
     podUsage: async () => [
       { namespace: f.namespace, pod: 'light', cpuCores: 2.5 },
       { namespace: f.namespace, pod: 'heavy', cpuCores: 0.2 },
     ],
   });
-  expect(await withUsage.selectPodToEvict({ node: nodeA })).toMatchObject({
+  expect(await withUsage.heaviestPod({ node: nodeA })).toMatchObject({
     pod: 'light',
     basis: 'usage',
     cpuCores: 2.5,
   });
-  expect(await a.selectPodToEvict({ node: 'no-such-node' })).toBeNull();
+  // Prometheus down: an overloaded node is not left waiting; CPU requests decide.
+  const blind = activities(100, {
+    podUsage: async () => {
+      throw new Error('Prometheus unavailable');
+    },
+  });
+  expect(await blind.heaviestPod({ node: nodeA })).toMatchObject({ pod: 'heavy', basis: 'requests' });
+  expect(await a.heaviestPod({ node: 'no-such-node' })).toBeNull();
 });

@@ -1,25 +1,28 @@
 /**
- * task_offloading end to end on the local stack (D3.6 3.1.2, Figure 11): node load comes from the real
- * Prometheus (KWOK's simulated kubelet metrics, driven by pod usage annotations) over the apiserver's
- * allocatable, and the workload lands on the least-loaded eligible node of the wanted tier — a Job is
- * recreated with node affinity, a Deployment's template is pinned, a standalone pod is recreated.
+ * task_offloading end to end on the local stack (D3.6 3.1.2, Figure 11), through the activities the worker
+ * registers: node load comes from the real Prometheus (KWOK's simulated kubelet metrics, driven by pod usage
+ * annotations) over the apiserver's allocatable, and the workload lands on the least-loaded eligible node of
+ * the wanted tier — a Job is recreated with node affinity, a Deployment's template is pinned, a standalone pod
+ * is recreated.
  */
-import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { createKubeActivities, prometheusNodeUsage, type RemediationInput } from '../../activities/kube';
 import type { NodeLoad } from '../../src/domain/node-load';
-import type { ActionResult } from '../../src/kube/types';
+import type { ApplyPolicyInput, ApplyPolicyResult } from '../../src/domain/remediation';
 import { nodeLoads } from '../../src/metrics/gather';
+import { prometheusNodeUsage } from '../../src/metrics/node-usage';
 import { PrometheusClient } from '../../src/metrics/prometheus';
 import { DEFAULT_METRICS_CONFIG } from '../../src/metrics/queries';
 import {
   actuatorFixture,
   addNode,
+  applyInput,
   createDeployment,
   createJob,
   createPod,
+  failureOf,
   merge,
   readyPodsOf,
+  remediationActivities,
   waitUntil,
   type ActuatorFixture,
 } from '../support/kube-actuator';
@@ -37,12 +40,12 @@ let cloudB: string;
 let cloudC: string;
 const prometheus = new PrometheusClient({ url: localStack().prometheusUrl });
 
+/** The worker's activities, offloading into the cloud tier with node usage from the real Prometheus. */
 function activities() {
-  return createKubeActivities({
-    kubeConfig: f.kc,
-    clients: f.clients,
-    talonNamespace: f.talonNamespace,
+  return remediationActivities(f, {
     nodeUsage: prometheusNodeUsage(prometheus, DEFAULT_METRICS_CONFIG, RANGE_SECONDS),
+    offloadTier: cloud,
+    verifyTimeoutMs: 90_000,
   });
 }
 
@@ -81,28 +84,22 @@ it('a Job on the edge is recreated on the least-loaded cloud node with node affi
   expect(pod.spec?.nodeName).toBe(edgeNode);
   const oldJob = await f.clients.batch.readNamespacedJob({ name: 'yolo-performance', namespace: f.namespace });
   // Run as a real activity: the heartbeat checkpoint is what a retry gets back.
-  const input: RemediationInput = {
-    policy: 'task_offloading',
-    magnitude: 0.5,
-    namespace: f.namespace,
-    pod: pod.metadata!.name!,
-    tier: cloud,
-  };
+  const input = applyInput(f, 'task_offloading', pod.metadata!.name!, 0.5, `${f.id}-yolo`);
   const heartbeats: unknown[] = [];
   const first = new MockActivityEnvironment({ activityId: `${f.id}-yolo` });
   first.on('heartbeat', (d: unknown) => heartbeats.push(d));
-  const apply = (i: RemediationInput) => a.applyRemediation(i);
-  const r = await first.run<[RemediationInput], ActionResult, typeof apply>(apply, input);
+  type Apply = (i: ApplyPolicyInput) => Promise<ApplyPolicyResult>;
+  const apply: Apply = (i) => a.applyPolicy(i);
+  const r = await first.run<[ApplyPolicyInput], ApplyPolicyResult, Apply>(apply, input);
   expect(r).toMatchObject({
-    mechanism: 'recreate',
-    target: `Job ${f.namespace}/yolo-performance`,
     changes: [{ path: 'node', from: edgeNode, to: cloudB }],
-    expect: { kind: 'job', node: cloudB },
+    expectation: { kind: 'job', node: cloudB },
   });
-  expect(r.summary).toContain(`offloaded to ${cloudB} (load`);
-  const v = await a.verifyAction({ expect: r.expect, timeoutMs: 60_000 });
-  expect(v).toMatchObject({ verified: true });
-  expect(v.detail).toContain(`on ${cloudB}`);
+  expect(r.summary).toContain(`Job ${f.namespace}/yolo-performance offloaded to ${cloudB} (load`);
+  expect(r.summary).toContain('(Job recreated with node affinity)');
+  const v = await a.verifyPolicy({ applied: r });
+  expect(v.ok).toBe(true);
+  expect(v.observed).toContain(`on ${cloudB}`);
 
   const job = await f.clients.batch.readNamespacedJob({ name: 'yolo-performance', namespace: f.namespace });
   expect(job.metadata?.uid).not.toBe(oldJob.metadata?.uid);
@@ -120,8 +117,9 @@ it('a Job on the edge is recreated on the least-loaded cloud node with node affi
     attempt: 2,
     heartbeatDetails: heartbeats.at(-1),
   });
-  const again = await retry.run<[RemediationInput], ActionResult, typeof apply>(apply, input);
-  expect(again).toMatchObject({ alreadyApplied: true, applied: false });
+  const again = await retry.run<[ApplyPolicyInput], ApplyPolicyResult, Apply>(apply, input);
+  expect(again).toMatchObject({ noop: true, changes: [] });
+  expect(again.summary).toMatch(/^\[already applied\] /);
   expect(
     (await f.clients.batch.readNamespacedJob({ name: 'yolo-performance', namespace: f.namespace })).metadata?.uid,
   ).toBe(job.metadata?.uid);
@@ -130,22 +128,21 @@ it('a Job on the edge is recreated on the least-loaded cloud node with node affi
 it('a Deployment is pinned by its template and rolls out onto the chosen node; a standalone pod is recreated there', async () => {
   const a = activities();
   const pods = await createDeployment(f, 'svc', 2, { tier: edge, cpu: { request: '100m' } });
-  const r = await a.offloadTask({
-    namespace: f.namespace,
-    pod: pods[0]!.metadata!.name!,
-    tier: cloud,
-    operationId: `${f.id}-svc`,
-  });
-  expect(r).toMatchObject({ mechanism: 'rolling-update', expect: { kind: 'rollout', node: cloudB } });
-  const v = await a.verifyAction({ expect: r.expect, timeoutMs: 90_000 });
-  expect(v).toMatchObject({ verified: true });
+  const r = await a.applyPolicy(applyInput(f, 'task_offloading', pods[0]!.metadata!.name!, 0.5, `${f.id}-svc`));
+  expect(r.expectation).toMatchObject({ kind: 'rollout', node: cloudB });
+  expect(r.summary).toContain('(rolling update)');
+  expect(await a.verifyPolicy({ applied: r })).toMatchObject({ ok: true });
   const now = await readyPodsOf(f, 'app=svc', 2);
   expect(now.map((p) => p.spec?.nodeName)).toEqual([cloudB, cloudB]);
 
-  await createPod(f, 'solo', { tier: edge, cpu: { request: '100m' } });
-  const s = await a.offloadTask({ namespace: f.namespace, pod: 'solo', tier: cloud, operationId: `${f.id}-solo` });
-  expect(s).toMatchObject({ mechanism: 'recreate', expect: { kind: 'pod', node: cloudB } });
-  expect((await a.verifyAction({ expect: s.expect, timeoutMs: 60_000 })).verified).toBe(true);
+  const before = await createPod(f, 'solo', { tier: edge, cpu: { request: '100m' } });
+  const s = await a.applyPolicy(applyInput(f, 'task_offloading', 'solo', 0.5, `${f.id}-solo`));
+  expect(s.expectation).toMatchObject({ kind: 'pod', node: cloudB });
+  expect(s.summary).toContain('(pod recreated with node affinity)');
+  expect((await a.verifyPolicy({ applied: s })).ok).toBe(true);
+  const moved = await f.clients.core.readNamespacedPod({ name: 'solo', namespace: f.namespace });
+  expect(moved.metadata?.uid).not.toBe(before.metadata?.uid);
+  expect(moved.spec?.nodeName).toBe(cloudB);
 });
 
 it('follows the load: when the idle node gets busy, the next offload goes to the now least-loaded one', async () => {
@@ -153,28 +150,33 @@ it('follows the load: when the idle node gets busy, the next offload goes to the
   await prometheusSees([cloudB, cloudA, cloudC]);
   const a = activities();
   await createPod(f, 'late', { tier: edge, cpu: { request: '100m' } });
-  const r = await a.offloadTask({ namespace: f.namespace, pod: 'late', tier: cloud, operationId: `${f.id}-late` });
-  expect(r.expect).toMatchObject({ kind: 'pod', node: cloudC });
-  expect((await a.verifyAction({ expect: r.expect, timeoutMs: 60_000 })).verified).toBe(true);
+  const r = await a.applyPolicy(applyInput(f, 'task_offloading', 'late', 0.5, `${f.id}-late`));
+  expect(r.expectation).toMatchObject({ kind: 'pod', node: cloudC });
+  expect((await a.verifyPolicy({ applied: r })).ok).toBe(true);
 });
 
 it('skips cordoned nodes, and with no eligible node fails non-retryably saying why', async () => {
   const a = activities();
-  await f.clients.core.patchNode({ name: cloudC, body: { spec: { unschedulable: true } } }, merge);
+  const cordon = (name: string, unschedulable: boolean) =>
+    f.clients.core.patchNode({ name, body: { spec: { unschedulable } } }, merge);
+  // The least-loaded cloud node (c-c since c-b got busy) is cordoned: the next one (c-a) is chosen.
+  await cordon(cloudC, true);
   try {
+    await createPod(f, 'detour', { tier: edge, cpu: { request: '100m' } });
+    const r = await a.applyPolicy(applyInput(f, 'task_offloading', 'detour', 0.5, `${f.id}-detour`));
+    expect(r.expectation).toMatchObject({ kind: 'pod', node: cloudA });
+    expect(r.summary).not.toContain(`offloaded to ${cloudC}`);
+
+    await cordon(cloudA, true);
+    await cordon(cloudB, true);
     await createPod(f, 'nowhere', { tier: edge });
-    const err = await a
-      .offloadTask({ namespace: f.namespace, pod: 'nowhere', tier: cloud, maxLoad: 0.5, operationId: `${f.id}-none` })
-      .catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(ApplicationFailure);
-    const failure = err as ApplicationFailure;
-    expect(failure).toMatchObject({ type: 'NoEligibleNodeError', nonRetryable: true });
+    const failure = await failureOf(a.applyPolicy(applyInput(f, 'task_offloading', 'nowhere', 0.5, `${f.id}-none`)));
+    expect(failure).toMatchObject({ type: 'NoEligibleNode', nonRetryable: true });
     expect(failure.message).toContain(`no eligible node in tier ${cloud}`);
-    expect(failure.message).toContain(`${cloudC}: cordoned`);
-    expect(failure.message).toContain(`${cloudA}: load above 0.5`);
+    for (const node of [cloudA, cloudB, cloudC]) expect(failure.message).toContain(`${node}: cordoned`);
     const pod = await f.clients.core.readNamespacedPod({ name: 'nowhere', namespace: f.namespace });
     expect(pod.spec?.nodeName).toBe(edgeNode);
   } finally {
-    await f.clients.core.patchNode({ name: cloudC, body: { spec: { unschedulable: false } } }, merge);
+    await Promise.all([cloudA, cloudB, cloudC].map((n) => cordon(n, false)));
   }
 });

@@ -1,26 +1,29 @@
 /**
  * deploy/rbac/actuator.yaml proven on the real apiserver: `kubectl auth can-i` answers yes for every
  * permission the actions need and no for what they do not, and every action runs with nothing but that
- * service account's token. A Forbidden answer reaches the workflow as a non-retryable failure.
+ * service account's token, through the activities the worker registers. A Forbidden answer reaches the
+ * workflow as a non-retryable failure.
  */
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { KubeConfig, RbacAuthorizationV1Api, type V1ClusterRole, type V1Role } from '@kubernetes/client-node';
-import { ApplicationFailure } from '@temporalio/common';
 import { parseAllDocuments } from 'yaml';
-import { createKubeActivities } from '../../activities/kube';
 import { createKubeClients } from '../../src/kube/client';
 import { loadStackConfig } from '../../src/config/local-stack';
 import { binDir } from '../../tools/stack/setup';
 import {
   actuatorFixture,
   addNode,
+  appliedWith,
+  applyInput,
   createDeployment,
   createJob,
   createPod,
+  failureOf,
   kubeletReportsResources,
+  remediationActivities,
   type ActuatorFixture,
 } from '../support/kube-actuator';
 import { localStack } from '../support/stack';
@@ -119,16 +122,6 @@ async function kubeConfigAs(namespace: string, serviceAccount: string): Promise<
   return kc;
 }
 
-async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof ApplicationFailure) return err;
-    throw err;
-  }
-  throw new Error('expected an ApplicationFailure');
-}
-
 beforeAll(async () => {
   f = await actuatorFixture('kube-it-rbac');
   rbac = f.kc.makeApiClient(RbacAuthorizationV1Api);
@@ -199,88 +192,69 @@ describe('kubectl auth can-i for the actuator’s service account', () => {
 describe('every action with only the service account’s token', () => {
   it('scales, resizes, recreates, offloads, annotates, taints, evicts and verifies', async () => {
     const kc = await kubeConfigAs(f.talonNamespace, 'talon-actuator');
-    const a = createKubeActivities({ kubeConfig: kc, talonNamespace: f.talonNamespace });
+    // Only the service account's clients: nothing of the fixture's admin identity is used by the activities.
+    const a = remediationActivities(
+      { ...f, clients: createKubeClients(kc) },
+      { offloadTier: tier, verifyTimeoutMs: 60_000 },
+    );
     const op = (s: string) => `${f.id}-${s}`;
+    const step = (s: string) => ({ operationId: op(s), dryRun: false });
     const [node1] = f.nodes;
 
     const web = await createDeployment(f, 'web', 1, { tier, cpu: { request: '100m', limit: '200m' } });
-    const scaled = await a.scaleResources({
-      policy: 'cpu_scale_up',
-      namespace: f.namespace,
-      pod: web[0]!.metadata!.name!,
-      factor: 2,
-      operationId: op('web'),
-    });
-    expect((await a.verifyAction({ expect: scaled.expect, timeoutMs: 60_000 })).verified).toBe(true);
-    const replicas = await a.scaleReplicas({
-      policy: 'replica_scale_up',
-      namespace: f.namespace,
-      pod: (await createDeployment(f, 'rs', 1, { tier }))[0]!.metadata!.name!,
-      factor: 2,
-      operationId: op('rs'),
-    });
-    expect((await a.verifyAction({ expect: replicas.expect, timeoutMs: 60_000 })).verified).toBe(true);
+    const scaled = await a.applyPolicy(applyInput(f, 'cpu_scale_up', web[0]!.metadata!.name!, 2, op('web')));
+    expect((await a.verifyPolicy({ applied: scaled })).ok).toBe(true);
+    const rs = (await createDeployment(f, 'rs', 1, { tier }))[0]!.metadata!.name!;
+    const replicas = await a.applyPolicy(applyInput(f, 'replica_scale_up', rs, 2, op('rs')));
+    expect((await a.verifyPolicy({ applied: replicas })).ok).toBe(true);
 
     await createPod(f, 'solo', { tier, cpu: { request: '100m', limit: '100m' } });
     await kubeletReportsResources(f, 'solo');
-    const resized = await a.scaleResources({
-      policy: 'cpu_scale_up',
-      namespace: f.namespace,
-      pod: 'solo',
-      factor: 1.5,
-      operationId: op('solo'),
-    });
-    expect(resized.mechanism).toBe('in-place-resize');
+    const resized = await a.applyPolicy(applyInput(f, 'cpu_scale_up', 'solo', 1.5, op('solo')));
+    expect(resized.summary).toContain('(resized in place)');
     await createPod(f, 'plain', { tier, cpu: { request: '100m', limit: '100m' } });
-    const recreated = await a.scaleResources({
-      policy: 'cpu_scale_up',
-      namespace: f.namespace,
-      pod: 'plain',
-      factor: 1.5,
-      operationId: op('plain'),
-    });
-    expect(recreated.mechanism).toBe('recreate');
-    expect((await a.verifyAction({ expect: recreated.expect, timeoutMs: 60_000 })).verified).toBe(true);
+    const recreated = await a.applyPolicy(applyInput(f, 'cpu_scale_up', 'plain', 1.5, op('plain')));
+    expect(recreated.summary).toContain('(pod recreated)');
+    expect((await a.verifyPolicy({ applied: recreated })).ok).toBe(true);
 
     const jobPod = await createJob(f, 'yolo', { tier, cpu: { request: '100m' } });
-    const offloaded = await a.offloadTask({
-      namespace: f.namespace,
-      pod: jobPod.metadata!.name!,
-      tier,
-      operationId: op('yolo'),
-    });
-    expect(offloaded.mechanism).toBe('recreate');
-    expect((await a.verifyAction({ expect: offloaded.expect, timeoutMs: 60_000 })).verified).toBe(true);
+    const offloaded = await a.applyPolicy(applyInput(f, 'task_offloading', jobPod.metadata!.name!, 0.5, op('yolo')));
+    expect(offloaded.summary).toContain('(Job recreated with node affinity)');
+    expect((await a.verifyPolicy({ applied: offloaded })).ok).toBe(true);
 
-    const qos = await a.setNetworkQos({ namespace: f.namespace, pod: 'solo', share: 0.1, operationId: op('qos') });
-    expect((await a.verifyAction({ expect: qos.expect })).verified).toBe(true);
+    const qos = await a.applyPolicy(applyInput(f, 'network_qos', 'solo', 0.1, op('qos')));
+    expect((await a.verifyPolicy({ applied: qos })).ok).toBe(true);
 
-    const taint = await a.taintNode({ node: node1!, operationId: op('taint') });
-    expect((await a.verifyAction({ expect: taint.expect })).verified).toBe(true);
+    const taint = await a.taintNode({ node: node1!, ...step('taint') });
+    expect((await a.verifyPolicy(appliedWith(taint))).ok).toBe(true);
     const soloNode = (await f.clients.core.readNamespacedPod({ name: 'solo', namespace: f.namespace })).spec?.nodeName;
-    const victim = await a.selectPodToEvict({ node: soloNode! });
+    const victim = await a.heaviestPod({ node: soloNode! });
     expect(victim).toMatchObject({ namespace: f.namespace, basis: 'requests' });
-    const evicted = await a.evictPod({ namespace: f.namespace, pod: 'plain', operationId: op('evict') });
+    const plain = await f.clients.core.readNamespacedPod({ name: 'plain', namespace: f.namespace });
+    const evicted = await a.evictPod({
+      namespace: f.namespace,
+      pod: 'plain',
+      uid: plain.metadata!.uid!,
+      ...step('evict'),
+    });
     expect(evicted.outcome).toBe('evicted');
-    expect((await a.verifyAction({ expect: evicted.expect, timeoutMs: 30_000 })).verified).toBe(true);
-    const untaint = await a.untaintNode({ node: node1!, operationId: op('untaint') });
-    expect((await a.verifyAction({ expect: untaint.expect })).verified).toBe(true);
+    expect((await a.verifyPolicy(appliedWith(evicted))).ok).toBe(true);
+    const untaint = await a.untaintNode({ node: node1!, ...step('untaint') });
+    expect((await a.verifyPolicy(appliedWith(untaint))).ok).toBe(true);
   });
 
   it('a Forbidden answer is a non-retryable failure naming the refused call', async () => {
     // The actuator's account may keep budget Leases only in Talon's namespace: elsewhere it is refused.
     const kc = await kubeConfigAs(f.talonNamespace, 'talon-actuator');
-    const misconfigured = createKubeActivities({ kubeConfig: kc, talonNamespace: 'default' });
+    const misconfigured = remediationActivities(
+      { ...f, clients: createKubeClients(kc) },
+      { guards: { talonNamespace: 'default' } },
+    );
     await createPod(f, 'target', { tier });
     const denied = await failureOf(
-      misconfigured.requestDataOffload({
-        namespace: f.namespace,
-        pod: 'target',
-        share: 0.5,
-        operationId: `${f.id}-f1`,
-      }),
+      misconfigured.applyPolicy(applyInput(f, 'data_offloading', 'target', 0.5, `${f.id}-f1`)),
     );
-    expect(denied).toMatchObject({ type: 'KubeForbiddenError', nonRetryable: true });
+    expect(denied).toMatchObject({ type: 'Forbidden', nonRetryable: true });
     expect(denied.message).toContain(`read Lease default/talon-write-budget-${f.namespace} failed with HTTP 403`);
 
     // An account without any binding cannot even read the pod.
@@ -288,21 +262,12 @@ describe('every action with only the service account’s token', () => {
       namespace: f.namespace,
       body: { metadata: { name: 'nobody' } },
     });
-    const nobody = createKubeActivities({
-      kubeConfig: await kubeConfigAs(f.namespace, 'nobody'),
+    const nobody = remediationActivities({
+      ...f,
       clients: createKubeClients(await kubeConfigAs(f.namespace, 'nobody')),
-      talonNamespace: f.talonNamespace,
     });
-    const refused = await failureOf(
-      nobody.scaleResources({
-        policy: 'cpu_scale_up',
-        namespace: f.namespace,
-        pod: 'target',
-        factor: 1.5,
-        operationId: 'n',
-      }),
-    );
-    expect(refused).toMatchObject({ type: 'KubeForbiddenError', nonRetryable: true });
+    const refused = await failureOf(nobody.applyPolicy(applyInput(f, 'cpu_scale_up', 'target', 1.5, 'n')));
+    expect(refused).toMatchObject({ type: 'Forbidden', nonRetryable: true });
     expect(refused.details?.[0]).toMatchObject({ code: 403, reason: 'Forbidden' });
   });
 });

@@ -8,7 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { ApplicationFailure } from '@temporalio/common';
 import type { CoreV1Api } from '@kubernetes/client-node';
 import { featureColumn, recentMean, type FeatureWindow, type GatherOutcome } from '../../src/domain/window';
-import { createMetricsActivities, toFailure } from '../../activities/metrics';
+import { toActivityFailure } from '../../activities/failures';
+import { createMetricsActivities } from '../../activities/metrics';
 import { createPolicyActivities } from '../../activities/policy';
 import { PrometheusQueryError, PrometheusUnavailableError } from '../../src/metrics/errors';
 import { gatherFromPrometheus, type GatherOptions } from '../../src/metrics/gather';
@@ -169,7 +170,7 @@ describe('metrics gathering against the local stack', () => {
     const error = await prometheus.query('sum(rate(container_cpu_usage_seconds_total[5s])').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PrometheusQueryError);
     expect(error).toMatchObject({ status: 400, errorType: 'bad_data' });
-    const failure = toFailure(error);
+    const failure = toActivityFailure(error);
     expect(failure).toBeInstanceOf(ApplicationFailure);
     expect(failure).toMatchObject({ type: 'PrometheusQueryError', nonRetryable: true });
   });

@@ -1,7 +1,8 @@
 /**
  * Fixtures for the actuator's integration tests on the local KWOK cluster: a private namespace, private fake
- * nodes (tainted so nobody else's pods land there, labelled with a private tier), workload factories, and a
- * stand-in for the kubelet's side of in-place resize, which KWOK does not simulate.
+ * nodes (tainted so nobody else's pods land there, labelled with a private tier), workload factories, a
+ * stand-in for the kubelet's side of in-place resize, which KWOK does not simulate, and the activity group
+ * the worker registers (createRemediationActivities), wired to this run's clients and namespaces.
  */
 import { randomBytes } from 'node:crypto';
 import {
@@ -13,7 +14,12 @@ import {
   type V1PodSpec,
   type V1Toleration,
 } from '@kubernetes/client-node';
+import { ApplicationFailure } from '@temporalio/common';
+import { createRemediationActivities, type RemediationActivityDeps } from '../../activities/remediation';
+import type { PolicyName } from '../../src/domain/policy';
+import type { ApplyPolicyInput, ApplyPolicyResult } from '../../src/domain/remediation';
 import { createKubeClients, RequestCounter, type KubeClients } from '../../src/kube/client';
+import type { ActionResult, Expectation } from '../../src/kube/types';
 import { localStack } from './stack';
 
 export interface ActuatorFixture {
@@ -295,4 +301,71 @@ export async function kubeletReportsResources(f: ActuatorFixture, name: string):
     { name, namespace: f.namespace, body: { status: { containerStatuses: statuses } } },
     merge,
   );
+}
+
+export type RemediationOverrides = Omit<Partial<RemediationActivityDeps>, 'guards'> & {
+  readonly guards?: NonNullable<RemediationActivityDeps['guards']>;
+};
+
+/**
+ * The remediation activities exactly as the worker builds them, on this run's clients, with the write-budget
+ * Leases in this run's Talon namespace (and that namespace protected, as Talon's own is).
+ */
+export function remediationActivities(f: ActuatorFixture, overrides: RemediationOverrides = {}) {
+  const { guards, ...rest } = overrides;
+  return createRemediationActivities({
+    clients: f.clients,
+    nodeUsage: async () => [],
+    ...rest,
+    guards: { talonNamespace: f.talonNamespace, ...guards },
+  });
+}
+
+/** The input the remediation workflow gives applyPolicy, for a pod of this run's namespace. */
+export function applyInput(
+  f: ActuatorFixture,
+  policy: PolicyName,
+  pod: string,
+  magnitude: number,
+  operationId: string,
+  more: { readonly container?: string; readonly dryRun?: boolean; readonly namespace?: string } = {},
+): ApplyPolicyInput {
+  return {
+    target: { namespace: more.namespace ?? f.namespace, pod, ...(more.container ? { container: more.container } : {}) },
+    policy,
+    magnitude,
+    operationId,
+    dryRun: more.dryRun ?? false,
+  };
+}
+
+/** What verifyPolicy is handed: an applied change carrying the expectation to observe. */
+export function appliedWith(expectation: Expectation | ActionResult): { applied: ApplyPolicyResult } {
+  const expect = 'expect' in expectation ? expectation.expect : expectation;
+  return {
+    applied: {
+      policy: 'no_action',
+      magnitude: 1,
+      summary: '',
+      changes: [],
+      noop: false,
+      dryRun: false,
+      expectation: expect,
+    },
+  };
+}
+
+/** The expectation applyPolicy returned, typed for assertions on its kind. */
+export function expectationOf(r: ApplyPolicyResult): Expectation {
+  return r.expectation as Expectation;
+}
+
+export async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof ApplicationFailure) return err;
+    throw err;
+  }
+  throw new Error('expected an ApplicationFailure');
 }

@@ -6,17 +6,17 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
+import { toActivityFailure } from '../../activities/failures';
 import {
-  createKubeActivities,
-  defaultOperationId,
-  toActivityFailure,
-  type RemediationInput,
-} from '../../activities/kube';
+  createRemediationActivities,
+  type EvictPodInput,
+  type RemediationActivityDeps,
+} from '../../activities/remediation';
 import { GuardRefusedError } from '../../src/domain/errors';
+import type { ApplyPolicyInput, ApplyPolicyResult } from '../../src/domain/remediation';
 import { createKubeClients, RequestCounter, routeOf } from '../../src/kube/client';
-import type { ActionResult } from '../../src/kube/types';
 import {
   KubeConflictError,
   KubeForbiddenError,
@@ -83,14 +83,14 @@ async function readPodFailure(timeoutMs = 2_000): Promise<Error> {
 
 describe('apiserver answers become typed errors', () => {
   it.each([
-    [403, 'Forbidden', KubeForbiddenError, false],
-    [404, 'NotFound', KubeNotFoundError, false],
-    [409, 'Conflict', KubeConflictError, true],
-    [422, 'Invalid', KubeInvalidError, false],
-    [429, 'TooManyRequests', KubeUnavailableError, true],
-    [500, 'InternalError', KubeUnavailableError, true],
-    [503, 'ServiceUnavailable', KubeUnavailableError, true],
-  ] as const)('HTTP %i %s → %p (retryable %s)', async (code, reason, type, retryable) => {
+    [403, 'Forbidden', KubeForbiddenError, false, 'Forbidden'],
+    [404, 'NotFound', KubeNotFoundError, false, 'TargetNotFound'],
+    [409, 'Conflict', KubeConflictError, true, 'KubeConflictError'],
+    [422, 'Invalid', KubeInvalidError, false, 'InvalidRequest'],
+    [429, 'TooManyRequests', KubeUnavailableError, true, 'KubeUnavailableError'],
+    [500, 'InternalError', KubeUnavailableError, true, 'KubeUnavailableError'],
+    [503, 'ServiceUnavailable', KubeUnavailableError, true, 'KubeUnavailableError'],
+  ] as const)('HTTP %i %s → %p (retryable %s, failure %s)', async (code, reason, type, retryable, failureType) => {
     handler = status(code, reason, `the apiserver says ${reason}`);
     const err = await readPodFailure();
     expect(err).toBeInstanceOf(type);
@@ -100,7 +100,7 @@ describe('apiserver answers become typed errors', () => {
     expect(kerr.message).toBe(`read Pod shop/web failed with HTTP ${code}: the apiserver says ${reason}`);
     const failure = toActivityFailure(err) as ApplicationFailure;
     expect(failure).toBeInstanceOf(ApplicationFailure);
-    expect(failure.type).toBe(type.name);
+    expect(failure.type).toBe(failureType);
     expect(failure.nonRetryable).toBe(!retryable);
     expect(seen).toEqual(['GET /api/v1/namespaces/shop/pods/web']);
   });
@@ -172,13 +172,23 @@ describe('request counting', () => {
   });
 });
 
-describe('the activity layer refuses before any request', () => {
-  const activities = () =>
-    createKubeActivities({
-      kubeConfig: kubeConfigFor(port),
+describe('the registered activities refuse before any request', () => {
+  const activities = (extra: Partial<RemediationActivityDeps> = {}) =>
+    createRemediationActivities({
+      clients: createKubeClients(kubeConfigFor(port)),
       budget: false,
       guards: { containerCpu: { min: '1m', max: '4' } },
+      nodeUsage: async () => [],
+      ...extra,
     });
+  const apply = (over: Partial<ApplyPolicyInput> = {}): ApplyPolicyInput => ({
+    target: { namespace: 'shop', pod: 'web' },
+    policy: 'cpu_scale_up',
+    magnitude: 1.5,
+    operationId: 'op-1',
+    dryRun: false,
+    ...over,
+  });
 
   async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {
     try {
@@ -192,73 +202,82 @@ describe('the activity layer refuses before any request', () => {
 
   it('protected namespace: GuardRefused, non-retryable, no request sent', async () => {
     handler = status(500, 'InternalError', 'must not be called');
-    const f = await failureOf(
-      activities().applyRemediation({
-        policy: 'cpu_scale_up',
-        magnitude: 1.5,
-        namespace: 'kube-system',
-        pod: 'coredns-1',
-        operationId: 'op-1',
-      }),
-    );
+    const f = await failureOf(activities().applyPolicy(apply({ target: { namespace: 'kube-system', pod: 'dns' } })));
     expect(f.type).toBe('GuardRefused');
     expect(f.nonRetryable).toBe(true);
     expect(f.message).toContain('namespace kube-system is protected');
-    expect(f.details?.[0]).toMatchObject({ guard: 'protected_namespace', namespace: 'kube-system' });
+    expect(f.details).toEqual(['protected_namespace', expect.objectContaining({ namespace: 'kube-system' })]);
     expect(f.cause).toBeInstanceOf(GuardRefusedError);
     expect(seen).toEqual([]);
   });
 
   it('magnitude outside the guide: GuardRefused, no request sent', async () => {
-    const f = await failureOf(
-      activities().scaleResources({
-        policy: 'cpu_scale_up',
-        namespace: 'shop',
-        pod: 'web',
-        factor: 7,
-        operationId: 'op',
-      }),
-    );
+    const f = await failureOf(activities().applyPolicy(apply({ magnitude: 7 })));
     expect(f.type).toBe('GuardRefused');
-    expect(f.details?.[0]).toMatchObject({ guard: 'factor_bounds', magnitude: 7 });
+    expect(f.details?.[0]).toBe('factor_bounds');
+    expect(f.details?.[1]).toMatchObject({ magnitude: 7 });
     expect(seen).toEqual([]);
   });
 
-  it('invalid input and node_overload through applyRemediation are InvalidInput, non-retryable', async () => {
+  it('a malformed input is InvalidInput naming the field; node_overload is no pod action', async () => {
     const a = activities();
-    const bad = await failureOf(a.scaleResources({ policy: 'cpu_scale_up', namespace: '', pod: 'p', factor: 1.5 }));
-    expect(bad.type).toBe('InvalidInput');
-    expect(bad.nonRetryable).toBe(true);
-    expect(bad.message).toContain('namespace');
-    const node = await failureOf(
-      a.applyRemediation({ policy: 'node_overload', magnitude: 1, namespace: 'shop', pod: 'p', operationId: 'x' }),
+    const bad = await failureOf(a.applyPolicy(apply({ target: { namespace: '', pod: 'p' } })));
+    expect(bad).toMatchObject({ type: 'InvalidInput', nonRetryable: true });
+    expect(bad.message).toContain('target.namespace');
+    const noUid = await failureOf(
+      a.evictPod({ namespace: 'shop', pod: 'p', operationId: 'x', dryRun: false } as unknown as EvictPodInput),
     );
-    expect(node.type).toBe('InvalidInput');
-    const noId = await failureOf(
-      a.applyRemediation({ policy: 'no_action', magnitude: 1, namespace: 'shop', pod: 'p' }),
-    );
-    expect(noId.message).toContain('operationId is required');
+    expect(noUid.message).toContain('uid');
+    const node = await failureOf(a.applyPolicy(apply({ policy: 'node_overload', magnitude: 1 })));
+    expect(node).toMatchObject({ type: 'GuardRefused', nonRetryable: true, details: ['invalid_request', {}] });
+    const noId = await failureOf(a.applyPolicy(apply({ operationId: '' })));
+    expect(noId.message).toContain('an operation id of 1 to 256 characters is required');
     expect(seen).toEqual([]);
   });
 
-  it('no_action answers without touching the cluster, with an id from the activity context', async () => {
-    const env = new MockActivityEnvironment({ activityId: '7' });
-    const a = activities();
-    const input: RemediationInput = { policy: 'no_action', magnitude: 1, namespace: 'shop', pod: 'web' };
-    const result = await env.run<[RemediationInput], ActionResult, (i: RemediationInput) => Promise<ActionResult>>(
-      (i) => a.applyRemediation(i),
-      input,
-    );
-    expect(result).toMatchObject({ policy: 'no_action', applied: false, mechanism: 'none', expect: { kind: 'none' } });
-    expect(result.operationId).toBe(defaultOperationId(env.context.info));
-    expect(result.operationId).toMatch(/:7$/);
-    expect(seen).toEqual([]);
+  it('verification stops waiting as soon as its activity is cancelled', async () => {
+    handler = status(404, 'NotFound', 'pods "web" not found');
+    const env = new MockActivityEnvironment();
+    const a = activities({ verifyTimeoutMs: 60_000 });
+    const applied: ApplyPolicyResult = {
+      policy: 'cpu_scale_up',
+      magnitude: 1.5,
+      summary: '',
+      changes: [],
+      noop: false,
+      dryRun: false,
+      expectation: { kind: 'pod', namespace: 'shop', pod: 'web' },
+    };
+    const started = Date.now();
+    const verifying = env.run((input: { applied: ApplyPolicyResult }) => a.verifyPolicy(input), { applied });
+    await new Promise((r) => setTimeout(r, 300));
+    env.cancel();
+    await expect(verifying).rejects.toBeInstanceOf(CancelledFailure);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(seen.length).toBeGreaterThan(0);
   });
 
-  it('shortens very long operation ids deterministically', () => {
-    const info = { ...new MockActivityEnvironment().context.info, activityId: 'a'.repeat(300) };
-    const id = defaultOperationId(info);
-    expect(id.length).toBeLessThanOrEqual(200);
-    expect(defaultOperationId(info)).toBe(id);
+  it('the heaviest pod falls back to CPU requests when pod usage cannot be read', async () => {
+    handler = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const pod = (name: string, cpu: string) => ({
+        metadata: { name, namespace: 'shop', uid: `uid-${name}` },
+        spec: { nodeName: 'n1', containers: [{ name: 'app', resources: { requests: { cpu } } }] },
+        status: { phase: 'Running' },
+      });
+      res.end(JSON.stringify({ kind: 'PodList', apiVersion: 'v1', items: [pod('small', '100m'), pod('big', '2')] }));
+    };
+    const a = activities({
+      podUsage: async () => {
+        throw new Error('Prometheus unavailable');
+      },
+    });
+    expect(await a.heaviestPod({ node: 'n1' })).toEqual({
+      namespace: 'shop',
+      pod: 'big',
+      uid: 'uid-big',
+      cpuCores: 2,
+      basis: 'requests',
+    });
   });
 });

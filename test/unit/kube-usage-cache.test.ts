@@ -1,4 +1,4 @@
-import { cachedNodeUsage } from '../../activities/kube';
+import { cachedNodeUsage } from '../../src/metrics/node-usage';
 import { retier } from '../../src/kube/workloads';
 
 describe('cachedNodeUsage', () => {

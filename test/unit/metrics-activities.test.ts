@@ -169,7 +169,7 @@ describe('gatherWindow', () => {
     const { client, calls } = prometheus({});
     const a = createMetricsActivities({ prometheus: client, gather });
     const failure = await failureOf(a.gatherWindow({ target: { namespace: 'Shop', pod: '' } }));
-    expect(failure).toMatchObject({ type: 'InvalidActivityInput', nonRetryable: true });
+    expect(failure).toMatchObject({ type: 'InvalidInput', nonRetryable: true });
     expect(failure.message).toContain('target.namespace');
     expect(calls).toHaveLength(0);
   });
@@ -263,7 +263,7 @@ describe('recordOutcome', () => {
     });
     const a = createMetricsActivities({ prometheus: client, influx: asStore(new FakeInflux()) });
     const bad = { ...record, policy: 'reboot' } as unknown as RemediationRecord;
-    expect(await failureOf(a.recordOutcome(bad))).toMatchObject({ type: 'InvalidActivityInput', nonRetryable: true });
+    expect(await failureOf(a.recordOutcome(bad))).toMatchObject({ type: 'InvalidInput', nonRetryable: true });
   });
 });
 

@@ -1,0 +1,112 @@
+/**
+ * data_offloading and network_qos: annotations on the pod that other controllers act on — a data-offload
+ * workflow (D3.6 Table 1) and Kube-OVN's bandwidth limits (D3.3 1.7.2, Figure 6). One merge patch carries the
+ * annotations and the operation record, so a retry finds it and writes nothing.
+ */
+import { checkMagnitude, checkNamespace } from '../../domain/guards';
+import type { PolicyName } from '../../domain/policy';
+import { PatchStrategy } from '../client';
+import { ANNOTATIONS, type ActionResult, type Expectation } from '../types';
+import { operationAnnotation, operationOf } from '../workloads';
+import { describeChanges, type ActuatorCore } from './operation';
+import type { DataOffloadRequest, NetworkQosRequest, OperationContext } from './requests';
+
+/** Marks the pod for a data-offload workflow (D3.6 Table 1: annotate to trigger data offload). */
+export async function requestDataOffload(
+  core: ActuatorCore,
+  req: DataOffloadRequest,
+  ctx: OperationContext,
+): Promise<ActionResult> {
+  checkMagnitude(core.options.guards, 'data_offloading', req.share);
+  const annotations = {
+    [ANNOTATIONS.dataOffload]: String(req.share),
+    [ANNOTATIONS.dataOffloadRequestedAt]: new Date(core.clock()).toISOString(),
+  };
+  const describe = `data offload of ${Math.round(req.share * 100)}%`;
+  return annotatePod(core, 'data_offloading', req, annotations, describe, ctx);
+}
+
+/** Sets Kube-OVN's ingress/egress rate annotations (Mbit/s) to a share of the configured ceiling. */
+export async function setNetworkQos(
+  core: ActuatorCore,
+  req: NetworkQosRequest,
+  ctx: OperationContext,
+): Promise<ActionResult> {
+  checkMagnitude(core.options.guards, 'network_qos', req.share);
+  const rate = String(Math.max(1, Math.round(req.share * (core.options.networkCeilingMbps ?? 1000))));
+  const annotations = { [ANNOTATIONS.ovnIngressRate]: rate, [ANNOTATIONS.ovnEgressRate]: rate };
+  return annotatePod(core, 'network_qos', req, annotations, 'network QoS', ctx);
+}
+
+async function annotatePod(
+  core: ActuatorCore,
+  policy: PolicyName,
+  target: { readonly namespace: string; readonly pod: string },
+  annotations: Record<string, string>,
+  describe: string,
+  ctx: OperationContext,
+): Promise<ActionResult> {
+  core.checkOperation(ctx);
+  checkNamespace(core.options.guards, target.namespace);
+  return core.retryOnConflict(() => annotateOnce(core, policy, target, annotations, describe, ctx));
+}
+
+async function annotateOnce(
+  core: ActuatorCore,
+  policy: PolicyName,
+  { namespace, pod: name }: { readonly namespace: string; readonly pod: string },
+  annotations: Record<string, string>,
+  describe: string,
+  ctx: OperationContext,
+): Promise<ActionResult> {
+  const where = `Pod ${namespace}/${name}`;
+  const pod = await core.readPod(namespace, name);
+  const current = pod.metadata?.annotations ?? {};
+  const prior = operationOf(pod.metadata);
+  const expect: Expectation = { kind: 'annotations', namespace, pod: name, annotations };
+  if (prior && core.superseded(prior, ctx)) {
+    return core.supersededResult(policy, ctx, where, prior, 'annotate', {
+      kind: 'none',
+      reason: 'a later operation has changed the annotations since',
+    });
+  }
+  if (prior?.id === ctx.operationId) {
+    return core.result(policy, ctx, {
+      alreadyApplied: true,
+      target: where,
+      mechanism: 'annotate',
+      summary: `${describe} on ${where} was applied by this operation before`,
+      changes: [],
+      // What this operation wrote (the request time of a data offload is the first attempt's).
+      expect: {
+        ...expect,
+        annotations: Object.fromEntries(Object.keys(annotations).map((k) => [k, current[k] ?? ''])),
+      },
+    });
+  }
+  await core.admit(namespace, ctx);
+  const changes = Object.entries(annotations).map(([k, v]) => ({
+    path: `annotation ${k}`,
+    ...(current[k] === undefined ? {} : { from: current[k] }),
+    to: v,
+  }));
+  await core.patchPod(
+    namespace,
+    name,
+    {
+      metadata: {
+        resourceVersion: pod.metadata?.resourceVersion,
+        annotations: { ...annotations, ...operationAnnotation(core.record(ctx, policy, prior)) },
+      },
+    },
+    PatchStrategy.MergePatch,
+    ctx,
+  );
+  return core.result(policy, ctx, {
+    target: where,
+    mechanism: 'annotate',
+    summary: `${describe} on ${where}: ${describeChanges(changes)}`,
+    changes,
+    expect,
+  });
+}

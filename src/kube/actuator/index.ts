@@ -1,0 +1,102 @@
+/**
+ * The actuator: every remediation policy as one idempotent change to the cluster, behind the guards. One
+ * facade over modules that each own one kind of change; read one and it goes straight down to the workload
+ * helpers, the guards and the write budget:
+ *
+ *   operation.ts    the operation core: operation records, "already applied", budget, checkpoints, results
+ *   recreate.ts     delete–checkpoint–wait–create, shared by every pod and Job that must be recreated
+ *   resources.ts    cpu/memory scaling by owner kind (template patch, in-place resize, recreate)
+ *   replicas.ts     replica scaling (D3.6 Rule 1)
+ *   offload.ts      task offloading to the least-loaded node of a tier (D3.6 Figure 11)
+ *   annotations.ts  data offloading and network QoS annotations
+ *   node.ts         node_overload's taint, eviction candidate, eviction and untaint (D3.6 Rule 2)
+ *
+ * Idempotency: each call carries an operation id (the workflow derives it so that it survives retries). The
+ * absolute target of a relative step (×1.5 of what is there now) is computed once and recorded on the changed
+ * object in the same write (`talon.io/operation`); a retry finds the record and does not multiply again.
+ * Two-step changes record their intent first (in-place resize) or checkpoint the manifest through the caller
+ * (delete-and-recreate), so a crash between the steps is finished, not repeated. Writes use the object's
+ * resourceVersion as a precondition, so a concurrent change is a 409 (retry), never a lost update. Dry-run
+ * mode sends every write with `dryRun=All` and reports what would change.
+ */
+import type { NodeLoad } from '../../domain/node-load';
+import type { KubeClients } from '../client';
+import type { ActionResult, EvictionResult } from '../types';
+import { requestDataOffload, setNetworkQos } from './annotations';
+import { evictPod, selectPodToEvict, taintNode, untaintNode } from './node';
+import { offloadTask } from './offload';
+import { ActuatorCore } from './operation';
+import { scaleReplicas } from './replicas';
+import type {
+  ActuatorOptions,
+  DataOffloadRequest,
+  EvictionCandidate,
+  EvictPodRequest,
+  NetworkQosRequest,
+  NodeRequest,
+  OffloadTaskRequest,
+  OperationContext,
+  PodUsage,
+  ScaleReplicasRequest,
+  ScaleResourcesRequest,
+} from './requests';
+import { scaleResources } from './resources';
+
+export type * from './requests';
+
+export class KubeActuator {
+  private readonly core: ActuatorCore;
+
+  constructor(clients: KubeClients, options: ActuatorOptions) {
+    this.core = new ActuatorCore(clients, options);
+  }
+
+  /** cpu/memory × factor on the pod's containers, applied according to its owner. */
+  scaleResources(req: ScaleResourcesRequest, ctx: OperationContext): Promise<ActionResult> {
+    return scaleResources(this.core, req, ctx);
+  }
+
+  /** Rule 1: replicas of the pod's Deployment/StatefulSet × factor within bounds. */
+  scaleReplicas(req: ScaleReplicasRequest, ctx: OperationContext): Promise<ActionResult> {
+    return scaleReplicas(this.core, req, ctx);
+  }
+
+  /** Moves the pod's workload to the least-loaded eligible node of the wanted tier. */
+  offloadTask(
+    req: OffloadTaskRequest,
+    ctx: OperationContext,
+    usage: () => Promise<readonly NodeLoad[]>,
+  ): Promise<ActionResult> {
+    return offloadTask(this.core, req, ctx, usage);
+  }
+
+  /** Annotates the pod so a data-offload workflow moves `share` of its data. */
+  requestDataOffload(req: DataOffloadRequest, ctx: OperationContext): Promise<ActionResult> {
+    return requestDataOffload(this.core, req, ctx);
+  }
+
+  /** Sets the pod's Kube-OVN ingress/egress rate annotations. */
+  setNetworkQos(req: NetworkQosRequest, ctx: OperationContext): Promise<ActionResult> {
+    return setNetworkQos(this.core, req, ctx);
+  }
+
+  /** Rule 2, step 1: Talon's NoSchedule taint on the node (once). */
+  taintNode(req: NodeRequest, ctx: OperationContext): Promise<ActionResult> {
+    return taintNode(this.core, req, ctx);
+  }
+
+  /** Rule 2, last step: removes Talon's taint (never refused by the write budget). */
+  untaintNode(req: NodeRequest, ctx: OperationContext): Promise<ActionResult> {
+    return untaintNode(this.core, req, ctx);
+  }
+
+  /** Rule 2: the heaviest evictable pod on the node (by usage when known, else CPU requests). */
+  selectPodToEvict(node: string, usage?: readonly PodUsage[]): Promise<EvictionCandidate | undefined> {
+    return selectPodToEvict(this.core, node, usage);
+  }
+
+  /** Rule 2, step 2: evicts through the Eviction API; a PodDisruptionBudget block is `outcome: 'blocked'`. */
+  evictPod(req: EvictPodRequest, ctx: OperationContext): Promise<EvictionResult> {
+    return evictPod(this.core, req, ctx);
+  }
+}

@@ -1,0 +1,235 @@
+/**
+ * task_offloading (D3.6 3.1.2, Figure 11): moves the pod's workload to the least-loaded eligible node of the
+ * wanted tier (Prometheus usage over the apiserver's allocatable, ranked in src/domain/offload-target) with
+ * required node affinity: a controller's template is patched (rolling update), a Job or standalone pod is
+ * recreated. The chosen node is recorded with the change, so a retry reports it instead of choosing again.
+ */
+import type { V1Job, V1PodSpec } from '@kubernetes/client-node';
+import { checkMagnitude, checkNamespace } from '../../domain/guards';
+import type { NodeLoad } from '../../domain/node-load';
+import { chooseOffloadTarget, describeChoice, type NodeInfo, type NodeSelectorTerm } from '../../domain/offload-target';
+import type { PolicyName } from '../../domain/policy';
+import { PatchStrategy } from '../client';
+import { KubeNotFoundError, NoEligibleNodeError, UnsupportedTargetError } from '../errors';
+import { ApiNodeSource } from '../node-cache';
+import { ANNOTATIONS, describeWorkload, type ActionResult, type Change, type Expectation } from '../types';
+import {
+  jobManifestForRecreate,
+  operationAnnotation,
+  operationOf,
+  ownerCandidate,
+  pinToNode,
+  podManifestForRecreate,
+  readController,
+  readOwningController,
+  retier,
+  type Controller,
+} from '../workloads';
+import type { ActuatorCore, ControllerRef } from './operation';
+import { finishCheckpoint, recreate } from './recreate';
+import type { OffloadTaskRequest, OperationContext } from './requests';
+
+const POLICY: PolicyName = 'task_offloading';
+const DEFAULT_TIER_LABEL = 'talon.io/tier';
+
+/** Nodes (only the wanted tier's when a tier is given) as placement sees them. */
+export async function listNodes(core: ActuatorCore, tier?: string): Promise<readonly NodeInfo[]> {
+  const source = core.options.nodeSource ?? new ApiNodeSource(core.clients, core.options.tierLabel);
+  return source.list(tier);
+}
+
+export async function offloadTask(
+  core: ActuatorCore,
+  req: OffloadTaskRequest,
+  ctx: OperationContext,
+  usage: () => Promise<readonly NodeLoad[]>,
+): Promise<ActionResult> {
+  const g = core.options.guards;
+  core.checkOperation(ctx);
+  checkNamespace(g, req.namespace);
+  if (req.magnitude !== undefined) checkMagnitude(g, POLICY, req.magnitude);
+  const found = await core.readPodOrCheckpoint(req.namespace, req.pod, ctx);
+  if ('checkpoint' in found) return finishCheckpoint(core, POLICY, found.checkpoint, ctx);
+  if ('workload' in found) return rolledOut(core, req, found.workload as ControllerRef, ctx);
+  const pod = found.pod;
+  const owner = ownerCandidate(pod);
+  if (owner.kind === 'DaemonSet') {
+    throw new UnsupportedTargetError(`pod ${req.namespace}/${req.pod} is run by a DaemonSet, which runs on every node`);
+  }
+
+  let controller: { ref: ControllerRef; object: Controller } | undefined;
+  let job: V1Job | undefined;
+  let templateSpec: V1PodSpec | undefined = pod.spec;
+  let where = `Pod ${req.namespace}/${req.pod}`;
+  if (owner.kind === 'Deployment' || owner.kind === 'StatefulSet') {
+    const read = await readOwningController(core.clients, pod, { ...owner, kind: owner.kind });
+    controller = { ref: { ...read.ref, kind: owner.kind }, object: read.object };
+    templateSpec = read.object.spec?.template.spec;
+    where = describeWorkload(read.ref);
+  } else if (owner.kind === 'Job') {
+    job = await core.readJob(req.namespace, owner.name);
+    templateSpec = job.spec?.template.spec;
+    where = `Job ${req.namespace}/${owner.name}`;
+  }
+  const priorMeta = controller?.object.metadata ?? job?.metadata ?? pod.metadata;
+  const prior = operationOf(priorMeta);
+  if (prior && core.superseded(prior, ctx)) {
+    return core.supersededResult(POLICY, ctx, where, prior, controller ? 'rolling-update' : 'recreate', {
+      kind: 'none',
+      reason: 'a later operation has changed the workload since',
+    });
+  }
+  if (prior?.id === ctx.operationId && prior.node) {
+    const expect: Expectation = controller
+      ? { kind: 'rollout', workload: controller.ref, generation: priorMeta?.generation ?? 0, node: prior.node }
+      : job
+        ? { kind: 'job', namespace: req.namespace, job: owner.name, uid: job.metadata?.uid ?? '', node: prior.node }
+        : { kind: 'pod', namespace: req.namespace, pod: req.pod, uid: pod.metadata?.uid ?? '', node: prior.node };
+    return core.result(POLICY, ctx, {
+      alreadyApplied: true,
+      target: where,
+      mechanism: controller ? 'rolling-update' : 'recreate',
+      summary: `${where} was offloaded to ${prior.node} by this operation before`,
+      changes: [],
+      expect,
+    });
+  }
+
+  const [nodes, loads] = await Promise.all([listNodes(core, req.tier), usage()]);
+  const tierLabel = core.options.tierLabel ?? DEFAULT_TIER_LABEL;
+  const original: V1PodSpec = templateSpec ?? { containers: [] };
+  const constraints = req.tier ? retier(original, tierLabel, req.tier) : original;
+  const required = constraints.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution;
+  const request = {
+    ...(req.tier ? { tier: req.tier } : {}),
+    ...(core.options.tierLabel ? { tierLabel: core.options.tierLabel } : {}),
+    exclude: pod.spec?.nodeName ? [pod.spec.nodeName] : [],
+    tolerations: (templateSpec?.tolerations ?? []).map((t) => ({
+      ...(t.key ? { key: t.key } : {}),
+      ...(t.operator ? { operator: t.operator } : {}),
+      ...(t.value ? { value: t.value } : {}),
+      ...(t.effect ? { effect: t.effect } : {}),
+    })),
+    ...(constraints.nodeSelector ? { nodeSelector: constraints.nodeSelector } : {}),
+    ...(required ? { nodeSelectorTerms: required.nodeSelectorTerms as NodeSelectorTerm[] } : {}),
+  };
+  const choice = chooseOffloadTarget(nodes, loads, request);
+  if (!choice.best) {
+    throw new NoEligibleNodeError(`cannot offload ${where}: ${describeChoice(choice, request)}`, choice.excluded);
+  }
+  const node = choice.best.node;
+  await core.admit(req.namespace, ctx);
+  if (controller) await core.rememberWorkload(controller.ref, ctx);
+  const record = core.record(ctx, POLICY, prior, { node });
+  const annotations = { ...operationAnnotation(record), [ANNOTATIONS.offloadedTo]: node };
+  const changes: Change[] = [{ path: 'node', ...(pod.spec?.nodeName ? { from: pod.spec.nodeName } : {}), to: node }];
+  const summary = `${where} offloaded to ${describeChoice(choice, request)}`;
+  const retiered = (spec: V1PodSpec) => (req.tier ? retier(spec, tierLabel, req.tier) : spec);
+
+  if (controller) {
+    const ref = controller.ref;
+    let object: Controller | undefined = controller.object;
+    // The node is chosen; only the write is repeated when the controller changed under it (its status
+    // moves during rollouts): re-read, re-derive the constraints, patch again.
+    const patched = await core.retryOnConflict(async () => {
+      const current = object ?? (await readController(core.clients, ref.kind, ref.namespace, ref.name));
+      object = undefined;
+      const spec = retiered(current.spec?.template.spec ?? { containers: [] });
+      const latest = operationOf(current.metadata);
+      return core.patchController(
+        ref,
+        {
+          metadata: {
+            resourceVersion: current.metadata?.resourceVersion,
+            annotations: {
+              ...operationAnnotation(
+                core.record(ctx, POLICY, latest?.id === ctx.operationId ? prior : latest, { node }),
+              ),
+              [ANNOTATIONS.offloadedTo]: node,
+            },
+          },
+          spec: {
+            template: {
+              spec: {
+                affinity: pinToNode(spec, node),
+                ...(spec.nodeSelector?.[tierLabel] === undefined
+                  ? {}
+                  : { nodeSelector: { [tierLabel]: spec.nodeSelector[tierLabel] } }),
+              },
+            },
+          },
+        },
+        PatchStrategy.StrategicMergePatch,
+        ctx,
+      );
+    });
+    return core.result(POLICY, ctx, {
+      target: where,
+      mechanism: 'rolling-update',
+      summary: `${summary} (rolling update)`,
+      changes,
+      expect: { kind: 'rollout', workload: ref, generation: patched.metadata?.generation ?? 0, node },
+    });
+  }
+  if (job) {
+    const manifest = jobManifestForRecreate(job);
+    if (manifest.spec) {
+      const spec = req.tier ? retiered(manifest.spec.template.spec ?? original) : manifest.spec.template.spec;
+      if (spec) manifest.spec.template.spec = { ...spec, affinity: pinToNode(spec, node) };
+    }
+    manifest.metadata = { ...manifest.metadata, annotations: { ...manifest.metadata?.annotations, ...annotations } };
+    const created = await recreate(core, 'Job', job, manifest, ctx);
+    return core.result(POLICY, ctx, {
+      target: where,
+      mechanism: 'recreate',
+      summary: `${summary} (Job recreated with node affinity)`,
+      changes,
+      expect: { kind: 'job', namespace: req.namespace, job: owner.name, uid: created.metadata?.uid ?? '', node },
+    });
+  }
+  const manifest = podManifestForRecreate(pod);
+  if (manifest.spec) {
+    const spec = retiered(manifest.spec);
+    manifest.spec = { ...spec, affinity: pinToNode(spec, node) };
+  }
+  manifest.metadata = { ...manifest.metadata, annotations: { ...manifest.metadata?.annotations, ...annotations } };
+  const created = await recreate(core, 'Pod', pod, manifest, ctx);
+  return core.result(POLICY, ctx, {
+    target: where,
+    mechanism: 'recreate',
+    summary: `${summary} (pod recreated with node affinity)`,
+    changes,
+    expect: { kind: 'pod', namespace: req.namespace, pod: req.pod, uid: created.metadata?.uid ?? '', node },
+  });
+}
+
+/** The pod was replaced by the rollout this operation started: report that rollout. */
+async function rolledOut(
+  core: ActuatorCore,
+  req: OffloadTaskRequest,
+  ref: ControllerRef,
+  ctx: OperationContext,
+): Promise<ActionResult> {
+  const object = await readController(core.clients, ref.kind, ref.namespace, ref.name);
+  const prior = operationOf(object.metadata);
+  if (prior?.id !== ctx.operationId && !core.superseded(prior, ctx)) {
+    throw new KubeNotFoundError(
+      `read Pod ${req.namespace}/${req.pod}`,
+      { code: 404 },
+      `pod ${req.namespace}/${req.pod} is gone`,
+    );
+  }
+  return core.result(POLICY, ctx, {
+    alreadyApplied: true,
+    target: describeWorkload(ref),
+    mechanism: 'rolling-update',
+    summary: `${describeWorkload(ref)} was offloaded by this operation before`,
+    changes: [],
+    expect: {
+      kind: 'rollout',
+      workload: ref,
+      generation: object.metadata?.generation ?? 0,
+      ...(prior?.id === ctx.operationId && prior.node ? { node: prior.node } : {}),
+    },
+  });
+}
