@@ -34,6 +34,7 @@ import {
   type NormalisedBatch,
 } from './payloads';
 import { taskRoutes, type TaskRoutesDeps } from './tasks';
+import { offerRoutes, type OfferRoutesDeps } from './offers';
 
 /** Where accepted alerts go; TalonClient implements it. */
 export interface AlertSink {
@@ -62,6 +63,8 @@ export interface WebhookDeps {
    * 503, 'always' sends every alert there; absent or 'off', neither.
    */
   readonly intake?: IntakeDeps;
+  /** Smart Pricing offers (`GET /api/offers`); absent, the route is not served. */
+  readonly offers?: OfferRoutesDeps;
 }
 
 export interface IntakeDeps {
@@ -280,6 +283,7 @@ export function createWebhookApp(deps: WebhookDeps): Express {
       }),
     );
   }
+  if (deps.offers) app.use('/api/offers', auth, offerRoutes(deps.offers));
   app.use((_req, _res, next) => next(new HttpError(404, 'not_found', 'no such route')));
   app.use(errorHandler(deps.metrics));
   return app;

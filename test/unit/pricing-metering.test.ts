@@ -149,3 +149,17 @@ describe('remaining and exhausted', () => {
     expect(exhausted(terms, EMPTY_LEDGER)).toBe(false);
   });
 });
+
+describe('billing granularity', () => {
+  it('a Job that started and finished within the same second is billed the minimum', () => {
+    const { ledger } = applyUsage(EMPTY_LEDGER, terms, [job('a', { seconds: 0, vcpus: 1, memoryGb: 0 })], 't');
+    expect(ledger.used.vcpuHours).toBeCloseTo(1 / 3600, 12);
+    const coarse = applyUsage(
+      EMPTY_LEDGER,
+      { ...terms, minBilledSeconds: 60 },
+      [job('b', { seconds: 5, vcpus: 1 })],
+      't',
+    );
+    expect(coarse.charged[0]!.seconds).toBe(60);
+  });
+});

@@ -33,7 +33,14 @@ export interface ContractTerms {
   readonly minRunSeconds?: number;
   /** What the buyer paid upfront (a bundle's total after discount), for the statement. */
   readonly upfrontPrice?: number;
+  /**
+   * Shortest run time billed, in seconds (default 1): Kubernetes records Job times in whole seconds, and a
+   * Job that started and finished within one still held its requests.
+   */
+  readonly minBilledSeconds?: number;
 }
+
+export const DEFAULT_MIN_BILLED_SECONDS = 1;
 
 export const DEFAULT_MIN_RUN_SECONDS = 60;
 
@@ -47,7 +54,7 @@ export interface JobUsage {
   /** CPU cores and memory (GiB) the Job's pod requested. */
   readonly vcpus: number;
   readonly memoryGb: number;
-  /** Observed run time: Job start to completion (or failure). */
+  /** Observed run time: Job start to completion (or failure), whole seconds. */
   readonly seconds: number;
   readonly startedAt?: string;
   readonly finishedAt?: string;
@@ -59,6 +66,7 @@ export interface Charge {
   readonly task: string;
   readonly node?: string;
   readonly userOwned: boolean;
+  /** Billed run time: the observed one, at least the contract's minimum. */
   readonly seconds: number;
   /** Consumed: requests × run time. */
   readonly vcpuHours: number;
@@ -94,7 +102,8 @@ export const EMPTY_LEDGER: Ledger = {
 
 /** The charge for one Job under the contract's terms. */
 export function chargeFor(terms: ContractTerms, usage: JobUsage, task: string): Charge {
-  const hours = Math.max(0, usage.seconds) / 3600;
+  const seconds = Math.max(terms.minBilledSeconds ?? DEFAULT_MIN_BILLED_SECONDS, usage.seconds);
+  const hours = seconds / 3600;
   const vcpuHours = Math.max(0, usage.vcpus) * hours;
   const gbHours = Math.max(0, usage.memoryGb) * hours;
   const factor = usage.userOwned ? 1 - terms.userOwnedIncentivePercent / 100 : 1;
@@ -106,7 +115,7 @@ export function chargeFor(terms: ContractTerms, usage: JobUsage, task: string): 
     task,
     ...(usage.node ? { node: usage.node } : {}),
     userOwned: usage.userOwned,
-    seconds: usage.seconds,
+    seconds,
     vcpuHours,
     gbHours,
     chargedVcpuHours,
