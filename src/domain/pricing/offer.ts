@@ -82,8 +82,9 @@ export interface Offer {
   readonly elasticity: PerResource<number>;
   readonly priceBeforeDiscount: PerResource<number>;
   readonly priceAfterDiscount: PerResource<number>;
-  /** After-discount prices of work placed on user-owned nodes. */
+  /** After-discount prices of work placed on user-owned nodes, and the incentive (%) they carry. */
   readonly userOwnedPrice: PerResource<number>;
+  readonly userOwnedIncentivePercent: number;
   readonly totalBeforeDiscount: number;
   readonly totalAfterDiscount: number;
   readonly discounts: Discounts;
@@ -197,6 +198,7 @@ export function priceOffer(request: OfferRequest, context: PricingContext): Offe
     priceBeforeDiscount: before,
     priceAfterDiscount: after,
     userOwnedPrice: per(after, (p) => p * (1 - context.userOwnedIncentivePercent / 100)),
+    userOwnedIncentivePercent: context.userOwnedIncentivePercent,
     totalBeforeDiscount: totalBefore,
     totalAfterDiscount: totalAfter,
     discounts,
