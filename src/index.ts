@@ -23,3 +23,13 @@ export type {
   TaskRunMetrics,
   TaskState,
 } from './shared/task-definitions';
+export {
+  ContractClient,
+  ContractNotFoundError,
+  ContractRefusedError,
+  OfferClient,
+  OfferRequestError,
+  type ContractHandle,
+  type OfferParameters,
+  type OfferResponse,
+} from './client/pricing';

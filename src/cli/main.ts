@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { registerDemoCommand } from './demo';
 import { registerModelCommands } from './model';
+import { registerPricingCommands } from './offer-commands';
 import { registerRemediationCommands } from './remediation-commands';
 import { registerRunCommands } from './run-commands';
 import { registerStackCommands } from './stack-commands';
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
   registerTaskCommands(program);
   registerModelCommands(program);
   registerRemediationCommands(program);
+  registerPricingCommands(program);
   return program;
 }
 

@@ -5,6 +5,7 @@ import type { Taxonomy } from '../domain/taxonomy';
 import type { TalonMetrics } from '../observability/metrics';
 import { createWebhookApp, type AlertSink, type IntakeDeps } from './app';
 import type { WebhookAuth } from './auth';
+import type { OfferRoutesDeps } from './offers';
 
 export interface WebhookServerOptions {
   readonly host: string;
@@ -20,6 +21,8 @@ export interface WebhookServerOptions {
   readonly intake?: Omit<IntakeDeps, 'sink'>;
   /** Serves task submission (`/api/tasks`), checked against this taxonomy; absent, it is not served. */
   readonly taxonomy?: () => Promise<Taxonomy>;
+  /** Serves Smart Pricing offers (`GET /api/offers`); absent, they are not served. */
+  readonly offers?: OfferRoutesDeps;
 }
 
 export interface RunningWebhook {
@@ -47,6 +50,7 @@ export async function startWebhookServer(
       : {}),
     ...(options.intake ? { intake: { ...options.intake, sink: client } } : {}),
     ...(options.taxonomy ? { tasks: { service: client, taxonomy: options.taxonomy } } : {}),
+    ...(options.offers ? { offers: options.offers } : {}),
     ready: async () => {
       await client.temporal.connection.workflowService.getSystemInfo({});
       return true;
