@@ -11,6 +11,7 @@
  * time to (re)build the context, which happens in the background every `refreshSeconds`.
  */
 import type { AddressInfo } from 'node:net';
+import { cpus, loadavg } from 'node:os';
 import { BUNDLES, BUNDLE_IDS } from '../src/domain/pricing/bundles';
 import type { OfferRequest } from '../src/domain/pricing/offer';
 import type { InstantSample, RangeSeries } from '../src/metrics/prometheus';
@@ -136,6 +137,11 @@ async function main(): Promise<void> {
   }
   report('GET /api/offers (HTTP, localhost)', http);
   server.close();
+  console.log(
+    `load average ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')} on ${cpus().length} cores (figures on a shared machine: read them next to it)`,
+  );
 
   console.log('\nexample offers (dynamic discount applied; € per vCPU-hour / GB-hour before → after discount):');
   for (const request of requests) {
