@@ -54,9 +54,9 @@ export class OfferService {
   /** Rebuilds the context every `refreshSeconds` in the background (the timer does not hold the process). */
   start(): this {
     if (!this.timer) {
-      this.timer = setInterval(() => void this.refresh(), this.deps.config.refreshSeconds * 1000);
+      this.timer = setInterval(() => this.refreshInBackground(), this.deps.config.refreshSeconds * 1000);
       this.timer.unref();
-      void this.refresh();
+      this.refreshInBackground();
     }
     return this;
   }
@@ -69,7 +69,7 @@ export class OfferService {
   /** The cached context, building it first when there is none; a stale one is served while it is rebuilt. */
   async context(): Promise<ContextStatus> {
     if (!this.current) await this.refresh();
-    else if (this.now() - this.current.at > this.deps.config.refreshSeconds * 1000) void this.refresh();
+    else if (this.now() - this.current.at > this.deps.config.refreshSeconds * 1000) this.refreshInBackground();
     const c = this.current!;
     return { built: c.built, ageMs: this.now() - c.at, live: c.live, nodes: c.nodes };
   }
@@ -100,6 +100,11 @@ export class OfferService {
       this.building = undefined;
     });
     return this.building;
+  }
+
+  /** A background rebuild never rejects: the last context keeps serving, and the failure is logged. */
+  private refreshInBackground(): void {
+    this.refresh().catch((err: unknown) => this.deps.log?.(`pricing context not rebuilt: ${message(err)}`));
   }
 
   private async build(): Promise<void> {

@@ -1,5 +1,6 @@
 /** Offers: the documents' bundles and response fields, pay-as-you-go quantities, discounts and bounds. */
 import { BUNDLES, BUNDLE_IDS, findBundle } from '../../src/domain/pricing/bundles';
+import { termsFromOffer } from '../../src/domain/pricing/contract-terms';
 import { offerQuantities, offerResponse, priceOffer, type PricingContext } from '../../src/domain/pricing/offer';
 import { PricingInputError } from '../../src/domain/pricing/stackelberg';
 
@@ -175,5 +176,30 @@ describe('priceOffer', () => {
     ]);
     expect(body['Bundle Discount (%)']).toBe(25);
     expect(body['Total Discount (%)']).toBe(25);
+  });
+});
+
+describe('contract terms from an offer', () => {
+  it('a bundle keeps its volumes, width and discounted prices; pay-as-you-go its period, width and budget', () => {
+    const bundle = priceOffer({ kind: 'bundle', bundle: 'professional' }, context);
+    expect(termsFromOffer(bundle)).toEqual({
+      kind: 'bundle',
+      bundle: 'professional',
+      vcpuHours: 700,
+      ramGbHours: 2800,
+      maxSimultaneousVcpus: 8,
+      upfrontPrice: bundle.totalAfterDiscount,
+      pricePerVcpuHour: bundle.priceAfterDiscount.cpu,
+      pricePerGbHour: bundle.priceAfterDiscount.ram,
+      userOwnedIncentivePercent: 15,
+    });
+    const payg = priceOffer({ kind: 'payg', cpuTimeHours: 10, vcpus: 4, memoryGBs: 16 }, context);
+    expect(termsFromOffer(payg, { budget: 5 })).toMatchObject({
+      kind: 'payg',
+      maxSimultaneousVcpus: 4,
+      validUntil: '2025-03-10T00:00:00.000Z',
+      budget: 5,
+    });
+    expect(termsFromOffer(payg)).not.toHaveProperty('vcpuHours');
   });
 });
