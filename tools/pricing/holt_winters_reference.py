@@ -2,6 +2,7 @@
 
 Run:  python3 -m venv /tmp/pricing-venv && /tmp/pricing-venv/bin/pip install statsmodels
       /tmp/pricing-venv/bin/python tools/pricing/holt_winters_reference.py > test/fixtures/pricing/holt-winters-reference.json
+      npx prettier --write test/fixtures/pricing/holt-winters-reference.json
 
 Two series: the Box-Jenkins airline passengers (monthly, period 12; a textbook multiplicative series) and a
 synthetic hourly demand (period 24, one week, with a daily cycle, a weekday dip, a slow trend and fixed
