@@ -23,3 +23,13 @@ export type {
   TaskRunMetrics,
   TaskState,
 } from './contracts/deploy-task';
+export {
+  ContractClient,
+  ContractNotFoundError,
+  ContractRefusedError,
+  OfferClient,
+  OfferRequestError,
+  type ContractHandle,
+  type OfferParameters,
+  type OfferResponse,
+} from './client/pricing';

@@ -3,6 +3,7 @@
  * one Kubernetes client set, one Prometheus client, one InfluxDB writer and one ONNX session per worker.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
+import { createContractActivities, type ContractActivities } from '../activities/contract';
 import { createMetricsActivities, type MetricsActivities } from '../activities/metrics';
 import { createPolicyActivities, type PolicyActivities } from '../activities/policy';
 import { createRemediationActivities, type RemediationActivities } from '../activities/remediation';
@@ -74,6 +75,8 @@ export interface ActivityGroups {
   readonly remediation: RemediationActivities;
   /** Task submissions (deployTask). */
   readonly task: TaskActivities;
+  /** Bundles and pay-as-you-go contracts (pricingContract): estimate submissions, meter task Jobs. */
+  readonly contract: ContractActivities;
   /** Absent when no model path is configured (the rules answer). */
   readonly model?: ModelStatus;
   /** Flushes buffered InfluxDB writes and releases the model. */
@@ -148,6 +151,7 @@ export async function createActivityGroups(deps: ActivityDeps): Promise<Activity
     policy,
     remediation,
     task,
+    contract: createContractActivities({ clients, taxonomy: () => loadTaxonomy(deps.taxonomy) }),
     ...(modelStatus ? { model: modelStatus } : {}),
     async close() {
       nodeUsage?.stop();
@@ -161,7 +165,14 @@ export async function createActivityGroups(deps: ActivityDeps): Promise<Activity
 export async function createActivities(deps: ActivityDeps): Promise<AssembledActivities> {
   const groups = await createActivityGroups(deps);
   return {
-    activities: { ...groups.target, ...groups.metrics, ...groups.policy, ...groups.remediation, ...groups.task },
+    activities: {
+      ...groups.target,
+      ...groups.metrics,
+      ...groups.policy,
+      ...groups.remediation,
+      ...groups.task,
+      ...groups.contract,
+    },
     close: () => groups.close(),
   };
 }

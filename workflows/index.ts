@@ -3,3 +3,4 @@ export { remediateAlert } from './remediate-alert';
 export { nodeOverload } from './node-overload';
 export { deployTask } from './deploy-task';
 export { alertIntake } from './alert-intake';
+export { pricingContract } from './contract';

@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { devCommand, loadDevExport, type Configure } from './dev-commands';
 import { registerModelCommands } from './model';
+import { registerPricingCommands } from './offer-commands';
 import { registerRemediationCommands } from './remediation';
 import { registerRunCommands } from './run-commands';
 import { registerTaskCommands } from './task-commands';
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerTaskCommands(program);
   registerModelCommands(program);
   registerRemediationCommands(program);
+  registerPricingCommands(program);
   return program;
 }
 

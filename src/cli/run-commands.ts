@@ -3,6 +3,8 @@ import type { Command } from 'commander';
 import { TalonClient } from '../client/talon-client';
 import { TalonMetrics } from '../observability/metrics';
 import { loadTaxonomy } from '../tasks/taxonomy-store';
+import { pricingConfigFromEnv } from '../pricing/config';
+import { offerServiceFromConfig } from '../pricing/service-factory';
 import { startWebhookServer, type RunningWebhook } from '../webhook/server';
 import { loadTalonConfig, type TalonConfig } from '../config/talon-config';
 import { createTalonWorker, type TalonWorker } from '../../workers/worker';
@@ -42,6 +44,14 @@ export async function startServices(
       overloadRetryAfterSeconds: config.webhook.overloadRetryAfterSeconds,
       intake: config.webhook.intake,
       taxonomy: () => loadTaxonomy(),
+      // Offers are priced from a context cached and rebuilt in the background (src/pricing/offer-service.ts).
+      offers: {
+        service: offerServiceFromConfig({
+          prometheusUrl: config.prometheusUrl,
+          kube: config.kube,
+          pricing: pricingConfigFromEnv(),
+        }).start(),
+      },
       auth: {
         ...(config.webhook.bearerToken ? { bearerToken: config.webhook.bearerToken } : {}),
         ...(config.webhook.basic ? { basic: config.webhook.basic } : {}),

@@ -22,6 +22,7 @@ import {
   type NormalisedBatch,
 } from './payloads';
 import { taskRoutes, type TaskRoutesDeps } from './tasks';
+import { offerRoutes, type OfferRoutesDeps } from './offers';
 
 /** Where accepted alerts go; TalonClient implements it. */
 export interface AlertSink {
@@ -45,6 +46,8 @@ export interface WebhookDeps {
    * neither.
    */
   readonly intake?: IntakeDeps;
+  /** Smart Pricing offers (`GET /api/offers`); absent, the route is not served. */
+  readonly offers?: OfferRoutesDeps;
 }
 
 export interface IntakeDeps {
@@ -257,6 +260,7 @@ export function createWebhookApp(deps: WebhookDeps): Express {
       }),
     );
   }
+  if (deps.offers) app.use('/api/offers', auth, offerRoutes(deps.offers));
   app.use((_req, _res, next) => next(new HttpError(404, 'not_found', 'no such route')));
   app.use(errorHandler(deps.metrics));
   return app;

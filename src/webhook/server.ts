@@ -6,6 +6,7 @@ import type { Taxonomy } from '../domain/taxonomy';
 import type { TalonMetrics } from '../observability/metrics';
 import { createWebhookApp, type AlertSink, type IntakeDeps } from './app';
 import type { WebhookAuth } from './auth';
+import type { OfferRoutesDeps } from './offers';
 
 /** Settings left out take src/config's defaults (the webhook itself applies none). */
 export interface WebhookServerOptions extends Partial<Omit<WebhookSettings, 'intake'>> {
@@ -16,6 +17,8 @@ export interface WebhookServerOptions extends Partial<Omit<WebhookSettings, 'int
   readonly intake?: Partial<WebhookSettings['intake']> & { readonly mode: IntakeMode } & Omit<IntakeDeps, 'sink'>;
   /** Serves task submission (`/api/tasks`), checked against this taxonomy; absent, it is not served. */
   readonly taxonomy?: () => Promise<Taxonomy>;
+  /** Serves Smart Pricing offers (`GET /api/offers`); absent, they are not served. */
+  readonly offers?: OfferRoutesDeps;
 }
 
 export interface RunningWebhook {
@@ -31,7 +34,7 @@ export async function startWebhookServer(
   /** Where alerts go; the client itself unless a caller wraps it (e.g. to time hand-offs). */
   sink: AlertSink = client,
 ): Promise<RunningWebhook> {
-  const { host, port, auth, taxonomy, intake, ...overrides } = options;
+  const { host, port, auth, taxonomy, intake, offers, ...overrides } = options;
   const app = createWebhookApp({
     sink,
     metrics,
@@ -47,6 +50,7 @@ export async function startWebhookServer(
         }
       : {}),
     ...(taxonomy ? { tasks: { service: client, taxonomy } } : {}),
+    ...(offers ? { offers } : {}),
     ready: async () => {
       await client.temporal.connection.workflowService.getSystemInfo({});
       return true;

@@ -1,0 +1,222 @@
+/**
+ * Holt–Winters seasonal exponential smoothing (the SPS's demand forecast, D3.6 §2.7): level, additive
+ * trend, additive or multiplicative seasonality of period m. The recursions and the "simple" initial states
+ * are those of statsmodels' `ExponentialSmoothing` (Hyndman & Athanasopoulos' component form), so the
+ * reference values in test/fixtures/pricing were computed with statsmodels and this code must reproduce
+ * them. Parameters are fitted by least squares of the one-step errors, like statsmodels' `fit()`.
+ *
+ *   additive:       ŷ_t = l_{t-1} + b_{t-1} + s_{t-m}
+ *                   l_t = α (y_t − s_{t-m}) + (1−α)(l_{t-1} + b_{t-1})
+ *                   s_t = γ (y_t − l_{t-1} − b_{t-1}) + (1−γ) s_{t-m}
+ *   multiplicative: ŷ_t = (l_{t-1} + b_{t-1}) · s_{t-m}
+ *                   l_t = α y_t / s_{t-m} + (1−α)(l_{t-1} + b_{t-1})
+ *                   s_t = γ y_t / (l_{t-1} + b_{t-1}) + (1−γ) s_{t-m}
+ *   both:           b_t = β (l_t − l_{t-1}) + (1−β) b_{t-1}
+ */
+import { nelderMead } from './optimise';
+
+export type SeasonalKind = 'additive' | 'multiplicative';
+
+export interface HoltWintersSpec {
+  /** Observations per season (24 for hourly data with a daily cycle). */
+  readonly period: number;
+  readonly seasonal: SeasonalKind;
+  /** Without a trend, b ≡ 0 and β is unused. */
+  readonly trend: boolean;
+}
+
+export interface HoltWintersParams {
+  readonly alpha: number;
+  readonly beta: number;
+  readonly gamma: number;
+}
+
+/** States before the first observation; `seasonal[j]` is the seasonal term of observation j (j < m). */
+export interface HoltWintersStates {
+  readonly level: number;
+  readonly trend: number;
+  readonly seasonal: readonly number[];
+}
+
+export interface HoltWintersFit {
+  readonly spec: HoltWintersSpec;
+  readonly params: HoltWintersParams;
+  readonly initial: HoltWintersStates;
+  /** One-step-ahead predictions ŷ_t for every observation. */
+  readonly fitted: number[];
+  /** Sum of squared one-step errors. */
+  readonly sse: number;
+  /** States after the last observation; `seasonal` holds the last m seasonal terms, oldest first. */
+  readonly final: HoltWintersStates;
+}
+
+export class HoltWintersError extends Error {
+  override readonly name = 'HoltWintersError';
+}
+
+function checkSeries(y: readonly number[], spec: HoltWintersSpec): void {
+  if (!Number.isInteger(spec.period) || spec.period < 2) {
+    throw new HoltWintersError(`the seasonal period must be an integer ≥ 2, got ${spec.period}`);
+  }
+  if (y.length < 2 * spec.period) {
+    throw new HoltWintersError(`need at least two seasons (${2 * spec.period} points), got ${y.length}`);
+  }
+  if (y.some((v) => !Number.isFinite(v))) throw new HoltWintersError('the series has a non-finite value');
+  if (spec.seasonal === 'multiplicative' && y.some((v) => v <= 0)) {
+    throw new HoltWintersError('multiplicative seasonality needs a strictly positive series');
+  }
+}
+
+const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+/**
+ * statsmodels' `initialization_method="simple"`: level = mean of the first season, trend = mean of the
+ * season-over-season differences of the second season divided by m, seasonal = first season minus (or
+ * over) the level.
+ */
+export function simpleInitialStates(y: readonly number[], spec: HoltWintersSpec): HoltWintersStates {
+  checkSeries(y, spec);
+  const m = spec.period;
+  const first = y.slice(0, m);
+  const level = mean(first);
+  let trend = 0;
+  if (spec.trend) {
+    let sum = 0;
+    for (let i = m; i < 2 * m; i++) sum += (y[i]! - y[i - m]!) / m;
+    trend = sum / m;
+  }
+  const seasonal = first.map((v) => (spec.seasonal === 'additive' ? v - level : v / level));
+  return { level, trend, seasonal };
+}
+
+/** Runs the recursions over `y` from the given states. */
+export function holtWintersFilter(
+  y: readonly number[],
+  spec: HoltWintersSpec,
+  params: HoltWintersParams,
+  initial: HoltWintersStates,
+): HoltWintersFit {
+  const m = spec.period;
+  if (initial.seasonal.length !== m) {
+    throw new HoltWintersError(`need ${m} initial seasonal terms, got ${initial.seasonal.length}`);
+  }
+  const { alpha, gamma } = params;
+  const beta = spec.trend ? params.beta : 0;
+  const additive = spec.seasonal === 'additive';
+  // season[t mod m] holds s_{t-m} until observation t overwrites it with s_t.
+  const season = [...initial.seasonal];
+  let level = initial.level;
+  let trend = spec.trend ? initial.trend : 0;
+  const fitted = new Array<number>(y.length);
+  let sse = 0;
+  for (let t = 0; t < y.length; t++) {
+    const obs = y[t]!;
+    const s = season[t % m]!;
+    const base = level + trend;
+    const predicted = additive ? base + s : base * s;
+    fitted[t] = predicted;
+    sse += (obs - predicted) ** 2;
+    const nextLevel = additive ? alpha * (obs - s) + (1 - alpha) * base : (alpha * obs) / s + (1 - alpha) * base;
+    trend = spec.trend ? beta * (nextLevel - level) + (1 - beta) * trend : 0;
+    season[t % m] = additive ? gamma * (obs - base) + (1 - gamma) * s : (gamma * obs) / base + (1 - gamma) * s;
+    level = nextLevel;
+  }
+  const start = y.length % m;
+  const ordered = [...season.slice(start), ...season.slice(0, start)];
+  return { spec, params: { alpha, beta, gamma }, initial, fitted, sse, final: { level, trend, seasonal: ordered } };
+}
+
+/** Forecasts `horizon` steps after the last observation of a fit. */
+export function holtWintersForecast(fit: HoltWintersFit, horizon: number): number[] {
+  const m = fit.spec.period;
+  const { level, trend, seasonal } = fit.final;
+  const out: number[] = [];
+  for (let h = 1; h <= horizon; h++) {
+    const s = seasonal[(h - 1) % m]!;
+    const base = level + h * trend;
+    out.push(fit.spec.seasonal === 'additive' ? base + s : base * s);
+  }
+  return out;
+}
+
+export interface FitOptions {
+  /** Fix parameters instead of estimating them. */
+  readonly params?: HoltWintersParams;
+  readonly initial?: HoltWintersStates;
+}
+
+/**
+ * Fits α, β, γ ∈ [0, 1] by least squares from the simple initial states: a coarse grid finds the basin
+ * (the SSE surface has several), Nelder–Mead polishes the best grid point.
+ */
+export function fitHoltWinters(y: readonly number[], spec: HoltWintersSpec, options: FitOptions = {}): HoltWintersFit {
+  checkSeries(y, spec);
+  const initial = options.initial ?? simpleInitialStates(y, spec);
+  if (options.params) return holtWintersFilter(y, spec, options.params, initial);
+  const sse = (x: readonly number[]): number =>
+    holtWintersFilter(y, spec, { alpha: x[0]!, beta: x[1]!, gamma: x[2]! }, initial).sse;
+  const grid = [0.01, 0.1, 0.25, 0.5, 0.75, 0.95];
+  let start = [0.5, 0.1, 0.1];
+  let best = Number.POSITIVE_INFINITY;
+  for (const a of grid) {
+    for (const b of spec.trend ? grid : [0]) {
+      for (const g of grid) {
+        const value = sse([a, b, g]);
+        if (value < best) {
+          best = value;
+          start = [a, b, g];
+        }
+      }
+    }
+  }
+  const lower = [0, 0, 0];
+  const upper = [1, spec.trend ? 1 : 0, 1];
+  let min = nelderMead(sse, start, { lower, upper, step: 0.05, maxIterations: 2000 });
+  // A restart from the optimum frees a simplex that collapsed against a bound.
+  min = nelderMead(sse, min.x, { lower, upper, step: 0.02, maxIterations: 2000 });
+  return holtWintersFilter(y, spec, { alpha: min.x[0]!, beta: min.x[1]!, gamma: min.x[2]! }, initial);
+}
+
+export interface DemandForecast {
+  /** Forecast values for the next `horizon` steps (never negative: demand cannot be). */
+  readonly values: number[];
+  readonly method: 'holt-winters' | 'seasonal-naive' | 'flat';
+  readonly fit?: HoltWintersFit;
+  /** Why a simpler method answered, when one did. */
+  readonly note?: string;
+}
+
+/**
+ * The demand forecast the SPS prices with. With two seasons of history, Holt–Winters (multiplicative
+ * seasonality when the series is strictly positive and fits better, additive otherwise); with one season,
+ * the last season repeated; with less, the mean repeated. The note says which and why.
+ */
+export function forecastDemand(y: readonly number[], period: number, horizon: number): DemandForecast {
+  const clean = y.filter((v) => Number.isFinite(v));
+  if (clean.length === 0) return { values: new Array<number>(horizon).fill(0), method: 'flat', note: 'no history' };
+  if (clean.length < 2 * period) {
+    if (clean.length >= period) {
+      const season = clean.slice(-period);
+      return {
+        values: Array.from({ length: horizon }, (_, h) => season[h % period]!),
+        method: 'seasonal-naive',
+        note: `${clean.length} points of history, Holt–Winters needs ${2 * period}: the last season repeated`,
+      };
+    }
+    return {
+      values: new Array<number>(horizon).fill(mean(clean)),
+      method: 'flat',
+      note: `${clean.length} points of history, less than one season (${period}): the mean repeated`,
+    };
+  }
+  const candidates: HoltWintersFit[] = [fitHoltWinters(clean, { period, seasonal: 'additive', trend: true })];
+  if (clean.every((v) => v > 0)) {
+    candidates.push(fitHoltWinters(clean, { period, seasonal: 'multiplicative', trend: true }));
+  }
+  const fit = candidates.reduce((a, b) => (b.sse < a.sse ? b : a));
+  return {
+    values: holtWintersForecast(fit, horizon).map((v) => Math.max(0, v)),
+    method: 'holt-winters',
+    fit,
+  };
+}
