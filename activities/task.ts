@@ -22,7 +22,6 @@ import {
   TIER_LABEL,
   type JobObservation,
 } from '../src/kube/task-job';
-import { MetricsError } from '../src/metrics/errors';
 import { TASK_ID_LABEL, type TaskRunMetrics } from '../src/contracts/deploy-task';
 import type { NodeCandidate } from '../src/domain/placement';
 import { activityContext, cancellableSleep as sleep } from './context';

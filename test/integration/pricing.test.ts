@@ -19,7 +19,14 @@ import { taskIdLabelValue } from '../../src/contracts/deploy-task';
 import { loadTaxonomy } from '../../src/tasks/taxonomy-store';
 import { loadTalonConfig } from '../../src/config/talon-config';
 import { createTalonWorker, type TalonWorker } from '../../workers/worker';
-import { createNamespace, deleteNamespace, testKube, uniqueName, waitFor } from '../support/kube';
+import {
+  createLoadedDeployment,
+  createNamespace,
+  deleteNamespace,
+  testKube,
+  uniqueName,
+  waitFor,
+} from '../support/kube';
 
 jest.setTimeout(300_000);
 
@@ -73,6 +80,15 @@ async function instant(promql: string): Promise<number | undefined> {
 }
 
 it('prices an offer from the stack’s Prometheus series and Kubernetes nodes', async () => {
+  // Demand to price from: pods requesting 2 × 500m CPU, once Prometheus has scraped them.
+  await createLoadedDeployment(kube, namespace, 'demand', { usageCpu: '300m', limitCpu: '500m', replicas: 2 });
+  const mine = `sum(kube_pod_container_resource_requests{resource="cpu",namespace="${namespace}"})`;
+  await waitFor(
+    'Prometheus to see the requests',
+    120_000,
+    async () => ((await instant(mine)) === 1 ? true : undefined),
+    2_000,
+  );
   // Minute steps: the stack's Prometheus holds hours, not weeks.
   const pricing = { ...DEFAULT_PRICING_CONFIG, stepSeconds: 60, historySteps: 120, seasonSteps: 10, periodHours: 24 };
   const service = offerServiceFromConfig({ prometheusUrl: config.prometheusUrl, kube: config.kube, pricing });
@@ -86,11 +102,13 @@ it('prices an offer from the stack’s Prometheus series and Kubernetes nodes', 
   const cpu = await instant('sum(kube_node_status_allocatable{resource="cpu"})');
   expect(cpu).toBeGreaterThan(0);
   expect(report.capacity?.cpu).toBeCloseTo(cpu!, 6);
-  // The last history step is the cluster's current demand: requests (or usage) of its pods, in vCPUs.
+  // The latest history step is the cluster's demand now: at least the requests just created, at most capacity.
   const requested = (await instant('sum(kube_pod_container_resource_requests{resource="cpu"})')) ?? 0;
-  expect(report.historyMean.cpu).toBeGreaterThan(0);
-  expect(report.historyMean.cpu).toBeLessThanOrEqual(cpu! + 1e-9);
-  expect(requested).toBeGreaterThan(0);
+  const history = ctx.built.report;
+  expect(requested).toBeGreaterThanOrEqual(1);
+  expect(history.historyMean.cpu).toBeGreaterThan(0);
+  expect(history.historyMean.cpu).toBeLessThanOrEqual(cpu! + 1e-9);
+  expect(ctx.built.report.cpuForecast.length).toBe(24 * 60);
   // Energy: no Kepler on the stack, so the tier profiles mixed by the KWOK nodes' allocatable CPU.
   expect(report.power.source).toBe('profiles');
   expect(report.power.detail).toMatch(/edge \d+ %/);
