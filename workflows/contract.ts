@@ -35,7 +35,6 @@ import {
   type Charge,
   type Reservation,
 } from '../src/domain/pricing/metering';
-import { TASK_ERROR_TYPES } from '../src/domain/task-errors';
 import {
   closeContractSignal,
   contractStatusQuery,
