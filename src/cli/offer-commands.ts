@@ -164,7 +164,11 @@ export function offerChart(offer: Offer, context: ContextStatus): string {
     ],
     {
       title: 'Price–demand balance: the Stackelberg optimum of the pricing period',
-      subtitle: `demand over ${c.period.hours} h forecast from ${context.built.report.historySteps} steps (${context.built.report.forecast.cpu.method}); energy: ${context.built.report.power.source}`,
+      subtitle:
+        (c.periodDemand.cpu > 0
+          ? `demand: ${c.period.hours} h forecast from ${context.built.report.historySteps} steps (${context.built.report.forecast.cpu.method})`
+          : `demand: this offer's quantities (the ${c.period.hours} h forecast from ${context.built.report.historySteps} steps is 0)`) +
+        `; electricity from ${context.built.report.power.source === 'kepler' ? 'Kepler' : 'power profiles'}`,
     },
   );
 }
