@@ -13,7 +13,6 @@ import {
 } from '@temporalio/workflow';
 import type { RemediationActivities } from '../activities/remediation';
 import { NON_RETRYABLE_FAILURE_TYPES } from '../src/contracts/failures';
-import type { TalonAlert } from '../src/domain/alert';
 import {
   alertFiredSignal,
   alertResolvedSignal,
