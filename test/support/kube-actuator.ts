@@ -102,9 +102,13 @@ export async function addNode(
     },
   });
   f.nodes.push(name);
-  await waitUntil(`node ${name} Ready`, 60_000, async () => {
+  // Ready is not enough: the node lifecycle controller removes its own node.kubernetes.io/not-ready taint a
+  // moment later, and until then the scheduler and Talon's placement both (rightly) avoid the node.
+  await waitUntil(`node ${name} Ready and free of node.kubernetes.io taints`, 60_000, async () => {
     const node = await f.clients.core.readNode({ name });
-    return node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? true : undefined;
+    const ready = node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+    const lifecycleTaint = (node.spec?.taints ?? []).some((t) => t.key.startsWith('node.kubernetes.io/'));
+    return ready && !lifecycleTaint ? true : undefined;
   });
   return name;
 }
