@@ -21,6 +21,7 @@ import {
   TASK_CONTAINER,
   TIER_LABEL,
   type JobObservation,
+  type NodePrices,
 } from '../src/kube/task-job';
 import { TASK_ID_LABEL, type TaskRunMetrics } from '../src/contracts/deploy-task';
 import type { NodeCandidate } from '../src/domain/placement';
@@ -34,6 +35,11 @@ export interface TaskActivityDeps {
   readonly taxonomy: () => Promise<Taxonomy>;
   /** Current node usage from Prometheus (the same source task offloading ranks nodes with). */
   readonly nodeUsage: () => Promise<readonly NodeLoad[]>;
+  /**
+   * The current offer's CPU prices (Smart Pricing), so placement's cost share prefers user-owned nodes.
+   * Absent: placement has no price figures and says so in its notes.
+   */
+  readonly nodePrices?: () => Promise<NodePrices>;
   /** How long a loaded taxonomy is reused (default 30 s): a burst of submissions reads the file once. */
   readonly taxonomyCacheMs?: number;
   /** How often a running Job is read while waiting (default 1 s). */
@@ -137,6 +143,16 @@ export function createTaskActivities(deps: TaskActivityDeps) {
     return cached.taxonomy;
   };
 
+  // Prices steer placement but never block it: without an offer, placement goes on without the cost share.
+  const offerPrices = async (): Promise<{ prices?: NodePrices; notes: string[] }> => {
+    if (!deps.nodePrices) return { notes: [] };
+    try {
+      return { prices: await deps.nodePrices(), notes: [] };
+    } catch (err) {
+      return { notes: [`no offer prices for placement: ${err instanceof Error ? err.message : String(err)}`] };
+    }
+  };
+
   const readJob = (namespace: string, name: string) =>
     kubeCall(`read Job ${namespace}/${name}`, () => batch.readNamespacedJob({ namespace, name }));
   const jobPods = async (namespace: string, name: string): Promise<V1Pod[]> =>
@@ -161,12 +177,16 @@ export function createTaskActivities(deps: TaskActivityDeps) {
     async taskNodes(input: TaskNodesInput = {}): Promise<TaskNodes> {
       const req = parse(nodesSchema, input, 'taskNodes input');
       return run(async () => {
-        const [list, loads] = await Promise.all([
+        const [list, loads, priced] = await Promise.all([
           kubeCall('list Nodes', () => core.listNode({ labelSelector: tierLabel, resourceVersion: '0' })),
           deps.nodeUsage(),
+          offerPrices(),
         ]);
-        const { candidates, simulated, notes } = taskNodeCandidates(list.items, loads, req);
-        return { nodes: candidates, simulated, notes };
+        const { candidates, simulated, notes } = taskNodeCandidates(list.items, loads, {
+          ...req,
+          ...(priced.prices ? { prices: priced.prices } : {}),
+        });
+        return { nodes: candidates, simulated, notes: [...priced.notes, ...notes] };
       });
     },
 

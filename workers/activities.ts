@@ -17,6 +17,10 @@ import { cachedNodeUsage } from '../src/metrics/node-usage';
 import { PrometheusClient } from '../src/metrics/prometheus';
 import { loadPolicyModel } from '../src/policy/model';
 import { loadTaxonomy, type LoadTaxonomyOptions } from '../src/tasks/taxonomy-store';
+import { pricingConfigFromEnv, type PricingConfig } from '../src/pricing/config';
+import { kubePricingNodes } from '../src/pricing/nodes';
+import { OfferService } from '../src/pricing/offer-service';
+import type { NodePrices } from '../src/kube/task-job';
 import type { PolicyModel } from '../src/policy/breaker';
 import type { TalonConfig } from '../src/config/talon-config';
 
@@ -37,6 +41,8 @@ export interface ActivityDeps {
   readonly log?: (line: string) => void;
   /** Task submissions: the taxonomy file and users' registration files (default: the bundled taxonomy). */
   readonly taxonomy?: LoadTaxonomyOptions;
+  /** Smart Pricing: task placement's cost share uses the current offer (user-owned nodes at the incentive). */
+  readonly pricing?: PricingConfig;
 }
 
 export interface AssembledActivities {
@@ -58,6 +64,7 @@ export function activityDepsFromConfig(
     modelPath: config.modelPath,
     windowStepSeconds: config.windowStepSeconds,
     guards: config.guards,
+    pricing: pricingConfigFromEnv(),
     ...(log ? { log } : {}),
   };
 }
@@ -81,6 +88,33 @@ export interface ActivityGroups {
   readonly model?: ModelStatus;
   /** Flushes buffered InfluxDB writes and releases the model. */
   close(): Promise<void>;
+}
+
+/**
+ * The offer's pay-as-you-go CPU prices for placement. The service caches its pricing context (demand
+ * forecast, energy, nodes) for `refreshSeconds` and rebuilds it in the background when stale, so a
+ * placement costs no Prometheus round trip after the first.
+ */
+function pricingForPlacement(
+  config: PricingConfig,
+  prometheus: PrometheusClient,
+  clients: ReturnType<typeof createKubeClients>,
+  log: (line: string) => void,
+): () => Promise<NodePrices> {
+  const service = new OfferService({
+    config,
+    prometheus,
+    nodes: kubePricingNodes(clients, config.userOwnedLabel),
+    log,
+  });
+  return async () => {
+    const { offer } = await service.offer({ kind: 'payg', cpuTimeHours: 1, vcpus: 1, memoryGBs: 1 });
+    return {
+      commercialPerVcpuHour: offer.priceAfterDiscount.cpu,
+      userOwnedPerVcpuHour: offer.userOwnedPrice.cpu,
+      userOwnedLabel: config.userOwnedLabel,
+    };
+  };
 }
 
 /** Stands in for a model that failed to load, so the breaker opens with the real reason in every decision. */
@@ -139,11 +173,13 @@ export async function createActivityGroups(deps: ActivityDeps): Promise<Activity
     ...(nodeCache ? { nodeSource: nodeCache } : {}),
     nodeUsage: nodeUsage?.usage ?? rankNodes,
   });
-  // Task submissions: taxonomy, node load (same Prometheus source as offloading) and task Jobs.
+  // Task submissions: taxonomy, node load (same Prometheus source as offloading), offer prices and task Jobs.
+  const offers = deps.pricing ? pricingForPlacement(deps.pricing, prometheus, clients, log) : undefined;
   const task = createTaskActivities({
     clients,
     taxonomy: () => loadTaxonomy(deps.taxonomy),
     nodeUsage: nodeUsage?.usage ?? rankNodes,
+    ...(offers ? { nodePrices: offers } : {}),
   });
   return {
     target: createTargetActivities({ core: clients.core }),

@@ -30,6 +30,13 @@ export interface NodeCandidate {
   readonly energyPerCoreWatts?: number;
   /** The node sits next to the task's data source (same site or gateway). */
   readonly nearData?: boolean;
+  /**
+   * What the user pays per vCPU-hour of work on this node under the current offer (Smart Pricing): lower on
+   * user-owned (non-commercial) nodes, which carry the incentive. The cost share of the priorities steers by it.
+   */
+  readonly pricePerVcpuHour?: number;
+  /** The node is user-owned (non-commercial); reported in the factor's detail. */
+  readonly userOwned?: boolean;
 }
 
 /** What one run of the algorithm needs, from its measured metrics (see {@link demandFromMetrics}). */
@@ -94,12 +101,12 @@ export interface ResourceRequests {
   readonly memoryBytes: number;
 }
 
-export type PlacementFactorName = 'proximity' | 'energy' | 'headroom';
+export type PlacementFactorName = 'proximity' | 'energy' | 'cost' | 'headroom';
 
 export interface PlacementFactor {
   readonly factor: PlacementFactorName;
   readonly weight: number;
-  /** In [0, 1], 1 = best; null when the factor could not be assessed (no energy figures at all). */
+  /** In [0, 1], 1 = best; null when the factor could not be assessed (no energy or price figures at all). */
   readonly score: number | null;
   readonly detail: string;
 }
@@ -209,6 +216,9 @@ function validate(nodes: readonly NodeCandidate[], demand: AlgorithmDemand): voi
         `${label}: energyPerCoreWatts must be a non-negative number, got ${String(node.energyPerCoreWatts)}`,
       );
     }
+    if (node.pricePerVcpuHour !== undefined && !isNonNegative(node.pricePerVcpuHour)) {
+      problems.push(`${label}: pricePerVcpuHour must be a non-negative number, got ${String(node.pricePerVcpuHour)}`);
+    }
   }
   for (const [what, value] of [
     ['cpuCores', demand.cpuCores],
@@ -232,8 +242,9 @@ function pct(fraction: number): string {
  * Chooses the node for a task. Nodes that cannot take the requests within `maxUtilisation` are out;
  * heavy compute is confined to cloud nodes when one can take it; the rest are ranked by a weighted
  * coefficient of proximity to the data (speed share), energy per unit of work (energy share, normalised
- * like selection's metrics) and headroom after placement (fixed `loadWeight`, so current load always
- * counts). Quality and cost are settled by algorithm selection and play no part here.
+ * like selection's metrics), the offer's price per vCPU-hour on the node (cost share: user-owned nodes carry
+ * the Smart Pricing incentive) and headroom after placement (fixed `loadWeight`, so current load always
+ * counts). Quality is settled by algorithm selection and plays no part here.
  */
 export function placeTask(
   nodes: readonly NodeCandidate[],
@@ -301,13 +312,22 @@ export function placeTask(
   if (weights.energy > 0 && energyScores[0] === null) {
     notes.push('no node reports its energy per core: the energy share could not steer placement');
   }
-  if (weights.quality + weights.cost > 0) {
-    notes.push('quality and cost were weighed when selecting the algorithm; they do not affect placement');
+  const costScores = normaliseMetric(
+    considered.map((b) => b.node.pricePerVcpuHour),
+    'lower',
+  );
+  if (weights.cost > 0 && costScores[0] === null) {
+    notes.push('no node carries an offer price: the cost share could not steer placement');
+  }
+  if (weights.quality > 0) {
+    notes.push('quality was weighed when selecting the algorithm; it does not affect placement');
   }
 
   const ranked = considered.map((b, i) => {
     const energy = energyOf(b.node);
     const energyScore = energyScores[i] ?? null;
+    const price = b.node.pricePerVcpuHour;
+    const costScore = costScores[i] ?? null;
     const proximity = b.node.nearData ? 1 : b.node.tier === 'edge' ? 0.5 : 0;
     const headroom = Math.min(1, Math.max(0, 1 - Math.max(b.cpuAfter, b.memAfter)));
     const factors: PlacementFactor[] = [
@@ -322,6 +342,15 @@ export function placeTask(
         weight: energyScore === null ? 0 : weights.energy,
         score: energyScore,
         detail: energy === undefined ? 'energy per core unknown' : `${energy} W per busy core`,
+      },
+      {
+        factor: 'cost',
+        weight: costScore === null ? 0 : weights.cost,
+        score: costScore,
+        detail:
+          price === undefined
+            ? 'no offer price'
+            : `${price.toFixed(4)} €/vCPU-hour${b.node.userOwned ? ' (user-owned, incentive price)' : ''}`,
       },
       {
         factor: 'headroom',

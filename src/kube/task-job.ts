@@ -143,14 +143,23 @@ export function observeJob(job: V1Job): JobObservation {
   return { outcome: 'running', ...base };
 }
 
+/** The current offer's pay-as-you-go CPU prices (€/vCPU-hour), for placement's cost share. */
+export interface NodePrices {
+  readonly commercialPerVcpuHour: number;
+  readonly userOwnedPerVcpuHour: number;
+  /** The node label whose value `true` marks a user-owned (non-commercial) node. */
+  readonly userOwnedLabel: string;
+}
+
 /**
  * Nodes placement may choose from: tier-labelled, Ready, schedulable, without NoSchedule/NoExecute taints,
- * not excluded; usage from Prometheus (a node Prometheus does not know yet counts as idle, and says so).
+ * not excluded; usage from Prometheus (a node Prometheus does not know yet counts as idle, and says so);
+ * with `prices`, each node's offer price (user-owned nodes at the incentive price).
  */
 export function taskNodeCandidates(
   nodes: readonly V1Node[],
   loads: readonly NodeLoad[],
-  options: { readonly exclude?: readonly string[]; readonly dataSite?: string } = {},
+  options: { readonly exclude?: readonly string[]; readonly dataSite?: string; readonly prices?: NodePrices } = {},
 ): { candidates: NodeCandidate[]; simulated: string[]; notes: string[] } {
   const exclude = new Set(options.exclude ?? []);
   const byNode = new Map(loads.map((l) => [l.node, l]));
@@ -176,11 +185,24 @@ export function taskNodeCandidates(
         ? { energyPerCoreWatts: energy }
         : {}),
       ...(options.dataSite && info.labels[SITE_LABEL] === options.dataSite ? { nearData: true } : {}),
+      ...nodePrice(info.labels, options.prices),
     });
     if (node.metadata?.annotations?.[KWOK_NODE_ANNOTATION] !== undefined) simulated.push(info.name);
   }
   candidates.sort((a, b) => a.name.localeCompare(b.name));
   return { candidates, simulated, notes };
+}
+
+function nodePrice(
+  labels: Readonly<Record<string, string>>,
+  prices: NodePrices | undefined,
+): { pricePerVcpuHour?: number; userOwned?: boolean } {
+  if (!prices) return {};
+  const userOwned = (labels[prices.userOwnedLabel] ?? '').toLowerCase() === 'true';
+  return {
+    pricePerVcpuHour: userOwned ? prices.userOwnedPerVcpuHour : prices.commercialPerVcpuHour,
+    ...(userOwned ? { userOwned } : {}),
+  };
 }
 
 /** What the Kubernetes objects say about a finished run: Job and container timestamps, exit code. */

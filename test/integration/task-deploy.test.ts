@@ -160,6 +160,47 @@ it('CLI submit --wait shows progress and prints the result', async () => {
   expect(progress.some((line) => line.includes('outlier-removal: '))).toBe(true);
 });
 
+it('a cost-weighted submission lands on the user-owned node the offer prices lower (Smart Pricing)', async () => {
+  // A user-owned (non-commercial) edge node beside the stack's commercial ones, all idle: only the offer's
+  // incentive price separates them, so a submission weighing cost alone must land on it.
+  const name = uniqueName('it-user-owned');
+  const resources = { cpu: '4', memory: '8Gi', pods: '110' };
+  await kube.core.createNode({
+    body: {
+      metadata: {
+        name,
+        annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
+        labels: {
+          'kubernetes.io/hostname': name,
+          type: 'kwok',
+          'talon.io/tier': 'edge',
+          'talon.io/user-owned': 'true',
+        },
+      },
+      status: { allocatable: resources, capacity: resources },
+    },
+  });
+  try {
+    await waitFor('the user-owned node Ready and untainted', 60_000, async () => {
+      const n = await kube.core.readNode({ name });
+      const ready = n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+      return ready && (n.spec?.taints ?? []).length === 0 ? n : undefined;
+    });
+    const res = await api('/api/tasks', {
+      method: 'POST',
+      body: JSON.stringify({ task: 'interpolation', priorities: { cost: 1 }, namespace }),
+    });
+    expect(res.status).toBe(202);
+    const { id } = (await res.json()) as { id: string };
+    const result = await client.task(id).result();
+    expect(result.placement.node).toBe(name);
+    // The explanation names the deciding factor: the incentive price under the cost share.
+    expect(result.placement.explanation).toMatch(/€\/vCPU-hour \(user-owned, incentive price\) \(cost, weight 100%\)/);
+  } finally {
+    await kube.core.deleteNode({ name });
+  }
+});
+
 it('refuses bad requests over REST and the CLI before anything starts', async () => {
   const before = (await batch.listNamespacedJob({ namespace })).items.length;
   const cases: [unknown, number, string][] = [

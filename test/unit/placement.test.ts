@@ -107,6 +107,7 @@ describe('placeTask', () => {
     expect(first!.factors.map((f) => [f.factor, f.weight, f.score])).toEqual([
       ['proximity', 0.7, 1],
       ['energy', 0.3, 1],
+      ['cost', 0, null],
       ['headroom', 0.25, 0.625],
     ]);
     expect(second).toMatchObject({ name: 'cloud-1', rank: 2 });
@@ -182,7 +183,7 @@ describe('placeTask', () => {
     expect(decision.notes).toContain('heavy compute (3072Mi memory) but no cloud node can take it: using the edge');
   });
 
-  it('ranks by headroom alone when the user only weighs quality and cost', () => {
+  it('ranks by headroom alone when the user weighs quality and cost but no node carries an offer price', () => {
     // c-idle CPU after 2.25/16 = 0.140625, memory (8192+77)/65536 = 0.126 → headroom 0.859375;
     // c-busy CPU after 12.25/16 = 0.765625 → headroom 0.234375. Only the headroom weight is non-zero.
     const nodes = [node('c-busy', 'cloud', 16, 64, 12, 8), node('c-idle', 'cloud', 16, 64, 2, 8)];
@@ -190,9 +191,54 @@ describe('placeTask', () => {
     expect(decision.node).toBe('c-idle');
     expect(decision.candidates[0]!.coefficient).toBeCloseTo(0.859375, 12);
     expect(decision.candidates[1]!.coefficient).toBeCloseTo(0.234375, 12);
-    expect(decision.notes).toContain(
-      'quality and cost were weighed when selecting the algorithm; they do not affect placement',
-    );
+    expect(decision.notes).toContain('no node carries an offer price: the cost share could not steer placement');
+    expect(decision.notes).toContain('quality was weighed when selecting the algorithm; it does not affect placement');
+  });
+
+  it('the cost share prefers the user-owned node the offer prices lower (Smart Pricing incentive)', () => {
+    // Same load on both: headroom is equal, so only the price separates them. Commercial 0.04 €, user-owned
+    // 0.034 € (15 % incentive): the cheaper scores 1, the dearer 0.
+    const nodes = [
+      node('commercial', 'edge', 4, 8, 1, 1, { pricePerVcpuHour: 0.04 }),
+      node('user-box', 'edge', 4, 8, 1, 1, { pricePerVcpuHour: 0.034, userOwned: true }),
+    ];
+    const decision = placeTask(nodes, demand, { cost: 1 });
+    expect(decision.node).toBe('user-box');
+    const cost = decision.candidates[0]!.factors.find((f) => f.factor === 'cost');
+    expect(cost).toEqual({
+      factor: 'cost',
+      weight: 1,
+      score: 1,
+      detail: '0.0340 €/vCPU-hour (user-owned, incentive price)',
+    });
+    expect(decision.explanation).toContain('user-owned, incentive price');
+    // With no cost weight the price plays no part: the names break the tie.
+    expect(placeTask(nodes, demand, { speed: 1 }).node).toBe('commercial');
+  });
+
+  it('headroom outweighs a small cost share, not a large one', () => {
+    // Both edge (proximity 0.5). commercial: CPU after 0.25/4 → headroom 0.9375; user-box: 3.25/4 → 0.1875.
+    // cost 10 %, speed 90 %: commercial (0.45 + 0 + 0.25·0.9375)/1.25 = 0.5475 beats
+    //   user-box (0.45 + 0.1 + 0.25·0.1875)/1.25 = 0.4775.
+    // cost 25 %, speed 75 %: commercial (0.375 + 0.234375)/1.25 = 0.4875 loses to
+    //   user-box (0.375 + 0.25 + 0.046875)/1.25 = 0.5375.
+    const nodes = [
+      node('commercial', 'edge', 4, 8, 0, 0, { pricePerVcpuHour: 0.04 }),
+      node('user-box', 'edge', 4, 8, 3, 0, { pricePerVcpuHour: 0.034, userOwned: true }),
+    ];
+    const small = placeTask(nodes, demand, { cost: 10, speed: 90 });
+    expect(small.node).toBe('commercial');
+    expect(small.candidates[0]!.coefficient).toBeCloseTo(0.5475, 12);
+    expect(small.candidates[1]!.coefficient).toBeCloseTo(0.4775, 12);
+    const large = placeTask(nodes, demand, { cost: 25, speed: 75 });
+    expect(large.node).toBe('user-box');
+    expect(large.candidates[0]!.coefficient).toBeCloseTo(0.5375, 12);
+  });
+
+  it('refuses a negative or non-numeric offer price', () => {
+    const bad = [node('n', 'edge', 4, 8, 0, 0, { pricePerVcpuHour: -1 })];
+    expect(() => placeTask(bad, demand, { cost: 1 })).toThrow(InvalidPlacementInputError);
+    expect(() => placeTask(bad, demand, { cost: 1 })).toThrow(/pricePerVcpuHour must be a non-negative number/);
   });
 
   it('orders nodes with equal coefficients by name', () => {

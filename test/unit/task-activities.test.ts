@@ -6,7 +6,13 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { ApplicationFailure } from '@temporalio/common';
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
-import { createTaskActivities, type CollectedRun, type CreateTaskJobInput } from '../../activities/task';
+import {
+  createTaskActivities,
+  type CollectedRun,
+  type CreateTaskJobInput,
+  type TaskActivityDeps,
+  type TaskNodes,
+} from '../../activities/task';
 import type { KubeClients } from '../../src/kube/client';
 import type { Taxonomy } from '../../src/domain/taxonomy';
 
@@ -158,4 +164,36 @@ it('reuses a loaded taxonomy', async () => {
   await env.run(() => activities.loadTaskTaxonomy());
   await env.run(() => activities.loadTaskTaxonomy());
   expect(loads()).toBe(1);
+});
+
+it('prices the nodes from the offer for placement; a failing offer only adds a note', async () => {
+  const state = { jobs: new Map<string, V1Job>(), pods: [] as V1Pod[], deletes: [] as string[], reads: 0 };
+  const clients = fakeClients(state);
+  const edge = (name: string, labels: Record<string, string> = {}) => ({
+    metadata: { name, labels: { 'talon.io/tier': 'edge', ...labels } },
+    spec: {},
+    status: { allocatable: { cpu: '4', memory: '8Gi' }, conditions: [{ type: 'Ready', status: 'True' }] },
+  });
+  (clients.core as unknown as { listNode: () => Promise<unknown> }).listNode = async () => ({
+    items: [edge('shop'), edge('home', { 'talon.io/user-owned': 'true' })],
+  });
+  const prices = { commercialPerVcpuHour: 0.04, userOwnedPerVcpuHour: 0.034, userOwnedLabel: 'talon.io/user-owned' };
+  const base = { clients, taxonomy: async () => ({ schemaVersion: 1 }) as Taxonomy, nodeUsage: async () => [] };
+  const env = new MockActivityEnvironment();
+
+  const taskNodes = (nodePrices: TaskActivityDeps['nodePrices']): Promise<TaskNodes> => {
+    const activities = createTaskActivities({ ...base, ...(nodePrices ? { nodePrices } : {}) });
+    return env.run(() => activities.taskNodes({}));
+  };
+  const priced = await taskNodes(async () => prices);
+  expect(priced.nodes.map((n) => [n.name, n.pricePerVcpuHour])).toEqual([
+    ['home', 0.034],
+    ['shop', 0.04],
+  ]);
+
+  const failing = await taskNodes(async () => {
+    throw new Error('Prometheus down');
+  });
+  expect(failing.nodes.map((n) => n.pricePerVcpuHour)).toEqual([undefined, undefined]);
+  expect(failing.notes).toContain('no offer prices for placement: Prometheus down');
 });

@@ -155,6 +155,23 @@ describe('taskNodeCandidates', () => {
     expect(idle.candidates[0]?.usage).toEqual({ cpuCores: 0, memoryBytes: 0 });
     expect(idle.notes[0]).toContain('no usage in Prometheus');
   });
+
+  it('prices each node from the offer: user-owned nodes (label true, any case) at the incentive price', () => {
+    const nodes = [
+      node('shop', { 'talon.io/tier': 'edge' }),
+      node('home', { 'talon.io/tier': 'edge', 'talon.io/user-owned': 'True' }),
+      node('lab', { 'talon.io/tier': 'edge', 'talon.io/user-owned': 'no' }),
+    ];
+    const prices = { commercialPerVcpuHour: 0.04, userOwnedPerVcpuHour: 0.034, userOwnedLabel: 'talon.io/user-owned' };
+    const { candidates } = taskNodeCandidates(nodes, [], { prices });
+    expect(candidates.map((c) => [c.name, c.pricePerVcpuHour, c.userOwned ?? false])).toEqual([
+      ['home', 0.034, true],
+      ['lab', 0.04, false],
+      ['shop', 0.04, false],
+    ]);
+    // Without prices the candidates carry none.
+    expect(taskNodeCandidates(nodes, []).candidates.every((c) => c.pricePerVcpuHour === undefined)).toBe(true);
+  });
 });
 
 describe('observedRun and parseRunReport', () => {
