@@ -68,6 +68,10 @@ export function kwokctlConfig(config: StackConfig): Record<string, unknown> {
       enableCRDs: ['Metric', 'ClusterResourceUsage', 'ResourceUsage'],
       disableQPSLimits: true,
       nodeLeaseDurationSeconds: 40,
+      // KWOK renews node leases from one process; on a loaded 2-core machine a renewal can come late, and
+      // the default 40 s grace let the node lifecycle controller mark nodes NotReady (and taint them)
+      // mid-test. Simulated nodes never die on their own, so a lapse here is always noise, never a signal.
+      kubeControllerManagerNodeMonitorGracePeriodMilliseconds: 180_000,
     },
   };
 }
