@@ -130,6 +130,7 @@ async function main(): Promise<void> {
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/offers?`;
   for (let i = 0; i < 50; i++) await (await fetch(base + queries[i % queries.length]!)).arrayBuffer();
   const http: number[] = [];
+  const cpuBefore = process.cpuUsage();
   for (let i = 0; i < httpN; i++) {
     const t0 = performance.now();
     const res = await fetch(base + queries[i % queries.length]!);
@@ -137,7 +138,14 @@ async function main(): Promise<void> {
     http.push(performance.now() - t0);
     if (res.status !== 200) throw new Error(`GET /api/offers answered ${res.status}`);
   }
+  const cpu = process.cpuUsage(cpuBefore);
   report('GET /api/offers (HTTP, localhost)', http);
+  // CPU time does not grow with the machine's load the way wall-clock tails do: the per-core figure.
+  const cpuMsPerOffer = (cpu.user + cpu.system) / 1000 / httpN;
+  console.log(
+    `GET /api/offers CPU per request           ${cpuMsPerOffer.toFixed(3)} ms (server and client in this one process: ` +
+      `an upper bound) → ≈ ${Math.floor(1000 / cpuMsPerOffer)} offers/s per core`,
+  );
   server.close();
   console.log(
     `load average ${loadavg()
