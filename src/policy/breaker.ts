@@ -11,6 +11,7 @@
 import { z } from 'zod';
 import { POLICIES, type PolicyDecision } from '../domain/policy';
 import type { FeatureWindow } from '../domain/window';
+import { PolicyInputError } from './errors';
 import { CircuitOpenError, InvalidDecisionError, ModelTimeoutError, RuleConfigError } from './rule-errors';
 import { createRulePolicy } from './rules';
 
@@ -31,7 +32,14 @@ export interface BreakerOptions {
   /** A call slower than this counts as a failure; its late answer is ignored. */
   readonly callTimeoutMs: number;
   readonly clock?: Clock;
+  /**
+   * Errors that are the caller's fault, not the model's (an invalid window): they fail that one call but
+   * neither count towards opening the circuit nor close it. Default: {@link PolicyInputError}.
+   */
+  readonly isInputError?: (error: unknown) => boolean;
 }
+
+const isPolicyInputError = (error: unknown): boolean => error instanceof PolicyInputError;
 
 export const DEFAULT_BREAKER_OPTIONS: BreakerOptions = { failureThreshold: 3, openMs: 30_000, callTimeoutMs: 2_000 };
 
@@ -47,6 +55,8 @@ export interface BreakerSnapshot {
   readonly timeouts: number;
   /** Calls answered by the open circuit without reaching the model. */
   readonly rejected: number;
+  /** Calls the model refused because their input was invalid: not model failures, the circuit ignores them. */
+  readonly inputErrors: number;
 }
 
 function describe(error: unknown): string {
@@ -59,10 +69,10 @@ export class CircuitBreaker {
   private openedAt: number | undefined;
   private trialInFlight = false;
   private lastFailure: string | undefined;
-  private counts = { calls: 0, successes: 0, failures: 0, timeouts: 0, rejected: 0 };
+  private counts = { calls: 0, successes: 0, failures: 0, timeouts: 0, rejected: 0, inputErrors: 0 };
 
   constructor(options: Partial<BreakerOptions> = {}) {
-    const merged = { ...DEFAULT_BREAKER_OPTIONS, clock: systemClock, ...options };
+    const merged = { ...DEFAULT_BREAKER_OPTIONS, clock: systemClock, isInputError: isPolicyInputError, ...options };
     if (!Number.isInteger(merged.failureThreshold) || merged.failureThreshold < 1) {
       throw new RuleConfigError(`failureThreshold must be a positive integer, got ${merged.failureThreshold}`);
     }
@@ -111,6 +121,12 @@ export class CircuitBreaker {
       this.openedAt = undefined;
       return result;
     } catch (error) {
+      // One bad window says nothing about the model's health: three of them must not open the circuit for
+      // every pod. A half-open trial that hit one stays undecided; the next call tries again.
+      if (this.options.isInputError(error)) {
+        this.counts.inputErrors++;
+        throw error;
+      }
       this.counts.failures++;
       if (error instanceof ModelTimeoutError) this.counts.timeouts++;
       this.consecutiveFailures++;
@@ -208,6 +224,9 @@ export function createPolicyEngine(deps: PolicyEngineDeps = {}): PolicyEngine {
       } catch (error) {
         if (error instanceof CircuitOpenError) {
           return fallback(window, `model circuit open: ${error.message}`);
+        }
+        if (error instanceof PolicyInputError) {
+          return fallback(window, `window not usable by the model (circuit unaffected): ${describe(error)}`);
         }
         const s = breaker.snapshot();
         const opened = s.state === 'closed' ? '' : ' (circuit now open)';

@@ -13,6 +13,7 @@ import {
   ModelTimeoutError,
   RuleConfigError,
 } from '../../src/policy/rule-errors';
+import { PolicyInputError } from '../../src/policy/errors';
 import { evaluateRules } from '../../src/policy/rules';
 import { fixtureWindow } from '../support/windows';
 
@@ -222,6 +223,38 @@ describe('policy engine (model through the breaker, rules as fallback)', () => {
     const d = await engine.decide(window);
     expect(d.fallbackReason).toContain('ModelTimeoutError');
     expect(engine.breaker().timeouts).toBe(1);
+  });
+
+  it('an invalid window falls back with its reason but never opens the circuit for everyone', async () => {
+    // Issue 15: three bad windows (one pod's missing series) used to open the circuit for every pod.
+    let bad = true;
+    const decide = jest.fn((_w: FeatureWindow) =>
+      bad ? Promise.reject(new PolicyInputError('required feature cpu_usage has no usable value')) : modelDecision,
+    );
+    const { engine } = setup({ decide });
+    for (let i = 0; i < 5; i++) {
+      const d = await engine.decide(window);
+      expect(d.source).toBe('rules');
+      expect(d.fallbackReason).toBe(
+        'window not usable by the model (circuit unaffected): PolicyInputError: required feature cpu_usage has no usable value',
+      );
+    }
+    expect(engine.breaker()).toMatchObject({ state: 'closed', failures: 0, inputErrors: 5, consecutiveFailures: 0 });
+    expect(decide).toHaveBeenCalledTimes(5);
+    // The next good window reaches the model at once.
+    bad = false;
+    await expect(engine.decide(window)).resolves.toEqual(modelDecision);
+    expect(decide.mock.calls[0]![0]).toBe(window);
+  });
+
+  it('an input error neither resets nor adds to a run of real model failures', async () => {
+    const clock = new ManualClock();
+    const breaker = new CircuitBreaker({ failureThreshold: 2, openMs: 60_000, callTimeoutMs: 50, clock });
+    await expect(breaker.call(() => Promise.reject(new Error('session lost')))).rejects.toThrow('session lost');
+    await expect(breaker.call(() => Promise.reject(new PolicyInputError('bad window')))).rejects.toThrow('bad window');
+    expect(breaker.snapshot()).toMatchObject({ state: 'closed', consecutiveFailures: 1, inputErrors: 1 });
+    await expect(breaker.call(() => Promise.reject(new Error('session lost')))).rejects.toThrow('session lost');
+    expect(breaker.state()).toBe('open');
   });
 
   it('goes back to the model after the pause once it recovers', async () => {
