@@ -4,35 +4,24 @@
  * failure, and cancellation deletes the running Job.
  */
 import { randomBytes } from 'node:crypto';
-import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
-import { NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { CreateTaskJobInput, TaskJobOutcome, TaskNodes } from '../../activities/task';
 import type { NodeCandidate } from '../../src/domain/placement';
 import type { Taxonomy } from '../../src/domain/taxonomy';
 import { TalonClient } from '../../src/client/talon-client';
 import { loadTaxonomy } from '../../src/tasks/taxonomy-store';
-import { loadStackConfig, stackEndpoints } from '../../src/config/local-stack';
-import { bundleWorkflows } from '../../workers/bundle';
+import { temporalHarness } from '../support/temporal-harness';
 import { waitFor } from '../support/kube';
 
 jest.setTimeout(120_000);
 
-const address = stackEndpoints(loadStackConfig()).temporalAddress;
-let bundle: WorkflowBundleWithSourceMap;
-let connection: Connection;
-let client: Client;
+const temporal = temporalHarness();
 let taxonomy: Taxonomy;
 
 beforeAll(async () => {
   taxonomy = await loadTaxonomy();
-  bundle = await bundleWorkflows();
-  connection = await Connection.connect({ address });
-  client = new Client({ connection });
-});
-afterAll(async () => {
-  await connection?.close();
 });
 
 const GIB = 1024 ** 3;
@@ -124,21 +113,10 @@ function activities(s: Stubs) {
   };
 }
 
-async function withWorker<T>(s: Stubs, fn: (talon: TalonClient) => Promise<T>): Promise<T> {
-  const taskQueue = `wf-task-${randomBytes(4).toString('hex')}`;
-  const nativeConnection = await NativeConnection.connect({ address });
-  const worker = await Worker.create({
-    connection: nativeConnection,
-    taskQueue,
-    workflowBundle: bundle,
-    activities: activities(s),
-  });
-  const talon = await TalonClient.connect({ client, taskQueue, taxonomy });
-  try {
-    return await worker.runUntil(fn(talon));
-  } finally {
-    await nativeConnection.close();
-  }
+function withWorker<T>(s: Stubs, fn: (talon: TalonClient) => Promise<T>): Promise<T> {
+  return temporal.withWorker('wf-task', activities(s), async (taskQueue) =>
+    fn(await TalonClient.connect({ client: temporal.client(), taskQueue, taxonomy })),
+  );
 }
 
 it('selects by priorities, places, runs the Job and reports metrics; state is queryable', async () => {

@@ -4,9 +4,7 @@
  * once however often metering sees it, the simultaneous-vCPU bound, expiry, close and the final statement.
  */
 import { randomBytes } from 'node:crypto';
-import { Client, Connection } from '@temporalio/client';
 import { Context } from '@temporalio/activity';
-import { NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { EstimateInput, MeterInput, MeteredJobs } from '../../activities/contract';
 import type { CreateTaskJobInput, TaskJobOutcome, TaskNodes } from '../../activities/task';
 import { ContractClient, ContractRefusedError } from '../../src/client/pricing';
@@ -14,26 +12,16 @@ import type { NodeCandidate } from '../../src/domain/placement';
 import type { ContractTerms, JobUsage } from '../../src/domain/pricing/metering';
 import type { Taxonomy } from '../../src/domain/taxonomy';
 import type { ContractStatus } from '../../src/contracts/pricing-contract';
-import { loadStackConfig, stackEndpoints } from '../../src/config/local-stack';
 import { loadTaxonomy } from '../../src/tasks/taxonomy-store';
-import { bundleWorkflows } from '../../workers/bundle';
+import { temporalHarness } from '../support/temporal-harness';
 
 jest.setTimeout(120_000);
 
-const address = stackEndpoints(loadStackConfig()).temporalAddress;
-let bundle: WorkflowBundleWithSourceMap;
-let connection: Connection;
-let client: Client;
+const temporal = temporalHarness();
 let taxonomy: Taxonomy;
 
 beforeAll(async () => {
   taxonomy = await loadTaxonomy();
-  bundle = await bundleWorkflows();
-  connection = await Connection.connect({ address });
-  client = new Client({ connection });
-});
-afterAll(async () => {
-  await connection?.close();
 });
 
 const GIB = 1024 ** 3;
@@ -122,20 +110,10 @@ function activities(s: Stubs) {
   };
 }
 
-async function withWorker<T>(s: Stubs, fn: (contracts: ContractClient) => Promise<T>): Promise<T> {
-  const taskQueue = `wf-contract-${randomBytes(4).toString('hex')}`;
-  const nativeConnection = await NativeConnection.connect({ address });
-  const worker = await Worker.create({
-    connection: nativeConnection,
-    taskQueue,
-    workflowBundle: bundle,
-    activities: activities(s),
-  });
-  try {
-    return await worker.runUntil(fn(new ContractClient(client, taskQueue)));
-  } finally {
-    await nativeConnection.close();
-  }
+function withWorker<T>(s: Stubs, fn: (contracts: ContractClient) => Promise<T>): Promise<T> {
+  return temporal.withWorker('wf-contract', activities(s), (taskQueue) =>
+    fn(new ContractClient(temporal.client(), taskQueue)),
+  );
 }
 
 const bundleTerms = (over: Partial<ContractTerms> = {}): ContractTerms => ({
