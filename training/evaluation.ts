@@ -10,14 +10,16 @@ import { MODEL_POLICIES, type ModelPolicy, type PolicyDecision } from '../src/do
 import type { FeatureWindow } from '../src/domain/window';
 import { CircuitBreaker, createPolicyEngine, type PolicyModel } from '../src/policy/breaker';
 import { createRulePolicy, type RuleConfig } from '../src/policy/rules';
-import { catchability, ruleReadings, type Catchability, type PodAlert } from './alerting';
+import { catchability, ruleReadings, type Catchability, type PodAlert, type RuleReading } from './alerting';
 import { meanDifference, relativeDifference, type BootstrapOptions, type Interval } from './bootstrap';
 import { productionChoice } from './choice';
 import {
+  DECISION_STEP,
   HORIZON_STEPS,
   makeEpisode,
   observe,
   rollout,
+  step,
   type Action,
   type Episode,
   type Outcome,
@@ -32,6 +34,8 @@ import type { SimFamily } from './sim-family';
 /** One simulated incident: an SLO breach at the decision step, with what the adapter would deliver. */
 export interface EvalIncident {
   readonly seed: number;
+  /** The window as simulated (before the adapter marks absent features): what the alert rules read. */
+  readonly raw: readonly (readonly number[])[];
   readonly episode: Episode;
   readonly state: PodState;
   readonly window: FeatureWindow;
@@ -92,6 +96,7 @@ export function drawEvalIncidents(
     if (!obs.incident) continue;
     out.push({
       seed: episodeSeed,
+      raw: obs.window,
       episode,
       state: obs.state,
       window: featureWindowOf(episode, obs.window),
@@ -305,4 +310,22 @@ export function catchTable(incidents: readonly EvalIncident[]): Record<string, P
     row[i.episode.scenario] = (row[i.episode.scenario] ?? 0) + 1;
   }
   return out;
+}
+
+/**
+ * For an incident no rule catches at the decision: the first later step (1-based, within the horizon) at
+ * which a pod rule would fire if nothing were done, or undefined. Production would start the workflow then,
+ * on a later window; this evaluation decides at the SLO breach only, so these are reported, not scored.
+ */
+export function podAlertLater(
+  incident: EvalIncident,
+  rules: readonly RuleReading[] = ruleReadings(),
+): number | undefined {
+  const s = { ...incident.state };
+  const rows = incident.raw.map((r) => [...r]);
+  for (let k = 0; k < HORIZON_STEPS; k++) {
+    rows.push(step(incident.episode, s, DECISION_STEP + k).features);
+    if (catchability(rows.slice(-incident.raw.length), rules).kind === 'pod') return k + 1;
+  }
+  return undefined;
 }

@@ -87,10 +87,25 @@ function solveRidge(a: number[][], b: number[], lambda: number): number[] {
   return m.map((row, i) => row[n]! / row[i]!);
 }
 
-/** Fits the softmax policy and the magnitude regressions on outcome-labelled samples. */
+/** What the learner fits: a target distribution per sample, and the magnitude of a policy where one is known. */
+export interface LinearTargets {
+  distribution(sample: Sample, index: number): readonly number[];
+  magnitude(sample: Sample, index: number, policy: number): number | undefined;
+}
+
+/** The served model's targets: soft outcome labels, the best magnitude of every policy. */
+export function outcomeTargets(temperature: number): LinearTargets {
+  return {
+    distribution: (s) => softTargets(s.outcome.costs, temperature),
+    magnitude: (s, _i, p) => s.outcome.magnitudes[p],
+  };
+}
+
+/** Fits the softmax policy and the magnitude regressions (outcome targets unless told otherwise). */
 export function trainLinearPolicy(
   samples: readonly Sample[],
   options: LinearTrainOptions = DEFAULT_LINEAR_OPTIONS,
+  targets: LinearTargets = outcomeTargets(options.temperature),
 ): LinearPolicy {
   const n = samples.length;
   if (n < D) throw new RangeError(`the linear policy needs at least ${D} samples, got ${n}`);
@@ -101,7 +116,7 @@ export function trainLinearPolicy(
     return Math.sqrt(v) || 1;
   });
   const x = rows.map((r) => [...r.map((v, f) => (v - (mean[f] ?? 0)) / (std[f] ?? 1)), 1]);
-  const y = samples.map((s) => softTargets(s.outcome.costs, options.temperature));
+  const y = samples.map((s, i) => targets.distribution(s, i));
 
   // Full-batch gradient descent on the mean cross-entropy; the inputs are standardised, so one step size fits.
   const w = Array.from({ length: P }, () => new Array<number>(D).fill(0));
@@ -129,14 +144,18 @@ export function trainLinearPolicy(
     }
   }
 
-  const xtx = Array.from({ length: D }, (_, i) =>
-    Array.from({ length: D }, (_, j) => x.reduce((a, r) => a + r[i]! * r[j]!, 0)),
-  );
   const magnitude = MODEL_POLICIES.map((_, c) => {
-    const xty = Array.from({ length: D }, (_, d) =>
-      x.reduce((a, r, i) => a + r[d]! * (samples[i]!.outcome.magnitudes[c] ?? 1), 0),
+    const known = samples.flatMap((s, i) => {
+      const m = targets.magnitude(s, i, c);
+      return m === undefined ? [] : [{ x: x[i]!, m }];
+    });
+    // No example of this policy's magnitude: predict 1 (the bias alone); serving clamps it into the guide.
+    if (known.length === 0) return [...new Array<number>(F).fill(0), 1];
+    const xtx = Array.from({ length: D }, (_, i) =>
+      Array.from({ length: D }, (_, j) => known.reduce((a, k) => a + k.x[i]! * k.x[j]!, 0)),
     );
-    return solveRidge(xtx, xty, 1e-3 * n);
+    const xty = Array.from({ length: D }, (_, d) => known.reduce((a, k) => a + k.x[d]! * k.m, 0));
+    return solveRidge(xtx, xty, 1e-3 * known.length + 1e-6);
   });
   return { mean, std, weights: w, magnitude, loss };
 }
