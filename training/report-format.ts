@@ -107,13 +107,18 @@ export function formatSection(section: Section): string {
 }
 
 /** One comparison across every family: where a difference holds and where it does not. */
-export function formatComparison(report: ModelReport, engine: string, reference: string): string {
+export function formatComparison(
+  report: ModelReport,
+  engine: string,
+  reference: string,
+  which: 'caught' | 'uncaught' = 'caught',
+): string {
   return table(
-    ['family', 'caught', 'Δ time back under SLO', 'Δ energy', 'Δ disruptive', 'Δ cost'],
+    ['family', 'incidents', 'Δ time back under SLO', 'Δ energy', 'Δ disruptive', 'Δ cost'],
     report.families.flatMap((f) => {
-      const d = find(f.caught, engine, reference);
+      const d = find(f[which], engine, reference);
       if (!d) return [];
-      const n = f.caught.engines[0]?.incidents ?? 0;
+      const n = f[which].engines[0]?.incidents ?? 0;
       return [
         [
           f.family,
@@ -193,8 +198,20 @@ export function formatReport(report: ModelReport): string {
     ['linear', 'rules'],
     ...names.filter((n) => n.startsWith('model_seed')).map((n): [string, string] => [n, 'rules_tuned']),
   ];
-  for (const [a, b] of pairs)
+  for (const [a, b] of pairs) {
     out.push(`### ${a} − ${b}, caught incidents, every family`, '', formatComparison(report, a, b), '');
+  }
+  for (const [a, b] of [
+    ['model', 'rules'],
+    ['model', 'rules_tuned'],
+  ] as const) {
+    out.push(
+      `### ${a} − ${b}, incidents no rule catches (hypothetical SLO alert), every family`,
+      '',
+      formatComparison(report, a, b, 'uncaught'),
+      '',
+    );
+  }
   if (base) {
     out.push(`### ${base.family}: time back under SLO by hidden cause (caught)`, '', formatByCause(base.caught), '');
     out.push(`### ${base.family}: first actions chosen (caught)`, '', formatChoices(base.caught), '');

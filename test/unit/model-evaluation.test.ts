@@ -18,6 +18,7 @@ import {
   playEngine,
   rulesEngine,
 } from '../../training/evaluation';
+import { classificationReport } from '../../training/metrics';
 import { COST_WEIGHTS } from '../../training/outcome-labels';
 import { Rng } from '../../training/rng';
 import { ruleGrid, ruleObjective, tuneRules } from '../../training/rule-tuning';
@@ -211,6 +212,18 @@ describe("scoring through the workflow's choice function", () => {
     for (const i of incidents) {
       expect(alertFor(i).alertName).toBe(i.caught.kind === 'pod' ? i.caught.alert.alertName : 'HypotheticalSloBreach');
     }
+  });
+});
+
+describe('classification report', () => {
+  it('reports recall per policy and its macro and support-weighted means', () => {
+    // Labels: three of policy 0, one of policy 1; the model finds two of the three and calls the fourth 0.
+    const r = classificationReport([0, 0, 0, 1], [0, 0, 1, 0], [1, 1, 1, 1], [1, 1, 1, 1]);
+    expect(r.perClass[0]).toEqual({ precision: 2 / 3, recall: 2 / 3, support: 3 });
+    expect(r.perClass[1]).toEqual({ precision: 0, recall: 0, support: 1 });
+    expect(r.macroRecall).toBeCloseTo(1 / 3, 12);
+    expect(r.weightedRecall).toBeCloseTo(r.accuracy, 12);
+    expect(r.perClass).toHaveLength(7);
   });
 });
 
