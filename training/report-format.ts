@@ -150,7 +150,7 @@ export function formatChoices(section: Section): string {
 
 function describeOverrides(o: RuleConfigOverrides): string {
   const t = (r: RuleConfigOverrides['cpu']): string => `high ${r?.high}, warn ${r?.warn}, target ${r?.target}`;
-  return `cpu ${t(o.cpu)}; memory ${t(o.memory)}; energy limit ${o.energyLimitWatts ?? 'off'} W; recent steps ${o.recentSteps}`;
+  return `cpu ${t(o.cpu)}; memory ${t(o.memory)}; energy rule ${o.energyLimitWatts === null || o.energyLimitWatts === undefined ? 'off' : `above ${o.energyLimitWatts} W`}; recent steps ${o.recentSteps}`;
 }
 
 export function formatTuning(report: ModelReport): string {
