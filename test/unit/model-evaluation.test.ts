@@ -20,6 +20,7 @@ import {
 } from '../../training/evaluation';
 import { classificationReport } from '../../training/metrics';
 import { COST_WEIGHTS } from '../../training/outcome-labels';
+import { fmtEnergy, fmtTtr } from '../../training/report-format';
 import { Rng } from '../../training/rng';
 import { ruleGrid, ruleObjective, tuneRules } from '../../training/rule-tuning';
 import { BASE_FAMILY, SIM_FAMILIES, simFamily } from '../../training/sim-family';
@@ -83,6 +84,12 @@ describe('paired bootstrap intervals', () => {
     const i = relativeDifference(shuffled, b);
     expect(i.estimate).toBeCloseTo(0, 12);
     expect(excludesZero(i)).toBe(false);
+  });
+
+  it('prints an interval with its sign and a star only when it excludes zero', () => {
+    const i = { estimate: -61.4, low: -81.3, high: -41.7, level: 0.95, resamples: 2000 };
+    expect(fmtTtr(i)).toBe('−61 s [−81, −42]*');
+    expect(fmtEnergy({ ...i, estimate: 0.0004, low: -0.0136, high: 0.0152 })).toBe('+0.0 % [−1.4, +1.5]');
   });
 
   it('rejects unpaired samples, empty samples and nonsense options', () => {
