@@ -12,6 +12,7 @@
 import { MODEL_FEATURES, WINDOW_STEPS, WINDOW_STEP_SECONDS } from '../src/domain/features';
 import { type ModelPolicy } from '../src/domain/policy';
 import { Rng } from './rng';
+import { BASE_FAMILY, type Range, type SimFamily } from './sim-family';
 
 export const SCENARIOS = [
   'steady',
@@ -72,6 +73,8 @@ export interface NodeSpec {
 
 export interface Episode {
   readonly seed: number;
+  /** The parameter ranges it was drawn from (BASE_FAMILY unless a held-out family was asked for). */
+  readonly family: SimFamily;
   readonly scenario: Scenario;
   readonly node: NodeSpec;
   readonly cpuLimit: number;
@@ -157,30 +160,31 @@ function ar1(rng: Rng, n: number, sd: number, phi = 0.7): Float64Array {
 
 const at = (a: Float64Array, t: number): number => a[t] ?? 0;
 
-/** Draws one episode; the same seed always gives the same episode. */
-export function makeEpisode(seed: number, forced?: Scenario): Episode {
+/** Draws one episode; the same seed (and family) always gives the same episode. */
+export function makeEpisode(seed: number, forced?: Scenario, family: SimFamily = BASE_FAMILY): Episode {
   const r = new Rng(seed);
+  const draw = (range: Range): number => r.uniform(range[0], range[1]);
   const scenario = forced ?? r.weighted(SCENARIO_WEIGHTS);
-  const cores = r.pick([4, 8, 16]);
-  const memGiB = cores * 4;
+  const cores = r.pick(family.nodeCores);
+  const memGiB = cores * family.memGiBPerCore;
   const cpuLimit = Math.round(r.uniform(0.5, Math.min(4, cores / 2)) * 20) / 20;
   const memLimit = Math.round(r.uniform(0.5, Math.min(8, memGiB / 4)) * 8) / 8;
   const node: NodeSpec = {
     cores,
     memGiB,
-    otherCpuRequests: (cores - cpuLimit) * r.uniform(0.35, 1),
-    otherMemRequests: (memGiB - memLimit) * r.uniform(0.35, 1),
-    pIdleCore: r.uniform(3, 5),
-    pDynCore: r.uniform(8, 14),
-    pUncoreCore: r.uniform(1.5, 3),
-    pDramGiB: r.uniform(0.25, 0.45),
-    pDramIdleGiB: r.uniform(0.05, 0.1),
-    pDramIo: r.uniform(3, 6),
+    otherCpuRequests: (cores - cpuLimit) * draw(family.otherRequestsShare),
+    otherMemRequests: (memGiB - memLimit) * draw(family.otherRequestsShare),
+    pIdleCore: draw(family.power.idleCore),
+    pDynCore: draw(family.power.dynCore),
+    pUncoreCore: draw(family.power.uncoreCore),
+    pDramGiB: draw(family.power.dramGiB),
+    pDramIdleGiB: draw(family.power.dramIdleGiB),
+    pDramIo: draw(family.power.dramIo),
   };
   const phase = r.uniform(0, DAY_STEPS);
   const amp = r.uniform(0.1, 0.35);
   const diurnal = (t: number): number => 1 + amp * Math.sin((2 * Math.PI * (t + phase)) / DAY_STEPS);
-  const demandNoise = ar1(r, TOTAL_STEPS, 0.06);
+  const demandNoise = ar1(r, TOTAL_STEPS, family.demandNoise);
   const neighbourNoise = ar1(r, TOTAL_STEPS, 0.05);
   const memNoise = ar1(r, TOTAL_STEPS, 0.01, 0.9);
   const ioNoise = ar1(r, TOTAL_STEPS, 0.08);
@@ -232,14 +236,14 @@ export function makeEpisode(seed: number, forced?: Scenario): Episode {
     case 'burst': {
       const start = DECISION_STEP - r.int(1, 4);
       const end = start + r.int(1, 6);
-      const level = cpuLimit * r.uniform(1.3, 2.8);
+      const level = cpuLimit * draw(family.burstLevel);
       for (let t = start; t < end; t++) demand[t] = level * (1 + at(demandNoise, t));
       break;
     }
     case 'ramp': {
       const start = DECISION_STEP - r.int(5, 12);
       const length = r.int(6, 16);
-      const target = cpuLimit * r.uniform(1.1, 2.6);
+      const target = cpuLimit * draw(family.rampTarget);
       for (let t = start; t < TOTAL_STEPS; t++) {
         const base = at(demand, t);
         const progress = Math.min(1, (t - start) / length);
@@ -265,7 +269,7 @@ export function makeEpisode(seed: number, forced?: Scenario): Episode {
     case 'io_heavy': {
       const start = DECISION_STEP - r.int(1, 8);
       const end = r.bool(0.8) ? TOTAL_STEPS : start + r.int(2, 6);
-      const level = r.uniform(1.1, 1.9);
+      const level = draw(family.ioLevel);
       for (let t = start; t < end; t++) io[t] = level * (1 + at(ioNoise, t));
       break;
     }
@@ -289,10 +293,11 @@ export function makeEpisode(seed: number, forced?: Scenario): Episode {
   }
 
   const noise = new Float64Array(TOTAL_STEPS * MODEL_FEATURES.length);
-  for (let i = 0; i < noise.length; i++) noise[i] = 1 + r.normal(0, 0.02);
+  for (let i = 0; i < noise.length; i++) noise[i] = 1 + r.normal(0, family.measurementNoise);
 
   return {
     seed,
+    family,
     scenario,
     node,
     cpuLimit,
@@ -373,7 +378,9 @@ export function step(ep: Episode, s: PodState, t: number): StepResult {
   }
   const ok = !restarting && !pressure && s.backlog <= 0.1 * Math.max(demandLocal, 0.05) && s.ioBacklog <= 0.05;
 
-  const core = (cpuTime * n.pDynCore + s.cpuLimit * n.pIdleCore) * DT;
+  // Kepler splits a node's idle power among pods by what they reserve (base) or, in some set-ups, by use.
+  const idleCores = ep.family.idleAttribution === 'reserved' ? s.cpuLimit : cpuTime;
+  const core = (cpuTime * n.pDynCore + idleCores * n.pIdleCore) * DT;
   const uncore = cpuTime * n.pUncoreCore * DT;
   const dram = (ws * n.pDramGiB + s.memLimit * n.pDramIdleGiB + ioServed * n.pDramIo) * DT;
   const pkg = core + uncore;
@@ -389,16 +396,19 @@ export function step(ep: Episode, s: PodState, t: number): StepResult {
   const kernelShare = Math.min(0.75, ep.kernelBase + 0.45 * ioServed);
   const base = t * MODEL_FEATURES.length;
   const noise = (i: number): number => ep.noise[base + i] ?? 1;
+  // Hosts without core/DRAM RAPL zones: Kepler still exports those series, at 0 (and no Kepler reads 0 too;
+  // the window marks those absent). The energy spent is the same, only the readout differs.
+  const zones = ep.family.kepler === 'full' ? 1 : 0;
   const features = [
     (cpuTime / s.cpuLimit) * noise(0),
     (ws / s.memLimit) * noise(1),
     Math.min(1, ((neighbour + cpuTime) / cores) * noise(2)),
     ((cpuTime * (1 - kernelShare)) / s.cpuLimit) * noise(3),
-    core * noise(4),
-    dram * noise(5),
-    pkg * noise(6),
+    zones * core * noise(4),
+    zones * dram * noise(5),
+    (ep.family.kepler === 'absent' ? 0 : 1) * pkg * noise(6),
     // Total is package + DRAM as measured, so the four energy features stay consistent with each other.
-    pkg * noise(6) + dram * noise(5),
+    (ep.family.kepler === 'absent' ? 0 : 1) * pkg * noise(6) + zones * dram * noise(5),
   ];
   return { ok, localJ: total, remoteJ, oom, features };
 }

@@ -3,15 +3,10 @@
  * them (src/cli/model.ts) and calls these to fill them in when one is invoked, so tfjs is loaded only then.
  */
 import { InvalidArgumentError, type Command } from 'commander';
-import {
-  costNote,
-  compareDecisionQuality,
-  drawIncidents,
-  formatChoices,
-  formatQualityTable,
-  standardContenders,
-} from './benchmark';
+import { DEFAULT_REPORT_OPTIONS, runModelReport } from './model-report';
 import { DEFAULT_PIPELINE_OPTIONS, runTrainPipeline } from './pipeline';
+import { formatReport } from './report-format';
+import { SIM_FAMILIES, simFamily, type SimFamily } from './sim-family';
 import { reexportModel } from './reexport';
 import { LABEL_SETS, type LabelSet } from './train';
 
@@ -74,6 +69,20 @@ interface EvaluateFlags {
   models: string;
   incidents: number;
   seed: number;
+  families: SimFamily[];
+  tuningIncidents: number;
+  linearSamples: number;
+  resamples: number;
+  json?: boolean;
+}
+
+function families(value: string): SimFamily[] {
+  if (value === 'all') return [...SIM_FAMILIES];
+  try {
+    return value.split(',').map((f) => simFamily(f.trim()));
+  } catch (error) {
+    throw new InvalidArgumentError(error instanceof Error ? error.message : String(error));
+  }
 }
 
 /** Options and action of `talon model train`. */
@@ -136,14 +145,14 @@ export function configureTrain(train: Command): void {
       });
       log('\ntest split (exported ONNX models):');
       log(
-        '| model | labels scored | accuracy | precision (macro) | F1 (macro) | precision (weighted) | F1 (weighted) | magnitude MAE |',
+        '| model | labels scored | accuracy | precision (macro) | recall (macro) | F1 (macro) | precision (weighted) | F1 (weighted) | magnitude MAE |',
       );
-      log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+      log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
       for (const m of result.models) {
         for (const labels of LABEL_SETS) {
           const r = m.test[labels];
           log(
-            `| ${m.labelSet} | ${labels} | ${pct(r.accuracy)} | ${pct(r.macroPrecision)} | ${pct(r.macroF1)} | ${pct(r.weightedPrecision)} | ${pct(r.weightedF1)} | ${r.magnitudeMae.toFixed(4)} |`,
+            `| ${m.labelSet} | ${labels} | ${pct(r.accuracy)} | ${pct(r.macroPrecision)} | ${pct(r.macroRecall)} | ${pct(r.macroF1)} | ${pct(r.weightedPrecision)} | ${pct(r.weightedF1)} | ${r.magnitudeMae.toFixed(4)} |`,
           );
         }
       }
@@ -165,24 +174,47 @@ export function configureReexport(reexport: Command): void {
     });
 }
 
-/** Options and action of `talon model evaluate`. */
+/** Options and action of `talon model evaluate`: the decision-quality report of bench/model.ts, without serving. */
 export function configureEvaluate(evaluate: Command): void {
+  const d = DEFAULT_REPORT_OPTIONS;
   evaluate
-    .option('--models <dir>', 'folder with policy.onnx and policy-threshold.onnx', DEFAULT_PIPELINE_OPTIONS.outDir)
-    .option('--incidents <n>', 'number of incidents', positiveInt('incidents'), 1000)
-    .option('--seed <n>', 'seed of the incident set', nonNegativeInt, DEFAULT_PIPELINE_OPTIONS.seed)
+    .option('--models <dir>', 'folder with policy.onnx, policy-threshold.onnx, seeds/ and variants/', d.modelsDir)
+    .option('--incidents <n>', 'SLO incidents drawn per simulator family', positiveInt('incidents'), d.incidents)
+    .option('--seed <n>', 'seed of the incident sets', nonNegativeInt, d.seed)
+    .option(
+      '--families <names>',
+      `simulator families, comma-separated, or all (${SIM_FAMILIES.map((f) => f.name).join(', ')})`,
+      families,
+      [...d.families],
+    )
+    .option(
+      '--tuning-incidents <n>',
+      'incidents of the rule-tuning split',
+      positiveInt('tuning incidents'),
+      d.tuningIncidents,
+    )
+    .option(
+      '--linear-samples <n>',
+      'training windows of the linear baseline',
+      positiveInt('linear samples'),
+      d.linearSamples,
+    )
+    .option('--resamples <n>', 'bootstrap resamples', positiveInt('resamples'), d.bootstrap.resamples ?? 2000)
+    .option('--json', 'print the report as one JSON object (progress on stderr)')
     .action(async (flags: EvaluateFlags) => {
-      const { contenders, models, restartPrices } = await standardContenders(flags.models);
-      try {
-        const incidents = drawIncidents(flags.seed, flags.incidents);
-        const rows = await compareDecisionQuality(incidents, contenders, restartPrices);
-        log(formatQualityTable(rows));
-        log('');
-        log(formatChoices(rows));
-        log(`\n${costNote(restartPrices)}`);
-      } finally {
-        await Promise.all(models.map((m) => m.close()));
-      }
+      const json = flags.json === true;
+      const report = await runModelReport({
+        ...d,
+        modelsDir: flags.models,
+        incidents: flags.incidents,
+        seed: flags.seed,
+        families: flags.families,
+        tuningIncidents: flags.tuningIncidents,
+        linearSamples: flags.linearSamples,
+        bootstrap: { ...d.bootstrap, resamples: flags.resamples },
+        log: (line) => (json ? process.stderr : process.stdout).write(`  … ${line}\n`),
+      });
+      log(json ? JSON.stringify(report) : formatReport(report));
     });
 }
 

@@ -37,6 +37,7 @@ describe('talon model', () => {
       [['model', 'train', '--labels', 'outcome,vibes'], /unknown label set "vibes"/],
       [['model', 'train', '--learning-rate', '-1'], /must be a positive number/],
       [['model', 'evaluate', '--incidents', 'many'], /incidents must be a positive integer/],
+      [['model', 'evaluate', '--families', 'base,moon'], /unknown simulator family "moon"/],
     ] as const) {
       const { cmd, errors } = program();
       await expect(cmd.parseAsync(['node', 'talon', ...args])).rejects.toThrow();
