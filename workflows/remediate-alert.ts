@@ -23,11 +23,11 @@ import type { PolicyActivities } from '../activities/policy';
 import type { RemediationActivities } from '../activities/remediation';
 import type { TargetActivities } from '../activities/target';
 import { NON_RETRYABLE_FAILURE_TYPES } from '../src/contracts/failures';
-import { describeTarget, type TalonAlert } from '../src/domain/alert';
+import { alertWorkload, describeTarget, type TalonAlert } from '../src/domain/alert';
+import { AlertMembers } from '../src/domain/alert-members';
 import { cooldownFor, type CooldownDecision } from '../src/domain/cooldown';
 import { chooseCandidate, policiesFromAlert } from '../src/domain/escalation';
 import type { PolicyDecision, RankedPolicy } from '../src/domain/policy';
-import { workloadOf } from '../src/domain/window';
 import type { ApplyPolicyResult, PodTarget, VerifyPolicyResult } from '../src/domain/remediation';
 import {
   alertFiredSignal,
@@ -123,13 +123,17 @@ interface Reads {
 
 /** Everything one episode knows; the handlers write to it and the `state` query reads it. */
 interface Episode {
+  /** The alert that started the workflow (the query shows it). */
   readonly alert: TalonAlert;
-  readonly pod: PodTarget;
-  readonly targetName: string;
+  /** Every pod alert of the workload that joined; the episode fires while any of them does. */
+  readonly members: AlertMembers;
+  /** The alert and pod the current attempt acts on: the newest firing member whose pod exists. */
+  current: TalonAlert;
+  pod: PodTarget;
+  targetName: string;
   readonly settings: RemediationSettings;
   readonly reads: Reads;
   step: RemediationStep;
-  firing: boolean;
   notifications: number;
   cancelled?: CancelRequest;
   approval?: { approved: boolean; by: string; comment?: string };
@@ -137,8 +141,8 @@ interface Episode {
   lastVerification?: string;
   targetSnapshot?: unknown;
   outcome?: RemediationOutcome;
-  /** The Deployment/StatefulSet name, not the ReplicaSet's, so history survives rollouts. */
-  workload?: string;
+  /** The Deployment/StatefulSet name, not the ReplicaSet's, so history survives rollouts (the workflow id's key). */
+  readonly workload: string;
   readonly attempts: AttemptRecord[];
   /** Policies already chosen in this episode (the search attribute lists them). */
   readonly tried: Set<string>;
@@ -165,7 +169,7 @@ export async function remediateAlert(input: RemediateAlertInput): Promise<Remedi
   const episode = openEpisode(input);
   let verdict: Verdict | undefined;
   for (let attempt = 1; attempt <= episode.settings.maxAttempts && !verdict && !episode.cancelled; attempt++) {
-    verdict = episode.firing ? await attemptPolicy(episode, attempt) : resolvedBefore(episode, attempt);
+    verdict = episode.members.firing ? await attemptPolicy(episode, attempt) : resolvedBefore(episode, attempt);
   }
   return record(episode, verdict ?? closingVerdict(episode));
 }
@@ -193,26 +197,28 @@ function openEpisode(input: RemediateAlertInput): Episode {
     : { target, metrics, policy };
   const episode: Episode = {
     alert,
+    members: new AlertMembers(alert),
+    current: alert,
     pod,
     targetName,
+    workload: alertWorkload(alert) ?? pod.pod,
     settings,
     reads,
     step: 'starting',
-    firing: alert.status === 'firing',
     notifications: 0,
     attempts: [],
     tried: new Set<string>(),
   };
 
   talonMetrics.workflowStarted(TYPE);
-  setHandler(alertFiredSignal, () => {
+  setHandler(alertFiredSignal, (fired) => {
     episode.notifications += 1;
     // signal-with-start delivers the first notification; every later one is a repeat Talon absorbed.
     if (episode.notifications > 1) talonMetrics.alertDeduplicated(TYPE);
-    episode.firing = true;
+    episode.members.fired(fired);
   });
-  setHandler(alertResolvedSignal, () => {
-    episode.firing = false;
+  setHandler(alertResolvedSignal, (resolved) => {
+    episode.members.resolved(resolved);
   });
   setHandler(cancelSignal, (request) => {
     episode.cancelled = request;
@@ -236,8 +242,9 @@ function openEpisode(input: RemediateAlertInput): Episode {
     workflowId: workflowInfo().workflowId,
     alert,
     step: episode.step,
-    firing: episode.firing,
+    firing: episode.members.firing,
     notifications: episode.notifications,
+    pods: episode.members.pods(),
     attempts: [...episode.attempts],
     ...(episode.outcome ? { outcome: episode.outcome } : {}),
     ...(episode.lastVerification ? { lastVerification: episode.lastVerification } : {}),
@@ -279,28 +286,46 @@ async function attemptPolicy(episode: Episode, number: number): Promise<Verdict 
   return undefined;
 }
 
-/** gather: the pod as it is now (owner, node, requests, limits), then its metrics window. */
-async function gather(episode: Episode): Promise<Gathered | Verdict> {
-  const { pod, targetName, reads } = episode;
-  episode.step = 'gather';
-  const snapshot = await reads.target.readTarget
-    .executeWithOptions({ summary: `read ${targetName}: owner, node, requests and limits` }, [
-      { namespace: pod.namespace, pod: pod.pod },
-    ])
-    .catch((err: unknown) => {
-      if (failureType(err) === 'TargetNotFound') return undefined;
-      throw err;
-    });
-  if (!snapshot) {
-    // The pod is gone (replaced by a rollout, or deleted): this episode has nothing left to act on.
-    return {
-      outcome: episode.attempts.some((a) => a.applied) ? 'resolved' : 'needs_human',
-      reason: `pod ${pod.namespace}/${pod.pod} no longer exists`,
-    };
+/**
+ * The newest firing member whose pod still exists, read as it is now (owner, node, requests, limits). A member
+ * whose pod is gone (replaced by a rollout, evicted, deleted) stops counting as firing and the next one is read.
+ */
+async function readTargetPod(episode: Episode): Promise<Awaited<ReturnType<TargetActivities['readTarget']>> | Verdict> {
+  let lastGone: PodTarget = episode.pod;
+  for (let member = episode.members.target(); member; member = episode.members.target()) {
+    const { pod, alert } = member;
+    const targetName = describeTarget(alert.target);
+    const snapshot = await episode.reads.target.readTarget
+      .executeWithOptions({ summary: `read ${targetName}: owner, node, requests and limits` }, [
+        { namespace: pod.namespace, pod: pod.pod },
+      ])
+      .catch((err: unknown) => {
+        if (failureType(err) === 'TargetNotFound') return undefined;
+        throw err;
+      });
+    if (snapshot) {
+      episode.current = alert;
+      episode.pod = pod;
+      episode.targetName = targetName;
+      return snapshot;
+    }
+    episode.members.markGone(member.fingerprint);
+    lastGone = pod;
   }
+  // No firing member's pod exists any more: this episode has nothing left to act on.
+  return {
+    outcome: episode.attempts.some((a) => a.applied) ? 'resolved' : 'needs_human',
+    reason: `pod ${lastGone.namespace}/${lastGone.pod} no longer exists`,
+  };
+}
+
+/** gather: the pod to act on, then its metrics window. */
+async function gather(episode: Episode): Promise<Gathered | Verdict> {
+  episode.step = 'gather';
+  const snapshot = await readTargetPod(episode);
+  if ('outcome' in snapshot) return snapshot;
+  const { pod, targetName, reads, workload } = episode;
   episode.targetSnapshot = snapshot;
-  const workload = workloadOf({ pod: pod.pod });
-  episode.workload = workload;
   return reads.metrics.gatherWindow
     .executeWithOptions({ summary: `gather the 10-step metrics window of ${targetName}` }, [
       {
@@ -313,7 +338,7 @@ async function gather(episode: Episode): Promise<Gathered | Verdict> {
 
 /** decide: rank the policies (the model, the rules without a usable window) and take the best untried one. */
 async function decide(episode: Episode, number: number, gathered: Gathered): Promise<Attempt | Verdict> {
-  const { alert, targetName, tried } = episode;
+  const { current: alert, targetName, tried } = episode;
   episode.step = 'infer';
   let decision: PolicyDecision;
   if (gathered.kind === 'window') {
@@ -371,12 +396,12 @@ async function guard(episode: Episode, attempt: Attempt): Promise<'proceed' | 's
   episode.awaitingApprovalFor = label;
   episode.approval = undefined;
   const answered = await condition(
-    () => episode.approval !== undefined || episode.cancelled !== undefined || !episode.firing,
+    () => episode.approval !== undefined || episode.cancelled !== undefined || !episode.members.firing,
     settings.approvalTimeoutSeconds * 1000,
     { summary: `wait up to ${settings.approvalTimeoutSeconds}s for approval of ${label}` },
   );
   episode.awaitingApprovalFor = undefined;
-  if (episode.cancelled || !episode.firing) return 'skip';
+  if (episode.cancelled || !episode.members.firing) return 'skip';
   // Set by an update handler during the wait (the compiler still sees the `undefined` written above).
   const answer = episode.approval as Episode['approval'];
   let verdict: Verdict | undefined;
@@ -462,11 +487,11 @@ async function coolDown(episode: Episode, number: number, applied: ApplyPolicyRe
   episode.step = 'cooldown';
   const profile = await episode.reads.metrics.workloadProfile
     .executeWithOptions({ summary: `history of ${pod.namespace}/${workload} for the cool-down` }, [
-      { namespace: pod.namespace, workload: workload! },
+      { namespace: pod.namespace, workload },
     ])
     .catch(() => undefined);
   const cooldown: CooldownDecision = cooldownFor(settings.cooldown, profile?.remediations.meanResolveSeconds, number);
-  await condition(() => !episode.firing || episode.cancelled !== undefined, cooldown.seconds * 1000, {
+  await condition(() => !episode.members.firing || episode.cancelled !== undefined, cooldown.seconds * 1000, {
     summary: `cool-down after ${applied.summary}: ${cooldown.explanation}`,
   });
 }
@@ -475,7 +500,7 @@ async function coolDown(episode: Episode, number: number, applied: ApplyPolicyRe
 function closingVerdict(episode: Episode): Verdict {
   const { cancelled, attempts } = episode;
   if (cancelled) return { outcome: 'cancelled', reason: `cancelled by ${cancelled.by}` };
-  if (!episode.firing)
+  if (!episode.members.firing)
     return { outcome: 'resolved', reason: `resolved after ${attempts.at(-1)?.summary ?? 'waiting'}` };
   return {
     outcome: 'needs_human',

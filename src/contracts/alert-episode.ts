@@ -44,6 +44,8 @@ export interface RemediationState {
   readonly step: RemediationStep;
   readonly firing: boolean;
   readonly notifications: number;
+  /** Pods of the workload whose alerts joined this remediation, newest first (pod workflows only). */
+  readonly pods?: readonly string[];
   readonly attempts: readonly AttemptRecord[];
   readonly outcome?: RemediationOutcome;
   readonly lastVerification?: string;

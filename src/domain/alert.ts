@@ -1,7 +1,9 @@
 /**
  * Alerts as Talon understands them, whatever sent them (Alertmanager, Grafana, a person). Pure: the
- * workflow id derived here is what makes a re-fired alert reach the workflow already handling it.
+ * workflow id derived here is what makes a re-fired alert, or an alert for another pod of the same workload,
+ * reach the workflow already handling it.
  */
+import { workloadOf } from './window';
 
 export type AlertStatus = 'firing' | 'resolved';
 
@@ -73,12 +75,40 @@ export function describeTarget(target: AlertTarget): string {
   return `${target.namespace}/${target.pod}${target.container ? `/${target.container}` : ''}`;
 }
 
+/** Alert label naming the owner workload explicitly, for rules that know it (wins over the pod name). */
+export const WORKLOAD_LABEL = 'talon_workload';
+
 /**
- * One alert episode = one workflow. Readable in the Temporal UI and stable across re-notifications:
- * `remediate/<alertname>/<namespace>/<pod>/<fingerprint>` or `node-overload/<alertname>/<node>/<fingerprint>`.
+ * The workload a pod alert is about: the `talon_workload` label when the rule names it, else the pod name
+ * without the suffix its controller generated (`web-7c9f8b6d4-x2x9z` → `web`, `db-0` → `db`). Pure, so the
+ * webhook can derive it without asking the cluster; a standalone pod is its own workload.
  */
-export function alertWorkflowId(alert: Pick<TalonAlert, 'alertName' | 'target' | 'fingerprint'>): string {
+export function alertWorkload(alert: Pick<TalonAlert, 'target' | 'labels'>): string | undefined {
+  if (alert.target.kind !== 'pod') return undefined;
+  const named = alert.labels[WORKLOAD_LABEL];
+  return named !== undefined && isDnsSubdomain(named) ? named : workloadOf({ pod: alert.target.pod });
+}
+
+/**
+ * One remediation per workload: every pod alert of one owner (Deployment, StatefulSet, ReplicaSet, Job) joins
+ * the same workflow by signal-with-start, so two hot pods of one Deployment never stack two changes on it,
+ * and a re-fire after a rollout (new pod names, same workload) reaches it too. `remediate/<namespace>/<workload>`
+ * for pods, `node-overload/<alertname>/<node>/<fingerprint>` for nodes.
+ */
+export function alertWorkflowId(alert: Pick<TalonAlert, 'alertName' | 'target' | 'fingerprint' | 'labels'>): string {
   if (alert.target.kind === 'node') return `node-overload/${alert.alertName}/${alert.target.node}/${alert.fingerprint}`;
+  return `remediate/${alert.target.namespace}/${alertWorkload(alert)}`;
+}
+
+/**
+ * The per-alert id Talon used before remediations were keyed by workload
+ * (`remediate/<alertname>/<namespace>/<pod>/<fingerprint>`): a resolve notification still reaches a remediation
+ * started under it before an upgrade.
+ */
+export function legacyAlertWorkflowId(
+  alert: Pick<TalonAlert, 'alertName' | 'target' | 'fingerprint'>,
+): string | undefined {
+  if (alert.target.kind !== 'pod') return undefined;
   return `remediate/${alert.alertName}/${alert.target.namespace}/${alert.target.pod}/${alert.fingerprint}`;
 }
 

@@ -152,7 +152,8 @@ async function awaitingApproval(): Promise<{ alert: TalonAlert; workflowId: stri
     alertName: 'TalonPodCpuNearLimit',
     status: 'firing',
     fingerprint,
-    target: { kind: 'pod', namespace: 'cli-it', pod: `web-${fingerprint.slice(0, 6)}`, container: 'app' },
+    // one workload per alert (`a…` is no generated suffix)
+    target: { kind: 'pod', namespace: 'cli-it', pod: `web-a${fingerprint.slice(0, 6)}`, container: 'app' },
     labels: { alertname: 'TalonPodCpuNearLimit', talon_resource: 'cpu' },
     annotations: {},
     startsAt: new Date().toISOString(),

@@ -104,7 +104,8 @@ export function podAlert(run: string, i: number): TalonAlert {
     alertName: 'TalonPodCpuNearLimit',
     status: 'firing',
     fingerprint,
-    target: { kind: 'pod', namespace: 'shop', pod: `web-${run}-${i}`, container: 'app' },
+    // one workload per alert: `i` is no generated suffix
+    target: { kind: 'pod', namespace: 'shop', pod: `web-${run}-i${i}`, container: 'app' },
     labels: { alertname: 'TalonPodCpuNearLimit', talon_resource: 'cpu' },
     annotations: {},
     startsAt: '2026-11-25T10:00:00Z',

@@ -243,8 +243,13 @@ describe('dispatchAlerts', () => {
     const intake = createIntakeActivities({ temporal: client });
     const done = podAlert(`web-done-${randomBytes(3).toString('hex')}`);
     const fresh = podAlert(`web-fresh-${randomBytes(3).toString('hex')}`);
-    // A workflow id past Temporal's 1,000-character limit: refused with INVALID_ARGUMENT, never retryable.
-    const invalid = podAlert(`web-bad-${randomBytes(3).toString('hex')}`, 'firing', 'f'.repeat(1_100));
+    // A workflow id past Temporal's 1,000-character limit: refused with INVALID_ARGUMENT, never retryable. (A node
+    // alert: its id carries the fingerprint; a pod alert's is keyed by its workload, whose name is bounded.)
+    const invalid: TalonAlert = {
+      ...podAlert('unused', 'firing', 'f'.repeat(1_100)),
+      alertName: 'TalonNodeOverloaded',
+      target: { kind: 'node', node: `edge-bad-${randomBytes(3).toString('hex')}` },
+    };
     const heartbeats: unknown[] = [];
     const env = new MockActivityEnvironment({ heartbeatDetails: [alertWorkflowId(done)] });
     env.on('heartbeat', (d: unknown) => heartbeats.push(d));

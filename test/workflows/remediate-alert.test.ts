@@ -47,7 +47,8 @@ function podAlert(overrides: Partial<TalonAlert> = {}): TalonAlert {
     alertName: 'TalonPodCpuNearLimit',
     status: 'firing',
     fingerprint,
-    target: { kind: 'pod', namespace: 'shop', pod: `web-${fingerprint.slice(0, 5)}`, container: 'app' },
+    // one workload per alert (`a…` is no generated suffix)
+    target: { kind: 'pod', namespace: 'shop', pod: `web-a${fingerprint.slice(0, 5)}`, container: 'app' },
     labels: { alertname: 'TalonPodCpuNearLimit', talon_resource: 'cpu' },
     annotations: {},
     startsAt: '2026-11-25T10:00:00Z',
@@ -206,8 +207,9 @@ function newStubs(extra: Partial<Stubs> = {}): Stubs {
 it('applies the best policy, verifies it, and ends resolved when the alert resolves during the cool-down', async () => {
   const stubs = newStubs();
   const alert = podAlert();
+  let workflowId = '';
   const result = await withWorker(stubs, async (talon) => {
-    const { workflowId } = await talon.remediate(alert);
+    ({ workflowId } = await talon.remediate(alert));
     const handle = client.workflow.getHandle(workflowId);
     await waitUntil(async () => (await talon.status(workflowId)).step === 'cooldown');
     await talon.remediate({ ...alert, status: 'resolved' });
@@ -217,10 +219,7 @@ it('applies the best policy, verifies it, and ends resolved when the alert resol
   expect(stubs.applied.map((a) => [a.policy, a.magnitude])).toEqual([['cpu_scale_up', 1.5]]);
   expect(stubs.verified).toBe(1);
   expect(result.attempts[0]).toMatchObject({ policy: 'cpu_scale_up', applied: true, verified: true, source: 'model' });
-  await exportHistory(
-    `remediate/${alert.alertName}/${(alert.target as { namespace: string }).namespace}/${(alert.target as { pod: string }).pod}/${alert.fingerprint}`,
-    'resolved-after-first-policy',
-  );
+  await exportHistory(workflowId, 'resolved-after-first-policy');
 });
 
 it('escalates through the ranking (skipping no_action) and ends needs_human when the alert keeps firing', async () => {
