@@ -9,6 +9,7 @@ import {
   ActivityFailure,
   ApplicationFailure,
   condition,
+  continueAsNew,
   patched,
   proxyActivities,
   proxyLocalActivities,
@@ -28,6 +29,17 @@ import { AlertMembers } from '../src/domain/alert-members';
 import { cooldownFor, type CooldownDecision } from '../src/domain/cooldown';
 import { chooseCandidate, policiesFromAlert } from '../src/domain/escalation';
 import type { PolicyDecision, RankedPolicy } from '../src/domain/policy';
+import {
+  EMPTY_MEMORY,
+  growthRefusal,
+  prune,
+  remember,
+  rememberUntil,
+  triedWithin,
+  validateMemory,
+  type MemoryOutcome,
+  type TargetMemory,
+} from '../src/domain/target-memory';
 import type { ApplyPolicyResult, PodTarget, VerifyPolicyResult } from '../src/domain/remediation';
 import {
   alertFiredSignal,
@@ -50,7 +62,11 @@ import {
   type RemediateAlertResult,
   type RemediationSettings,
 } from '../src/contracts/remediate-alert';
-import { SEARCH_ATTRIBUTES, upsertTalonSearchAttributes } from '../src/contracts/search-attributes';
+import {
+  clearTalonSearchAttribute,
+  SEARCH_ATTRIBUTES,
+  upsertTalonSearchAttributes,
+} from '../src/contracts/search-attributes';
 
 const { talonMetrics } = proxySinks<TalonMetricsSink>();
 const TYPE = WORKFLOW_TYPES.remediateAlert;
@@ -79,6 +95,14 @@ const target = proxyActivities<TargetActivities>({ ...quick, retry: { ...quick.r
  * runs again when the task is retried) is harmless. Changes to the cluster stay ordinary activities.
  */
 const LOCAL_READS_PATCH = 'talon-local-reads-v1';
+/**
+ * Escalation memory (issue 14, gap 5): after an episode the workload's remediation keeps watching for a re-fire
+ * while anything is remembered, continues with the next-best untried policy, and refuses growth past the cap.
+ * Histories from before it end with their first episode.
+ */
+const TARGET_MEMORY_PATCH = 'talon-target-memory-v1';
+/** A watching remediation continues as new past this many events (each episode adds some tens). */
+const MAX_WATCH_HISTORY_EVENTS = 5_000;
 const inTask: LocalActivityOptions = {
   startToCloseTimeout: quick.startToCloseTimeout!,
   retry: quick.retry!,
@@ -102,6 +126,17 @@ const kube = proxyActivities<RemediationActivities>({
     nonRetryableErrorTypes: PERMANENT,
   },
 });
+
+/**
+ * Stable per attempt so a retried activity recognises its own earlier write; later episodes of one run get their
+ * own (`…/e2.1`), the first keeps the shape histories from before escalation memory recorded.
+ */
+function operationId(episode: { readonly number: number }, attempt: number): string {
+  const { workflowId, runId } = workflowInfo();
+  return episode.number > 1
+    ? `${workflowId}/${runId}/e${episode.number}.${attempt}`
+    : `${workflowId}/${runId}/${attempt}`;
+}
 
 /** The ApplicationFailure type behind an activity failure, if any. */
 function failureType(err: unknown): string | undefined {
@@ -144,8 +179,15 @@ interface Episode {
   /** The Deployment/StatefulSet name, not the ReplicaSet's, so history survives rollouts (the workflow id's key). */
   readonly workload: string;
   readonly attempts: AttemptRecord[];
-  /** Policies already chosen in this episode (the search attribute lists them). */
+  /** Policies already chosen in this episode, or remembered from recent ones (the search attribute lists them). */
   readonly tried: Set<string>;
+  /** What the workload's remediation remembers across episodes; undefined in histories from before it. */
+  memory?: TargetMemory;
+  /** Which episode of the workload this is (1-based). */
+  number: number;
+  /** Workflow time the last episode ended, and until when the remediation watches for a re-fire. */
+  endedAt?: number;
+  watchingUntil?: number;
 }
 
 /** How an episode ends, and why in one line. */
@@ -167,11 +209,86 @@ type Gathered =
 
 export async function remediateAlert(input: RemediateAlertInput): Promise<RemediateAlertResult> {
   const episode = openEpisode(input);
+  let result = input.carried?.lastResult ?? (await runEpisode(episode));
+  if (!episode.memory) return result;
+  for (;;) {
+    const next = await watchForRefire(episode, input.maxWatchHistoryEvents ?? MAX_WATCH_HISTORY_EVENTS);
+    if (next === 'done') return { ...result, episodes: episode.memory.episodes };
+    if (next === 'continue') {
+      return continueAsNew<typeof remediateAlert>({
+        alert: { ...episode.current, status: 'resolved' },
+        ...(input.settings ? { settings: input.settings } : {}),
+        carried: { memory: episode.memory, lastResult: result },
+        ...(input.maxWatchHistoryEvents ? { maxWatchHistoryEvents: input.maxWatchHistoryEvents } : {}),
+      });
+    }
+    beginEpisode(episode);
+    result = await runEpisode(episode);
+  }
+}
+
+/** One episode: attempts until a verdict (or the attempts run out), then the record. */
+async function runEpisode(episode: Episode): Promise<RemediateAlertResult> {
   let verdict: Verdict | undefined;
   for (let attempt = 1; attempt <= episode.settings.maxAttempts && !verdict && !episode.cancelled; attempt++) {
     verdict = episode.members.firing ? await attemptPolicy(episode, attempt) : resolvedBefore(episode, attempt);
   }
   return record(episode, verdict ?? closingVerdict(episode));
+}
+
+/**
+ * Between episodes: waits for the workload to fire again while its memory matters (the memory window, or longer
+ * while a change still counts against the growth cap). A re-fire is a firing notification after the workload went
+ * quiet: an episode that ended with the alert still firing (needs_human, rejected) is a person's now, and its
+ * repeats start nothing. 'refired' starts the next episode, 'done' ends the workflow, 'continue' hands the memory
+ * to a fresh run before the history grows too long.
+ */
+async function watchForRefire(episode: Episode, maxEvents: number): Promise<'refired' | 'done' | 'continue'> {
+  const settings = episode.settings.memory;
+  let quiet = !episode.members.firing;
+  for (;;) {
+    const now = Date.now();
+    const memory = prune(episode.memory ?? EMPTY_MEMORY, now, settings);
+    episode.memory = memory;
+    const until = rememberUntil(memory, episode.endedAt ?? now, settings);
+    if (episode.cancelled || until <= now) return 'done';
+    const info = workflowInfo();
+    if (info.continueAsNewSuggested || info.historyLength > maxEvents) return 'continue';
+    episode.step = 'watching';
+    episode.watchingUntil = until;
+    const wanted = !quiet; // waiting for the workload to go quiet first, or (quiet) for it to fire again
+    await condition(() => episode.members.firing !== wanted || episode.cancelled !== undefined, until - now, {
+      summary: quiet
+        ? `remember ${episode.workload} until ${new Date(until).toISOString()}: a re-fire continues with the next-best untried policy`
+        : `${episode.workload} still fires after its episode ended ${episode.outcome ?? ''}: wait for it to go quiet`,
+    });
+    episode.watchingUntil = undefined;
+    if (episode.cancelled) return 'done';
+    if (!quiet && !episode.members.firing) quiet = true;
+    else if (quiet && episode.members.firing) return 'refired';
+  }
+}
+
+/** A re-fire: a new episode of the same workload, remembering what the recent ones tried. */
+function beginEpisode(episode: Episode): void {
+  const memory = episode.memory ?? EMPTY_MEMORY;
+  episode.memory = { ...memory, episodes: memory.episodes + 1 };
+  episode.number = episode.memory.episodes;
+  episode.attempts.length = 0;
+  episode.outcome = undefined;
+  episode.lastVerification = undefined;
+  episode.step = 'starting';
+  rememberTried(episode);
+  clearTalonSearchAttribute(SEARCH_ATTRIBUTES.TalonOutcome);
+}
+
+/** Policies the memory window still holds count as tried: the next episode starts below them. */
+function rememberTried(episode: Episode): void {
+  episode.tried.clear();
+  if (!episode.memory) return;
+  for (const policy of triedWithin(episode.memory, Date.now(), episode.settings.memory)) episode.tried.add(policy);
+  if (episode.tried.size > 0)
+    upsertTalonSearchAttributes({ key: SEARCH_ATTRIBUTES.TalonPolicy, value: [...episode.tried] });
 }
 
 /** Checks the alert, picks the reads' shape, answers signals, updates and the query, tags the search attributes. */
@@ -192,6 +309,15 @@ function openEpisode(input: RemediateAlertInput): Episode {
   };
   // Histories recorded before the patch replay with ordinary activities; new runs take the in-task path.
   const readsInTask = patched(LOCAL_READS_PATCH);
+  const remembering = patched(TARGET_MEMORY_PATCH);
+  const carried = input.carried?.memory;
+  if (remembering) {
+    try {
+      validateMemory(settings.memory);
+    } catch (err) {
+      throw ApplicationFailure.nonRetryable(failureMessage(err), 'InvalidRequest');
+    }
+  }
   const reads: Reads = readsInTask
     ? { target: localTarget, metrics: localMetrics, policy: localPolicy }
     : { target, metrics, policy };
@@ -208,7 +334,12 @@ function openEpisode(input: RemediateAlertInput): Episode {
     notifications: 0,
     attempts: [],
     tried: new Set<string>(),
+    ...(remembering ? { memory: carried ?? { ...EMPTY_MEMORY, episodes: 1 } } : {}),
+    number: carried?.episodes ?? 1,
+    ...(input.carried ? { outcome: input.carried.lastResult.outcome, endedAt: Date.now() } : {}),
   };
+  if (input.carried) episode.step = 'watching';
+  rememberTried(episode);
 
   talonMetrics.workflowStarted(TYPE);
   setHandler(alertFiredSignal, (fired) => {
@@ -250,6 +381,8 @@ function openEpisode(input: RemediateAlertInput): Episode {
     ...(episode.lastVerification ? { lastVerification: episode.lastVerification } : {}),
     ...(episode.targetSnapshot ? { targetSnapshot: episode.targetSnapshot } : {}),
     ...(episode.awaitingApprovalFor ? { awaitingApprovalFor: episode.awaitingApprovalFor } : {}),
+    ...(episode.memory ? { episode: episode.number, memory: [...episode.memory.entries] } : {}),
+    ...(episode.watchingUntil ? { watchingUntil: new Date(episode.watchingUntil).toISOString() } : {}),
   }));
 
   upsertTalonSearchAttributes(
@@ -363,7 +496,19 @@ async function decide(episode: Episode, number: number, gathered: Gathered): Pro
   if (previous) talonMetrics.escalated(previous.policy, candidate.policy);
   tried.add(candidate.policy);
   upsertTalonSearchAttributes({ key: SEARCH_ATTRIBUTES.TalonPolicy, value: [...tried] });
-  return { number, decision, candidate, label: `${candidate.policy} ×${candidate.magnitude} on ${targetName}` };
+  const attempt = {
+    number,
+    decision,
+    candidate,
+    label: `${candidate.policy} ×${candidate.magnitude} on ${targetName}`,
+  };
+  const capped = episode.memory && growthRefusal(episode.memory, candidate, Date.now(), episode.settings.memory);
+  if (capped) {
+    // Growing this target further is a person's call, not another automatic step.
+    noteAttempt(episode, attempt, { summary: attempt.label, applied: false, detail: capped.reason });
+    return { outcome: 'needs_human', reason: capped.reason };
+  }
+  return attempt;
 }
 
 /** Appends this attempt to the episode's record (what the query and the result show). */
@@ -381,6 +526,20 @@ function noteAttempt(
     ...(decision.fallbackReason ? { fallbackReason: decision.fallbackReason } : {}),
     ...fields,
   });
+  if (episode.memory) {
+    const outcome: MemoryOutcome = !fields.applied
+      ? 'not_applied'
+      : fields.verified === false
+        ? 'unverified'
+        : 'applied';
+    episode.memory = remember(episode.memory, {
+      policy: candidate.policy,
+      magnitude: candidate.magnitude,
+      at: Date.now(),
+      episode: episode.number,
+      outcome,
+    });
+  }
 }
 
 /**
@@ -442,7 +601,7 @@ async function apply(episode: Episode, attempt: Attempt): Promise<ApplyPolicyRes
           target: episode.pod,
           policy: candidate.policy,
           magnitude: candidate.magnitude,
-          operationId: `${workflowInfo().workflowId}/${workflowInfo().runId}/${attempt.number}`,
+          operationId: operationId(episode, attempt.number),
           dryRun: settings.dryRun,
         },
       ],
@@ -514,6 +673,7 @@ async function record(episode: Episode, verdict: Verdict): Promise<RemediateAler
   const { outcome, reason } = verdict;
   episode.outcome = outcome;
   episode.step = 'done';
+  episode.endedAt = Date.now();
   upsertTalonSearchAttributes({ key: SEARCH_ATTRIBUTES.TalonOutcome, value: outcome });
   talonMetrics.workflowFinished(TYPE, outcome);
   const last = attempts.at(-1);
@@ -537,5 +697,12 @@ async function record(episode: Episode, verdict: Verdict): Promise<RemediateAler
       ])
       .catch(() => undefined);
   }
-  return { outcome, target: episode.targetName, attempts, notifications: episode.notifications, reason };
+  return {
+    outcome,
+    target: episode.targetName,
+    attempts: [...attempts],
+    notifications: episode.notifications,
+    reason,
+    ...(episode.memory ? { episodes: episode.memory.episodes } : {}),
+  };
 }

@@ -7,6 +7,7 @@ import { defineUpdate } from '@temporalio/workflow';
 import type { TalonAlert } from '../domain/alert';
 import { DEFAULT_COOLDOWN, type CooldownConfig } from '../domain/cooldown';
 import type { PolicyName } from '../domain/policy';
+import { DEFAULT_MEMORY, type MemorySettings, type TargetMemory } from '../domain/target-memory';
 import type { AttemptRecord, RemediationOutcome } from './alert-episode';
 
 export interface RemediationSettings {
@@ -18,6 +19,11 @@ export interface RemediationSettings {
   readonly approvalTimeoutSeconds: number;
   /** Report what would change (server-side dry run) instead of changing it. */
   readonly dryRun: boolean;
+  /**
+   * Escalation memory across episodes of one workload and its growth cap: after an episode the workflow keeps
+   * watching for a re-fire while anything is remembered (see src/domain/target-memory.ts).
+   */
+  readonly memory: MemorySettings;
 }
 
 export const DEFAULT_REMEDIATION_SETTINGS: RemediationSettings = {
@@ -26,20 +32,35 @@ export const DEFAULT_REMEDIATION_SETTINGS: RemediationSettings = {
   requireApproval: [],
   approvalTimeoutSeconds: 900,
   dryRun: false,
+  memory: DEFAULT_MEMORY,
 };
 
 /** Part of the workflow input, so a replay sees the same settings. */
 export interface RemediateAlertInput {
   readonly alert: TalonAlert;
   readonly settings?: Partial<RemediationSettings>;
+  /** Set when a run continues as new while watching: what the target's remediation remembers so far. */
+  readonly carried?: CarriedMemory;
+  /** A watching run continues as new past this many history events (default 5,000; tests make it small). */
+  readonly maxWatchHistoryEvents?: number;
+}
+
+/** What a run hands to its continuation (continue-as-new while watching for a re-fire). */
+export interface CarriedMemory {
+  readonly memory: TargetMemory;
+  /** The last episode's result, returned if no re-fire comes. */
+  readonly lastResult: RemediateAlertResult;
 }
 
 export interface RemediateAlertResult {
   readonly outcome: RemediationOutcome;
   readonly target: string;
+  /** The last episode's attempts. */
   readonly attempts: readonly AttemptRecord[];
   readonly notifications: number;
   readonly reason: string;
+  /** Episodes this workload's remediation went through (absent: one, from before escalation memory). */
+  readonly episodes?: number;
 }
 
 export interface ApprovalInput {

@@ -15,6 +15,7 @@ import { CoordinationV1Api, type V1Deployment } from '@kubernetes/client-node';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createMetricsActivities } from '../../activities/metrics';
+import { MEMORY_OFF } from '../../src/domain/target-memory';
 import { TalonClient } from '../../src/client/talon-client';
 import type { WhatIfReport } from '../../src/cli/alerts-replay';
 import type { RemediationCliDeps } from '../../src/cli/remediation';
@@ -127,6 +128,7 @@ beforeAll(async () => {
     taskQueue,
     settings: {
       remediation: {
+        memory: MEMORY_OFF,
         maxAttempts: 1,
         requireApproval: ['cpu_scale_up'],
         approvalTimeoutSeconds: 180,

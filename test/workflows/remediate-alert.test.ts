@@ -22,6 +22,7 @@ import { TalonMetrics } from '../../src/observability/metrics';
 import { ActivityMetricsInterceptor, metricsSinks } from '../../workers/telemetry';
 import { bundleWorkflows } from '../../workers/bundle';
 import type { NodeOverloadResult } from '../../src/contracts/node-overload';
+import { MEMORY_OFF } from '../../src/domain/target-memory';
 
 jest.setTimeout(120_000);
 
@@ -156,6 +157,8 @@ function activities(stubs: Stubs) {
 const FAST: Partial<RemediationSettings> = {
   maxAttempts: 3,
   cooldown: { defaultSeconds: 1, minSeconds: 1, maxSeconds: 5, historyFactor: 1.5 },
+  // These tests await the episode's result: no watching for a re-fire afterwards (remediation-effects tests it).
+  memory: MEMORY_OFF,
 };
 
 async function withWorker<T>(

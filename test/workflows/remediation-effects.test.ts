@@ -7,7 +7,10 @@
 import { Client, Connection } from '@temporalio/client';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { loadStackConfig, stackEndpoints } from '../../src/config/local-stack';
+import type { TalonClient } from '../../src/client/talon-client';
+import type { RemediationState } from '../../src/contracts/alert-episode';
 import type { RemediateAlertResult, RemediationSettings } from '../../src/contracts/remediate-alert';
+import { MEMORY_OFF } from '../../src/domain/target-memory';
 import { bundleWorkflows } from '../../workers/bundle';
 import {
   exportHistory,
@@ -37,9 +40,11 @@ afterAll(async () => {
 
 const env = () => ({ address, bundle, client });
 
+/** Short cool-downs; no memory unless a test asks for it (then the workflow watches for a re-fire). */
 const FAST: Partial<RemediationSettings> = {
   maxAttempts: 3,
   cooldown: { defaultSeconds: 3, minSeconds: 1, maxSeconds: 5, historyFactor: 1.5 },
+  memory: MEMORY_OFF,
 };
 
 describe('one incident, one remediation (gap 0)', () => {
@@ -66,8 +71,9 @@ describe('one incident, one remediation (gap 0)', () => {
         await new Promise((r) => setTimeout(r, 1_000));
         expect((await talon.status(first.workflowId)).firing).toBe(true);
         await talon.remediate({ ...b, status: 'resolved' });
+        const done = (await client.workflow.getHandle(first.workflowId).result()) as RemediateAlertResult;
         await exportHistory(client, first.workflowId, 'workload-two-pods-one-change');
-        return (await client.workflow.getHandle(first.workflowId).result()) as RemediateAlertResult;
+        return done;
       },
     );
     expect(result.outcome).toBe('resolved');
@@ -102,5 +108,144 @@ describe('one incident, one remediation (gap 0)', () => {
     expect(calls.applied).toHaveLength(1);
     expect(calls.applied[0]!.target.pod).toBe(b.target.kind === 'pod' ? b.target.pod : '');
     expect(result.outcome).toBe('resolved');
+  });
+});
+
+describe('escalation memory across episodes (gap 5)', () => {
+  const remembering = (memory: Partial<RemediationSettings['memory']>) => ({
+    remediation: { ...FAST, memory: { windowSeconds: 600, growthCap: 4, growthWindowSeconds: 600, ...memory } },
+  });
+
+  async function episodeEnded(talon: TalonClient, workflowId: string, episode: number): Promise<RemediationState> {
+    let state: RemediationState | undefined;
+    await waitUntil(async () => {
+      state = await talon.status(workflowId);
+      return state.step === 'watching' && state.episode === episode;
+    });
+    return state!;
+  }
+
+  it('continues a re-fire within the memory window with the next-best policy, not the first', async () => {
+    const script = newScript();
+    const calls = newCalls();
+    const alert = workloadAlert(freshWorkload('shop'), 'x2x9z');
+    const result = await withScriptedWorker(env(), script, calls, remembering({}), async ({ talon }) => {
+      const { workflowId } = await talon.remediate(alert);
+      await waitUntil(async () => (await talon.status(workflowId)).step === 'cooldown');
+      await talon.remediate({ ...alert, status: 'resolved' });
+      const first = await episodeEnded(talon, workflowId, 1);
+      expect(first.outcome).toBe('resolved');
+      expect(first.memory).toEqual([
+        expect.objectContaining({ policy: 'cpu_scale_up', outcome: 'applied', episode: 1 }),
+      ]);
+      expect(Date.parse(first.watchingUntil!)).toBeGreaterThan(Date.now() + 500_000);
+      // The same alert fires again a little later: a new episode of the same workflow, remembering the first.
+      await talon.remediate(alert);
+      await waitUntil(async () => {
+        const s = await talon.status(workflowId);
+        return s.episode === 2 && s.step === 'cooldown';
+      });
+      await talon.remediate({ ...alert, status: 'resolved' });
+      await episodeEnded(talon, workflowId, 2);
+      await talon.cancel(workflowId, 'test over');
+      const done = (await client.workflow.getHandle(workflowId).result()) as RemediateAlertResult;
+      await exportHistory(client, workflowId, 'memory-refire-next-policy');
+      return done;
+    });
+    expect(calls.applied.map((a) => a.policy)).toEqual(['cpu_scale_up', 'replica_scale_up']);
+    expect(new Set(calls.applied.map((a) => a.operationId)).size).toBe(2);
+    expect(calls.applied[1]!.operationId).toMatch(/\/e2\.1$/);
+    expect(result).toMatchObject({ outcome: 'resolved', episodes: 2 });
+  });
+
+  it('ends needs_human when the next change would take the target past its growth cap', async () => {
+    const script = newScript();
+    const calls = newCalls();
+    const alert = workloadAlert(freshWorkload('cap'), 'x2x9z');
+    // A one-second memory window: the re-fire may try cpu_scale_up again, but ×1.5 × ×1.5 breaks a cap of ×2.
+    const state = await withScriptedWorker(
+      env(),
+      script,
+      calls,
+      remembering({ windowSeconds: 1, growthCap: 2 }),
+      async ({ talon }) => {
+        const { workflowId } = await talon.remediate(alert);
+        await waitUntil(async () => (await talon.status(workflowId)).step === 'cooldown');
+        await talon.remediate({ ...alert, status: 'resolved' });
+        await episodeEnded(talon, workflowId, 1);
+        await new Promise((r) => setTimeout(r, 1_500));
+        await talon.remediate(alert);
+        const second = await episodeEnded(talon, workflowId, 2);
+        // A repeat of the still-firing alert is no re-fire: the episode is a person's now.
+        await talon.remediate(alert);
+        await new Promise((r) => setTimeout(r, 1_000));
+        expect(await talon.status(workflowId)).toMatchObject({ episode: 2, step: 'watching', outcome: 'needs_human' });
+        await talon.cancel(workflowId, 'test over');
+        await client.workflow.getHandle(workflowId).result();
+        await exportHistory(client, workflowId, 'memory-growth-cap-needs-human');
+        return second;
+      },
+    );
+    expect(calls.applied.map((a) => [a.policy, a.magnitude])).toEqual([['cpu_scale_up', 1.5]]);
+    expect(state.outcome).toBe('needs_human');
+    expect(state.attempts).toEqual([
+      expect.objectContaining({
+        policy: 'cpu_scale_up',
+        applied: false,
+        detail: expect.stringMatching(/growth cap: cpu .* ×2\.25, above the cap of ×2/),
+      }),
+    ]);
+  });
+
+  it('keeps the memory across continue-as-new while watching', async () => {
+    const script = newScript();
+    const calls = newCalls();
+    const workload = freshWorkload('long');
+    const alert = workloadAlert(workload, 'x2x9z');
+    const workflowId = `remediate/shop/${workload}`;
+    const settings = remembering({});
+    const result = await withScriptedWorker(env(), script, calls, settings, async ({ talon, taskQueue }) => {
+      const handle = await client.workflow.start('remediateAlert', {
+        taskQueue,
+        workflowId,
+        args: [{ alert, settings: settings.remediation, maxWatchHistoryEvents: 10 }],
+      });
+      await waitUntil(async () => (await talon.status(workflowId)).step === 'cooldown');
+      await talon.remediate({ ...alert, status: 'resolved' });
+      // The first run hands its memory to a second one, which watches.
+      await waitUntil(async () => {
+        const d = await client.workflow.getHandle(workflowId).describe();
+        const s = await talon.status(workflowId);
+        return d.runId !== handle.firstExecutionRunId && s.step === 'watching' && (s.memory ?? []).length === 1;
+      });
+      await talon.remediate(alert);
+      await waitUntil(async () => {
+        const s = await talon.status(workflowId);
+        return s.episode === 2 && s.step === 'cooldown';
+      });
+      await talon.cancel(workflowId, 'test over');
+      return (await client.workflow.getHandle(workflowId).result()) as RemediateAlertResult;
+    });
+    expect(calls.applied.map((a) => a.policy)).toEqual(['cpu_scale_up', 'replica_scale_up']);
+    expect(result.episodes).toBe(2);
+  });
+
+  it('ends the workflow once nothing is remembered any more', async () => {
+    const script = newScript();
+    const calls = newCalls();
+    const alert = workloadAlert(freshWorkload('brief'), 'x2x9z');
+    const result = await withScriptedWorker(
+      env(),
+      script,
+      calls,
+      remembering({ windowSeconds: 2, growthWindowSeconds: 2 }),
+      async ({ talon }) => {
+        const { workflowId } = await talon.remediate(alert);
+        await waitUntil(async () => (await talon.status(workflowId)).step === 'cooldown');
+        await talon.remediate({ ...alert, status: 'resolved' });
+        return (await client.workflow.getHandle(workflowId).result()) as RemediateAlertResult;
+      },
+    );
+    expect(result).toMatchObject({ outcome: 'resolved', episodes: 1 });
   });
 });
