@@ -6,7 +6,6 @@
  * so a worker or server restart at any point loses nothing.
  */
 import {
-  ActivityFailure,
   ApplicationFailure,
   condition,
   continueAsNew,
@@ -23,23 +22,12 @@ import type { MetricsActivities } from '../activities/metrics';
 import type { PolicyActivities } from '../activities/policy';
 import type { RemediationActivities } from '../activities/remediation';
 import type { TargetActivities } from '../activities/target';
-import { NON_RETRYABLE_FAILURE_TYPES } from '../src/contracts/failures';
 import { alertWorkload, describeTarget, type TalonAlert } from '../src/domain/alert';
 import { AlertMembers } from '../src/domain/alert-members';
 import { cooldownFor, type CooldownDecision } from '../src/domain/cooldown';
 import { chooseCandidate, policiesFromAlert } from '../src/domain/escalation';
 import type { PolicyDecision, RankedPolicy } from '../src/domain/policy';
-import {
-  EMPTY_MEMORY,
-  growthRefusal,
-  prune,
-  remember,
-  rememberUntil,
-  triedWithin,
-  validateMemory,
-  type MemoryOutcome,
-  type TargetMemory,
-} from '../src/domain/target-memory';
+import { EMPTY_MEMORY, growthRefusal, validateMemory, type TargetMemory } from '../src/domain/target-memory';
 import type { ApplyPolicyResult, PodTarget, VerifyPolicyResult } from '../src/domain/remediation';
 import {
   alertFiredSignal,
@@ -62,17 +50,13 @@ import {
   type RemediateAlertResult,
   type RemediationSettings,
 } from '../src/contracts/remediate-alert';
-import {
-  clearTalonSearchAttribute,
-  SEARCH_ATTRIBUTES,
-  upsertTalonSearchAttributes,
-} from '../src/contracts/search-attributes';
+import { SEARCH_ATTRIBUTES, upsertTalonSearchAttributes } from '../src/contracts/search-attributes';
+import { failureMessage, failureType, PERMANENT } from './activity-failures';
+import { beginEpisode, rememberAttempt, rememberTried, watchForRefire } from './episode-memory';
+import { undoChange, undoIfWorse, type AppliedAttempt } from './episode-rollback';
 
 const { talonMetrics } = proxySinks<TalonMetricsSink>();
 const TYPE = WORKFLOW_TYPES.remediateAlert;
-
-/** Permanent failures: retrying cannot help, the workflow moves on to the next policy or a human. */
-const PERMANENT: string[] = [...NON_RETRYABLE_FAILURE_TYPES];
 
 const quick: ActivityOptions = {
   startToCloseTimeout: '30s',
@@ -101,6 +85,12 @@ const LOCAL_READS_PATCH = 'talon-local-reads-v1';
  * Histories from before it end with their first episode.
  */
 const TARGET_MEMORY_PATCH = 'talon-target-memory-v1';
+/**
+ * Rollback (issue 14, gap 6): a change whose verification failed, or after whose cool-down the alert's signal is
+ * worse than before it, is restored to its pre-change snapshot before the next policy. Histories from before it
+ * move on without undoing anything.
+ */
+const ROLLBACK_PATCH = 'talon-rollback-v1';
 /** A watching remediation continues as new past this many events (each episode adds some tens). */
 const MAX_WATCH_HISTORY_EVENTS = 5_000;
 const inTask: LocalActivityOptions = {
@@ -136,17 +126,6 @@ function operationId(episode: { readonly number: number }, attempt: number): str
   return episode.number > 1
     ? `${workflowId}/${runId}/e${episode.number}.${attempt}`
     : `${workflowId}/${runId}/${attempt}`;
-}
-
-/** The ApplicationFailure type behind an activity failure, if any. */
-function failureType(err: unknown): string | undefined {
-  const cause = err instanceof ActivityFailure ? err.cause : err;
-  return cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined;
-}
-
-function failureMessage(err: unknown): string {
-  const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;
-  return cause instanceof Error ? cause.message : String(cause);
 }
 
 /** The reads before a change: local activities, or ordinary ones in histories recorded before the patch. */
@@ -188,6 +167,10 @@ interface Episode {
   /** Workflow time the last episode ended, and until when the remediation watches for a re-fire. */
   endedAt?: number;
   watchingUntil?: number;
+  /** Whether a failed or harmful change is undone (false in histories from before rollback). */
+  readonly undoing: boolean;
+  /** The change the last cool-down judged: what to compare the next window with, and what to undo. */
+  lastChange?: AppliedAttempt;
 }
 
 /** How an episode ends, and why in one line. */
@@ -236,61 +219,6 @@ async function runEpisode(episode: Episode): Promise<RemediateAlertResult> {
   return record(episode, verdict ?? closingVerdict(episode));
 }
 
-/**
- * Between episodes: waits for the workload to fire again while its memory matters (the memory window, or longer
- * while a change still counts against the growth cap). A re-fire is a firing notification after the workload went
- * quiet: an episode that ended with the alert still firing (needs_human, rejected) is a person's now, and its
- * repeats start nothing. 'refired' starts the next episode, 'done' ends the workflow, 'continue' hands the memory
- * to a fresh run before the history grows too long.
- */
-async function watchForRefire(episode: Episode, maxEvents: number): Promise<'refired' | 'done' | 'continue'> {
-  const settings = episode.settings.memory;
-  let quiet = !episode.members.firing;
-  for (;;) {
-    const now = Date.now();
-    const memory = prune(episode.memory ?? EMPTY_MEMORY, now, settings);
-    episode.memory = memory;
-    const until = rememberUntil(memory, episode.endedAt ?? now, settings);
-    if (episode.cancelled || until <= now) return 'done';
-    const info = workflowInfo();
-    if (info.continueAsNewSuggested || info.historyLength > maxEvents) return 'continue';
-    episode.step = 'watching';
-    episode.watchingUntil = until;
-    const wanted = !quiet; // waiting for the workload to go quiet first, or (quiet) for it to fire again
-    await condition(() => episode.members.firing !== wanted || episode.cancelled !== undefined, until - now, {
-      summary: quiet
-        ? `remember ${episode.workload} until ${new Date(until).toISOString()}: a re-fire continues with the next-best untried policy`
-        : `${episode.workload} still fires after its episode ended ${episode.outcome ?? ''}: wait for it to go quiet`,
-    });
-    episode.watchingUntil = undefined;
-    if (episode.cancelled) return 'done';
-    if (!quiet && !episode.members.firing) quiet = true;
-    else if (quiet && episode.members.firing) return 'refired';
-  }
-}
-
-/** A re-fire: a new episode of the same workload, remembering what the recent ones tried. */
-function beginEpisode(episode: Episode): void {
-  const memory = episode.memory ?? EMPTY_MEMORY;
-  episode.memory = { ...memory, episodes: memory.episodes + 1 };
-  episode.number = episode.memory.episodes;
-  episode.attempts.length = 0;
-  episode.outcome = undefined;
-  episode.lastVerification = undefined;
-  episode.step = 'starting';
-  rememberTried(episode);
-  clearTalonSearchAttribute(SEARCH_ATTRIBUTES.TalonOutcome);
-}
-
-/** Policies the memory window still holds count as tried: the next episode starts below them. */
-function rememberTried(episode: Episode): void {
-  episode.tried.clear();
-  if (!episode.memory) return;
-  for (const policy of triedWithin(episode.memory, Date.now(), episode.settings.memory)) episode.tried.add(policy);
-  if (episode.tried.size > 0)
-    upsertTalonSearchAttributes({ key: SEARCH_ATTRIBUTES.TalonPolicy, value: [...episode.tried] });
-}
-
 /** Checks the alert, picks the reads' shape, answers signals, updates and the query, tags the search attributes. */
 function openEpisode(input: RemediateAlertInput): Episode {
   const { alert } = input;
@@ -310,6 +238,7 @@ function openEpisode(input: RemediateAlertInput): Episode {
   // Histories recorded before the patch replay with ordinary activities; new runs take the in-task path.
   const readsInTask = patched(LOCAL_READS_PATCH);
   const remembering = patched(TARGET_MEMORY_PATCH);
+  const undoing = patched(ROLLBACK_PATCH) && settings.rollback.enabled;
   const carried = input.carried?.memory;
   if (remembering) {
     try {
@@ -336,6 +265,7 @@ function openEpisode(input: RemediateAlertInput): Episode {
     tried: new Set<string>(),
     ...(remembering ? { memory: carried ?? { ...EMPTY_MEMORY, episodes: 1 } } : {}),
     number: carried?.episodes ?? 1,
+    undoing,
     ...(input.carried ? { outcome: input.carried.lastResult.outcome, endedAt: Date.now() } : {}),
   };
   if (input.carried) episode.step = 'watching';
@@ -405,6 +335,11 @@ function resolvedBefore(episode: Episode, attempt: number): Verdict {
 async function attemptPolicy(episode: Episode, number: number): Promise<Verdict | undefined> {
   const gathered = await gather(episode);
   if ('outcome' in gathered) return gathered;
+  if (await undoIfWorse(episode, gathered)) {
+    // The target is back where it was: let it settle (the alert may resolve), then the next policy's turn.
+    await coolDown(episode, number, 'the rollback');
+    return undefined;
+  }
   const attempt = await decide(episode, number, gathered);
   if ('outcome' in attempt) return attempt;
   const guarded = await guard(episode, attempt);
@@ -413,9 +348,19 @@ async function attemptPolicy(episode: Episode, number: number): Promise<Verdict 
   const applied = await apply(episode, attempt);
   if (!applied) return undefined;
   const verified = await verify(episode, attempt, applied);
-  if (!verified.ok) return undefined;
+  const change: AppliedAttempt = {
+    number,
+    operationId: operationId(episode, number),
+    applied,
+    ...(gathered.kind === 'window' ? { window: gathered } : {}),
+  };
+  if (!verified.ok) {
+    if (episode.undoing && !applied.dryRun) await undoChange(episode, change, `not verified: ${verified.observed}`);
+    return undefined;
+  }
   if (applied.dryRun) return { outcome: 'no_action', reason: `dry run: ${applied.summary}` };
-  await coolDown(episode, number, applied);
+  if (episode.undoing) episode.lastChange = change;
+  await coolDown(episode, number, applied.summary);
   return undefined;
 }
 
@@ -526,20 +471,7 @@ function noteAttempt(
     ...(decision.fallbackReason ? { fallbackReason: decision.fallbackReason } : {}),
     ...fields,
   });
-  if (episode.memory) {
-    const outcome: MemoryOutcome = !fields.applied
-      ? 'not_applied'
-      : fields.verified === false
-        ? 'unverified'
-        : 'applied';
-    episode.memory = remember(episode.memory, {
-      policy: candidate.policy,
-      magnitude: candidate.magnitude,
-      at: Date.now(),
-      episode: episode.number,
-      outcome,
-    });
-  }
+  rememberAttempt(episode, candidate.policy, candidate.magnitude, fields);
 }
 
 /**
@@ -641,7 +573,7 @@ async function verify(episode: Episode, attempt: Attempt, applied: ApplyPolicyRe
 }
 
 /** cool-down: a durable timer, as long as the workload's history suggests; ends early when resolved or cancelled. */
-async function coolDown(episode: Episode, number: number, applied: ApplyPolicyResult): Promise<void> {
+async function coolDown(episode: Episode, number: number, after: string): Promise<void> {
   const { pod, workload, settings } = episode;
   episode.step = 'cooldown';
   const profile = await episode.reads.metrics.workloadProfile
@@ -651,7 +583,7 @@ async function coolDown(episode: Episode, number: number, applied: ApplyPolicyRe
     .catch(() => undefined);
   const cooldown: CooldownDecision = cooldownFor(settings.cooldown, profile?.remediations.meanResolveSeconds, number);
   await condition(() => !episode.members.firing || episode.cancelled !== undefined, cooldown.seconds * 1000, {
-    summary: `cool-down after ${applied.summary}: ${cooldown.explanation}`,
+    summary: `cool-down after ${after}: ${cooldown.explanation}`,
   });
 }
 

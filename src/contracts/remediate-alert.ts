@@ -7,6 +7,7 @@ import { defineUpdate } from '@temporalio/workflow';
 import type { TalonAlert } from '../domain/alert';
 import { DEFAULT_COOLDOWN, type CooldownConfig } from '../domain/cooldown';
 import type { PolicyName } from '../domain/policy';
+import { DEFAULT_ROLLBACK, type RollbackSettings } from '../domain/rollback';
 import { DEFAULT_MEMORY, type MemorySettings, type TargetMemory } from '../domain/target-memory';
 import type { AttemptRecord, RemediationOutcome } from './alert-episode';
 
@@ -24,6 +25,8 @@ export interface RemediationSettings {
    * watching for a re-fire while anything is remembered (see src/domain/target-memory.ts).
    */
   readonly memory: MemorySettings;
+  /** Undo a change whose verification failed or after which the alert's signal got worse (src/domain/rollback.ts). */
+  readonly rollback: RollbackSettings;
 }
 
 export const DEFAULT_REMEDIATION_SETTINGS: RemediationSettings = {
@@ -33,6 +36,7 @@ export const DEFAULT_REMEDIATION_SETTINGS: RemediationSettings = {
   approvalTimeoutSeconds: 900,
   dryRun: false,
   memory: DEFAULT_MEMORY,
+  rollback: DEFAULT_ROLLBACK,
 };
 
 /** Part of the workflow input, so a replay sees the same settings. */

@@ -185,4 +185,12 @@ it('keeps issue 14’s paths: two pods in one remediation, a re-fire continuing 
   expect(scheduled(refire).filter((t) => t === 'applyPolicy')).toHaveLength(2);
   const capped = await events('memory-growth-cap-needs-human');
   expect(scheduled(capped).filter((t) => t === 'applyPolicy')).toHaveLength(1);
+  for (const name of ['rollback-after-failed-verification', 'rollback-after-worse-signal']) {
+    const undone = await events(name);
+    expect(patches(undone)).toEqual(expect.arrayContaining([expect.stringContaining('"id":"talon-rollback-v1"')]));
+    expect(scheduled(undone).filter((t) => t === 'rollbackPolicy')).toHaveLength(1);
+    expect(scheduled(undone).filter((t) => t === 'applyPolicy')).toHaveLength(2);
+  }
+  // Recorded before rollback existed: they replay without its patch.
+  expect(patches(refire)).not.toEqual(expect.arrayContaining([expect.stringContaining('talon-rollback-v1')]));
 });

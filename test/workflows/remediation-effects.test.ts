@@ -249,3 +249,89 @@ describe('escalation memory across episodes (gap 5)', () => {
     expect(result).toMatchObject({ outcome: 'resolved', episodes: 1 });
   });
 });
+
+describe('rollback of a change that failed or made things worse (gap 6)', () => {
+  it('undoes a change that verification did not see take effect, then tries the next policy', async () => {
+    const script = newScript({ verify: [false, true, true] });
+    const calls = newCalls();
+    const alert = workloadAlert(freshWorkload('fail'), 'x2x9z');
+    const result = await withScriptedWorker(env(), script, calls, { remediation: FAST }, async ({ talon }) => {
+      const { workflowId } = await talon.remediate(alert);
+      await waitUntil(async () => {
+        const s = await talon.status(workflowId);
+        return s.step === 'cooldown' && s.attempts.length === 2;
+      });
+      await talon.remediate({ ...alert, status: 'resolved' });
+      const done = (await client.workflow.getHandle(workflowId).result()) as RemediateAlertResult;
+      await exportHistory(client, workflowId, 'rollback-after-failed-verification');
+      return done;
+    });
+    expect(calls.applied.map((a) => a.policy)).toEqual(['cpu_scale_up', 'replica_scale_up']);
+    expect(calls.rolledBack).toEqual([
+      {
+        policy: 'cpu_scale_up',
+        appliedOperationId: calls.applied[0]!.operationId,
+        operationId: `${calls.applied[0]!.operationId}/rollback`,
+      },
+    ]);
+    // The apply, its failed verification, the rollback's verification, then the next policy's.
+    expect(calls.verified).toHaveLength(3);
+    expect(result.attempts[0]).toMatchObject({ policy: 'cpu_scale_up', applied: true, verified: false });
+    expect(result.attempts[0]!.rolledBack).toMatch(
+      /^not verified: .*; restored cpu_scale_up on the workload \(rollout complete\)$/,
+    );
+    expect(result.attempts[1]).toMatchObject({ policy: 'replica_scale_up', verified: true });
+    expect(result.attempts[1]!.rolledBack).toBeUndefined();
+    expect(result.outcome).toBe('resolved');
+  });
+
+  it('undoes a change after whose cool-down the signal is worse, waits, then tries the next policy', async () => {
+    // Windows: 0.85 before the first change, 0.97 after its cool-down (worse), 0.9 after the rollback's.
+    const script = newScript({ cpuShares: [0.85, 0.97, 0.9] });
+    const calls = newCalls();
+    const alert = workloadAlert(freshWorkload('worse'), 'x2x9z');
+    const result = await withScriptedWorker(env(), script, calls, { remediation: FAST }, async ({ talon }) => {
+      const { workflowId } = await talon.remediate(alert);
+      await waitUntil(async () => (await talon.status(workflowId)).attempts.length === 2, 90_000);
+      await talon.remediate({ ...alert, status: 'resolved' });
+      const done = (await client.workflow.getHandle(workflowId).result()) as RemediateAlertResult;
+      await exportHistory(client, workflowId, 'rollback-after-worse-signal');
+      return done;
+    });
+    expect(calls.applied.map((a) => a.policy)).toEqual(['cpu_scale_up', 'replica_scale_up']);
+    expect(calls.rolledBack.map((r) => r.policy)).toEqual(['cpu_scale_up']);
+    // Before the change, after its cool-down (worse: undone), after the rollback's cool-down (the next policy).
+    expect(calls.gathered).toHaveLength(3);
+    expect(result.attempts[0]!.rolledBack).toMatch(
+      /^cpu at 97 % of its limit after the cool-down, 85 % before the change \(worse by more than 5 %\); restored/,
+    );
+    expect(result.attempts.map((a) => a.attempt)).toEqual([1, 3]);
+  });
+
+  it('keeps a change after whose cool-down the signal is no worse, and escalates on top of it', async () => {
+    const script = newScript({ cpuShares: [0.9, 0.92] });
+    const calls = newCalls();
+    const alert = workloadAlert(freshWorkload('same'), 'x2x9z');
+    await withScriptedWorker(env(), script, calls, { remediation: { ...FAST, maxAttempts: 2 } }, async ({ talon }) => {
+      const { workflowId } = await talon.remediate(alert);
+      return (await client.workflow.getHandle(workflowId).result()) as RemediateAlertResult;
+    });
+    expect(calls.applied.map((a) => a.policy)).toEqual(['cpu_scale_up', 'replica_scale_up']);
+    expect(calls.rolledBack).toEqual([]);
+  });
+
+  it('rolls nothing back when rollback is switched off', async () => {
+    const script = newScript({ verify: [false] });
+    const calls = newCalls();
+    const alert = workloadAlert(freshWorkload('off'), 'x2x9z');
+    const settings = {
+      remediation: { ...FAST, maxAttempts: 1, rollback: { enabled: false, worseBy: 0.05, steps: 3 } },
+    };
+    await withScriptedWorker(env(), script, calls, settings, async ({ talon }) => {
+      const { workflowId } = await talon.remediate(alert);
+      return (await client.workflow.getHandle(workflowId).result()) as RemediateAlertResult;
+    });
+    expect(calls.applied).toHaveLength(1);
+    expect(calls.rolledBack).toEqual([]);
+  });
+});
