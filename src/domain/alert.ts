@@ -39,6 +39,25 @@ export function isDnsLabel(value: string): boolean {
   return value.length > 0 && value.length <= 63 && DNS_LABEL.test(value);
 }
 
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const IPV6 = /^[0-9a-fA-F:]+$/;
+
+/** An IPv4 or IPv6 address, as node-exporter's `instance` label names a node (port already removed). */
+export function isIpAddress(value: string): boolean {
+  return IPV4.test(value) || (value.includes(':') && value.length <= 39 && IPV6.test(value));
+}
+
+/**
+ * The host of an `instance` label (`10.0.0.5:9100`, `[fe80::1]:9100`, `edge-1:9100`): what D3.6's Rule 2 alert names
+ * a node by. Undefined when it is neither an address nor a node name.
+ */
+export function instanceHost(instance: string): string | undefined {
+  const bracketed = /^\[([0-9a-fA-F:]+)\](?::\d{1,5})?$/.exec(instance);
+  if (bracketed) return isIpAddress(bracketed[1]!) ? bracketed[1] : undefined;
+  const host = isIpAddress(instance) ? instance : instance.replace(/:\d{1,5}$/, '');
+  return isIpAddress(host) || isDnsSubdomain(host) ? host : undefined;
+}
+
 /** Alert names become part of workflow ids and UI filters: keep them to a safe, readable alphabet. */
 export function isAlertName(value: string): boolean {
   return /^[A-Za-z_][A-Za-z0-9_:.-]{0,127}$/.test(value);
@@ -64,8 +83,17 @@ export function targetFromLabels(labels: Readonly<Record<string, string>>): Aler
     return container === undefined ? { kind: 'pod', namespace, pod } : { kind: 'pod', namespace, pod, container };
   }
   if (node !== undefined) {
-    if (!isDnsSubdomain(node)) return `label "node" must be a Kubernetes node name, got ${JSON.stringify(node)}`;
+    if (!isDnsSubdomain(node) && !isIpAddress(node))
+      return `label "node" must be a Kubernetes node name or address, got ${JSON.stringify(node)}`;
     return { kind: 'node', node };
+  }
+  // A node-level alert from node-exporter names the node only by its scrape address (D3.6 Rule 2); the
+  // node-overload workflow maps an address to its node.
+  const { instance } = labels;
+  if (instance !== undefined && (labels.talon_scope === 'node' || /node/i.test(labels.alertname ?? ''))) {
+    const host = instanceHost(instance);
+    if (host === undefined) return `label "instance" must be host:port of a node, got ${JSON.stringify(instance)}`;
+    return { kind: 'node', node: host };
   }
   return 'alert has neither namespace+pod nor node labels, so Talon cannot tell what to remediate';
 }

@@ -191,6 +191,15 @@ it('keeps issue 14’s paths: two pods in one remediation, a re-fire continuing 
     expect(scheduled(undone).filter((t) => t === 'rollbackPolicy')).toHaveLength(1);
     expect(scheduled(undone).filter((t) => t === 'applyPolicy')).toHaveLength(2);
   }
+  const node = await events('node-overload-evicts-until-relieved');
+  expect(patches(node)).toEqual([expect.stringContaining('"id":"talon-node-verify-v1"')]);
+  expect(scheduled(node).filter((t) => t === 'evictPod')).toHaveLength(2);
+  expect(scheduled(node).filter((t) => t === 'rankNodes').length).toBeGreaterThanOrEqual(2);
+  expect(scheduled(node).filter((t) => t === 'untaintNode')).toHaveLength(1);
+  expect(scheduled(await events('node-overload-by-address'))).toContain('resolveNode');
+  // The node-overload history from before usage verification has no such patch and evicts once.
+  const legacy = await events('node-overload-worker-killed-during-wait');
+  expect(patches(legacy)).toEqual([]);
   // Recorded before rollback existed: they replay without its patch.
   expect(patches(refire)).not.toEqual(expect.arrayContaining([expect.stringContaining('talon-rollback-v1')]));
 });

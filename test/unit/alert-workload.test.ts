@@ -5,7 +5,10 @@
 import {
   alertWorkflowId,
   alertWorkload,
+  instanceHost,
+  isIpAddress,
   legacyAlertWorkflowId,
+  targetFromLabels,
   type AlertTarget,
   type TalonAlert,
 } from '../../src/domain/alert';
@@ -99,5 +102,47 @@ describe('AlertMembers', () => {
     members.fired(alert('x', 'n', { target: { kind: 'node', node: 'edge-1' } }));
     expect(members.size).toBe(1);
     expect(members.firing).toBe(false);
+  });
+});
+
+describe('node alerts by address (D3.6 Rule 2)', () => {
+  it('takes a node-scope alert’s node from its instance label when it has no node label', () => {
+    expect(targetFromLabels({ alertname: 'HighCpu', instance: '10.0.0.5:9100', talon_scope: 'node' })).toEqual({
+      kind: 'node',
+      node: '10.0.0.5',
+    });
+    expect(targetFromLabels({ alertname: 'NodeCpuHigh', instance: '[fe80::1]:9100' })).toEqual({
+      kind: 'node',
+      node: 'fe80::1',
+    });
+    expect(targetFromLabels({ alertname: 'NodeCpuHigh', instance: 'edge-1:9100' })).toEqual({
+      kind: 'node',
+      node: 'edge-1',
+    });
+    // A node label may hold an address too.
+    expect(targetFromLabels({ node: '192.168.1.20' })).toEqual({ kind: 'node', node: '192.168.1.20' });
+  });
+
+  it('never reads a pod alert’s scrape instance as a node, and refuses an unreadable instance', () => {
+    expect(targetFromLabels({ alertname: 'Foo', instance: '10.0.0.5:9100' })).toMatch(
+      /neither namespace\+pod nor node/,
+    );
+    expect(
+      targetFromLabels({ alertname: 'X', namespace: 'a', pod: 'b', instance: '10.0.0.5:9100', talon_scope: 'node' }),
+    ).toEqual({
+      kind: 'pod',
+      namespace: 'a',
+      pod: 'b',
+    });
+    expect(targetFromLabels({ alertname: 'NodeDown', instance: 'not a host!' })).toMatch(
+      /label "instance" must be host:port/,
+    );
+  });
+
+  it('recognises addresses', () => {
+    expect(['10.0.0.5', '255.255.255.255', 'fe80::1', '2001:db8::8a2e:370:7334'].every(isIpAddress)).toBe(true);
+    expect(['256.1.1.1', '10.0.0', 'edge-1', '', 'fe80::1::zz'].some(isIpAddress)).toBe(false);
+    expect(instanceHost('10.0.0.5')).toBe('10.0.0.5');
+    expect(instanceHost('[::1]:9100')).toBe('::1');
   });
 });

@@ -141,6 +141,8 @@ function activities(stubs: Stubs) {
       stubs.nodeCalls.push('heaviest');
       return { namespace: 'shop', pod: 'hog', uid: 'u1', cpuCores: 3.2, basis: 'usage' };
     },
+    // The node's usage after the eviction: relieved (remediation-effects.test.ts covers a node that is not).
+    rankNodes: async () => [{ node: 'edge-1', cpuCores: 1, memoryBytes: 1, cpuAllocatableCores: 4, cpuShare: 0.25 }],
     evictPod: async () => {
       stubs.nodeCalls.push('evict');
       const outcome = stubs.evictOutcome ?? 'evicted';

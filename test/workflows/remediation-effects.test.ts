@@ -9,6 +9,7 @@ import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { loadStackConfig, stackEndpoints } from '../../src/config/local-stack';
 import type { TalonClient } from '../../src/client/talon-client';
 import type { RemediationState } from '../../src/contracts/alert-episode';
+import type { NodeOverloadResult } from '../../src/contracts/node-overload';
 import type { RemediateAlertResult, RemediationSettings } from '../../src/contracts/remediate-alert';
 import { MEMORY_OFF } from '../../src/domain/target-memory';
 import { bundleWorkflows } from '../../workers/bundle';
@@ -333,5 +334,134 @@ describe('rollback of a change that failed or made things worse (gap 6)', () => 
     });
     expect(calls.applied).toHaveLength(1);
     expect(calls.rolledBack).toEqual([]);
+  });
+});
+
+describe('node overload judged by the node’s usage (gap 7)', () => {
+  const nodeAlert = (node: string, labels: Record<string, string> = {}) =>
+    workloadAlert('unused', 'x2x9z', {
+      alertName: 'TalonNodeOverloaded',
+      fingerprint: `n${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`,
+      target: { kind: 'node', node },
+      labels: { alertname: 'TalonNodeOverloaded', ...labels },
+    });
+  const quick = { untaintAfterSeconds: 2, checkEverySeconds: 1, cpuThreshold: 0.9, maxEvictions: 3 };
+
+  it('evicts the next heaviest pod while the node stays over its threshold, and resolves once it is under', async () => {
+    const script = newScript({ nodeShares: [0.95, 0.5] });
+    const calls = newCalls();
+    const result = await withScriptedWorker(env(), script, calls, { nodeOverload: quick }, async ({ talon }) => {
+      const { workflowId } = await talon.remediate(nodeAlert('edge-1'));
+      const done = (await client.workflow.getHandle(workflowId).result()) as NodeOverloadResult;
+      await exportHistory(client, workflowId, 'node-overload-evicts-until-relieved');
+      return done;
+    });
+    expect(result).toMatchObject({
+      outcome: 'resolved',
+      node: 'edge-1',
+      evicted: 'shop/hog-1',
+      evictions: ['shop/hog-1', 'shop/hog-2'],
+      cpuShare: 0.5,
+    });
+    expect(result.reason).toBe('evicted shop/hog-1, shop/hog-2; edge-1 at 50 % CPU, under 90 %');
+    expect(calls.node.filter((c) => !c.startsWith('usage'))).toEqual([
+      'taint',
+      'heaviest',
+      'evict hog-1',
+      'heaviest',
+      'evict hog-2',
+      'untaint',
+    ]);
+  });
+
+  it('hands to a human after the bounded evictions when the node stays overloaded', async () => {
+    const script = newScript({ nodeShares: [0.97] });
+    const calls = newCalls();
+    const result = await withScriptedWorker(
+      env(),
+      script,
+      calls,
+      { nodeOverload: { ...quick, maxEvictions: 2 } },
+      async ({ talon }) => {
+        const { workflowId } = await talon.remediate(nodeAlert('edge-1'));
+        return (await client.workflow.getHandle(workflowId).result()) as NodeOverloadResult;
+      },
+    );
+    expect(result.outcome).toBe('needs_human');
+    expect(result.reason).toBe(
+      'edge-1 still at 97 % CPU (threshold 90 %) after evicting shop/hog-1, shop/hog-2; at most 2 evictions',
+    );
+    expect(calls.node.filter((c) => c.startsWith('evict'))).toHaveLength(2);
+    expect(calls.node.at(-1)).toBe('untaint');
+  });
+
+  it('maps an alert that names the node by address to the node, and acts on the node', async () => {
+    const script = newScript({ addresses: { '10.0.0.7': 'edge-1' } });
+    const calls = newCalls();
+    const result = await withScriptedWorker(env(), script, calls, { nodeOverload: quick }, async ({ talon }) => {
+      const { workflowId } = await talon.remediate(nodeAlert('10.0.0.7'));
+      expect(workflowId).toMatch(/^node-overload\/TalonNodeOverloaded\/10\.0\.0\.7\//);
+      const done = (await client.workflow.getHandle(workflowId).result()) as NodeOverloadResult;
+      await exportHistory(client, workflowId, 'node-overload-by-address');
+      return done;
+    });
+    expect(result).toMatchObject({ outcome: 'resolved', node: 'edge-1', alertedAs: '10.0.0.7' });
+    expect(calls.node[0]).toBe('resolve 10.0.0.7 → edge-1');
+  });
+});
+
+describe('adaptive cool-down fed with recorded outcomes (gap 8)', () => {
+  /** The cool-down timer the workflow started, in seconds (from its history). */
+  async function cooldownTimers(workflowId: string): Promise<number[]> {
+    const history = await client.workflow.getHandle(workflowId).fetchHistory();
+    return (history.events ?? []).flatMap((e) => {
+      const timer = e.timerStartedEventAttributes;
+      const seconds = timer?.startToFireTimeout?.seconds;
+      return seconds === undefined || seconds === null ? [] : [Number(seconds)];
+    });
+  }
+
+  it('waits the recorded mean time to resolve × the factor, stretched for later attempts, within bounds', async () => {
+    // Past remediations of this workload resolved in 4 s on average: 4 × 1.5 = 6 s, then 6 × 1.25 = 7.5 → 8 s.
+    const script = newScript({ meanResolveSeconds: 4 });
+    const calls = newCalls();
+    const alert = workloadAlert(freshWorkload('hist'), 'x2x9z');
+    const cooldown = { defaultSeconds: 30, minSeconds: 1, maxSeconds: 60, historyFactor: 1.5 };
+    const { workflowId, result } = await withScriptedWorker(
+      env(),
+      script,
+      calls,
+      { remediation: { ...FAST, maxAttempts: 2, cooldown } },
+      async ({ talon }) => {
+        const started = await talon.remediate(alert);
+        const r = (await client.workflow.getHandle(started.workflowId).result()) as RemediateAlertResult;
+        return { workflowId: started.workflowId, result: r };
+      },
+    );
+    expect(result.outcome).toBe('needs_human');
+    expect(await cooldownTimers(workflowId)).toEqual([6, 8]);
+  });
+
+  it('falls back to the default without history, and clamps a long history to the maximum', async () => {
+    const none = newScript();
+    const slow = newScript({ meanResolveSeconds: 600 });
+    const cooldown = { defaultSeconds: 2, minSeconds: 1, maxSeconds: 3, historyFactor: 1.5 };
+    const timers: number[][] = [];
+    for (const script of [none, slow]) {
+      const alert = workloadAlert(freshWorkload('cd'), 'x2x9z');
+      const id = await withScriptedWorker(
+        env(),
+        script,
+        newCalls(),
+        { remediation: { ...FAST, maxAttempts: 1, cooldown } },
+        async ({ talon }) => {
+          const { workflowId } = await talon.remediate(alert);
+          await client.workflow.getHandle(workflowId).result();
+          return workflowId;
+        },
+      );
+      timers.push(await cooldownTimers(id));
+    }
+    expect(timers).toEqual([[2], [3]]);
   });
 });
