@@ -136,8 +136,11 @@ describe('rollbackPolicy', () => {
     const undone = await a.rollbackPolicy(undoInput(first, `${f.id}-later-1`));
     expect(undone).toMatchObject({ rolledBack: false, alreadyRolledBack: false });
     expect(undone.reason).toBe(`changed since by cpu_scale_up (${f.id}-later-2); cpu_scale_up is not undone over it`);
+    // Nothing written: the same generation and the later operation's record (the controller may update status).
     const after = await deployment('later');
-    expect(after.metadata!.resourceVersion).toBe(before.metadata!.resourceVersion);
+    expect(after.metadata!.generation).toBe(before.metadata!.generation);
+    expect(record(after.metadata)).toMatchObject({ id: `${f.id}-later-2` });
+    expect(resourcesOf(after.spec!.template.spec)).toEqual(resourcesOf(before.spec!.template.spec));
   });
 
   it('restores a replica count', async () => {
