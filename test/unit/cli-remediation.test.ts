@@ -456,7 +456,7 @@ describe('the what-if walk', () => {
       verdict: 'would apply cpu_scale_up ×1.46',
       node: 'edge-1',
       decision: { source: 'model', modelVersion: 'outcome-test' },
-      workflowId: 'remediate/TalonPodCpuNearLimit/shop/web-1/fpweb1',
+      workflowId: 'remediate/shop/web',
     });
     const text = formatWhatIf(report);
     expect(text).toContain('decisions by the test model; changes are sent with dryRun=All');
