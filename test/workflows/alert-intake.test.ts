@@ -12,6 +12,7 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createIntakeActivities, type IntakeActivities } from '../../activities/intake';
+import { MEMORY_OFF } from '../../src/domain/target-memory';
 import { TalonClient } from '../../src/client/talon-client';
 import { alertWorkflowId, type TalonAlert } from '../../src/domain/alert';
 import type { DispatchAlertsInput, DispatchResult } from '../../src/contracts/alert-intake';
@@ -73,11 +74,16 @@ async function withIntakeWorker<T>(
       ...createIntakeActivities({ temporal: client, onDispatched: (r) => dispatched.push(r) }),
     },
   });
-  // A short cool-down, so a resolved remediation finishes inside the test.
+  // A short cool-down and no watching for a re-fire, so a resolved remediation finishes inside the test.
   const talon = await TalonClient.connect({
     client,
     taskQueue,
-    settings: { remediation: { cooldown: { defaultSeconds: 2, minSeconds: 1, maxSeconds: 5, historyFactor: 1 } } },
+    settings: {
+      remediation: {
+        cooldown: { defaultSeconds: 2, minSeconds: 1, maxSeconds: 5, historyFactor: 1 },
+        memory: MEMORY_OFF,
+      },
+    },
   });
   try {
     return await worker.runUntil(fn(talon, taskQueue, dispatched));
