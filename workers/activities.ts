@@ -7,6 +7,7 @@ import { createContractActivities, type ContractActivities } from '../activities
 import { createMetricsActivities, type MetricsActivities } from '../activities/metrics';
 import { createPolicyActivities, type PolicyActivities } from '../activities/policy';
 import { createRemediationActivities, type RemediationActivities } from '../activities/remediation';
+import { createRollbackActivities, type RollbackActivities } from '../activities/rollback';
 import { createTargetActivities, type TargetActivities } from '../activities/target';
 import { createTaskActivities, type TaskActivities } from '../activities/task';
 import type { GuardConfigInput } from '../src/domain/guards';
@@ -80,6 +81,8 @@ export interface ActivityGroups {
   readonly metrics: MetricsActivities;
   readonly policy: PolicyActivities;
   readonly remediation: RemediationActivities;
+  /** Undoing a change that failed or made things worse (remediateAlert). */
+  readonly rollback: RollbackActivities;
   /** Task submissions (deployTask). */
   readonly task: TaskActivities;
   /** Bundles and pay-as-you-go contracts (pricingContract): estimate submissions, meter task Jobs. */
@@ -186,6 +189,7 @@ export async function createActivityGroups(deps: ActivityDeps): Promise<Activity
     metrics,
     policy,
     remediation,
+    rollback: createRollbackActivities({ clients, guards: deps.guards ?? {} }),
     task,
     contract: createContractActivities({ clients, taxonomy: () => loadTaxonomy(deps.taxonomy) }),
     ...(modelStatus ? { model: modelStatus } : {}),
@@ -206,6 +210,7 @@ export async function createActivities(deps: ActivityDeps): Promise<AssembledAct
       ...groups.metrics,
       ...groups.policy,
       ...groups.remediation,
+      ...groups.rollback,
       ...groups.task,
       ...groups.contract,
     },

@@ -6,9 +6,9 @@
  * so a worker or server restart at any point loses nothing.
  */
 import {
-  ActivityFailure,
   ApplicationFailure,
   condition,
+  continueAsNew,
   patched,
   proxyActivities,
   proxyLocalActivities,
@@ -22,12 +22,12 @@ import type { MetricsActivities } from '../activities/metrics';
 import type { PolicyActivities } from '../activities/policy';
 import type { RemediationActivities } from '../activities/remediation';
 import type { TargetActivities } from '../activities/target';
-import { NON_RETRYABLE_FAILURE_TYPES } from '../src/contracts/failures';
-import { describeTarget, type TalonAlert } from '../src/domain/alert';
+import { alertWorkload, describeTarget, type TalonAlert } from '../src/domain/alert';
+import { AlertMembers } from '../src/domain/alert-members';
 import { cooldownFor, type CooldownDecision } from '../src/domain/cooldown';
 import { chooseCandidate, policiesFromAlert } from '../src/domain/escalation';
 import type { PolicyDecision, RankedPolicy } from '../src/domain/policy';
-import { workloadOf } from '../src/domain/window';
+import { EMPTY_MEMORY, growthRefusal, validateMemory, type TargetMemory } from '../src/domain/target-memory';
 import type { ApplyPolicyResult, PodTarget, VerifyPolicyResult } from '../src/domain/remediation';
 import {
   alertFiredSignal,
@@ -51,12 +51,12 @@ import {
   type RemediationSettings,
 } from '../src/contracts/remediate-alert';
 import { SEARCH_ATTRIBUTES, upsertTalonSearchAttributes } from '../src/contracts/search-attributes';
+import { failureMessage, failureType, PERMANENT } from './activity-failures';
+import { beginEpisode, rememberAttempt, rememberTried, watchForRefire } from './episode-memory';
+import { undoChange, undoIfWorse, type AppliedAttempt } from './episode-rollback';
 
 const { talonMetrics } = proxySinks<TalonMetricsSink>();
 const TYPE = WORKFLOW_TYPES.remediateAlert;
-
-/** Permanent failures: retrying cannot help, the workflow moves on to the next policy or a human. */
-const PERMANENT: string[] = [...NON_RETRYABLE_FAILURE_TYPES];
 
 const quick: ActivityOptions = {
   startToCloseTimeout: '30s',
@@ -79,6 +79,20 @@ const target = proxyActivities<TargetActivities>({ ...quick, retry: { ...quick.r
  * runs again when the task is retried) is harmless. Changes to the cluster stay ordinary activities.
  */
 const LOCAL_READS_PATCH = 'talon-local-reads-v1';
+/**
+ * Escalation memory (issue 14, gap 5): after an episode the workload's remediation keeps watching for a re-fire
+ * while anything is remembered, continues with the next-best untried policy, and refuses growth past the cap.
+ * Histories from before it end with their first episode.
+ */
+const TARGET_MEMORY_PATCH = 'talon-target-memory-v1';
+/**
+ * Rollback (issue 14, gap 6): a change whose verification failed, or after whose cool-down the alert's signal is
+ * worse than before it, is restored to its pre-change snapshot before the next policy. Histories from before it
+ * move on without undoing anything.
+ */
+const ROLLBACK_PATCH = 'talon-rollback-v1';
+/** A watching remediation continues as new past this many events (each episode adds some tens). */
+const MAX_WATCH_HISTORY_EVENTS = 5_000;
 const inTask: LocalActivityOptions = {
   startToCloseTimeout: quick.startToCloseTimeout!,
   retry: quick.retry!,
@@ -103,15 +117,15 @@ const kube = proxyActivities<RemediationActivities>({
   },
 });
 
-/** The ApplicationFailure type behind an activity failure, if any. */
-function failureType(err: unknown): string | undefined {
-  const cause = err instanceof ActivityFailure ? err.cause : err;
-  return cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined;
-}
-
-function failureMessage(err: unknown): string {
-  const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;
-  return cause instanceof Error ? cause.message : String(cause);
+/**
+ * Stable per attempt so a retried activity recognises its own earlier write; later episodes of one run get their
+ * own (`…/e2.1`), the first keeps the shape histories from before escalation memory recorded.
+ */
+function operationId(episode: { readonly number: number }, attempt: number): string {
+  const { workflowId, runId } = workflowInfo();
+  return episode.number > 1
+    ? `${workflowId}/${runId}/e${episode.number}.${attempt}`
+    : `${workflowId}/${runId}/${attempt}`;
 }
 
 /** The reads before a change: local activities, or ordinary ones in histories recorded before the patch. */
@@ -123,13 +137,17 @@ interface Reads {
 
 /** Everything one episode knows; the handlers write to it and the `state` query reads it. */
 interface Episode {
+  /** The alert that started the workflow (the query shows it). */
   readonly alert: TalonAlert;
-  readonly pod: PodTarget;
-  readonly targetName: string;
+  /** Every pod alert of the workload that joined; the episode fires while any of them does. */
+  readonly members: AlertMembers;
+  /** The alert and pod the current attempt acts on: the newest firing member whose pod exists. */
+  current: TalonAlert;
+  pod: PodTarget;
+  targetName: string;
   readonly settings: RemediationSettings;
   readonly reads: Reads;
   step: RemediationStep;
-  firing: boolean;
   notifications: number;
   cancelled?: CancelRequest;
   approval?: { approved: boolean; by: string; comment?: string };
@@ -137,11 +155,22 @@ interface Episode {
   lastVerification?: string;
   targetSnapshot?: unknown;
   outcome?: RemediationOutcome;
-  /** The Deployment/StatefulSet name, not the ReplicaSet's, so history survives rollouts. */
-  workload?: string;
+  /** The Deployment/StatefulSet name, not the ReplicaSet's, so history survives rollouts (the workflow id's key). */
+  readonly workload: string;
   readonly attempts: AttemptRecord[];
-  /** Policies already chosen in this episode (the search attribute lists them). */
+  /** Policies already chosen in this episode, or remembered from recent ones (the search attribute lists them). */
   readonly tried: Set<string>;
+  /** What the workload's remediation remembers across episodes; undefined in histories from before it. */
+  memory?: TargetMemory;
+  /** Which episode of the workload this is (1-based). */
+  number: number;
+  /** Workflow time the last episode ended, and until when the remediation watches for a re-fire. */
+  endedAt?: number;
+  watchingUntil?: number;
+  /** Whether a failed or harmful change is undone (false in histories from before rollback). */
+  readonly undoing: boolean;
+  /** The change the last cool-down judged: what to compare the next window with, and what to undo. */
+  lastChange?: AppliedAttempt;
 }
 
 /** How an episode ends, and why in one line. */
@@ -163,9 +192,29 @@ type Gathered =
 
 export async function remediateAlert(input: RemediateAlertInput): Promise<RemediateAlertResult> {
   const episode = openEpisode(input);
+  let result = input.carried?.lastResult ?? (await runEpisode(episode));
+  if (!episode.memory) return result;
+  for (;;) {
+    const next = await watchForRefire(episode, input.maxWatchHistoryEvents ?? MAX_WATCH_HISTORY_EVENTS);
+    if (next === 'done') return { ...result, episodes: episode.memory.episodes };
+    if (next === 'continue') {
+      return continueAsNew<typeof remediateAlert>({
+        alert: { ...episode.current, status: 'resolved' },
+        ...(input.settings ? { settings: input.settings } : {}),
+        carried: { memory: episode.memory, lastResult: result },
+        ...(input.maxWatchHistoryEvents ? { maxWatchHistoryEvents: input.maxWatchHistoryEvents } : {}),
+      });
+    }
+    beginEpisode(episode);
+    result = await runEpisode(episode);
+  }
+}
+
+/** One episode: attempts until a verdict (or the attempts run out), then the record. */
+async function runEpisode(episode: Episode): Promise<RemediateAlertResult> {
   let verdict: Verdict | undefined;
   for (let attempt = 1; attempt <= episode.settings.maxAttempts && !verdict && !episode.cancelled; attempt++) {
-    verdict = episode.firing ? await attemptPolicy(episode, attempt) : resolvedBefore(episode, attempt);
+    verdict = episode.members.firing ? await attemptPolicy(episode, attempt) : resolvedBefore(episode, attempt);
   }
   return record(episode, verdict ?? closingVerdict(episode));
 }
@@ -188,31 +237,49 @@ function openEpisode(input: RemediateAlertInput): Episode {
   };
   // Histories recorded before the patch replay with ordinary activities; new runs take the in-task path.
   const readsInTask = patched(LOCAL_READS_PATCH);
+  const remembering = patched(TARGET_MEMORY_PATCH);
+  const undoing = patched(ROLLBACK_PATCH) && settings.rollback.enabled;
+  const carried = input.carried?.memory;
+  if (remembering) {
+    try {
+      validateMemory(settings.memory);
+    } catch (err) {
+      throw ApplicationFailure.nonRetryable(failureMessage(err), 'InvalidRequest');
+    }
+  }
   const reads: Reads = readsInTask
     ? { target: localTarget, metrics: localMetrics, policy: localPolicy }
     : { target, metrics, policy };
   const episode: Episode = {
     alert,
+    members: new AlertMembers(alert),
+    current: alert,
     pod,
     targetName,
+    workload: alertWorkload(alert) ?? pod.pod,
     settings,
     reads,
     step: 'starting',
-    firing: alert.status === 'firing',
     notifications: 0,
     attempts: [],
     tried: new Set<string>(),
+    ...(remembering ? { memory: carried ?? { ...EMPTY_MEMORY, episodes: 1 } } : {}),
+    number: carried?.episodes ?? 1,
+    undoing,
+    ...(input.carried ? { outcome: input.carried.lastResult.outcome, endedAt: Date.now() } : {}),
   };
+  if (input.carried) episode.step = 'watching';
+  rememberTried(episode);
 
   talonMetrics.workflowStarted(TYPE);
-  setHandler(alertFiredSignal, () => {
+  setHandler(alertFiredSignal, (fired) => {
     episode.notifications += 1;
     // signal-with-start delivers the first notification; every later one is a repeat Talon absorbed.
     if (episode.notifications > 1) talonMetrics.alertDeduplicated(TYPE);
-    episode.firing = true;
+    episode.members.fired(fired);
   });
-  setHandler(alertResolvedSignal, () => {
-    episode.firing = false;
+  setHandler(alertResolvedSignal, (resolved) => {
+    episode.members.resolved(resolved);
   });
   setHandler(cancelSignal, (request) => {
     episode.cancelled = request;
@@ -236,13 +303,16 @@ function openEpisode(input: RemediateAlertInput): Episode {
     workflowId: workflowInfo().workflowId,
     alert,
     step: episode.step,
-    firing: episode.firing,
+    firing: episode.members.firing,
     notifications: episode.notifications,
+    pods: episode.members.pods(),
     attempts: [...episode.attempts],
     ...(episode.outcome ? { outcome: episode.outcome } : {}),
     ...(episode.lastVerification ? { lastVerification: episode.lastVerification } : {}),
     ...(episode.targetSnapshot ? { targetSnapshot: episode.targetSnapshot } : {}),
     ...(episode.awaitingApprovalFor ? { awaitingApprovalFor: episode.awaitingApprovalFor } : {}),
+    ...(episode.memory ? { episode: episode.number, memory: [...episode.memory.entries] } : {}),
+    ...(episode.watchingUntil ? { watchingUntil: new Date(episode.watchingUntil).toISOString() } : {}),
   }));
 
   upsertTalonSearchAttributes(
@@ -265,6 +335,11 @@ function resolvedBefore(episode: Episode, attempt: number): Verdict {
 async function attemptPolicy(episode: Episode, number: number): Promise<Verdict | undefined> {
   const gathered = await gather(episode);
   if ('outcome' in gathered) return gathered;
+  if (await undoIfWorse(episode, gathered)) {
+    // The target is back where it was: let it settle (the alert may resolve), then the next policy's turn.
+    await coolDown(episode, number, 'the rollback');
+    return undefined;
+  }
   const attempt = await decide(episode, number, gathered);
   if ('outcome' in attempt) return attempt;
   const guarded = await guard(episode, attempt);
@@ -273,34 +348,62 @@ async function attemptPolicy(episode: Episode, number: number): Promise<Verdict 
   const applied = await apply(episode, attempt);
   if (!applied) return undefined;
   const verified = await verify(episode, attempt, applied);
-  if (!verified.ok) return undefined;
+  const change: AppliedAttempt = {
+    number,
+    operationId: operationId(episode, number),
+    applied,
+    ...(gathered.kind === 'window' ? { window: gathered } : {}),
+  };
+  if (!verified.ok) {
+    if (episode.undoing && !applied.dryRun) await undoChange(episode, change, `not verified: ${verified.observed}`);
+    return undefined;
+  }
   if (applied.dryRun) return { outcome: 'no_action', reason: `dry run: ${applied.summary}` };
-  await coolDown(episode, number, applied);
+  if (episode.undoing) episode.lastChange = change;
+  await coolDown(episode, number, applied.summary);
   return undefined;
 }
 
-/** gather: the pod as it is now (owner, node, requests, limits), then its metrics window. */
-async function gather(episode: Episode): Promise<Gathered | Verdict> {
-  const { pod, targetName, reads } = episode;
-  episode.step = 'gather';
-  const snapshot = await reads.target.readTarget
-    .executeWithOptions({ summary: `read ${targetName}: owner, node, requests and limits` }, [
-      { namespace: pod.namespace, pod: pod.pod },
-    ])
-    .catch((err: unknown) => {
-      if (failureType(err) === 'TargetNotFound') return undefined;
-      throw err;
-    });
-  if (!snapshot) {
-    // The pod is gone (replaced by a rollout, or deleted): this episode has nothing left to act on.
-    return {
-      outcome: episode.attempts.some((a) => a.applied) ? 'resolved' : 'needs_human',
-      reason: `pod ${pod.namespace}/${pod.pod} no longer exists`,
-    };
+/**
+ * The newest firing member whose pod still exists, read as it is now (owner, node, requests, limits). A member
+ * whose pod is gone (replaced by a rollout, evicted, deleted) stops counting as firing and the next one is read.
+ */
+async function readTargetPod(episode: Episode): Promise<Awaited<ReturnType<TargetActivities['readTarget']>> | Verdict> {
+  let lastGone: PodTarget = episode.pod;
+  for (let member = episode.members.target(); member; member = episode.members.target()) {
+    const { pod, alert } = member;
+    const targetName = describeTarget(alert.target);
+    const snapshot = await episode.reads.target.readTarget
+      .executeWithOptions({ summary: `read ${targetName}: owner, node, requests and limits` }, [
+        { namespace: pod.namespace, pod: pod.pod },
+      ])
+      .catch((err: unknown) => {
+        if (failureType(err) === 'TargetNotFound') return undefined;
+        throw err;
+      });
+    if (snapshot) {
+      episode.current = alert;
+      episode.pod = pod;
+      episode.targetName = targetName;
+      return snapshot;
+    }
+    episode.members.markGone(member.fingerprint);
+    lastGone = pod;
   }
+  // No firing member's pod exists any more: this episode has nothing left to act on.
+  return {
+    outcome: episode.attempts.some((a) => a.applied) ? 'resolved' : 'needs_human',
+    reason: `pod ${lastGone.namespace}/${lastGone.pod} no longer exists`,
+  };
+}
+
+/** gather: the pod to act on, then its metrics window. */
+async function gather(episode: Episode): Promise<Gathered | Verdict> {
+  episode.step = 'gather';
+  const snapshot = await readTargetPod(episode);
+  if ('outcome' in snapshot) return snapshot;
+  const { pod, targetName, reads, workload } = episode;
   episode.targetSnapshot = snapshot;
-  const workload = workloadOf({ pod: pod.pod });
-  episode.workload = workload;
   return reads.metrics.gatherWindow
     .executeWithOptions({ summary: `gather the 10-step metrics window of ${targetName}` }, [
       {
@@ -313,7 +416,7 @@ async function gather(episode: Episode): Promise<Gathered | Verdict> {
 
 /** decide: rank the policies (the model, the rules without a usable window) and take the best untried one. */
 async function decide(episode: Episode, number: number, gathered: Gathered): Promise<Attempt | Verdict> {
-  const { alert, targetName, tried } = episode;
+  const { current: alert, targetName, tried } = episode;
   episode.step = 'infer';
   let decision: PolicyDecision;
   if (gathered.kind === 'window') {
@@ -338,7 +441,19 @@ async function decide(episode: Episode, number: number, gathered: Gathered): Pro
   if (previous) talonMetrics.escalated(previous.policy, candidate.policy);
   tried.add(candidate.policy);
   upsertTalonSearchAttributes({ key: SEARCH_ATTRIBUTES.TalonPolicy, value: [...tried] });
-  return { number, decision, candidate, label: `${candidate.policy} ×${candidate.magnitude} on ${targetName}` };
+  const attempt = {
+    number,
+    decision,
+    candidate,
+    label: `${candidate.policy} ×${candidate.magnitude} on ${targetName}`,
+  };
+  const capped = episode.memory && growthRefusal(episode.memory, candidate, Date.now(), episode.settings.memory);
+  if (capped) {
+    // Growing this target further is a person's call, not another automatic step.
+    noteAttempt(episode, attempt, { summary: attempt.label, applied: false, detail: capped.reason });
+    return { outcome: 'needs_human', reason: capped.reason };
+  }
+  return attempt;
 }
 
 /** Appends this attempt to the episode's record (what the query and the result show). */
@@ -356,6 +471,7 @@ function noteAttempt(
     ...(decision.fallbackReason ? { fallbackReason: decision.fallbackReason } : {}),
     ...fields,
   });
+  rememberAttempt(episode, candidate.policy, candidate.magnitude, fields);
 }
 
 /**
@@ -371,12 +487,12 @@ async function guard(episode: Episode, attempt: Attempt): Promise<'proceed' | 's
   episode.awaitingApprovalFor = label;
   episode.approval = undefined;
   const answered = await condition(
-    () => episode.approval !== undefined || episode.cancelled !== undefined || !episode.firing,
+    () => episode.approval !== undefined || episode.cancelled !== undefined || !episode.members.firing,
     settings.approvalTimeoutSeconds * 1000,
     { summary: `wait up to ${settings.approvalTimeoutSeconds}s for approval of ${label}` },
   );
   episode.awaitingApprovalFor = undefined;
-  if (episode.cancelled || !episode.firing) return 'skip';
+  if (episode.cancelled || !episode.members.firing) return 'skip';
   // Set by an update handler during the wait (the compiler still sees the `undefined` written above).
   const answer = episode.approval as Episode['approval'];
   let verdict: Verdict | undefined;
@@ -417,7 +533,7 @@ async function apply(episode: Episode, attempt: Attempt): Promise<ApplyPolicyRes
           target: episode.pod,
           policy: candidate.policy,
           magnitude: candidate.magnitude,
-          operationId: `${workflowInfo().workflowId}/${workflowInfo().runId}/${attempt.number}`,
+          operationId: operationId(episode, attempt.number),
           dryRun: settings.dryRun,
         },
       ],
@@ -457,17 +573,17 @@ async function verify(episode: Episode, attempt: Attempt, applied: ApplyPolicyRe
 }
 
 /** cool-down: a durable timer, as long as the workload's history suggests; ends early when resolved or cancelled. */
-async function coolDown(episode: Episode, number: number, applied: ApplyPolicyResult): Promise<void> {
+async function coolDown(episode: Episode, number: number, after: string): Promise<void> {
   const { pod, workload, settings } = episode;
   episode.step = 'cooldown';
   const profile = await episode.reads.metrics.workloadProfile
     .executeWithOptions({ summary: `history of ${pod.namespace}/${workload} for the cool-down` }, [
-      { namespace: pod.namespace, workload: workload! },
+      { namespace: pod.namespace, workload },
     ])
     .catch(() => undefined);
   const cooldown: CooldownDecision = cooldownFor(settings.cooldown, profile?.remediations.meanResolveSeconds, number);
-  await condition(() => !episode.firing || episode.cancelled !== undefined, cooldown.seconds * 1000, {
-    summary: `cool-down after ${applied.summary}: ${cooldown.explanation}`,
+  await condition(() => !episode.members.firing || episode.cancelled !== undefined, cooldown.seconds * 1000, {
+    summary: `cool-down after ${after}: ${cooldown.explanation}`,
   });
 }
 
@@ -475,7 +591,7 @@ async function coolDown(episode: Episode, number: number, applied: ApplyPolicyRe
 function closingVerdict(episode: Episode): Verdict {
   const { cancelled, attempts } = episode;
   if (cancelled) return { outcome: 'cancelled', reason: `cancelled by ${cancelled.by}` };
-  if (!episode.firing)
+  if (!episode.members.firing)
     return { outcome: 'resolved', reason: `resolved after ${attempts.at(-1)?.summary ?? 'waiting'}` };
   return {
     outcome: 'needs_human',
@@ -489,6 +605,7 @@ async function record(episode: Episode, verdict: Verdict): Promise<RemediateAler
   const { outcome, reason } = verdict;
   episode.outcome = outcome;
   episode.step = 'done';
+  episode.endedAt = Date.now();
   upsertTalonSearchAttributes({ key: SEARCH_ATTRIBUTES.TalonOutcome, value: outcome });
   talonMetrics.workflowFinished(TYPE, outcome);
   const last = attempts.at(-1);
@@ -512,5 +629,12 @@ async function record(episode: Episode, verdict: Verdict): Promise<RemediateAler
       ])
       .catch(() => undefined);
   }
-  return { outcome, target: episode.targetName, attempts, notifications: episode.notifications, reason };
+  return {
+    outcome,
+    target: episode.targetName,
+    attempts: [...attempts],
+    notifications: episode.notifications,
+    reason,
+    ...(episode.memory ? { episodes: episode.memory.episodes } : {}),
+  };
 }

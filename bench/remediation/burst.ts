@@ -61,8 +61,9 @@ export async function burst(flags: Flags, workDir: string): Promise<void> {
     await queueAlerts(shard, alerts, deadline);
     writes.push({ alerts: alerts.length, ms: performance.now() - t0 });
   };
-  // Distinct pods in one namespace per 100 alerts (nothing is created in Kubernetes: activities are stubs).
-  const raws = Array.from({ length: total }, (_, i) => rawPodAlert(`bench-${id}-${Math.floor(i / 100)}`, `p-${i}`));
+  // Distinct pods of distinct workloads (`p17`, not `p-17`, which is a StatefulSet ordinal of `p`: alerts of one
+  // workload join one remediation), 100 per namespace; nothing is created in Kubernetes: activities are stubs.
+  const raws = Array.from({ length: total }, (_, i) => rawPodAlert(`bench-${id}-${Math.floor(i / 100)}`, `p${i}`));
   const ids = raws.map(workflowIdOf);
   onCleanup(async () => {
     await terminateAll(client.temporal, queue, ids);
@@ -105,7 +106,7 @@ export async function burst(flags: Flags, workDir: string): Promise<void> {
   const warmupCount = numberFlag(flags, 'warmup', 0, 0, 100_000);
   if (warmupCount > 0) out(`  warm-up: ${warmupCount} resolved notifications (no workflow) before the timed burst`);
   const warmup = Array.from({ length: warmupCount }, (_, i) =>
-    JSON.stringify(payloadOf([{ ...rawPodAlert(`bench-${id}-warmup`, `w-${i}`), status: 'resolved' }])),
+    JSON.stringify(payloadOf([{ ...rawPodAlert(`bench-${id}-warmup`, `w${i}`), status: 'resolved' }])),
   );
   const plan: PosterPlan = {
     url,

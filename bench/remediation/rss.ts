@@ -25,7 +25,8 @@ export async function rss(flags: Flags, workDir: string): Promise<void> {
   const worker = await startWorker(bundlePath, queue, 'stub', process.env, tuning.args);
   const client = await connectParking(config.temporal.address, queue);
   const alerts = Array.from({ length: total }, (_, i) =>
-    talonAlertOf(rawPodAlert(`bench-${id}-${Math.floor(i / 100)}`, `p-${i}`)),
+    // One workload per alert (`p-17` would be an ordinal of workload `p`: they would join one remediation).
+    talonAlertOf(rawPodAlert(`bench-${id}-${Math.floor(i / 100)}`, `p${i}`)),
   );
   const ids = alerts.map(alertWorkflowId);
   onCleanup(async () => {

@@ -4,7 +4,13 @@
  * would have started directly.
  */
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { alertWorkflowId, describeTarget, type TalonAlert } from '../domain/alert';
+import {
+  alertWorkflowId,
+  alertWorkload,
+  describeTarget,
+  legacyAlertWorkflowId,
+  type TalonAlert,
+} from '../domain/alert';
 import { alertFiredSignal, alertResolvedSignal } from '../contracts/alert-episode';
 import { alertWorkflowStart, type RemediationStartSettings } from '../contracts/alert-workflows';
 import type { nodeOverload } from '../../workflows/node-overload';
@@ -20,8 +26,10 @@ export interface HandOffResult {
 }
 
 /**
- * Firing: signal-with-start, so the first notification starts the episode's workflow and repeats only
- * signal it. Resolved: a signal to the running workflow, if any. Resolves once Temporal accepted it.
+ * Firing: signal-with-start, so the first notification starts the workload's remediation and every later one
+ * (a repeat, or another pod of the same workload) only signals it. Resolved: a signal to the running
+ * workflow, if any (or to one started under the per-alert id of earlier versions). Resolves once Temporal
+ * accepted it.
  */
 export async function handOffAlert(
   temporal: Client,
@@ -31,20 +39,27 @@ export async function handOffAlert(
 ): Promise<HandOffResult> {
   const workflowId = alertWorkflowId(alert);
   if (alert.status === 'resolved') {
-    try {
-      await temporal.workflow.getHandle(workflowId).signal(alertResolvedSignal, alert);
-      return { workflowId, action: 'signalled' };
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) return { workflowId, action: 'no-workflow' };
-      throw err;
+    const legacy = legacyAlertWorkflowId(alert);
+    for (const id of legacy ? [workflowId, legacy] : [workflowId]) {
+      try {
+        await temporal.workflow.getHandle(id).signal(alertResolvedSignal, alert);
+        return { workflowId: id, action: 'signalled' };
+      } catch (err) {
+        if (!(err instanceof WorkflowNotFoundError)) throw err;
+      }
     }
+    return { workflowId, action: 'no-workflow' };
   }
+  const workload = alertWorkload(alert);
   const options = {
     workflowId,
     taskQueue,
     signal: alertFiredSignal,
     signalArgs: [alert] as [TalonAlert],
-    staticSummary: `${alert.alertName} on ${describeTarget(alert.target)}`,
+    staticSummary:
+      alert.target.kind === 'pod'
+        ? `${alert.alertName} on ${alert.target.namespace}/${workload ?? alert.target.pod} (first: ${alert.target.pod})`
+        : `${alert.alertName} on ${describeTarget(alert.target)}`,
     staticDetails: alert.summary ?? alert.annotations.summary ?? '',
   };
   const start = alertWorkflowStart(alert, settings);

@@ -6,6 +6,7 @@
  */
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type { TalonAlert } from '../domain/alert';
+import type { MemoryEntry } from '../domain/target-memory';
 
 /** The alert fired (again): first notification starts the workflow, later ones may escalate. */
 export const alertFiredSignal = defineSignal<[TalonAlert]>('alertFired');
@@ -20,8 +21,19 @@ export const cancelSignal = defineSignal<[CancelRequest]>('cancel');
 
 export const stateQuery = defineQuery<RemediationState>('state');
 
+/** `watching`: an episode ended; the workload's remediation remembers it and waits for a re-fire. */
 export type RemediationStep =
-  'starting' | 'gather' | 'infer' | 'guard' | 'awaiting_approval' | 'apply' | 'verify' | 'cooldown' | 'done';
+  | 'starting'
+  | 'gather'
+  | 'infer'
+  | 'guard'
+  | 'awaiting_approval'
+  | 'apply'
+  | 'verify'
+  | 'rollback'
+  | 'cooldown'
+  | 'watching'
+  | 'done';
 
 export type RemediationOutcome = 'resolved' | 'needs_human' | 'cancelled' | 'rejected' | 'no_action';
 
@@ -36,6 +48,8 @@ export interface AttemptRecord {
   /** Which engine chose the policy, and why the rules answered when they did. */
   readonly source?: 'model' | 'rules';
   readonly fallbackReason?: string;
+  /** The change was undone (verification failed or the signal got worse), and how. */
+  readonly rolledBack?: string;
 }
 
 export interface RemediationState {
@@ -44,10 +58,17 @@ export interface RemediationState {
   readonly step: RemediationStep;
   readonly firing: boolean;
   readonly notifications: number;
+  /** Pods of the workload whose alerts joined this remediation, newest first (pod workflows only). */
+  readonly pods?: readonly string[];
   readonly attempts: readonly AttemptRecord[];
   readonly outcome?: RemediationOutcome;
   readonly lastVerification?: string;
   readonly targetSnapshot?: unknown;
   /** Set while a policy waits for an `approve`/`reject` update. */
   readonly awaitingApprovalFor?: string;
+  /** Which episode of the workload this is (1-based), and what its remediation remembers of all of them. */
+  readonly episode?: number;
+  readonly memory?: readonly MemoryEntry[];
+  /** Until when (ISO time) a watching remediation waits for a re-fire. */
+  readonly watchingUntil?: string;
 }

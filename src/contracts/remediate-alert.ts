@@ -7,6 +7,8 @@ import { defineUpdate } from '@temporalio/workflow';
 import type { TalonAlert } from '../domain/alert';
 import { DEFAULT_COOLDOWN, type CooldownConfig } from '../domain/cooldown';
 import type { PolicyName } from '../domain/policy';
+import { DEFAULT_ROLLBACK, type RollbackSettings } from '../domain/rollback';
+import { DEFAULT_MEMORY, type MemorySettings, type TargetMemory } from '../domain/target-memory';
 import type { AttemptRecord, RemediationOutcome } from './alert-episode';
 
 export interface RemediationSettings {
@@ -18,6 +20,13 @@ export interface RemediationSettings {
   readonly approvalTimeoutSeconds: number;
   /** Report what would change (server-side dry run) instead of changing it. */
   readonly dryRun: boolean;
+  /**
+   * Escalation memory across episodes of one workload and its growth cap: after an episode the workflow keeps
+   * watching for a re-fire while anything is remembered (see src/domain/target-memory.ts).
+   */
+  readonly memory: MemorySettings;
+  /** Undo a change whose verification failed or after which the alert's signal got worse (src/domain/rollback.ts). */
+  readonly rollback: RollbackSettings;
 }
 
 export const DEFAULT_REMEDIATION_SETTINGS: RemediationSettings = {
@@ -26,20 +35,36 @@ export const DEFAULT_REMEDIATION_SETTINGS: RemediationSettings = {
   requireApproval: [],
   approvalTimeoutSeconds: 900,
   dryRun: false,
+  memory: DEFAULT_MEMORY,
+  rollback: DEFAULT_ROLLBACK,
 };
 
 /** Part of the workflow input, so a replay sees the same settings. */
 export interface RemediateAlertInput {
   readonly alert: TalonAlert;
   readonly settings?: Partial<RemediationSettings>;
+  /** Set when a run continues as new while watching: what the target's remediation remembers so far. */
+  readonly carried?: CarriedMemory;
+  /** A watching run continues as new past this many history events (default 5,000; tests make it small). */
+  readonly maxWatchHistoryEvents?: number;
+}
+
+/** What a run hands to its continuation (continue-as-new while watching for a re-fire). */
+export interface CarriedMemory {
+  readonly memory: TargetMemory;
+  /** The last episode's result, returned if no re-fire comes. */
+  readonly lastResult: RemediateAlertResult;
 }
 
 export interface RemediateAlertResult {
   readonly outcome: RemediationOutcome;
   readonly target: string;
+  /** The last episode's attempts. */
   readonly attempts: readonly AttemptRecord[];
   readonly notifications: number;
   readonly reason: string;
+  /** Episodes this workload's remediation went through (absent: one, from before escalation memory). */
+  readonly episodes?: number;
 }
 
 export interface ApprovalInput {

@@ -51,3 +51,8 @@ export function searchAttributeUpdate(pairs: readonly SearchAttributePair[]): Se
 export function upsertTalonSearchAttributes(...pairs: readonly SearchAttributePair[]): void {
   upsertSearchAttributes(searchAttributeUpdate(pairs));
 }
+
+/** Removes an attribute (an empty list), e.g. the outcome of an episode when the next one starts. */
+export function clearTalonSearchAttribute(key: SearchAttributeKey<SearchAttributeType>): void {
+  upsertSearchAttributes({ [key.name]: [] });
+}

@@ -1,7 +1,9 @@
 /**
  * Alerts as Talon understands them, whatever sent them (Alertmanager, Grafana, a person). Pure: the
- * workflow id derived here is what makes a re-fired alert reach the workflow already handling it.
+ * workflow id derived here is what makes a re-fired alert, or an alert for another pod of the same workload,
+ * reach the workflow already handling it.
  */
+import { workloadOf } from './window';
 
 export type AlertStatus = 'firing' | 'resolved';
 
@@ -37,6 +39,25 @@ export function isDnsLabel(value: string): boolean {
   return value.length > 0 && value.length <= 63 && DNS_LABEL.test(value);
 }
 
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const IPV6 = /^[0-9a-fA-F:]+$/;
+
+/** An IPv4 or IPv6 address, as node-exporter's `instance` label names a node (port already removed). */
+export function isIpAddress(value: string): boolean {
+  return IPV4.test(value) || (value.includes(':') && value.length <= 39 && IPV6.test(value));
+}
+
+/**
+ * The host of an `instance` label (`10.0.0.5:9100`, `[fe80::1]:9100`, `edge-1:9100`): what D3.6's Rule 2 alert names
+ * a node by. Undefined when it is neither an address nor a node name.
+ */
+export function instanceHost(instance: string): string | undefined {
+  const bracketed = /^\[([0-9a-fA-F:]+)\](?::\d{1,5})?$/.exec(instance);
+  if (bracketed) return isIpAddress(bracketed[1]!) ? bracketed[1] : undefined;
+  const host = isIpAddress(instance) ? instance : instance.replace(/:\d{1,5}$/, '');
+  return isIpAddress(host) || isDnsSubdomain(host) ? host : undefined;
+}
+
 /** Alert names become part of workflow ids and UI filters: keep them to a safe, readable alphabet. */
 export function isAlertName(value: string): boolean {
   return /^[A-Za-z_][A-Za-z0-9_:.-]{0,127}$/.test(value);
@@ -62,8 +83,17 @@ export function targetFromLabels(labels: Readonly<Record<string, string>>): Aler
     return container === undefined ? { kind: 'pod', namespace, pod } : { kind: 'pod', namespace, pod, container };
   }
   if (node !== undefined) {
-    if (!isDnsSubdomain(node)) return `label "node" must be a Kubernetes node name, got ${JSON.stringify(node)}`;
+    if (!isDnsSubdomain(node) && !isIpAddress(node))
+      return `label "node" must be a Kubernetes node name or address, got ${JSON.stringify(node)}`;
     return { kind: 'node', node };
+  }
+  // A node-level alert from node-exporter names the node only by its scrape address (D3.6 Rule 2); the
+  // node-overload workflow maps an address to its node.
+  const { instance } = labels;
+  if (instance !== undefined && (labels.talon_scope === 'node' || /node/i.test(labels.alertname ?? ''))) {
+    const host = instanceHost(instance);
+    if (host === undefined) return `label "instance" must be host:port of a node, got ${JSON.stringify(instance)}`;
+    return { kind: 'node', node: host };
   }
   return 'alert has neither namespace+pod nor node labels, so Talon cannot tell what to remediate';
 }
@@ -73,12 +103,40 @@ export function describeTarget(target: AlertTarget): string {
   return `${target.namespace}/${target.pod}${target.container ? `/${target.container}` : ''}`;
 }
 
+/** Alert label naming the owner workload explicitly, for rules that know it (wins over the pod name). */
+export const WORKLOAD_LABEL = 'talon_workload';
+
 /**
- * One alert episode = one workflow. Readable in the Temporal UI and stable across re-notifications:
- * `remediate/<alertname>/<namespace>/<pod>/<fingerprint>` or `node-overload/<alertname>/<node>/<fingerprint>`.
+ * The workload a pod alert is about: the `talon_workload` label when the rule names it, else the pod name
+ * without the suffix its controller generated (`web-7c9f8b6d4-x2x9z` → `web`, `db-0` → `db`). Pure, so the
+ * webhook can derive it without asking the cluster; a standalone pod is its own workload.
  */
-export function alertWorkflowId(alert: Pick<TalonAlert, 'alertName' | 'target' | 'fingerprint'>): string {
+export function alertWorkload(alert: Pick<TalonAlert, 'target' | 'labels'>): string | undefined {
+  if (alert.target.kind !== 'pod') return undefined;
+  const named = alert.labels[WORKLOAD_LABEL];
+  return named !== undefined && isDnsSubdomain(named) ? named : workloadOf({ pod: alert.target.pod });
+}
+
+/**
+ * One remediation per workload: every pod alert of one owner (Deployment, StatefulSet, ReplicaSet, Job) joins
+ * the same workflow by signal-with-start, so two hot pods of one Deployment never stack two changes on it,
+ * and a re-fire after a rollout (new pod names, same workload) reaches it too. `remediate/<namespace>/<workload>`
+ * for pods, `node-overload/<alertname>/<node>/<fingerprint>` for nodes.
+ */
+export function alertWorkflowId(alert: Pick<TalonAlert, 'alertName' | 'target' | 'fingerprint' | 'labels'>): string {
   if (alert.target.kind === 'node') return `node-overload/${alert.alertName}/${alert.target.node}/${alert.fingerprint}`;
+  return `remediate/${alert.target.namespace}/${alertWorkload(alert)}`;
+}
+
+/**
+ * The per-alert id Talon used before remediations were keyed by workload
+ * (`remediate/<alertname>/<namespace>/<pod>/<fingerprint>`): a resolve notification still reaches a remediation
+ * started under it before an upgrade.
+ */
+export function legacyAlertWorkflowId(
+  alert: Pick<TalonAlert, 'alertName' | 'target' | 'fingerprint'>,
+): string | undefined {
+  if (alert.target.kind !== 'pod') return undefined;
   return `remediate/${alert.alertName}/${alert.target.namespace}/${alert.target.pod}/${alert.fingerprint}`;
 }
 

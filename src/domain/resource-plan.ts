@@ -87,6 +87,20 @@ export function planResourceScaling(
   return { resource, factor, targets, changes };
 }
 
+/**
+ * The values a plan replaces, as targets: applying them restores the containers to where they were (the
+ * pre-change snapshot a rollback needs, recorded with the change itself).
+ */
+export function previousTargets(plan: Pick<ResourcePlan, 'changes'>): ContainerTarget[] {
+  const byContainer = new Map<string, { container: string; requests?: string; limits?: string }>();
+  for (const c of plan.changes) {
+    const target = byContainer.get(c.container) ?? { container: c.container };
+    target[c.field] = c.from;
+    byContainer.set(c.container, target);
+  }
+  return [...byContainer.values()];
+}
+
 /** Whether a container's current values already equal the target (compared as quantities, not text). */
 export function containerMatches(
   container: ContainerResourcesSpec | undefined,

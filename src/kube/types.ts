@@ -46,6 +46,14 @@ export interface OperationRecord {
   readonly resource?: string;
   readonly targets?: readonly ContainerTarget[];
   readonly replicas?: number;
+  /**
+   * The pre-change snapshot, written in the same write as the change: the values the targets replaced and the
+   * replica count before, so a rollback restores exactly what was there (even when the apply was retried).
+   */
+  readonly previous?: readonly ContainerTarget[];
+  readonly previousReplicas?: number;
+  /** On a rollback's record: the operation it undid. */
+  readonly undoes?: string;
   readonly node?: string;
   /** How the change was applied (in-place resize or recreate, for standalone pods). */
   readonly mechanism?: 'in-place-resize' | 'recreate';

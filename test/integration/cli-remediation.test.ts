@@ -15,6 +15,7 @@ import { CoordinationV1Api, type V1Deployment } from '@kubernetes/client-node';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createMetricsActivities } from '../../activities/metrics';
+import { MEMORY_OFF } from '../../src/domain/target-memory';
 import { TalonClient } from '../../src/client/talon-client';
 import type { WhatIfReport } from '../../src/cli/alerts-replay';
 import type { RemediationCliDeps } from '../../src/cli/remediation';
@@ -127,6 +128,7 @@ beforeAll(async () => {
     taskQueue,
     settings: {
       remediation: {
+        memory: MEMORY_OFF,
         maxAttempts: 1,
         requireApproval: ['cpu_scale_up'],
         approvalTimeoutSeconds: 180,
@@ -152,7 +154,8 @@ async function awaitingApproval(): Promise<{ alert: TalonAlert; workflowId: stri
     alertName: 'TalonPodCpuNearLimit',
     status: 'firing',
     fingerprint,
-    target: { kind: 'pod', namespace: 'cli-it', pod: `web-${fingerprint.slice(0, 6)}`, container: 'app' },
+    // one workload per alert (`a…` is no generated suffix)
+    target: { kind: 'pod', namespace: 'cli-it', pod: `web-a${fingerprint.slice(0, 6)}`, container: 'app' },
     labels: { alertname: 'TalonPodCpuNearLimit', talon_resource: 'cpu' },
     annotations: {},
     startsAt: new Date().toISOString(),
@@ -183,7 +186,7 @@ describe('status, approve, list and history export of one remediation', () => {
     expect(text).toContain(`remediation  ${workflowId}`);
     expect(text).toContain(`task queue ${taskQueue}`);
     expect(text).toMatch(/^step {9}awaiting_approval$/m);
-    expect(text).toMatch(/^waiting for {2}approval of cpu_scale_up ×1\.5 on cli-it\/web-[0-9a-f]{6}\/app$/m);
+    expect(text).toMatch(/^waiting for {2}approval of cpu_scale_up ×1\.5 on cli-it\/web-a[0-9a-f]{6}\/app$/m);
     expect(text).toContain(`talon approve|reject ${workflowId} --by <you>`);
 
     const json = await capture((deps) => statusAction(workflowId, { json: true }, deps));
@@ -223,7 +226,7 @@ describe('status, approve, list and history export of one remediation', () => {
     const { text } = await capture((deps) => listAction({ query, limit: 5 }, deps));
     expect(text.split('\n')[0]).toMatch(/^STARTED +STATUS +OUTCOME +ALERT +TARGET +POLICIES +WORKFLOW ID$/);
     expect(text).toMatch(
-      new RegExp(`RUNNING +- +TalonPodCpuNearLimit +cli-it/web-[0-9a-f]{6}/app +cpu_scale_up +${workflowId}`),
+      new RegExp(`RUNNING +- +TalonPodCpuNearLimit +cli-it/web-a[0-9a-f]{6}/app +cpu_scale_up +${workflowId}`),
     );
     await expect(capture((deps) => listAction({ query: 'NoSuchAttribute = "x"' }, deps))).rejects.toThrow(
       /Temporal refused --query "NoSuchAttribute = \\"x\\"": .*NoSuchAttribute/,
@@ -236,7 +239,7 @@ describe('status, approve, list and history export of one remediation', () => {
       answerApprovalAction('approve', workflowId, { by: 'alice@sre', comment: 'go ahead' }, deps),
     );
     expect(value.accepted).toBe(true);
-    expect(text).toMatch(/^approved cpu_scale_up ×1\.5 on cli-it\/web-[0-9a-f]{6}\/app by alice@sre$/);
+    expect(text).toMatch(/^approved cpu_scale_up ×1\.5 on cli-it\/web-a[0-9a-f]{6}\/app by alice@sre$/);
     await waitFor('the change to be applied', 90_000, async () =>
       (await talon.status(workflowId)).step === 'cooldown' ? true : undefined,
     );

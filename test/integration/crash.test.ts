@@ -17,6 +17,7 @@ import { Client, Connection } from '@temporalio/client';
 import { TalonClient } from '../../src/client/talon-client';
 import { alertWorkflowId, type TalonAlert } from '../../src/domain/alert';
 import { parseQuantity } from '../../src/domain/quantity';
+import { MEMORY_OFF } from '../../src/domain/target-memory';
 import { alertResolvedSignal } from '../../src/contracts/alert-episode';
 import { intakeWorkflowId } from '../../src/contracts/alert-intake';
 import { repoRoot } from '../../src/config/repo-root';
@@ -150,6 +151,8 @@ beforeEach(async () => {
     taskQueue,
     settings: {
       remediation: {
+        // The tests await each remediation's result: no watching for a re-fire after the episode.
+        memory: MEMORY_OFF,
         maxAttempts: 2,
         cooldown: { defaultSeconds: 120, minSeconds: 5, maxSeconds: 180, historyFactor: 1 },
       },

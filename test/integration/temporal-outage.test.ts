@@ -33,7 +33,8 @@ function payload(i: number, fingerprint: string): Record<string, unknown> {
     alerts: [
       {
         status: 'firing',
-        labels: { alertname: 'TalonPodCpuNearLimit', namespace: 'outage', pod: `web-${i}`, container: 'app' },
+        // One workload per alert (web0, web1, …): alerts of one workload would join one remediation.
+        labels: { alertname: 'TalonPodCpuNearLimit', namespace: 'outage', pod: `web${i}`, container: 'app' },
         annotations: {},
         startsAt: new Date().toISOString(),
         fingerprint,
@@ -95,8 +96,9 @@ it('answers 503 while Temporal is down, and every retried alert gets its workflo
   for (const [i, fingerprint] of fingerprints.entries()) {
     const id = alertWorkflowId({
       alertName: 'TalonPodCpuNearLimit',
-      target: { kind: 'pod', namespace: 'outage', pod: `web-${i}` },
+      target: { kind: 'pod', namespace: 'outage', pod: `web${i}` },
       fingerprint,
+      labels: {},
     });
     const description = await client.temporal.workflow.getHandle(id).describe();
     expect(description.type).toBe('remediateAlert');

@@ -26,12 +26,16 @@ const REMEDIATION_SHAPES = [
   'approval-granted',
   'approval-timed-out',
 ];
+/** Histories of issue 14's paths, each behind its patch (the older histories above replay without it). */
+const EFFECT_SHAPES = ['workload-two-pods-one-change', 'memory-refire-next-policy', 'memory-growth-cap-needs-human'];
 const REQUIRED = [
   ...REMEDIATION_SHAPES,
   ...REMEDIATION_SHAPES.map((name) => `${name}.before-local-reads`),
   'node-overload-worker-killed-during-wait',
   // The storm path: two batches appended by signal, handed on by dispatchAlerts.
   'alert-intake',
+  // Issue 14: one remediation per workload; escalation memory across episodes and its growth cap.
+  ...EFFECT_SHAPES,
 ];
 
 it('has the histories the team agreed to keep', async () => {
@@ -160,4 +164,42 @@ it('keeps a node-overload history whose wait outlived the worker that started it
         ?.name === 'untaintNode',
   );
   expect(untaints).toHaveLength(1);
+});
+
+it('keeps issue 14’s paths: two pods in one remediation, a re-fire continuing down the ranking, the growth cap', async () => {
+  const scheduled = (list: RecordedEvent[]) =>
+    list.flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
+  const patches = (list: RecordedEvent[]) =>
+    list
+      .filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')
+      .map((e) => decode(e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0]?.data));
+  const signals = (list: RecordedEvent[]) =>
+    list.filter(
+      (e) => (e as { workflowExecutionSignaledEventAttributes?: unknown }).workflowExecutionSignaledEventAttributes,
+    ).length;
+  const pods = await events('workload-two-pods-one-change');
+  expect(scheduled(pods).filter((t) => t === 'applyPolicy')).toHaveLength(1);
+  expect(signals(pods)).toBeGreaterThanOrEqual(4); // two pods fired, two resolved
+  const refire = await events('memory-refire-next-policy');
+  expect(patches(refire)).toEqual(expect.arrayContaining([expect.stringContaining('"id":"talon-target-memory-v1"')]));
+  expect(scheduled(refire).filter((t) => t === 'applyPolicy')).toHaveLength(2);
+  const capped = await events('memory-growth-cap-needs-human');
+  expect(scheduled(capped).filter((t) => t === 'applyPolicy')).toHaveLength(1);
+  for (const name of ['rollback-after-failed-verification', 'rollback-after-worse-signal']) {
+    const undone = await events(name);
+    expect(patches(undone)).toEqual(expect.arrayContaining([expect.stringContaining('"id":"talon-rollback-v1"')]));
+    expect(scheduled(undone).filter((t) => t === 'rollbackPolicy')).toHaveLength(1);
+    expect(scheduled(undone).filter((t) => t === 'applyPolicy')).toHaveLength(2);
+  }
+  const node = await events('node-overload-evicts-until-relieved');
+  expect(patches(node)).toEqual([expect.stringContaining('"id":"talon-node-verify-v1"')]);
+  expect(scheduled(node).filter((t) => t === 'evictPod')).toHaveLength(2);
+  expect(scheduled(node).filter((t) => t === 'rankNodes').length).toBeGreaterThanOrEqual(2);
+  expect(scheduled(node).filter((t) => t === 'untaintNode')).toHaveLength(1);
+  expect(scheduled(await events('node-overload-by-address'))).toContain('resolveNode');
+  // The node-overload history from before usage verification has no such patch and evicts once.
+  const legacy = await events('node-overload-worker-killed-during-wait');
+  expect(patches(legacy)).toEqual([]);
+  // Recorded before rollback existed: they replay without its patch.
+  expect(patches(refire)).not.toEqual(expect.arrayContaining([expect.stringContaining('talon-rollback-v1')]));
 });

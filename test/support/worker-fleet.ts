@@ -8,6 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
+import { MEMORY_OFF } from '../../src/domain/target-memory';
 import { TalonClient } from '../../src/client/talon-client';
 import type { TalonAlert } from '../../src/domain/alert';
 import { repoRoot } from '../../src/config/repo-root';
@@ -104,7 +105,8 @@ export function podAlert(run: string, i: number): TalonAlert {
     alertName: 'TalonPodCpuNearLimit',
     status: 'firing',
     fingerprint,
-    target: { kind: 'pod', namespace: 'shop', pod: `web-${run}-${i}`, container: 'app' },
+    // one workload per alert: `i` is no generated suffix
+    target: { kind: 'pod', namespace: 'shop', pod: `web-${run}-i${i}`, container: 'app' },
     labels: { alertname: 'TalonPodCpuNearLimit', talon_resource: 'cpu' },
     annotations: {},
     startsAt: '2026-11-25T10:00:00Z',
@@ -116,7 +118,12 @@ export function podAlert(run: string, i: number): TalonAlert {
  * and ends `needs_human` because the (stubbed) alert never resolves. Nothing waits on an outside event.
  */
 export const SHORT_REMEDIATION = {
-  remediation: { maxAttempts: 1, cooldown: { defaultSeconds: 1, minSeconds: 1, maxSeconds: 2, historyFactor: 1 } },
+  remediation: {
+    maxAttempts: 1,
+    cooldown: { defaultSeconds: 1, minSeconds: 1, maxSeconds: 2, historyFactor: 1 },
+    // The remediation ends with its episode (no watching for a re-fire): the load awaits every result.
+    memory: MEMORY_OFF,
+  },
 };
 
 export async function submitRemediations(

@@ -220,6 +220,58 @@ describe('formatStatus', () => {
     expect(text).not.toContain('waiting for');
   });
 
+  it('shows the pods that joined, the episode, a rollback, what is remembered and until when it watches', () => {
+    const state: RemediationState = {
+      workflowId: 'remediate/shop/web',
+      alert,
+      step: 'watching',
+      firing: false,
+      notifications: 3,
+      pods: ['web-7f9c4d8b6-q8w4k', 'web-7f9c4d8b6-x2x4z'],
+      outcome: 'resolved',
+      episode: 2,
+      watchingUntil: '2026-11-26T10:00:00.000Z',
+      memory: [
+        {
+          policy: 'cpu_scale_up',
+          magnitude: 1.5,
+          at: Date.parse('2026-11-25T10:00:10Z'),
+          episode: 1,
+          outcome: 'rolled_back',
+        },
+        {
+          policy: 'replica_scale_up',
+          magnitude: 2,
+          at: Date.parse('2026-11-25T11:00:10Z'),
+          episode: 2,
+          outcome: 'applied',
+        },
+      ],
+      attempts: [
+        {
+          attempt: 1,
+          policy: 'replica_scale_up',
+          magnitude: 2,
+          summary: 'replicas of Deployment shop/web: 2→4',
+          applied: true,
+          verified: true,
+          rolledBack: 'cpu at 97 % of its limit after the cool-down, 85 % before the change; restored',
+        },
+      ],
+    };
+    const text = formatStatus({ ...base, workflowId: 'remediate/shop/web', execution: 'RUNNING', state }).split('\n');
+    expect(text).toEqual(
+      expect.arrayContaining([
+        'pods         web-7f9c4d8b6-q8w4k, web-7f9c4d8b6-x2x4z',
+        'episode      2',
+        'watching     for a re-fire until 2026-11-26T10:00:00.000Z (it continues below what was tried)',
+        '                rolled back: cpu at 97 % of its limit after the cool-down, 85 % before the change; restored',
+        'remembers    2026-11-25T10:00:10.000Z episode 1: cpu_scale_up ×1.5 rolled_back',
+        '             2026-11-25T11:00:10.000Z episode 2: replica_scale_up ×2 applied',
+      ]),
+    );
+  });
+
   it('falls back to the result of a closed run whose state cannot be queried', () => {
     const view: StatusView = {
       ...base,
@@ -456,7 +508,7 @@ describe('the what-if walk', () => {
       verdict: 'would apply cpu_scale_up ×1.46',
       node: 'edge-1',
       decision: { source: 'model', modelVersion: 'outcome-test' },
-      workflowId: 'remediate/TalonPodCpuNearLimit/shop/web-1/fpweb1',
+      workflowId: 'remediate/shop/web',
     });
     const text = formatWhatIf(report);
     expect(text).toContain('decisions by the test model; changes are sent with dryRun=All');

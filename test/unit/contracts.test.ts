@@ -85,6 +85,13 @@ describe('search attributes', () => {
           expect(Object.keys(SEARCH_ATTRIBUTES)).toContain(name);
           const key = SEARCH_ATTRIBUTES[name as SearchAttributeName];
           const values = JSON.parse(Buffer.from(recorded.data, 'base64').toString('utf8')) as string[];
+          if (values.length === 0) {
+            // clearTalonSearchAttribute: an empty list removes the attribute (a new episode's outcome).
+            const cleared = searchAttributePayloadConverter.toPayload([]);
+            expect(Buffer.from(cleared.data!).toString('base64')).toBe(recorded.data);
+            checked++;
+            continue;
+          }
           const pair = (
             key.type === SearchAttributeType.KEYWORD_LIST ? { key, value: values } : { key, value: values[0] }
           ) as SearchAttributePair;

@@ -23,7 +23,8 @@ function alert(n: number, status: 'firing' | 'resolved' = 'firing'): TalonAlert 
     alertName: 'TalonPodCpuNearLimit',
     status,
     fingerprint,
-    target: { kind: 'pod', namespace: 'shop', pod: `web-${fingerprint}`, container: 'app' },
+    // one workload per alert
+    target: { kind: 'pod', namespace: 'shop', pod: `w${fingerprint}`, container: 'app' },
     labels: {},
     annotations: {},
     startsAt: '2026-11-25T10:00:00Z',

@@ -12,6 +12,7 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createIntakeActivities, type IntakeActivities } from '../../activities/intake';
+import { MEMORY_OFF } from '../../src/domain/target-memory';
 import { TalonClient } from '../../src/client/talon-client';
 import { alertWorkflowId, type TalonAlert } from '../../src/domain/alert';
 import type { DispatchAlertsInput, DispatchResult } from '../../src/contracts/alert-intake';
@@ -73,11 +74,16 @@ async function withIntakeWorker<T>(
       ...createIntakeActivities({ temporal: client, onDispatched: (r) => dispatched.push(r) }),
     },
   });
-  // A short cool-down, so a resolved remediation finishes inside the test.
+  // A short cool-down and no watching for a re-fire, so a resolved remediation finishes inside the test.
   const talon = await TalonClient.connect({
     client,
     taskQueue,
-    settings: { remediation: { cooldown: { defaultSeconds: 2, minSeconds: 1, maxSeconds: 5, historyFactor: 1 } } },
+    settings: {
+      remediation: {
+        cooldown: { defaultSeconds: 2, minSeconds: 1, maxSeconds: 5, historyFactor: 1 },
+        memory: MEMORY_OFF,
+      },
+    },
   });
   try {
     return await worker.runUntil(fn(talon, taskQueue, dispatched));
@@ -243,8 +249,13 @@ describe('dispatchAlerts', () => {
     const intake = createIntakeActivities({ temporal: client });
     const done = podAlert(`web-done-${randomBytes(3).toString('hex')}`);
     const fresh = podAlert(`web-fresh-${randomBytes(3).toString('hex')}`);
-    // A workflow id past Temporal's 1,000-character limit: refused with INVALID_ARGUMENT, never retryable.
-    const invalid = podAlert(`web-bad-${randomBytes(3).toString('hex')}`, 'firing', 'f'.repeat(1_100));
+    // A workflow id past Temporal's 1,000-character limit: refused with INVALID_ARGUMENT, never retryable. (A node
+    // alert: its id carries the fingerprint; a pod alert's is keyed by its workload, whose name is bounded.)
+    const invalid: TalonAlert = {
+      ...podAlert('unused', 'firing', 'f'.repeat(1_100)),
+      alertName: 'TalonNodeOverloaded',
+      target: { kind: 'node', node: `edge-bad-${randomBytes(3).toString('hex')}` },
+    };
     const heartbeats: unknown[] = [];
     const env = new MockActivityEnvironment({ heartbeatDetails: [alertWorkflowId(done)] });
     env.on('heartbeat', (d: unknown) => heartbeats.push(d));

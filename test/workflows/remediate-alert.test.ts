@@ -22,6 +22,7 @@ import { TalonMetrics } from '../../src/observability/metrics';
 import { ActivityMetricsInterceptor, metricsSinks } from '../../workers/telemetry';
 import { bundleWorkflows } from '../../workers/bundle';
 import type { NodeOverloadResult } from '../../src/contracts/node-overload';
+import { MEMORY_OFF } from '../../src/domain/target-memory';
 
 jest.setTimeout(120_000);
 
@@ -47,7 +48,8 @@ function podAlert(overrides: Partial<TalonAlert> = {}): TalonAlert {
     alertName: 'TalonPodCpuNearLimit',
     status: 'firing',
     fingerprint,
-    target: { kind: 'pod', namespace: 'shop', pod: `web-${fingerprint.slice(0, 5)}`, container: 'app' },
+    // one workload per alert (`a…` is no generated suffix)
+    target: { kind: 'pod', namespace: 'shop', pod: `web-a${fingerprint.slice(0, 5)}`, container: 'app' },
     labels: { alertname: 'TalonPodCpuNearLimit', talon_resource: 'cpu' },
     annotations: {},
     startsAt: '2026-11-25T10:00:00Z',
@@ -139,6 +141,8 @@ function activities(stubs: Stubs) {
       stubs.nodeCalls.push('heaviest');
       return { namespace: 'shop', pod: 'hog', uid: 'u1', cpuCores: 3.2, basis: 'usage' };
     },
+    // The node's usage after the eviction: relieved (remediation-effects.test.ts covers a node that is not).
+    rankNodes: async () => [{ node: 'edge-1', cpuCores: 1, memoryBytes: 1, cpuAllocatableCores: 4, cpuShare: 0.25 }],
     evictPod: async () => {
       stubs.nodeCalls.push('evict');
       const outcome = stubs.evictOutcome ?? 'evicted';
@@ -155,6 +159,8 @@ function activities(stubs: Stubs) {
 const FAST: Partial<RemediationSettings> = {
   maxAttempts: 3,
   cooldown: { defaultSeconds: 1, minSeconds: 1, maxSeconds: 5, historyFactor: 1.5 },
+  // These tests await the episode's result: no watching for a re-fire afterwards (remediation-effects tests it).
+  memory: MEMORY_OFF,
 };
 
 async function withWorker<T>(
@@ -206,8 +212,9 @@ function newStubs(extra: Partial<Stubs> = {}): Stubs {
 it('applies the best policy, verifies it, and ends resolved when the alert resolves during the cool-down', async () => {
   const stubs = newStubs();
   const alert = podAlert();
+  let workflowId = '';
   const result = await withWorker(stubs, async (talon) => {
-    const { workflowId } = await talon.remediate(alert);
+    ({ workflowId } = await talon.remediate(alert));
     const handle = client.workflow.getHandle(workflowId);
     await waitUntil(async () => (await talon.status(workflowId)).step === 'cooldown');
     await talon.remediate({ ...alert, status: 'resolved' });
@@ -217,10 +224,7 @@ it('applies the best policy, verifies it, and ends resolved when the alert resol
   expect(stubs.applied.map((a) => [a.policy, a.magnitude])).toEqual([['cpu_scale_up', 1.5]]);
   expect(stubs.verified).toBe(1);
   expect(result.attempts[0]).toMatchObject({ policy: 'cpu_scale_up', applied: true, verified: true, source: 'model' });
-  await exportHistory(
-    `remediate/${alert.alertName}/${(alert.target as { namespace: string }).namespace}/${(alert.target as { pod: string }).pod}/${alert.fingerprint}`,
-    'resolved-after-first-policy',
-  );
+  await exportHistory(workflowId, 'resolved-after-first-policy');
 });
 
 it('escalates through the ranking (skipping no_action) and ends needs_human when the alert keeps firing', async () => {

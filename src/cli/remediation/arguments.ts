@@ -66,5 +66,5 @@ export function asArgument<T>(check: (value: string) => T): (value: string) => T
 /** The `<workflowId>` argument of the commands that act on one remediation. */
 export const workflowIdArgument = [
   '<workflowId>',
-  'the remediation’s workflow id, e.g. remediate/<alert>/<ns>/<pod>/<fp>',
+  'the remediation’s workflow id, e.g. remediate/<ns>/<workload> or node-overload/<alert>/<node>/<fp>',
 ] as const;

@@ -1,6 +1,7 @@
 /** `talon status <workflowId>`: the live state of a remediation, or what a closed one returned. */
 import type { Command } from 'commander';
 import { describeTarget } from '../../domain/alert';
+import type { MemoryEntry } from '../../domain/target-memory';
 import type { AttemptRecord, RemediationState } from '../../contracts/alert-episode';
 import { CliError } from '../errors';
 import { asArgument, checkWorkflowId, workflowIdArgument } from './arguments';
@@ -102,8 +103,17 @@ function attemptLines(attempts: readonly AttemptRecord[]): string[] {
     lines.push(`#${a.attempt} ${a.policy} ×${a.magnitude}${source}: ${state}`);
     lines.push(`   ${a.summary}`);
     if (a.detail && a.detail !== a.summary) lines.push(`   ${a.detail}`);
+    if (a.rolledBack) lines.push(`   rolled back: ${a.rolledBack}`);
   }
   return lines;
+}
+
+/** What a workload's remediation remembers across episodes, oldest first. */
+function memoryLines(entries: readonly MemoryEntry[]): string[] {
+  if (entries.length === 0) return ['nothing yet'];
+  return entries.map(
+    (e) => `${new Date(e.at).toISOString()} episode ${e.episode}: ${e.policy} ×${e.magnitude} ${e.outcome}`,
+  );
 }
 
 /** `talon status` as people read it. Pure. */
@@ -129,6 +139,9 @@ export function formatStatus(view: StatusView): string {
         plural(s.notifications, 'notification'),
     );
     row('step', s.step);
+    if (s.pods && s.pods.length > 1) row('pods', s.pods.join(', '));
+    if (s.episode !== undefined) row('episode', String(s.episode));
+    if (s.watchingUntil) row('watching', `for a re-fire until ${s.watchingUntil} (it continues below what was tried)`);
     if (s.awaitingApprovalFor) {
       row('waiting for', `approval of ${s.awaitingApprovalFor}`);
       row('', `answer with: talon approve|reject ${view.workflowId} --by <you> [--comment <text>]`);
@@ -136,6 +149,7 @@ export function formatStatus(view: StatusView): string {
     row('outcome', s.outcome ?? 'none yet (in progress)');
     if (s.lastVerification) row('verification', s.lastVerification);
     rows('attempts', attemptLines(s.attempts));
+    if (s.memory) rows('remembers', memoryLines(s.memory));
   } else if (view.result) {
     row('outcome', `${view.result.outcome}${view.result.reason ? `: ${view.result.reason}` : ''}`);
     rows('attempts', attemptLines(view.result.attempts));

@@ -10,6 +10,7 @@
  *   offload.ts      task offloading to the least-loaded node of a tier (D3.6 Figure 11)
  *   annotations.ts  data offloading and network QoS annotations
  *   node.ts         node_overload's taint, eviction candidate, eviction and untaint (D3.6 Rule 2)
+ *   rollback.ts     undoing one operation's change from the snapshot it recorded (issue 14)
  *
  * Idempotency: each call carries an operation id (the workflow derives it so that it survives retries). The
  * absolute target of a relative step (×1.5 of what is there now) is computed once and recorded on the changed
@@ -41,8 +42,10 @@ import type {
   ScaleResourcesRequest,
 } from './requests';
 import { scaleResources } from './resources';
+import { rollback, type RollbackRequest, type RollbackResult } from './rollback';
 
 export type * from './requests';
+export type { RollbackRequest, RollbackResult } from './rollback';
 
 export class KubeActuator {
   private readonly core: ActuatorCore;
@@ -93,6 +96,11 @@ export class KubeActuator {
   /** Rule 2: the heaviest evictable pod on the node (by usage when known, else CPU requests). */
   selectPodToEvict(node: string, usage?: readonly PodUsage[]): Promise<EvictionCandidate | undefined> {
     return selectPodToEvict(this.core, node, usage);
+  }
+
+  /** Restores what one operation changed to the snapshot it recorded; never twice, never over a later change. */
+  rollback(req: RollbackRequest, ctx: OperationContext): Promise<RollbackResult> {
+    return rollback(this.core, req, ctx);
   }
 
   /** Rule 2, step 2: evicts through the Eviction API; a PodDisruptionBudget block is `outcome: 'blocked'`. */

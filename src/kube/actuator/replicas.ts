@@ -97,7 +97,7 @@ async function scaleOnce(
     {
       metadata: {
         resourceVersion: object.metadata?.resourceVersion,
-        annotations: operationAnnotation(core.record(ctx, req.policy, prior, { replicas })),
+        annotations: operationAnnotation(core.record(ctx, req.policy, prior, { replicas, previousReplicas: current })),
       },
       spec: { replicas },
     },

@@ -11,7 +11,12 @@
 import type { V1Pod, V1PodSpec } from '@kubernetes/client-node';
 import { GUARDS, GuardRefusedError } from '../../domain/errors';
 import { checkMagnitude, checkNamespace, type BoundedResource } from '../../domain/guards';
-import { containerMatches, planResourceScaling, type ContainerTarget } from '../../domain/resource-plan';
+import {
+  containerMatches,
+  planResourceScaling,
+  previousTargets,
+  type ContainerTarget,
+} from '../../domain/resource-plan';
 import { patchAs, PatchStrategy } from '../client';
 import { KubeInvalidError, kubeCall } from '../errors';
 import { describeWorkload, FIELD_MANAGER, type ActionResult, type Change } from '../types';
@@ -37,7 +42,7 @@ const RESOURCE_OF: Readonly<Record<ResourcePolicy, BoundedResource>> = {
   memory_scale_down: 'memory',
 };
 
-function resourcesPatch(resource: string, targets: readonly ContainerTarget[]): Record<string, unknown>[] {
+export function resourcesPatch(resource: string, targets: readonly ContainerTarget[]): Record<string, unknown>[] {
   return targets.map((t) => ({
     name: t.container,
     resources: {
@@ -47,7 +52,7 @@ function resourcesPatch(resource: string, targets: readonly ContainerTarget[]): 
   }));
 }
 
-function applyTargets(spec: V1PodSpec, resource: string, targets: readonly ContainerTarget[]): void {
+export function applyTargets(spec: V1PodSpec, resource: string, targets: readonly ContainerTarget[]): void {
   for (const t of targets) {
     const c = spec.containers.find((x) => x.name === t.container);
     if (!c) continue;
@@ -150,7 +155,9 @@ async function scaleController(
   const body = {
     metadata: {
       resourceVersion: object.metadata?.resourceVersion,
-      annotations: operationAnnotation(core.record(ctx, req.policy, prior, { resource, targets: plan.targets })),
+      annotations: operationAnnotation(
+        core.record(ctx, req.policy, prior, { resource, targets: plan.targets, previous: previousTargets(plan) }),
+      ),
     },
     spec: { template: { spec: { containers: resourcesPatch(resource, plan.targets) } } },
   };
@@ -207,7 +214,9 @@ async function scaleJob(
     ...manifest.metadata,
     annotations: {
       ...manifest.metadata?.annotations,
-      ...operationAnnotation(core.record(ctx, req.policy, prior, { resource, targets: plan.targets })),
+      ...operationAnnotation(
+        core.record(ctx, req.policy, prior, { resource, targets: plan.targets, previous: previousTargets(plan) }),
+      ),
     },
   };
   const created = await recreate(core, 'Job', job, manifest, ctx);
@@ -222,7 +231,7 @@ async function scaleJob(
 }
 
 /** Resize is possible when the apiserver serves it and the pod's node reports container resources. */
-async function canResizeInPlace(core: ActuatorCore, pod: V1Pod): Promise<boolean> {
+export async function canResizeInPlace(core: ActuatorCore, pod: V1Pod): Promise<boolean> {
   const caps = core.options.capabilities;
   if (!caps || !(await caps.podResize())) return false;
   const running = (pod.status?.containerStatuses ?? []).filter((s) => s.state?.running);
@@ -246,6 +255,7 @@ async function scalePod(
   }
   const resumed = prior?.id === ctx.operationId && prior.targets !== undefined;
   let targets: readonly ContainerTarget[];
+  let previous: readonly ContainerTarget[] | undefined = resumed ? prior.previous : undefined;
   let changes: Change[] = [];
   if (resumed && prior.targets) {
     targets = prior.targets;
@@ -273,12 +283,14 @@ async function scalePod(
       where,
     });
     targets = plan.targets;
+    previous = previousTargets(plan);
     changes = resourceChanges(plan, resource);
   }
   await core.admit(req.namespace, ctx);
   const record = core.record(ctx, req.policy, resumed ? undefined : prior, {
     resource,
     targets,
+    ...(previous ? { previous } : {}),
     mechanism: 'in-place-resize',
     ...(resumed && prior?.history ? { history: prior.history } : {}),
   });
