@@ -63,10 +63,7 @@ export function labPodOf(pod: V1Pod, now: number): LabPod | undefined {
   if (!meta?.uid || !meta.name || !meta.namespace || !copy || !workload) return undefined;
   const container = pod.spec?.containers[0];
   const status = pod.status?.containerStatuses?.[0];
-  const started =
-    seconds(status?.state?.running?.startedAt) ??
-    seconds(pod.status?.startTime) ??
-    now;
+  const started = seconds(status?.state?.running?.startedAt) ?? seconds(pod.status?.startTime) ?? now;
   const deleting = meta.deletionTimestamp !== undefined && meta.deletionTimestamp !== null;
   return {
     uid: meta.uid,

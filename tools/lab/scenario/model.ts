@@ -39,7 +39,7 @@ export interface NodeModel {
 
 export interface WorkloadModel {
   readonly name: string;
-  readonly kind: 'Deployment' | 'Job' | 'Pod';
+  readonly kind: 'Deployment' | 'Pod';
   readonly replicas: number;
   readonly node?: string;
   readonly pinned: boolean;

@@ -113,7 +113,8 @@ const networkProfile = z.strictObject({
 
 export const workloadSchema = z.strictObject({
   name: localName,
-  kind: z.enum(['Deployment', 'Job', 'Pod']).default('Deployment'),
+  /** A Deployment, or a bare Pod (KWOK completes Job pods at once, so batch work is modelled as a bare Pod). */
+  kind: z.enum(['Deployment', 'Pod']).default('Deployment'),
   replicas: z.number().int().min(1).max(20).default(1),
   /** A node of `cluster.nodes` the pods are placed on first (preferred affinity; `pinned` makes it required). */
   node: localName.optional(),
