@@ -342,7 +342,7 @@ describe('one scenario copy, tick by tick', () => {
       (y) =>
         y.replace(
           'slo:',
-          '  - { name: backup, node: edge-a, resources: { requests: { cpu: 100m, memory: 128Mi }, limits: { cpu: 1, memory: 256Mi } }, demand: { curve: { type: constant, value: 0.1 } } }\nslo:',
+          '  - { name: backup, node: edge-a, resources: { requests: { cpu: 100m, memory: 128Mi }, limits: { cpu: 1, memory: 256Mi } }, demand: { curve: { type: constant, value: 0.1 } }, network: { mbpsPerCore: 0 } }\nslo:',
         ) + 'faults:\n  - { type: network_burst, at: 0s, workload: backup, mbps: 2000 }\n',
     );
     const web = pod();
@@ -362,5 +362,23 @@ describe('one scenario copy, tick by tick', () => {
     ).result;
     expect(low.pods[0]!.power.idle.total).toBeCloseTo(7.5);
     expect(high.workloads[0]!.watts).toBeGreaterThan(low.workloads[0]!.watts);
+  });
+});
+
+describe('a busy node slows its pods before it is over-committed', () => {
+  it('stretches latency with the node’s utilisation, and moving the pod away relieves it', () => {
+    const s = scenario((y) =>
+      y.replace(
+        'slo:',
+        '  - { name: etl, node: edge-a, resources: { requests: { cpu: 1, memory: 256Mi }, limits: { cpu: 4, memory: 512Mi } }, demand: { curve: { type: constant, value: 3.2 } } }\nslo:',
+      ),
+    );
+    const web = pod();
+    const etl = pod({ uid: 'e1', name: 'etl-1', workload: 'etl', cpuLimitCores: 4 });
+    const busy = run(s, [web, etl]).result;
+    const alone = run(s, [{ ...web, node: 'n-edge-b' }, etl]).result;
+    expect(busy.nodes[0]!.usedCores).toBeCloseTo(3.7);
+    expect(busy.pods[0]!.usedCores).toBeCloseTo(0.5);
+    expect(busy.pods[0]!.latencySeconds).toBeGreaterThan(alone.pods[0]!.latencySeconds * 3);
   });
 });

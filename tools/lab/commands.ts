@@ -10,6 +10,7 @@ import { ENGINES, type Engine } from './plan';
 import { loadScenarios } from './scenario/load';
 import { scenarioJsonSchema } from './scenario/schema';
 import { runLab } from './runner/runner';
+import { describeSimulation, simulate } from './simulate';
 
 const out = (line: string): void => {
   process.stdout.write(`${line}\n`);
@@ -106,6 +107,13 @@ export function configureLab(lab: Command): void {
           `✓ ${s.source}: ${s.name}, ${s.durationSeconds}s, ${s.workloads.length} workload(s), ${s.faults.length} fault(s)`,
         );
       }
+    });
+  lab
+    .command('simulate')
+    .description('the load model alone, nobody acting (what engine `none` sees); no cluster needed')
+    .argument('<files...>', 'scenario files (YAML)')
+    .action((files: string[]) => {
+      for (const s of loadScenarios(files)) out(describeSimulation(s, simulate(s)));
     });
   lab
     .command('schema')

@@ -131,6 +131,8 @@ interface Working {
   readonly leakBytesPerSecond: number;
   /** Cores it may use this tick: its limit, or its share of an over-committed node. */
   available: number;
+  /** What the pods on its node ask over the node's capacity (capped at 1): busy cores make requests wait. */
+  nodeBusy: number;
 }
 
 const limitOf = (p: PodView, node: NodeView | undefined): number =>
@@ -160,6 +162,7 @@ function splitDemand(input: TickInput, running: readonly PodView[]): Working[] {
         extraMbps: isServing ? c.extraMbpsPerPod : 0,
         leakBytesPerSecond: c.leakBytesPerSecond,
         available: 0,
+        nodeBusy: 0,
       });
     }
   }
@@ -175,6 +178,7 @@ function shareCpu(working: readonly Working[], nodes: readonly NodeView[], dt: n
     const grants = shareNodeCpu(node.cpuCores, asks);
     on.forEach((p, i) => {
       p.available = total > node.cpuCores ? (grants[i] ?? 0) : Math.min(limitOf(p.view, node), node.cpuCores);
+      p.nodeBusy = node.cpuCores > 0 ? Math.min(1, total / node.cpuCores) : 1;
     });
   }
 }
@@ -211,8 +215,14 @@ interface PodStep extends Omit<PodResult, 'power'> {
 function stepPod(p: Working, link: Link, dt: number): PodStep {
   const limit = p.view.cpuLimitCores;
   // A pod whose traffic is capped below what it needs serves proportionally less.
+  // The link is shared in proportion to what each flow asks: the service's part of the pod's grant, turned back
+  // into the cores of work it can carry, bounds what the pod serves.
   const netServed = link.asked > 0 ? Math.min(1, link.granted / link.asked) : 1;
-  const available = p.available * netServed;
+  const perCore = p.workload.network.mbpsPerCore;
+  const serviceAsk = link.asked - p.extraMbps;
+  const networkCores =
+    perCore > 0 && serviceAsk > 0 && netServed < 1 ? (serviceAsk * netServed) / perCore : Number.POSITIVE_INFINITY;
+  const available = Math.min(p.available, networkCores);
   const q = queueStep(p.prior.backlog, p.wanted, available, dt);
   const mem = memoryStep(p.workload.memory, p.prior, {
     usedCores: q.usedCores,
@@ -227,7 +237,10 @@ function stepPod(p: Working, link: Link, dt: number): PodStep {
   const used = oom ? 0 : q.usedCores;
   const dataShare = p.workload.io.cpuShare;
   const ioBytes = used * p.workload.io.bytesPerCoreSecond * p.ioFactor * (1 - p.offloaded);
-  const utilisation = available > 0 ? p.wanted / available : p.wanted > 0 ? 1 : 0;
+  // A request waits for its own quota or for a free core of the node, whichever is scarcer: a busy node slows
+  // its pods before it is over-committed (shared run queues, caches), which is what moving a pod relieves.
+  const own = available > 0 ? p.wanted / available : p.wanted > 0 ? 1 : 0;
+  const utilisation = p.wanted > 0 ? Math.max(own, p.nodeBusy) : own;
   const latency =
     p.serving && !oom
       ? p95Latency({

@@ -147,7 +147,7 @@ export async function runLab(options: LabRunOptions): Promise<RunReport> {
   const batches: Item[][] = [];
   for (let i = 0; i < items.length; i += options.parallel) batches.push(items.slice(i, i + options.parallel));
   const runName = (it: Item) =>
-    options.repeat > 1 ? `${it.scenario.name.slice(0, 13)}-r${it.repeat + 1}` : it.scenario.name;
+    options.repeat > 1 ? `${it.scenario.name.slice(0, 20)}-r${it.repeat + 1}` : it.scenario.name;
   // Every copy is known now: Talon's protected namespaces are fixed when its worker starts.
   const allCopies = items.flatMap((it) =>
     options.engines.map((e) => planCopy(run, { ...it.scenario, name: runName(it) }, e, 0)),

@@ -30,6 +30,14 @@ export const localName = z
   .string()
   .regex(NAME, 'a lower-case name of 1–16 letters, digits and dashes, starting with a letter');
 
+/** A scenario's name: it becomes part of namespace and node names, hence at most 24 characters. */
+export const scenarioName = z
+  .string()
+  .regex(
+    /^[a-z]([-a-z0-9]{0,22}[a-z0-9])?$/,
+    'a lower-case name of 1–24 letters, digits and dashes, starting with a letter',
+  );
+
 const share = z.number().min(0).max(1);
 const positive = z.number().positive();
 
@@ -205,7 +213,7 @@ const sloSchema = z.strictObject({
 
 export const scenarioSchema = z
   .strictObject({
-    name: localName,
+    name: scenarioName,
     description: z.string().min(1),
     /** What a good remediation looks like, for the reader of the report (not used for scoring). */
     expect: z.string().optional(),
