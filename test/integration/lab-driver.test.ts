@@ -63,17 +63,17 @@ let dir: string;
 
 async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
-  let last: unknown;
+  let last: Error | undefined;
   while (Date.now() < deadline) {
     try {
       const v = await fn();
       if (v !== undefined) return v;
     } catch (err) {
-      last = err;
+      last = err instanceof Error ? err : new Error(String(err));
     }
     await new Promise((r) => setTimeout(r, 2_000));
   }
-  throw new Error(`${what} not seen within ${timeoutMs / 1000}s${last ? ` (last error: ${String(last)})` : ''}`);
+  throw new Error(`${what} not seen within ${timeoutMs / 1000}s${last ? ` (last error: ${last.message})` : ''}`);
 }
 
 async function podsOf(workload: string) {
