@@ -121,6 +121,21 @@ function urls(config: StackConfig): { prometheus: string; alertmanager: string }
 
 const rulesPath = (config: StackConfig, run: string) => join(labRulesDir(config), `${run}.yml`);
 
+/**
+ * The stack's own Prometheus files as the current code renders them — its rules leave lab namespaces alone, its
+ * configuration scrapes the lab's drivers and reads the lab's rule directory — and a reload.
+ */
+export async function refreshPrometheus(config: StackConfig): Promise<void> {
+  const promDir = join(config.stateDir, 'prometheus');
+  await mkdir(labRulesDir(config), { recursive: true });
+  await writeFile(join(promDir, 'talon-alerts.yml'), stringify(talonAlertRules(LOCAL_RULE_OPTIONS)));
+  await writeFile(
+    join(promDir, 'prometheus.yml'),
+    stringify(prometheusConfig(config, join(promDir, 'talon-alerts.yml'))),
+  );
+  await reload(urls(config).prometheus, 'Prometheus');
+}
+
 /** Writes the run's rules and routes and reloads Prometheus and Alertmanager. */
 export async function wireRun(
   config: StackConfig,
@@ -128,23 +143,14 @@ export async function wireRun(
   copies: readonly CopyPlan[],
   receivers: LabReceivers,
 ): Promise<void> {
-  const promDir = join(config.stateDir, 'prometheus');
   await mkdir(labRulesDir(config), { recursive: true });
   await writeFile(rulesPath(config, run), stringify(rulesFile(run, copies)));
-  // The stack's own files as the current code renders them: its rules leave lab namespaces alone, its
-  // configuration scrapes the lab's drivers and reads the lab's rule directory.
-  await writeFile(join(promDir, 'talon-alerts.yml'), stringify(talonAlertRules(LOCAL_RULE_OPTIONS)));
-  await writeFile(
-    join(promDir, 'prometheus.yml'),
-    stringify(prometheusConfig(config, join(promDir, 'talon-alerts.yml'))),
-  );
   await writeFile(
     join(config.stateDir, 'alertmanager', 'alertmanager.yml'),
     stringify(labAlertmanagerConfig(config, run, receivers)),
   );
-  const u = urls(config);
-  await reload(u.prometheus, 'Prometheus');
-  await reload(u.alertmanager, 'Alertmanager');
+  await refreshPrometheus(config);
+  await reload(urls(config).alertmanager, 'Alertmanager');
 }
 
 /** Removes the run's rules and routes (the stack's own configuration is written back) and reloads. */
