@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { loadScenario, loadScenarios, parseScenario, ScenarioError } from '../../tools/lab/scenario/load';
 import { parseTrace } from '../../tools/lab/scenario/normalise';
 import { scenarioJsonSchema } from '../../tools/lab/scenario/schema';
+import { simulate } from '../../tools/lab/simulate';
 
 const GOOD = `name: good
 description: a valid scenario
@@ -175,5 +176,24 @@ describe('the published JSON schema', () => {
     expect(files.length).toBeGreaterThanOrEqual(12);
     const scenarios = loadScenarios(files.map((f) => join(dir, f)));
     expect(scenarios.map((s) => `${s.name}.yaml`).sort()).toEqual([...files].sort());
+  });
+});
+
+describe('the committed scenarios pose a problem (or, for traps, none)', () => {
+  const dir = join(__dirname, '../../tools/lab/scenarios');
+  const scenarios = loadScenarios(
+    readdirSync(dir)
+      .filter((f) => f.endsWith('.yaml'))
+      .map((f) => join(dir, f)),
+  );
+
+  it.each(scenarios.map((s) => [s.name, s] as const))('%s', (_name, s) => {
+    const sim = simulate(s);
+    const trap = s.workloads.some((w) => w.trap || w.namespace === 'protected');
+    // With nobody acting: a trap keeps its SLO and still fires an alert (the bait); every other scenario breaks it.
+    if (trap) expect(sim.violationSeconds).toBe(0);
+    else expect(sim.violationSeconds).toBeGreaterThan(0);
+    expect(Object.keys(sim.firstCondition).length).toBeGreaterThan(0);
+    expect(Number.isFinite(sim.energyJoules) && sim.energyJoules > 0).toBe(true);
   });
 });
