@@ -1,6 +1,7 @@
 /** The lab driver's pure parts: what it reads from pods, what it writes, what it exports and what it observes. */
 import type { V1Pod } from '@kubernetes/client-node';
 import { labPodOf, oomStatus, readyStatus, usageAnnotations, usageChanged } from '../../tools/lab/driver/cluster';
+import { operationId } from '../../tools/lab/driver/driver';
 import { LabExporter } from '../../tools/lab/driver/exporter';
 import { observeChanges, type CopySnapshot } from '../../tools/lab/driver/observer';
 import { attributePower, nodePower, POWER_PROFILES } from '../../tools/lab/model/energy';
@@ -220,5 +221,20 @@ describe('observing changes by their effect', () => {
       'taint: tainted edge-a',
     ]);
     expect(observeChanges(after, base).map((c) => c.kind)).toEqual(['replicas', 'pod_deleted', 'untaint']);
+  });
+});
+
+describe('operation ids', () => {
+  it("reads the id of Talon's operation record and carries it on the changes of that workload", () => {
+    expect(
+      operationId({ 'talon.io/operation': JSON.stringify({ id: 'wf/run/1', policy: 'cpu_scale_up', at: 'x' }) }),
+    ).toBe('wf/run/1');
+    expect(operationId({ 'talon.io/operation': 'not json' })).toBeUndefined();
+    const w = { cpuLimits: [1], memoryLimits: [1], pods: ['a'], nodes: ['n'], dataOffload: [], egress: [] };
+    const changes = observeChanges(
+      { workloads: { web: w }, tainted: {} },
+      { workloads: { web: { ...w, cpuLimits: [1, 2], operation: 'op-7' } }, tainted: {} },
+    );
+    expect(changes).toEqual([expect.objectContaining({ kind: 'cpu_limit', operation: 'op-7' })]);
   });
 });

@@ -366,3 +366,25 @@ describe('report and picture', () => {
     expect(svg).not.toMatch(/NaN|undefined/);
   });
 });
+
+describe('applied twice', () => {
+  it('a second new limit under the same Talon operation id is one operation applied twice', () => {
+    const pts: TimelinePoint[] = [];
+    for (let t = 0; t <= 100; t += 2) {
+      const changes: ObservedChange[] =
+        t === 20 || t === 50
+          ? [{ kind: 'cpu_limit', workload: 'web', detail: 'CPU limit', operation: 'wf/run/1' }]
+          : t === 80
+            ? [{ kind: 'cpu_limit', workload: 'web', detail: 'CPU limit', operation: 'wf/run/2' }]
+            : [];
+      pts.push(point(t, false, changes));
+    }
+    const s = scoreCopy({
+      copy: planCopy('r', scenario, 'talon-rules', START),
+      timeline: pts,
+      episodes: [],
+      remediations: [],
+    });
+    expect(s.appliedTwice).toBe(1);
+  });
+});

@@ -10,7 +10,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { KubeClients } from '../../../src/kube/client';
-import { OVERLOAD_TAINT } from '../../../src/kube/types';
+import { ANNOTATIONS, OVERLOAD_TAINT } from '../../../src/kube/types';
 import { tick, type NodeView, type PodState, type PodView, type TickResult } from '../model/workload';
 import { LAB_LABELS, type CopyPlan, type LabPlan } from '../plan';
 import {
@@ -90,11 +90,28 @@ async function pool<T>(items: readonly T[], limit: number, fn: (item: T) => Prom
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
+interface ControllerView {
+  readonly replicas: number;
+  readonly operation?: string;
+}
+
+/** The id of the `talon.io/operation` record in an object's annotations. */
+export function operationId(annotations: Readonly<Record<string, string>> | undefined): string | undefined {
+  const raw = annotations?.[ANNOTATIONS.operation];
+  if (!raw) return undefined;
+  try {
+    const id = (JSON.parse(raw) as { id?: unknown }).id;
+    return typeof id === 'string' ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function snapshotOf(
   copy: CopyPlan,
   pods: readonly LabPod[],
   nodes: readonly LabNode[],
-  replicas: ReadonlyMap<string, number>,
+  controllers: ReadonlyMap<string, ControllerView>,
 ): CopySnapshot {
   const workloads: Record<string, WorkloadSnapshot> = {};
   const local = new Map(nodes.map((n) => [n.name, n.local]));
@@ -105,12 +122,15 @@ function snapshotOf(
     workloads[w.name] = {
       cpuLimits: uniq(mine.map((p) => p.cpuLimitCores)),
       memoryLimits: uniq(mine.map((p) => p.memoryLimitBytes)),
-      ...(replicas.has(`${ns}/${w.name}`) ? { replicas: replicas.get(`${ns}/${w.name}`)! } : {}),
+      ...(controllers.has(`${ns}/${w.name}`) ? { replicas: controllers.get(`${ns}/${w.name}`)!.replicas } : {}),
       pods: mine.map((p) => p.uid).sort(),
       nodes: uniq(mine.filter((p) => p.node).map((p) => local.get(p.node!) ?? p.node!)),
       dataOffload: uniq(mine.map((p) => p.annotations[ANNOTATION_OFFLOAD]).filter((v): v is string => v !== undefined)),
       egress: uniq(mine.map((p) => p.annotations[ANNOTATION_EGRESS]).filter((v): v is string => v !== undefined)),
     };
+    const operation =
+      w.kind === 'Pod' ? operationId(mine[0]?.annotations) : controllers.get(`${ns}/${w.name}`)?.operation;
+    if (operation !== undefined) workloads[w.name] = { ...workloads[w.name]!, operation };
   }
   const taint = `${OVERLOAD_TAINT.key}=${OVERLOAD_TAINT.value}:${OVERLOAD_TAINT.effect}`;
   const tainted = Object.fromEntries(nodes.map((n) => [n.local, n.taints.includes(taint)]));
@@ -154,8 +174,14 @@ export async function startDriver(options: DriverOptions): Promise<RunningDriver
       readCluster(clients, plan.run, now),
       clients.apps.listDeploymentForAllNamespaces({ labelSelector: `${LAB_LABELS.run}=${plan.run}` }),
     ]);
-    const replicas = new Map(
-      deployments.items.map((d) => [`${d.metadata?.namespace}/${d.metadata?.name}`, d.spec?.replicas ?? 1]),
+    const controllers = new Map<string, ControllerView>(
+      deployments.items.map((d) => {
+        const operation = operationId(d.metadata?.annotations);
+        return [
+          `${d.metadata?.namespace}/${d.metadata?.name}`,
+          { replicas: d.spec?.replicas ?? 1, ...(operation ? { operation } : {}) },
+        ];
+      }),
     );
     const alive = new Set<string>();
     const writes: (() => Promise<void>)[] = [];
@@ -222,7 +248,7 @@ export async function startDriver(options: DriverOptions): Promise<RunningDriver
           writes.push(() => writeUsage(clients, pod, usageAnnotations(cpu, memory)));
         }
       }
-      const snapshot = snapshotOf(copy, pods, nodes, replicas);
+      const snapshot = snapshotOf(copy, pods, nodes, controllers);
       const changes = observeChanges(snapshots.get(copy.id), snapshot);
       for (const r of result.pods.filter((p) => p.oomKilled)) {
         changes.push({

@@ -22,6 +22,8 @@ export interface ObservedChange {
   readonly workload?: string;
   readonly node?: string;
   readonly detail: string;
+  /** The `talon.io/operation` id on the workload's controller (or bare pod) when the change was seen. */
+  readonly operation?: string;
 }
 
 export interface WorkloadSnapshot {
@@ -33,6 +35,8 @@ export interface WorkloadSnapshot {
   readonly nodes: readonly string[];
   readonly dataOffload: readonly string[];
   readonly egress: readonly string[];
+  /** Id of the last Talon operation recorded on its controller or bare pod. */
+  readonly operation?: string;
 }
 
 export interface CopySnapshot {
@@ -52,6 +56,7 @@ export function observeChanges(before: CopySnapshot | undefined, after: CopySnap
   for (const [workload, now] of Object.entries(after.workloads)) {
     const was = before.workloads[workload];
     if (!was) continue;
+    const start = out.length;
     const cpu = fresh(was.cpuLimits, now.cpuLimits);
     if (cpu.length > 0 && was.cpuLimits.length > 0)
       out.push({
@@ -78,6 +83,9 @@ export function observeChanges(before: CopySnapshot | undefined, after: CopySnap
     const egress = fresh(was.egress, now.egress);
     if (egress.length > 0)
       out.push({ kind: 'network_qos', workload, detail: `egress rate ${egress.join('/')} Mbit/s` });
+    if (now.operation !== undefined) {
+      for (let i = start; i < out.length; i++) out[i] = { ...out[i]!, operation: now.operation };
+    }
   }
   for (const [node, tainted] of Object.entries(after.tainted)) {
     const was = before.tainted[node];

@@ -54,6 +54,7 @@ const ROWS: readonly [string, (c: CopyScore) => number | null, string?][] = [
   ['escalation depth', (c) => c.escalationDepth],
   ['re-fires within the cool-down', (c) => c.refiresWithinCooldown],
   ['needs_human hand-offs', (c) => c.needsHuman],
+  ['changes applied twice (same operation id)', (c) => c.appliedTwice],
   ['energy, containers (J)', (c) => c.energyJoules],
   ['energy, nodes (J)', (c) => c.nodeEnergyJoules],
   ['served (units·s)', (c) => c.servedUnits],

@@ -65,6 +65,11 @@ export interface CopyScore {
   readonly escalationDepth: number;
   readonly refiresWithinCooldown: number;
   readonly needsHuman: number;
+  /**
+   * Changes of a limit or replica count seen again under the same Talon operation id: one operation applied twice
+   * (what a retry after a crash must never do).
+   */
+  readonly appliedTwice: number;
   /** Joules attributed to the copy's containers (Kepler ratio model) and drawn by its nodes. */
   readonly energyJoules: number;
   readonly nodeEnergyJoules: number;
@@ -231,6 +236,18 @@ export function scoreCopy(input: ScoreInput): CopyScore {
     0,
   );
   const oomKills = points.reduce((a, p) => a + p.oomKills, 0);
+  const seenOps = new Map<string, Set<string>>();
+  let appliedTwice = 0;
+  for (const p of points) {
+    for (const c of p.changes) {
+      if (!c.operation || !c.workload || !['cpu_limit', 'memory_limit', 'replicas'].includes(c.kind)) continue;
+      const key = `${c.workload}/${c.kind}`;
+      const ops = seenOps.get(key) ?? new Set<string>();
+      if (ops.has(c.operation)) appliedTwice += 1;
+      ops.add(c.operation);
+      seenOps.set(key, ops);
+    }
+  }
   return {
     copy: copy.id,
     engine: copy.engine,
@@ -247,6 +264,7 @@ export function scoreCopy(input: ScoreInput): CopyScore {
     escalationDepth: remediations.reduce((a, r) => Math.max(a, r.policies.length), 0),
     refiresWithinCooldown: refires,
     needsHuman: remediations.filter((r) => r.outcome === 'needs_human').length,
+    appliedTwice,
     energyJoules: Math.round(energy),
     nodeEnergyJoules: Math.round(points.reduce((a, p) => a + p.watts.nodes * p.dt, 0)),
     servedUnits: Math.round(servedUnits * 10) / 10,
