@@ -2,6 +2,7 @@
 import { parse } from 'yaml';
 import type { TimelinePoint } from '../../tools/lab/driver/driver';
 import type { ObservedChange } from '../../tools/lab/driver/observer';
+import { chaosSchedule, seededRandom, summariseChaos } from '../../tools/lab/runner/chaos';
 import { seedActivity } from '../../tools/lab/runner/collect';
 import { copyManifests, planCopy, POOL_TAINT_KEY, runId } from '../../tools/lab/runner/manifests';
 import { renderMarkdown } from '../../tools/lab/runner/report';
@@ -386,5 +387,23 @@ describe('applied twice', () => {
       remediations: [],
     });
     expect(s.appliedTwice).toBe(1);
+  });
+});
+
+describe('chaos schedule', () => {
+  it('is seeded, in time order, inside the window and never closer than the gap', () => {
+    const a = chaosSchedule(seededRandom(7), 10, 1000, 1200);
+    const b = chaosSchedule(seededRandom(7), 10, 1000, 1200);
+    expect(a).toEqual(b);
+    expect(a).toHaveLength(10);
+    for (let i = 1; i < a.length; i++) expect(a[i]!.at - a[i - 1]!.at).toBeGreaterThanOrEqual(8 - 1e-9);
+    expect(a.every((s) => s.at >= 1000 && s.at <= 1200)).toBe(true);
+    expect(new Set(chaosSchedule(seededRandom(1), 60, 0, 3600).map((s) => s.kind)).size).toBe(3);
+    expect(chaosSchedule(seededRandom(7), 100, 0, 40)).toHaveLength(6);
+    expect(summariseChaos([{ at: 1, kind: 'kill-worker', ok: true, recoveredSeconds: 2 }])).toMatchObject({
+      total: 1,
+      survived: 1,
+      'kill-worker': 1,
+    });
   });
 });

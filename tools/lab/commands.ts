@@ -72,10 +72,24 @@ export function configureLab(lab: Command): void {
       20,
     )
     .option('--out <dir>', 'where report.md, report.json, the pictures and timelines go', 'lab-report')
+    .option(
+      '--chaos <n>',
+      "SIGKILL Talon's worker / webhook or restart Temporal n times per batch",
+      positiveInt('--chaos', 200),
+    )
+    .option('--chaos-seed <n>', 'seed of the chaos schedule', positiveInt('--chaos-seed', 2 ** 31), 1)
     .action(
       async (
         files: string[],
-        opts: { engines: Engine[]; repeat: number; parallel: number; warmup: number; out: string },
+        opts: {
+          engines: Engine[];
+          repeat: number;
+          parallel: number;
+          warmup: number;
+          out: string;
+          chaos?: number;
+          chaosSeed: number;
+        },
       ): Promise<void> => {
         const status = statusWriter();
         const outDir = resolve(opts.out);
@@ -86,7 +100,8 @@ export function configureLab(lab: Command): void {
           parallel: opts.parallel,
           warmupSeconds: opts.warmup,
           outDir,
-          command: `talon lab run ${files.join(' ')} --engines ${opts.engines.join(',')} --repeat ${opts.repeat} --parallel ${opts.parallel} --out ${opts.out}`,
+          ...(opts.chaos ? { chaos: { perBatch: opts.chaos, seed: opts.chaosSeed } } : {}),
+          command: `talon lab run ${files.join(' ')} --engines ${opts.engines.join(',')} --repeat ${opts.repeat} --parallel ${opts.parallel} --out ${opts.out}${opts.chaos ? ` --chaos ${opts.chaos} --chaos-seed ${opts.chaosSeed}` : ''}`,
           log: (line) => {
             status('');
             out(line);

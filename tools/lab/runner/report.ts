@@ -26,6 +26,12 @@ export interface RunReport {
   readonly repeat: number;
   readonly scenarios: readonly ScenarioReport[];
   readonly notes: readonly string[];
+  readonly chaos?: {
+    readonly perBatch: number;
+    readonly seed: number;
+    readonly events: readonly { readonly kind: string; readonly ok: boolean; readonly recoveredSeconds: number }[];
+    readonly summary: Readonly<Record<string, number>>;
+  };
 }
 
 const fmt = (v: number | null | undefined, unit = ''): string =>
@@ -105,6 +111,20 @@ export function renderMarkdown(r: RunReport): string {
   for (const t of totals) out.push(`| ${t.e} | ${t.e === 'none' ? '–' : fmt(t.lost)} | ${fmt(t.j)} |`);
   out.push('');
   if (r.notes.length > 0) out.push(...r.notes.map((n) => `- ${n}`), '');
+  if (r.chaos) {
+    const talon = r.scenarios.flatMap((s) => s.copies.filter((c) => c.engine.startsWith('talon-')));
+    const lost = talon.reduce((a, c) => a + (c.alertsLost ?? 0), 0);
+    const twice = talon.reduce((a, c) => a + c.appliedTwice, 0);
+    const slowest = Math.max(0, ...r.chaos.events.map((e) => e.recoveredSeconds));
+    const s = r.chaos.summary;
+    out.push('## Chaos', '');
+    out.push(
+      `Seed ${r.chaos.seed}, ${r.chaos.perBatch} disruptions per batch: ${s.total ?? 0} in all — ${s['kill-worker'] ?? 0} worker SIGKILLs, ` +
+        `${s['kill-webhook'] ?? 0} webhook SIGKILLs, ${s['restart-temporal'] ?? 0} Temporal restarts; ${s.survived ?? 0} came back ` +
+        `(slowest ${fmt(slowest)} s). Talon's copies: **${lost} alert(s) lost, ${twice} change(s) applied twice**.`,
+      '',
+    );
+  }
 
   for (const s of r.scenarios) {
     out.push(`## ${s.name}`, '');

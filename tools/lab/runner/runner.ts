@@ -28,7 +28,9 @@ import { renderMarkdown, type RunReport, type ScenarioReport } from './report';
 import { scoreCopy, type CopyScore } from './score';
 import { startSeedOrchestrator, type RunningSeed } from './seed';
 import { freePort, startService, stopService, talonArgs, waitForHttp, waitForLine, type Service } from './services';
+import { chaosSchedule, seededRandom, summariseChaos, type ChaosEvent, type ChaosStep } from './chaos';
 import { scenarioSvg } from './svg';
+import { temporalComponent } from '../../stack/temporal';
 import { unwireRun, wireRun } from './wiring';
 
 export interface LabRunOptions {
@@ -45,6 +47,17 @@ export interface LabRunOptions {
   /** One status line, rewritten in place on a terminal. */
   readonly status: (line: string) => void;
   readonly env?: NodeJS.ProcessEnv;
+  /** Disruptions per batch of scenarios (worker/webhook SIGKILL, Temporal restart), seeded. */
+  readonly chaos?: { readonly perBatch: number; readonly seed: number };
+}
+
+/** A Talon process the run can kill and start again the same way. */
+interface Restartable {
+  service: Service;
+  readonly name: string;
+  readonly args: readonly string[];
+  readonly env: NodeJS.ProcessEnv;
+  readonly readyUrl: string;
 }
 
 interface Item {
@@ -178,6 +191,9 @@ export async function runLab(options: LabRunOptions): Promise<RunReport> {
 
   const scenarioReports: ScenarioReport[] = [];
   const notes: string[] = [];
+  const chaosEvents: ChaosEvent[] = [];
+  const restartable = new Map<string, Restartable>();
+  const random = seededRandom(options.chaos?.seed ?? 1);
   const report = (): RunReport => ({
     run,
     command: options.command,
@@ -187,12 +203,40 @@ export async function runLab(options: LabRunOptions): Promise<RunReport> {
     repeat: options.repeat,
     scenarios: scenarioReports,
     notes,
+    ...(options.chaos
+      ? { chaos: { ...options.chaos, events: chaosEvents, summary: summariseChaos(chaosEvents) } }
+      : {}),
   });
   const writeReport = async (): Promise<void> => {
     const r = report();
     await writeFile(join(out, 'report.json'), `${JSON.stringify(r, null, 2)}\n`);
     await writeFile(join(out, 'report.md'), renderMarkdown(r));
   };
+
+  /** Kills (or restarts) one component and starts it again; how long until it answered. */
+  async function disrupt(step: ChaosStep): Promise<ChaosEvent> {
+    const began = Date.now();
+    try {
+      if (step.kind === 'restart-temporal') {
+        await temporalComponent.stop(stack);
+        await temporalComponent.start(stack, () => undefined);
+      } else {
+        const r = restartable.get(step.kind === 'kill-worker' ? 'talon-worker' : 'talon-webhook')!;
+        try {
+          process.kill(-r.service.child.pid!, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+        await r.service.exited;
+        r.service = await startService(r.name, r.args, r.env, logDir);
+        services.push(r.service);
+        await waitForHttp(r.service, r.readyUrl, 120_000);
+      }
+      return { ...step, recoveredSeconds: (Date.now() - began) / 1000, ok: true };
+    } catch (err) {
+      return { ...step, recoveredSeconds: (Date.now() - began) / 1000, ok: false, detail: String(err) };
+    }
+  }
 
   try {
     await writePlan(planPath, { run, copies: [], timelineDir });
@@ -211,15 +255,32 @@ export async function runLab(options: LabRunOptions): Promise<RunReport> {
     if (talonEngines.length > 0) {
       status('starting Talon (worker + webhook) on the run’s own task queue');
       const ports = { webhook: await freePort(), metrics: await freePort() };
-      const tenv = talonEnv(env, run, ports, allCopies);
-      const worker = await startService('talon-worker', talonArgs('worker'), tenv, logDir);
-      const webhook = await startService('talon-webhook', talonArgs('webhook'), tenv, logDir);
-      services.push(worker, webhook);
+      // One workflow bundle for the run: the worker starts (and restarts, under --chaos) without webpack.
+      const bundle = join(out, 'workflow-bundle.js');
+      const bundler = await startService(
+        'bundle-workflows',
+        talonArgs('bundle-workflows', '--out', bundle),
+        env,
+        logDir,
+      );
+      if ((await bundler.exited) !== 0) throw new Error(`bundling the workflows failed (see ${bundler.logPath})`);
+      const tenv = { ...talonEnv(env, run, ports, allCopies), TALON_WORKFLOW_BUNDLE: bundle };
       talonUrl = `http://127.0.0.1:${ports.webhook}`;
-      await Promise.all([
-        waitForHttp(worker, `http://127.0.0.1:${ports.metrics}/readyz`, 240_000),
-        waitForHttp(webhook, `${talonUrl}/readyz`, 120_000),
-      ]);
+      const specs = [
+        {
+          name: 'talon-worker',
+          args: talonArgs('worker'),
+          env: tenv,
+          readyUrl: `http://127.0.0.1:${ports.metrics}/readyz`,
+        },
+        { name: 'talon-webhook', args: talonArgs('webhook'), env: tenv, readyUrl: `${talonUrl}/readyz` },
+      ];
+      for (const spec of specs) {
+        const service = await startService(spec.name, spec.args, spec.env, logDir);
+        services.push(service);
+        restartable.set(spec.name, { ...spec, service });
+      }
+      await Promise.all(specs.map((spec) => waitForHttp(restartable.get(spec.name)!.service, spec.readyUrl, 240_000)));
       client = await TalonClient.connect(loadTalonConfig(tenv).temporal);
     }
     if (options.engines.includes('seed-orchestrator')) {
@@ -274,8 +335,18 @@ export async function runLab(options: LabRunOptions): Promise<RunReport> {
             BATCH_OVERHEAD_SECONDS,
           0,
         );
+      const chaos: ChaosStep[] =
+        options.chaos && restartable.size > 0
+          ? chaosSchedule(random, options.chaos.perBatch, startAt + 5, startAt + longest - 15)
+          : [];
       while (Date.now() / 1000 < endAt) {
         check();
+        if (chaos.length > 0 && chaos[0]!.at <= Date.now() / 1000) {
+          const step = chaos.shift()!;
+          status(`${prefix} · chaos: ${step.kind}`);
+          chaosEvents.push(await disrupt(step));
+          continue;
+        }
         const now = Date.now() / 1000;
         const phase =
           now < startAt ? `warm-up ${Math.ceil(startAt - now)}s` : `running ${Math.floor(now - startAt)}/${longest}s`;
