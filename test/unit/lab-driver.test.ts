@@ -139,39 +139,54 @@ describe('the exporter', () => {
 
   it('accumulates cAdvisor and Kepler counters under their names and labels', () => {
     const e = new LabExporter();
-    e.recordPod(id, result(), 2);
+    // Rates hold from each update on and are evaluated when read (here at t = 4).
+    e.recordPod(id, result(), 0);
     e.recordPod(id, result({ oomKilled: true }), 2);
     const c = { namespace: 'ns', pod: 'web-abc', container: 'app', node: 'n1' };
-    expect(e.value('container_cpu_user_seconds_total', c)).toBeCloseTo(3.2);
-    expect(e.value('container_cpu_cfs_periods_total', c)).toBe(40);
-    expect(e.value('container_cpu_cfs_throttled_periods_total', c)).toBe(20);
-    expect(e.value('container_oom_events_total', c)).toBe(1);
+    expect(e.value('container_cpu_user_seconds_total', c, 4)).toBeCloseTo(3.2);
+    expect(e.value('container_cpu_cfs_periods_total', c, 4)).toBe(40);
+    expect(e.value('container_cpu_cfs_throttled_periods_total', c, 4)).toBe(20);
+    expect(e.value('container_oom_events_total', c, 4)).toBe(1);
     expect(
-      e.value('container_network_transmit_bytes_total', {
-        namespace: 'ns',
-        pod: 'web-abc',
-        interface: 'eth0',
-        node: 'n1',
-      }),
+      e.value(
+        'container_network_transmit_bytes_total',
+        {
+          namespace: 'ns',
+          pod: 'web-abc',
+          interface: 'eth0',
+          node: 'n1',
+        },
+        4,
+      ),
     ).toBe(4_000_000);
     const k = { container_namespace: 'ns', pod_name: 'web-abc', container_name: 'app', container_id: 'uid-1' };
     const p = result().power;
-    expect(e.value('kepler_container_joules_total', { ...k, mode: 'idle' })).toBeCloseTo(p.idle.total * 4);
-    expect(e.value('kepler_container_core_joules_total', { ...k, mode: 'dynamic' })).toBeCloseTo(p.dynamic.core * 4);
-    const text = e.render();
+    expect(e.value('kepler_container_joules_total', { ...k, mode: 'idle' }, 4)).toBeCloseTo(p.idle.total * 4);
+    expect(e.value('kepler_container_core_joules_total', { ...k, mode: 'dynamic' }, 4)).toBeCloseTo(p.dynamic.core * 4);
+    const text = e.render(4);
     expect(text).toContain('# TYPE kepler_container_package_joules_total counter');
     expect(text).toMatch(
       /^kepler_container_dram_joules_total\{container_namespace="ns",pod_name="web-abc",container_name="app",container_id="uid-1",mode="dynamic"\} [0-9.]+$/m,
     );
   });
 
+  it('evaluates a counter when it is read: a scrape between ticks sees the time since the tick', () => {
+    const e = new LabExporter();
+    const c = { namespace: 'ns', pod: 'web-abc', container: 'app', node: 'n1' };
+    e.recordPod(id, result({ userCores: 1 }), 100);
+    expect(e.value('container_cpu_user_seconds_total', c, 101.5)).toBeCloseTo(1.5);
+    e.recordPod(id, result({ userCores: 0.5 }), 102);
+    expect(e.value('container_cpu_user_seconds_total', c, 102)).toBeCloseTo(2);
+    expect(e.value('container_cpu_user_seconds_total', c, 104)).toBeCloseTo(3);
+  });
+
   it('drops the series of a pod that is gone', () => {
     const e = new LabExporter();
-    e.recordPod(id, result(), 2);
-    e.recordNode('n1', nodePower(POWER_PROFILES.cloud, 0.5), 2);
+    e.recordPod(id, result(), 0);
+    e.recordNode('n1', nodePower(POWER_PROFILES.cloud, 0.5), 0);
     e.retain(new Set(['node/n1']));
-    expect(e.render()).not.toContain('web-abc');
-    expect(e.render()).toContain('kepler_node_platform_joules_total{instance="n1",package="0",mode="idle"} 156');
+    expect(e.render(2)).not.toContain('web-abc');
+    expect(e.render(2)).toContain('kepler_node_platform_joules_total{instance="n1",package="0",mode="idle"} 156');
   });
 });
 

@@ -216,10 +216,10 @@ export async function startDriver(options: DriverOptions): Promise<RunningDriver
         states,
       });
       alive.add(`copy/${copy.id}`);
-      exporter.recordCopy({ copy: copy.id, scenario: copy.scenario.name, engine: copy.engine }, result);
+      exporter.recordCopy({ copy: copy.id, scenario: copy.scenario.name, engine: copy.engine }, result, now);
       for (const n of result.nodes) {
         alive.add(`node/${n.name}`);
-        exporter.recordNode(n.name, n.power, dt);
+        exporter.recordNode(n.name, n.power, now);
       }
       let oomKills = 0;
       for (const r of result.pods) {
@@ -229,7 +229,7 @@ export async function startDriver(options: DriverOptions): Promise<RunningDriver
         exporter.recordPod(
           { uid: r.uid, namespace: pod.namespace, pod: pod.name, container: pod.container, node: pod.node ?? '' },
           r,
-          dt,
+          now,
         );
         if (r.oomKilled) {
           oomKills += 1;
@@ -315,7 +315,7 @@ export async function startDriver(options: DriverOptions): Promise<RunningDriver
   const server: Server = createServer((req, res) => {
     if (req.url === '/metrics') {
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
-      res.end(exporter.render());
+      res.end(exporter.render(Date.now() / 1000));
     } else if (req.url === '/healthz') {
       res.writeHead(lastError ? 503 : 200, { 'content-type': 'text/plain' });
       res.end(lastError ?? 'ok');

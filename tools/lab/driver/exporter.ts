@@ -9,10 +9,22 @@ import type { PodResult, TickResult } from '../model/workload';
 
 type Labels = Readonly<Record<string, string>>;
 
+/**
+ * A counter is held as a rate from its last update on (zero-order hold) and evaluated when scraped, as cAdvisor's
+ * cumulative counters are: a scrape between two ticks sees the time since the tick, not a step, so `rate()` over
+ * a few scrapes is smooth. A gauge is its value.
+ */
+interface Series {
+  readonly labels: Labels;
+  base: number;
+  rate: number;
+  at: number;
+}
+
 interface Family {
   readonly help: string;
   readonly type: 'counter' | 'gauge';
-  readonly series: Map<string, { labels: Labels; value: number }>;
+  readonly series: Map<string, Series>;
 }
 
 function key(labels: Labels): string {
@@ -98,67 +110,99 @@ export class LabExporter {
   /** Series keys per pod uid / node / copy, to drop them when their object is gone. */
   private readonly owned = new Map<string, Set<string>>();
 
-  private add(owner: string, name: string, labels: Labels, delta: number, set = false): void {
+  private series(owner: string, name: string, labels: Labels, now: number): Series {
     const family = this.families.get(name);
     if (!family) throw new Error(`unknown metric ${name}`);
     const k = key(labels);
-    const current = family.series.get(k);
-    const value = set ? delta : (current?.value ?? 0) + delta;
-    family.series.set(k, { labels, value });
+    let s = family.series.get(k);
+    if (!s) family.series.set(k, (s = { labels, base: 0, rate: 0, at: now }));
     let keys = this.owned.get(owner);
     if (!keys) this.owned.set(owner, (keys = new Set()));
     keys.add(`${name}|${k}`);
+    return s;
   }
 
-  /** Adds one tick of a pod's work to its counters. */
-  recordPod(id: PodIdentity, r: PodResult, dt: number): void {
+  /** A counter grows at `perSecond` from `now` on (what it grew since its last update is banked first). */
+  private setRate(owner: string, name: string, labels: Labels, perSecond: number, now: number): void {
+    const s = this.series(owner, name, labels, now);
+    s.base += s.rate * Math.max(0, now - s.at);
+    s.rate = Math.max(0, perSecond);
+    s.at = now;
+  }
+
+  private increment(owner: string, name: string, labels: Labels, by: number, now: number): void {
+    this.series(owner, name, labels, now).base += by;
+  }
+
+  private gauge(owner: string, name: string, labels: Labels, value: number, now: number): void {
+    const s = this.series(owner, name, labels, now);
+    s.base = value;
+    s.rate = 0;
+    s.at = now;
+  }
+
+  /** The pod's rates from this tick on (`now` in unix seconds). */
+  recordPod(id: PodIdentity, r: PodResult, now: number): void {
     const owner = `pod/${id.uid}`;
     const c = { namespace: id.namespace, pod: id.pod, container: id.container, node: id.node };
-    this.add(owner, 'container_cpu_user_seconds_total', c, r.userCores * dt);
-    this.add(owner, 'container_cpu_system_seconds_total', c, (r.usedCores - r.userCores) * dt);
-    const periods = r.usedCores > 0 ? 10 * dt : 0;
-    this.add(owner, 'container_cpu_cfs_periods_total', c, periods);
-    this.add(owner, 'container_cpu_cfs_throttled_periods_total', c, periods * r.throttled);
-    this.add(owner, 'container_cpu_cfs_throttled_seconds_total', c, r.throttled * dt * 0.1 * Math.max(1, r.usedCores));
+    this.setRate(owner, 'container_cpu_user_seconds_total', c, r.userCores, now);
+    this.setRate(owner, 'container_cpu_system_seconds_total', c, r.usedCores - r.userCores, now);
+    const periods = r.usedCores > 0 ? 10 : 0;
+    this.setRate(owner, 'container_cpu_cfs_periods_total', c, periods, now);
+    this.setRate(owner, 'container_cpu_cfs_throttled_periods_total', c, periods * r.throttled, now);
+    this.setRate(
+      owner,
+      'container_cpu_cfs_throttled_seconds_total',
+      c,
+      r.throttled * 0.1 * Math.max(1, r.usedCores),
+      now,
+    );
     const disk = { ...c, device: '/dev/lab0' };
-    this.add(owner, 'container_fs_reads_bytes_total', disk, r.ioReadBytesPerSecond * dt);
-    this.add(owner, 'container_fs_writes_bytes_total', disk, r.ioWriteBytesPerSecond * dt);
+    this.setRate(owner, 'container_fs_reads_bytes_total', disk, r.ioReadBytesPerSecond, now);
+    this.setRate(owner, 'container_fs_writes_bytes_total', disk, r.ioWriteBytesPerSecond, now);
     const net = { namespace: id.namespace, pod: id.pod, interface: 'eth0', node: id.node };
-    this.add(owner, 'container_network_receive_bytes_total', net, (r.ingressMbps * 1e6 * dt) / 8);
-    this.add(owner, 'container_network_transmit_bytes_total', net, (r.egressMbps * 1e6 * dt) / 8);
-    this.add(owner, 'container_oom_events_total', c, r.oomKilled ? 1 : 0);
+    this.setRate(owner, 'container_network_receive_bytes_total', net, (r.ingressMbps * 1e6) / 8, now);
+    this.setRate(owner, 'container_network_transmit_bytes_total', net, (r.egressMbps * 1e6) / 8, now);
+    this.increment(owner, 'container_oom_events_total', c, r.oomKilled ? 1 : 0, now);
     const k = {
       container_namespace: id.namespace,
       pod_name: id.pod,
       container_name: id.container,
       container_id: id.uid,
     };
-    this.addEnergy(owner, 'kepler_container', k, r.power, dt, 'joules_total');
+    this.setEnergy(owner, 'kepler_container', k, r.power, now, 'joules_total');
   }
 
-  recordNode(name: string, power: NodePower, dt: number): void {
-    this.addEnergy(`node/${name}`, 'kepler_node', { instance: name, package: '0' }, power, dt, 'platform_joules_total');
+  recordNode(name: string, power: NodePower, now: number): void {
+    this.setEnergy(
+      `node/${name}`,
+      'kepler_node',
+      { instance: name, package: '0' },
+      power,
+      now,
+      'platform_joules_total',
+    );
   }
 
-  private addEnergy(owner: string, prefix: string, labels: Labels, power: NodePower, dt: number, total: string): void {
+  private setEnergy(owner: string, prefix: string, labels: Labels, power: NodePower, now: number, total: string): void {
     for (const mode of ['idle', 'dynamic'] as const) {
       const p: ComponentPower = power[mode];
       const l = { ...labels, mode };
-      for (const c of KEPLER_COMPONENTS) this.add(owner, `${prefix}_${c}_joules_total`, l, p[c] * dt);
-      this.add(owner, `${prefix}_${total}`, l, p.total * dt);
+      for (const c of KEPLER_COMPONENTS) this.setRate(owner, `${prefix}_${c}_joules_total`, l, p[c], now);
+      this.setRate(owner, `${prefix}_${total}`, l, p.total, now);
     }
   }
 
-  recordCopy(id: CopyIdentity, result: TickResult): void {
+  recordCopy(id: CopyIdentity, result: TickResult, now: number): void {
     const owner = `copy/${id.copy}`;
-    this.add(owner, 'talon_lab_slo_value', { ...id }, result.slo.value, true);
-    this.add(owner, 'talon_lab_slo_violated', { ...id }, result.slo.violated ? 1 : 0, true);
+    this.gauge(owner, 'talon_lab_slo_value', { ...id }, result.slo.value, now);
+    this.gauge(owner, 'talon_lab_slo_violated', { ...id }, result.slo.violated ? 1 : 0, now);
     for (const w of result.workloads) {
       const l = { ...id, workload: w.name };
-      this.add(owner, 'talon_lab_demand_units', l, w.demandUnits, true);
-      this.add(owner, 'talon_lab_served_units', l, w.servedUnits, true);
-      this.add(owner, 'talon_lab_latency_seconds', l, w.latencySeconds, true);
-      this.add(owner, 'talon_lab_workload_watts', l, w.watts, true);
+      this.gauge(owner, 'talon_lab_demand_units', l, w.demandUnits, now);
+      this.gauge(owner, 'talon_lab_served_units', l, w.servedUnits, now);
+      this.gauge(owner, 'talon_lab_latency_seconds', l, w.latencySeconds, now);
+      this.gauge(owner, 'talon_lab_workload_watts', l, w.watts, now);
     }
   }
 
@@ -174,13 +218,15 @@ export class LabExporter {
     }
   }
 
-  /** The Prometheus text exposition format (0.0.4). */
-  render(): string {
+  /** The Prometheus text exposition format (0.0.4), counters evaluated at `now`. */
+  render(now: number): string {
     const lines: string[] = [];
     for (const [name, family] of this.families) {
       if (family.series.size === 0) continue;
       lines.push(`# HELP ${name} ${family.help}`, `# TYPE ${name} ${family.type}`);
-      for (const { labels, value } of family.series.values()) {
+      for (const series of family.series.values()) {
+        const { labels } = series;
+        const value = series.base + series.rate * Math.max(0, now - series.at);
         const text = Object.entries(labels)
           .map(([k, v]) => `${k}="${escape(v)}"`)
           .join(',');
@@ -190,8 +236,9 @@ export class LabExporter {
     return `${lines.join('\n')}\n`;
   }
 
-  /** The current value of one series (tests, the report). */
-  value(name: string, labels: Labels): number | undefined {
-    return this.families.get(name)?.series.get(key(labels))?.value;
+  /** The value of one series at `now` (tests, the report). */
+  value(name: string, labels: Labels, now: number): number | undefined {
+    const s = this.families.get(name)?.series.get(key(labels));
+    return s === undefined ? undefined : s.base + s.rate * Math.max(0, now - s.at);
   }
 }

@@ -160,7 +160,7 @@ export function scenarioSvg(scenario: Scenario, engines: readonly EngineSeries[]
   // Faults.
   for (const f of scenario.faults) {
     const x0 = x(f.at);
-    const x1 = x(f.at + (Number.isFinite(f.duration) ? f.duration : duration));
+    const x1 = x(Math.min(duration, f.at + f.duration));
     parts.push(
       `<rect x="${x0.toFixed(1)}" y="50" width="${Math.max(1, x1 - x0).toFixed(1)}" height="320" fill="#d62728" fill-opacity="0.05"/>`,
     );

@@ -66,9 +66,12 @@ export interface WorkloadModel {
   readonly startupSeconds: number;
 }
 
+/** A fault's duration when the file gives none: to the end (finite, so a plan survives JSON). */
+export const UNTIL_THE_END = 1e9;
+
 interface FaultTiming {
   readonly at: number;
-  /** Seconds after `at` the fault ends; Infinity when it lasts to the end. */
+  /** Seconds after `at` the fault ends; {@link UNTIL_THE_END} when it lasts to the end. */
   readonly duration: number;
 }
 

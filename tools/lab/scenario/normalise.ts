@@ -5,7 +5,15 @@
  * is read through the injected `readText`.
  */
 import { parseQuantity } from '../../../src/domain/quantity';
-import type { Curve, Fault, NodeModel, Scenario, Tier, WorkloadModel } from './model';
+import {
+  UNTIL_THE_END,
+  type Curve,
+  type Fault,
+  type NodeModel,
+  type Scenario,
+  type Tier,
+  type WorkloadModel,
+} from './model';
 import type { CurveSpec, FaultSpec, ScenarioFile, WorkloadSpec } from './schema';
 
 export interface Issue {
@@ -209,7 +217,7 @@ function workload(ctx: Context, w: WorkloadSpec, i: number, nodes: readonly Node
 function fault(ctx: Context, f: FaultSpec, i: number, names: ReadonlySet<string>): Fault {
   const path = `faults[${i}]`;
   const at = seconds(f.at);
-  const duration = f.duration === undefined ? Number.POSITIVE_INFINITY : seconds(f.duration);
+  const duration = f.duration === undefined ? UNTIL_THE_END : seconds(f.duration);
   if (at >= ctx.durationSeconds)
     problem(ctx, `${path}.at`, `${at}s is not before the end of the scenario (${ctx.durationSeconds}s)`);
   if (duration <= 0) problem(ctx, `${path}.duration`, 'must be longer than 0s');
