@@ -34,8 +34,12 @@ export interface RunReport {
   };
 }
 
-const fmt = (v: number | null | undefined, unit = ''): string =>
-  v === null || v === undefined ? '–' : `${Math.round(v * 10) / 10}${unit}`;
+const fmt = (v: number | null | undefined, unit = ''): string => {
+  if (v === null || v === undefined) return '–';
+  // Small quantities (J per request) keep three significant digits; the rest one decimal.
+  const text = v !== 0 && Math.abs(v) < 1 ? String(Number(v.toPrecision(3))) : String(Math.round(v * 10) / 10);
+  return `${text}${unit}`;
+};
 
 function mean(values: readonly (number | null)[]): number | null {
   const xs = values.filter((v): v is number => v !== null);

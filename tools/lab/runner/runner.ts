@@ -157,6 +157,8 @@ export async function runLab(options: LabRunOptions): Promise<RunReport> {
   const planPath = join(out, 'plan.json');
   const items: Item[] = [];
   for (let r = 0; r < options.repeat; r++) for (const scenario of scenarios) items.push({ scenario, repeat: r });
+  // Longest scenarios first, so each batch holds scenarios of similar length and none waits long for another.
+  items.sort((a, b) => b.scenario.durationSeconds - a.scenario.durationSeconds);
   const batches: Item[][] = [];
   for (let i = 0; i < items.length; i += options.parallel) batches.push(items.slice(i, i + options.parallel));
   const runName = (it: Item) =>
