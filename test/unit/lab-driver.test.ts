@@ -116,7 +116,7 @@ function result(over: Partial<PodResult> = {}): PodResult {
     uid: 'uid-1',
     workload: 'web',
     node: 'n1',
-    state: { backlog: 0, leakBytes: 0 },
+    state: { backlog: 0, leakBytes: 0, cacheBytes: 0 },
     serving: true,
     wantedCores: 1,
     usedCores: 1,

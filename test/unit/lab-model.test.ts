@@ -156,26 +156,27 @@ describe('CPU: limits, contention, queue', () => {
 });
 
 describe('memory', () => {
-  const profile = { baseBytes: 100 * MI, perCoreBytes: 0, cacheBytes: 1000 * MI };
-  it('fills the cache only up to 95 % of the limit: cache alone never kills', () => {
-    const step = memoryStep(
-      profile,
-      { leakBytes: 0 },
-      { usedCores: 0, leakBytesPerSecond: 0, dt: 1, limitBytes: 200 * MI },
-    );
-    expect(step.oomKilled).toBe(false);
-    expect(step.workingSetBytes).toBeCloseTo(190 * MI);
+  const profile = { baseBytes: 100 * MI, perCoreBytes: 0, cacheBytes: 1000 * MI, cacheFillBytesPerSecond: 10 * MI };
+  it('fills the cache as it runs, only up to 95 % of the limit: cache alone never kills', () => {
+    const opts = { usedCores: 0, leakBytesPerSecond: 0, dt: 2, limitBytes: 200 * MI };
+    const first = memoryStep(profile, { leakBytes: 0, cacheBytes: 0 }, opts);
+    expect(first.workingSetBytes).toBeCloseTo(120 * MI);
+    let state = { leakBytes: 0, cacheBytes: first.cacheBytes };
+    for (let i = 0; i < 10; i++) state = memoryStep(profile, state, opts);
+    const full = memoryStep(profile, state, opts);
+    expect(full.oomKilled).toBe(false);
+    expect(full.workingSetBytes).toBeCloseTo(190 * MI);
   });
   it('OOM-kills when resident memory (base + leak) passes the limit, and restarts with the leak reset', () => {
     const near = memoryStep(
       profile,
-      { leakBytes: 95 * MI },
+      { leakBytes: 95 * MI, cacheBytes: 0 },
       { usedCores: 0, leakBytesPerSecond: MI, dt: 2, limitBytes: 200 * MI },
     );
     expect(near.oomKilled).toBe(false);
     const over = memoryStep(
       profile,
-      { leakBytes: 99 * MI },
+      { leakBytes: 99 * MI, cacheBytes: 0 },
       { usedCores: 0, leakBytesPerSecond: MI, dt: 2, limitBytes: 200 * MI },
     );
     expect(over.oomKilled).toBe(true);

@@ -407,3 +407,31 @@ describe('chaos schedule', () => {
     });
   });
 });
+
+describe('harm is judged against doing nothing', () => {
+  it('a change followed by a fault’s own worsening is not harmful when none got as bad', () => {
+    const worsening = (changes: boolean): TimelinePoint[] => {
+      const pts: TimelinePoint[] = [];
+      for (let t = 0; t <= 200; t += 2) {
+        const c: ObservedChange[] =
+          changes && t === 40 ? [{ kind: 'cpu_limit', workload: 'web', detail: 'CPU limit 1 → 1.4' }] : [];
+        pts.push(point(t, t >= 60, c));
+      }
+      return pts;
+    };
+    const copy = planCopy('r', scenario, 'talon-rules', START);
+    const alone = scoreCopy({ copy, timeline: worsening(true), episodes: [], remediations: [] });
+    expect(alone.harmfulActions).toBe(1);
+    const judged = scoreCopy({
+      copy,
+      timeline: worsening(true),
+      baseline: worsening(false),
+      episodes: [],
+      remediations: [],
+    });
+    expect(judged.harmfulActions).toBe(0);
+    const better = worsening(false).map((p) => ({ ...p, slo: { value: 0.1, violated: false } }));
+    const blamed = scoreCopy({ copy, timeline: worsening(true), baseline: better, episodes: [], remediations: [] });
+    expect(blamed.actionLog[0]!.why).toMatch(/0 % for none at the same time/);
+  });
+});

@@ -9,6 +9,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { ENGINES, type Engine } from './plan';
 import { loadScenarios } from './scenario/load';
 import { scenarioJsonSchema } from './scenario/schema';
+import { rescore } from './runner/rescore';
 import { runLab } from './runner/runner';
 import { describeSimulation, simulate } from './simulate';
 
@@ -111,6 +112,14 @@ export function configureLab(lab: Command): void {
         out(`\nreport: ${join(outDir, 'report.md')} (${Math.round(report.wallSeconds)} s)`);
       },
     );
+  lab
+    .command('rescore')
+    .description("recompute a run's scores, pictures and report from its saved timelines and raw data")
+    .argument('<dir>', 'the --out folder of a run')
+    .action(async (dir: string) => {
+      const report = await rescore(resolve(dir));
+      out(`rescored ${report.scenarios.length} scenario(s): ${join(resolve(dir), 'report.md')}`);
+    });
   lab
     .command('validate')
     .description('check scenario files against the schema and each other; nothing is started')

@@ -1,6 +1,7 @@
 /**
  * Memory of a lab container: a resident part (base + per core of work + whatever a leak has accumulated since
- * the container started) and page cache the kernel gives back before it kills anyone. Resident memory above
+ * the container started) and page cache — filled as the application reads, empty after a restart — that the
+ * kernel gives back before it kills anyone. Resident memory above
  * the limit is an OOM kill. Pure.
  */
 
@@ -8,6 +9,8 @@ export interface MemoryProfile {
   readonly baseBytes: number;
   readonly perCoreBytes: number;
   readonly cacheBytes: number;
+  /** How fast the cache fills (bytes per second of uptime). */
+  readonly cacheFillBytesPerSecond: number;
 }
 
 /** The cache never pushes the working set above this share of the limit (reclaim starts before). */
@@ -16,10 +19,13 @@ export const CACHE_CEILING = 0.95;
 export interface MemoryState {
   /** Bytes a leak has added since the container (re)started. */
   readonly leakBytes: number;
+  /** Page cache held now. */
+  readonly cacheBytes: number;
 }
 
 export interface MemoryStep {
   readonly leakBytes: number;
+  readonly cacheBytes: number;
   readonly residentBytes: number;
   /** What cAdvisor calls the working set: resident + active cache. */
   readonly workingSetBytes: number;
@@ -42,9 +48,16 @@ export function memoryStep(
   const limit = opts.limitBytes > 0 ? opts.limitBytes : Number.POSITIVE_INFINITY;
   if (residentBytes > limit) {
     // The kernel kills the container; it restarts with its base memory and an empty cache.
-    return { leakBytes: 0, residentBytes: profile.baseBytes, workingSetBytes: profile.baseBytes, oomKilled: true };
+    return {
+      leakBytes: 0,
+      cacheBytes: 0,
+      residentBytes: profile.baseBytes,
+      workingSetBytes: profile.baseBytes,
+      oomKilled: true,
+    };
   }
   const room = Number.isFinite(limit) ? Math.max(0, limit * CACHE_CEILING - residentBytes) : profile.cacheBytes;
-  const cache = Math.min(profile.cacheBytes, room);
-  return { leakBytes, residentBytes, workingSetBytes: residentBytes + cache, oomKilled: false };
+  const filled = state.cacheBytes + Math.max(0, profile.cacheFillBytesPerSecond) * opts.dt;
+  const cacheBytes = Math.min(profile.cacheBytes, room, filled);
+  return { leakBytes, cacheBytes, residentBytes, workingSetBytes: residentBytes + cacheBytes, oomKilled: false };
 }

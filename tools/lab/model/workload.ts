@@ -40,9 +40,10 @@ export interface NodeView {
 export interface PodState {
   readonly backlog: number;
   readonly leakBytes: number;
+  readonly cacheBytes: number;
 }
 
-export const FRESH_POD: PodState = { backlog: 0, leakBytes: 0 };
+export const FRESH_POD: PodState = { backlog: 0, leakBytes: 0, cacheBytes: 0 };
 
 export interface PodResult {
   readonly uid: string;
@@ -256,7 +257,7 @@ function stepPod(p: Working, link: Link, dt: number): PodStep {
     uid: p.view.uid,
     workload: p.workload.name,
     ...(p.view.node === undefined ? {} : { node: p.view.node }),
-    state: oom ? FRESH_POD : { backlog: q.backlog, leakBytes: mem.leakBytes },
+    state: oom ? FRESH_POD : { backlog: q.backlog, leakBytes: mem.leakBytes, cacheBytes: mem.cacheBytes },
     serving: p.serving && !oom,
     wantedCores: p.wanted,
     usedCores: used,

@@ -3,7 +3,16 @@
  * engine made and why a harmful one counts as harmful) and `report.json` with every number. Pure rendering;
  * the runner writes the files.
  */
+import type { Scenario } from '../scenario/model';
 import type { CopyScore } from './score';
+
+/** The SLO in words, for the report. */
+export function sloText(s: Pick<Scenario, 'slo'>): string {
+  const on = s.slo.workloads.join(', ');
+  if (s.slo.kind === 'latency_p95') return `p95 latency ≤ ${Math.round(s.slo.threshold * 1000)} ms for ${on}`;
+  if (s.slo.kind === 'availability') return `served share ≥ ${s.slo.threshold} for ${on}`;
+  return `throttled periods ≤ ${s.slo.threshold} for ${on}`;
+}
 
 export interface ScenarioReport {
   readonly name: string;

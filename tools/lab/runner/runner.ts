@@ -19,12 +19,13 @@ import { loadPolicyModel } from '../../../src/policy/model';
 import { applyManifests, kubectl } from '../../stack/kube';
 import { labTargetsDir } from '../../stack/prometheus';
 import { missingBinaries, stackUp } from '../../stack/stack';
+import type { TimelinePoint } from '../driver/driver';
 import { LAB_LABELS, type CopyPlan, type Engine, type LabPlan } from '../plan';
 import { loadScenarios } from '../scenario/load';
 import type { Scenario } from '../scenario/model';
 import { alertEpisodes, readTimeline, seedActivity, talonRemediations } from './collect';
 import { copyManifests, planCopy, runId } from './manifests';
-import { renderMarkdown, type RunReport, type ScenarioReport } from './report';
+import { renderMarkdown, sloText, type RunReport, type ScenarioReport } from './report';
 import { scoreCopy, type CopyScore } from './score';
 import { startSeedOrchestrator, type RunningSeed } from './seed';
 import { freePort, startService, stopService, talonArgs, waitForHttp, waitForLine, type Service } from './services';
@@ -360,7 +361,11 @@ export async function runLab(options: LabRunOptions): Promise<RunReport> {
       status(`${prefix} · collecting`);
       for (const it of batch) {
         const name = runName(it);
-        const mine = copies.filter((c) => c.scenario.name === name);
+        // `none` first: its timeline is the counterfactual the others' changes are judged against.
+        const mine = copies
+          .filter((c) => c.scenario.name === name)
+          .sort((a, b) => Number(b.engine === 'none') - Number(a.engine === 'none'));
+        let baseline: TimelinePoint[] | undefined;
         const scores: (CopyScore & { repeat: number })[] = [];
         const series = [];
         for (const copy of mine) {
@@ -376,16 +381,26 @@ export async function runLab(options: LabRunOptions): Promise<RunReport> {
           } else if (copy.engine === 'seed-orchestrator' && seed) {
             ({ remediations, receipts } = seedActivity(seed.records(), copy));
           }
-          const score = scoreCopy({
+          const input = {
             copy,
-            timeline,
             episodes,
             ...(remediations ? { remediations } : {}),
             ...(receipts ? { receipts } : {}),
-          });
+          };
+          // What was collected, beside the timeline, so `talon lab rescore` can recompute the report offline.
+          await mkdir(join(out, 'raw'), { recursive: true });
+          await writeFile(join(out, 'raw', `${copy.id}.json`), JSON.stringify({ ...input, repeat: it.repeat }));
+          const score = scoreCopy({ ...input, timeline, ...(baseline ? { baseline } : {}) });
+          if (copy.engine === 'none') baseline = timeline;
           scores.push({ ...score, repeat: it.repeat });
           series.push({ engine: copy.engine, timeline, actions: score.actionLog, episodes, startAt: copy.startAt });
         }
+        scores.sort(
+          (a, b) => options.engines.indexOf(a.engine as Engine) - options.engines.indexOf(b.engine as Engine),
+        );
+        series.sort(
+          (a, b) => options.engines.indexOf(a.engine as Engine) - options.engines.indexOf(b.engine as Engine),
+        );
         const picture = `${name}.svg`;
         await writeFile(join(out, picture), scenarioSvg({ ...it.scenario, name }, series));
         const s = it.scenario;
@@ -394,12 +409,7 @@ export async function runLab(options: LabRunOptions): Promise<RunReport> {
           source: relative(process.cwd(), s.source) || s.source,
           description: s.description,
           ...(s.expect ? { expect: s.expect } : {}),
-          sloText:
-            s.slo.kind === 'latency_p95'
-              ? `p95 latency ≤ ${Math.round(s.slo.threshold * 1000)} ms for ${s.slo.workloads.join(', ')}`
-              : s.slo.kind === 'availability'
-                ? `served share ≥ ${s.slo.threshold} for ${s.slo.workloads.join(', ')}`
-                : `throttled periods ≤ ${s.slo.threshold} for ${s.slo.workloads.join(', ')}`,
+          sloText: sloText(s),
           wallSeconds: (Date.now() - batchBegan) / 1000,
           copies: scores,
           picture,
@@ -421,6 +431,13 @@ export async function runLab(options: LabRunOptions): Promise<RunReport> {
   } finally {
     status('cleaning up');
     await writeReport().catch(() => undefined);
+    if (seed) {
+      const lines = seed.records().map((r) => JSON.stringify(r));
+      await mkdir(logDir, { recursive: true }).catch(() => undefined);
+      await writeFile(join(logDir, 'seed-orchestrator.jsonl'), lines.length > 0 ? `${lines.join('\n')}\n` : '').catch(
+        () => undefined,
+      );
+    }
     await seed?.stop().catch(() => undefined);
     await client?.close().catch(() => undefined);
     for (const s of [...services].reverse()) await stopService(s).catch(() => undefined);

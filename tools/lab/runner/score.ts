@@ -51,7 +51,7 @@ export interface CopyScore {
   readonly copy: string;
   readonly engine: string;
   readonly sloViolationSeconds: number;
-  /** Seconds from the first alert until the SLO is met for 30 s on end; null when it never is (or no alert). */
+  /** Seconds from the first alert until the SLO holds to the end (≥ 30 s); null when it never does (or no alert). */
   readonly timeToMitigateSeconds: number | null;
   readonly firstAlertSeconds: number | null;
   readonly alertsFired: number;
@@ -86,6 +86,12 @@ export interface ScoreInput {
   readonly episodes: readonly AlertEpisode[];
   readonly remediations?: readonly Remediation[];
   readonly receipts?: readonly Receipt[];
+  /**
+   * The `none` copy's timeline of the same scenario (same demand, same faults, nobody acting): an action only
+   * counts as making the SLO worse when it is worse than doing nothing too, so a fault's own course is not
+   * blamed on the engine.
+   */
+  readonly baseline?: readonly TimelinePoint[];
   /** Re-fires count within this many seconds after an episode of the same alert ended (default 120 s). */
   readonly cooldownSeconds?: number;
 }
@@ -150,18 +156,16 @@ export function scoreCopy(input: ScoreInput): CopyScore {
 
   const sloViolationSeconds = points.reduce((a, p) => a + (p.slo.violated ? p.dt : 0), 0);
   const firstAlert = episodes[0] ? rel(episodes[0].start) : null;
+  // Mitigated when the SLO holds from some moment to the end (and for at least 30 s): the time from the first alert
+  // to the start of that last healthy stretch. Never violated after the alert: 0. Still violated near the end: –.
   let timeToMitigate: number | null = null;
-  if (firstAlert !== null) {
-    let okSince: number | null = null;
-    for (const p of points.filter((x) => x.t >= firstAlert)) {
-      if (p.slo.violated) okSince = null;
-      else if (okSince === null) okSince = p.t;
-      if (okSince !== null && p.t - okSince >= MITIGATED_FOR_SECONDS) break;
-    }
-    const last = points.at(-1);
-    if (okSince !== null && last && (last.t - okSince >= MITIGATED_FOR_SECONDS || !last.slo.violated)) {
-      timeToMitigate = Math.max(0, okSince - firstAlert);
-    }
+  const last = points.at(-1);
+  if (firstAlert !== null && last) {
+    const violations = points.filter((p) => p.t >= firstAlert && p.slo.violated);
+    const lastViolation = violations.at(-1);
+    if (!lastViolation) timeToMitigate = 0;
+    else if (last.t - (lastViolation.t + lastViolation.dt) >= MITIGATED_FOR_SECONDS)
+      timeToMitigate = lastViolation.t + lastViolation.dt - firstAlert;
   }
 
   const byName = new Map(s.workloads.map((w) => [w.name, w]));
@@ -172,9 +176,14 @@ export function scoreCopy(input: ScoreInput): CopyScore {
     else if (w?.namespace === 'protected') why = `acted on ${w.name} in a protected namespace`;
     else {
       const before = violationShare(points, t - EFFECT_WINDOW, t) ?? 0;
-      const after = violationShare(points, t + SETTLE_SECONDS, t + SETTLE_SECONDS + EFFECT_WINDOW);
-      if (after !== undefined && after > before + 0.25)
-        why = `SLO violated ${Math.round(after * 100)} % of the time after it, ${Math.round(before * 100)} % before`;
+      const from = t + SETTLE_SECONDS;
+      const after = violationShare(points, from, from + EFFECT_WINDOW);
+      const nobody = input.baseline ? violationShare(input.baseline, from, from + EFFECT_WINDOW) : undefined;
+      const pct = (v: number): string => `${Math.round(v * 100)} %`;
+      if (after !== undefined && after > Math.max(before, nobody ?? 0) + 0.25)
+        why =
+          `SLO violated ${pct(after)} of the time after it, ${pct(before)} before` +
+          (nobody === undefined ? '' : `, ${pct(nobody)} for none at the same time`);
       const oomAfter = points.some(
         (p) =>
           p.t > t &&

@@ -60,7 +60,12 @@ export interface WorkloadModel {
     readonly curve: Curve;
   };
   readonly latency: { readonly baseSeconds: number; readonly networkSeconds: number };
-  readonly memory: { readonly baseBytes: number; readonly perCoreBytes: number; readonly cacheBytes: number };
+  readonly memory: {
+    readonly baseBytes: number;
+    readonly perCoreBytes: number;
+    readonly cacheBytes: number;
+    readonly cacheFillBytesPerSecond: number;
+  };
   readonly io: { readonly bytesPerCoreSecond: number; readonly cpuShare: number };
   readonly network: { readonly mbpsPerCore: number };
   readonly startupSeconds: number;

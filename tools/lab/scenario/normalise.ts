@@ -35,6 +35,7 @@ export const WORKLOAD_DEFAULTS = {
   latencySeconds: 0.05,
   networkLatencySeconds: 0.005,
   memoryBase: '100Mi',
+  cacheFill: '8Mi',
   ioBytesPerCoreSecond: '2Mi',
   ioCpuShare: 0.2,
   mbpsPerCore: 10,
@@ -204,6 +205,7 @@ function workload(ctx: Context, w: WorkloadSpec, i: number, nodes: readonly Node
       baseBytes: quantity(w.memory?.base ?? WORKLOAD_DEFAULTS.memoryBase),
       perCoreBytes: w.memory?.perCore === undefined ? 0 : quantity(w.memory.perCore),
       cacheBytes: w.memory?.cache === undefined ? 0 : quantity(w.memory.cache),
+      cacheFillBytesPerSecond: quantity(w.memory?.cacheFill ?? WORKLOAD_DEFAULTS.cacheFill),
     },
     io: {
       bytesPerCoreSecond: quantity(w.io?.bytesPerCoreSecond ?? WORKLOAD_DEFAULTS.ioBytesPerCoreSecond),

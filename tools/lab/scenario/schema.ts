@@ -105,6 +105,8 @@ const memoryProfile = z.strictObject({
   perCore: memory.optional(),
   /** Page cache the application fills up to; the kernel reclaims it before an OOM kill. */
   cache: memory.optional(),
+  /** How fast the cache fills, per second of uptime (default 8Mi): a restarted container starts cold. */
+  cacheFill: memory.optional(),
 });
 
 const ioProfile = z.strictObject({
