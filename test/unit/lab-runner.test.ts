@@ -435,3 +435,27 @@ describe('harm is judged against doing nothing', () => {
     expect(blamed.actionLog[0]!.why).toMatch(/0 % for none at the same time/);
   });
 });
+
+describe('changes as actions', () => {
+  it('a new limit and a replica change at once are two actions; the rollout’s deletions and moves join them', () => {
+    const pts = [0, 2, 4, 20].map((t) =>
+      point(
+        t,
+        false,
+        t === 2
+          ? [
+              { kind: 'pod_deleted', workload: 'web', detail: '3 pod(s) deleted' },
+              { kind: 'cpu_limit', workload: 'web', detail: 'CPU limit 1 → 1.6' },
+              { kind: 'replicas', workload: 'web', detail: 'replicas 3 → 2' },
+            ]
+          : t === 4
+            ? [{ kind: 'moved', workload: 'web', node: 'edge-b', detail: 'now also on edge-b' }]
+            : t === 20
+              ? [{ kind: 'moved', workload: 'web', node: 'cloud-a', detail: 'now also on cloud-a' }]
+              : [],
+      ),
+    );
+    const s = scoreCopy({ copy: planCopy('r', scenario, 'none', START), timeline: pts, episodes: [] });
+    expect(s.actionLog.map((a) => `${a.t} ${a.kind}`)).toEqual(['2 cpu_limit', '2 replicas', '20 moved']);
+  });
+});

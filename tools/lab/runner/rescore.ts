@@ -26,12 +26,14 @@ export async function rescore(dir: string): Promise<RunReport> {
     const mine = raws.filter((r) => r.copy.scenario.name === s.name);
     const copies = [];
     const series = [];
+    const none = mine.find((r) => r.copy.engine === 'none');
+    const baseline = none ? await readTimeline(join(dir, 'timelines'), none.copy) : undefined;
     for (const raw of mine.sort(
       (a, b) => before.engines.indexOf(a.copy.engine) - before.engines.indexOf(b.copy.engine),
     )) {
       const copy: CopyPlan = raw.copy;
       const timeline = await readTimeline(join(dir, 'timelines'), copy);
-      const score = scoreCopy({ ...raw, timeline });
+      const score = scoreCopy({ ...raw, timeline, ...(baseline && copy.engine !== 'none' ? { baseline } : {}) });
       copies.push({ ...score, repeat: raw.repeat });
       series.push({
         engine: copy.engine,

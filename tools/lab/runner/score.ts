@@ -104,16 +104,6 @@ export const EFFECT_WINDOW = 60;
 /** Changes of one workload this close together are one action (a rollout shows as limit + move + deletions). */
 const GROUP_SECONDS = 8;
 
-const PRIORITY: readonly (ChangeKind | 'evicted')[] = [
-  'cpu_limit',
-  'memory_limit',
-  'replicas',
-  'data_offload',
-  'network_qos',
-  'moved',
-  'evicted',
-];
-
 function violationShare(points: readonly TimelinePoint[], from: number, to: number): number | undefined {
   const inside = points.filter((p) => p.t > from && p.t <= to);
   const total = inside.reduce((a, p) => a + p.dt, 0);
@@ -121,7 +111,15 @@ function violationShare(points: readonly TimelinePoint[], from: number, to: numb
   return inside.reduce((a, p) => a + (p.slo.violated ? p.dt : 0), 0) / total;
 }
 
-/** The changes the driver saw, grouped into actions (one per workload per burst of changes, plus taints). */
+/** Kinds that are an intent of their own; moves and deletions are also what a rollout does on the way. */
+const INTENTS: ReadonlySet<string> = new Set(['cpu_limit', 'memory_limit', 'replicas', 'data_offload', 'network_qos']);
+
+/**
+ * The changes the driver saw, grouped into actions: each intent (a new limit, a replica count, an annotation) is
+ * one action, repeated sightings of it within a few seconds being the same rollout; a move or deletion joins the
+ * workload's action of the moment (a rollout's side effect) and is an action of its own otherwise (an eviction, an
+ * offload); a taint is one.
+ */
 export function actionsOf(
   points: readonly TimelinePoint[],
 ): { t: number; change: ObservedChange; kinds: Set<string> }[] {
@@ -133,14 +131,26 @@ export function actionsOf(
         out.push({ t: p.t, change: c, kinds: new Set(['taint']) });
         continue;
       }
-      const open = out.find(
+      const kind = c.kind === 'pod_deleted' ? 'evicted' : c.kind;
+      const recent = out.filter(
         (a) => a.change.workload === c.workload && a.change.kind !== 'taint' && p.t - a.t <= GROUP_SECONDS,
       );
-      const kind = c.kind === 'pod_deleted' ? 'evicted' : c.kind;
-      if (open) {
-        open.kinds.add(kind);
-        const best = PRIORITY.find((k) => open.kinds.has(k));
-        if (best && best !== open.change.kind) open.change = { ...c, kind: best === 'evicted' ? 'pod_deleted' : best };
+      if (INTENTS.has(kind)) {
+        const same = recent.find((a) => a.change.kind === kind);
+        // A side-effect-only action of the moment becomes this intent's (the deletion came first in the tick).
+        const sideOnly = recent.find((a) => !INTENTS.has(a.change.kind === 'pod_deleted' ? 'evicted' : a.change.kind));
+        if (same) same.kinds.add(kind);
+        else if (sideOnly) {
+          sideOnly.kinds.add(kind);
+          sideOnly.change = c;
+        } else out.push({ t: p.t, change: c, kinds: new Set([kind]) });
+        continue;
+      }
+      const host = recent[recent.length - 1];
+      if (host) {
+        host.kinds.add(kind);
+        // Between a move and a deletion alone, the move says more.
+        if (!INTENTS.has(host.change.kind) && kind === 'moved') host.change = c;
       } else out.push({ t: p.t, change: c, kinds: new Set([kind]) });
     }
   }
