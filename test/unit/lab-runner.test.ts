@@ -1,4 +1,7 @@
 /** The lab runner's pure parts: copies as objects, the wiring, the score, the report and the picture. */
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parse } from 'yaml';
 import type { TimelinePoint } from '../../tools/lab/driver/driver';
 import type { ObservedChange } from '../../tools/lab/driver/observer';
@@ -6,6 +9,7 @@ import { chaosSchedule, seededRandom, summariseChaos } from '../../tools/lab/run
 import { seedActivity } from '../../tools/lab/runner/collect';
 import { copyManifests, planCopy, POOL_TAINT_KEY, runId } from '../../tools/lab/runner/manifests';
 import { renderMarkdown } from '../../tools/lab/runner/report';
+import { rescore } from '../../tools/lab/runner/rescore';
 import { talonEnv } from '../../tools/lab/runner/runner';
 import { episodesFromSeries, scoreCopy, type AlertEpisode } from '../../tools/lab/runner/score';
 import { scenarioSvg } from '../../tools/lab/runner/svg';
@@ -457,5 +461,54 @@ describe('changes as actions', () => {
     );
     const s = scoreCopy({ copy: planCopy('r', scenario, 'none', START), timeline: pts, episodes: [] });
     expect(s.actionLog.map((a) => `${a.t} ${a.kind}`)).toEqual(['2 cpu_limit', '2 replicas', '20 moved']);
+  });
+});
+
+describe('rescore', () => {
+  it('recomputes scores, picture and report from the saved timelines and raw data', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lab-rescore-'));
+    await mkdir(join(dir, 'raw'));
+    await mkdir(join(dir, 'timelines'));
+    const copies = (['talon-rules', 'none'] as const).map((e) => planCopy('r', scenario, e, START));
+    for (const c of copies) {
+      await writeFile(
+        join(dir, 'raw', `${c.id}.json`),
+        JSON.stringify({ copy: c, episodes: [], remediations: [], repeat: 0 }),
+      );
+      await writeFile(
+        join(dir, 'timelines', `${c.id}.jsonl`),
+        `${timeline()
+          .map((p) => JSON.stringify(p))
+          .join('\n')}\n`,
+      );
+    }
+    const stale = {
+      run: 'r',
+      command: 'x',
+      startedAt: 'y',
+      wallSeconds: 1,
+      engines: ['talon-rules', 'none'],
+      repeat: 1,
+      notes: [],
+      scenarios: [
+        {
+          name: 'unit-run',
+          source: 's',
+          description: 'd',
+          sloText: 't',
+          wallSeconds: 1,
+          copies: [],
+          picture: 'unit-run.svg',
+        },
+      ],
+    };
+    await writeFile(join(dir, 'report.json'), JSON.stringify(stale));
+    const report = await rescore(dir);
+    expect(report.scenarios[0]!.copies.map((c) => [c.engine, c.sloViolationSeconds])).toEqual([
+      ['talon-rules', 40],
+      ['none', 40],
+    ]);
+    expect(await readFile(join(dir, 'report.md'), 'utf8')).toContain('| SLO violated (s) | 40 | 40 |');
+    expect((await readFile(join(dir, 'unit-run.svg'), 'utf8')).startsWith('<svg')).toBe(true);
   });
 });
