@@ -19,12 +19,21 @@ import {
 import { createRulePolicy, ruleConfig, type RuleConfigOverrides } from '../src/policy/rules';
 import { permanentFailure } from './failures';
 
+/**
+ * Namespace label that forces the engine for the namespace's pods: `rules` (the rule policy answers, the model
+ * is not asked) or `model` (the default: the model through its breaker, the rules as fallback). The incident
+ * lab runs the same scenario under both engines side by side this way (docs/LAB.md).
+ */
+export const POLICY_ENGINE_LABEL = 'talon.io/policy-engine';
+
 export interface PolicyActivityDeps {
   /** A ready engine; otherwise one is built from the parts below. */
   readonly engine?: PolicyEngine;
   readonly model?: PolicyModel;
   readonly rules?: RuleConfigOverrides;
   readonly breaker?: Partial<BreakerOptions>;
+  /** The labels of a namespace (cached by the caller); enables {@link POLICY_ENGINE_LABEL}. */
+  readonly namespaceLabels?: (namespace: string) => Promise<Readonly<Record<string, string>>>;
 }
 
 const finite = z.number().refine(Number.isFinite, 'must be finite');
@@ -53,11 +62,12 @@ const windowSchema = z
   );
 
 export function createPolicyActivities(deps: PolicyActivityDeps = {}) {
+  const rules = createRulePolicy(ruleConfig(deps.rules));
   const engine =
     deps.engine ??
     createPolicyEngine({
       ...(deps.model ? { model: deps.model } : {}),
-      rules: createRulePolicy(ruleConfig(deps.rules)),
+      rules,
       breaker: new CircuitBreaker(deps.breaker),
     });
   return {
@@ -71,6 +81,15 @@ export function createPolicyActivities(deps: PolicyActivityDeps = {}) {
       if (!parsed.success) {
         const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
         throw permanentFailure(FAILURE_TYPES.InvalidWindow, `not a usable feature window: ${problems}`);
+      }
+      const labels = deps.namespaceLabels ? await deps.namespaceLabels(window.target.namespace).catch(() => ({})) : {};
+      const forced = (labels as Record<string, string | undefined>)[POLICY_ENGINE_LABEL];
+      if (forced === 'rules') {
+        return {
+          ...rules.decide(window),
+          source: 'rules',
+          fallbackReason: `namespace label ${POLICY_ENGINE_LABEL}=rules`,
+        };
       }
       return engine.decide(window);
     },

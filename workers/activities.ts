@@ -12,6 +12,7 @@ import { createTargetActivities, type TargetActivities } from '../activities/tar
 import { createTaskActivities, type TaskActivities } from '../activities/task';
 import type { GuardConfigInput } from '../src/domain/guards';
 import { createKubeClients } from '../src/kube/client';
+import { cachedNamespaceLabels } from '../src/kube/namespace-labels';
 import { NodeCache } from '../src/kube/node-cache';
 import { InfluxStore } from '../src/metrics/influx';
 import { cachedNodeUsage } from '../src/metrics/node-usage';
@@ -167,7 +168,10 @@ export async function createActivityGroups(deps: ActivityDeps): Promise<Activity
     ...(influx ? { influx } : {}),
     ...(deps.windowStepSeconds ? { gather: { stepSeconds: deps.windowStepSeconds } } : {}),
   });
-  const policy = createPolicyActivities(model ? { model } : {});
+  const policy = createPolicyActivities({
+    ...(model ? { model } : {}),
+    namespaceLabels: cachedNamespaceLabels(clients.core),
+  });
   const rankNodes = () => metrics.rankNodes({});
   const nodeUsage = deps.longLived ? cachedNodeUsage(rankNodes) : undefined;
   const remediation = createRemediationActivities({

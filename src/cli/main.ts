@@ -26,6 +26,12 @@ export function buildProgram(): Command {
   devCommand(program, 'demo', 'set up, start the local stack and Talon, and make a real alert fire', (cmd) =>
     loadDevExport<Configure>('tools/stack/demo', 'configureDemo', 'demo')(cmd),
   );
+  devCommand(
+    program,
+    'lab',
+    'the incident lab: scenario files run on the local stack, engines side by side, scored (docs/LAB.md)',
+    (cmd) => loadDevExport<Configure>('tools/lab/commands', 'configureLab', 'lab')(cmd),
+  );
   registerTaxonomyCommands(program);
   registerTaskCommands(program);
   registerModelCommands(program);

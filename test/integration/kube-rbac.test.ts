@@ -148,6 +148,7 @@ describe('kubectl auth can-i for the actuator’s service account', () => {
     ['patch pods', () => ['patch', 'pods', '-n', ns()]],
     ['patch pods/resize', () => ['patch', 'pods', '--subresource', 'resize', '-n', ns()]],
     ['create pods/eviction', () => ['create', 'pods', '--subresource', 'eviction', '-n', ns()]],
+    ['get namespaces', () => ['get', 'namespaces', ns()]],
     ['get nodes', () => ['get', 'nodes']],
     ['list nodes', () => ['list', 'nodes']],
     ['patch nodes', () => ['patch', 'nodes']],

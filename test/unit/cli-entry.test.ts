@@ -11,6 +11,7 @@ import { devCommand, loadDevExport, missingPackage, type Configure } from '../..
 import type * as ModelCommands from '../../src/cli/model';
 import type { ConfigureMeasure } from '../../src/cli/task-taxonomy';
 import { repoRoot } from '../../src/config/repo-root';
+import * as labCommands from '../../tools/lab/commands';
 import * as stackCommands from '../../tools/stack/commands';
 import * as demo from '../../tools/stack/demo';
 import * as taxonomyCommands from '../../tools/taxonomy/commands';
@@ -25,6 +26,7 @@ const DEV_EXPORTS: readonly { module: string; name: string; fn: Configure | Conf
   { module: 'tools/stack/commands', name: 'configureSetup', fn: stackCommands.configureSetup },
   { module: 'tools/stack/commands', name: 'configureStack', fn: stackCommands.configureStack },
   { module: 'tools/stack/demo', name: 'configureDemo', fn: demo.configureDemo },
+  { module: 'tools/lab/commands', name: 'configureLab', fn: labCommands.configureLab },
   { module: 'tools/taxonomy/commands', name: 'configureMeasure', fn: taxonomyCommands.configureMeasure },
   { module: 'training/commands', name: 'configureTrain', fn: trainingCommands.configureTrain },
   { module: 'training/commands', name: 'configureReexport', fn: trainingCommands.configureReexport },
@@ -48,7 +50,7 @@ describe('talon entry point', () => {
       { cwd: repoRoot() },
     );
     expect(stdout).toMatch(/^Usage: talon /);
-    for (const command of ['setup', 'stack', 'worker', 'webhook', 'demo', 'taxonomy', 'model', 'status']) {
+    for (const command of ['setup', 'stack', 'worker', 'webhook', 'demo', 'lab', 'taxonomy', 'model', 'status']) {
       expect(stdout).toMatch(new RegExp(`^  ${command}\\b`, 'm'));
     }
   });

@@ -10,7 +10,20 @@ export interface AlertRuleOptions {
   readonly cpuLimitShare: number;
   readonly memoryLimitShare: number;
   readonly nodeCpuShare: number;
+  /**
+   * Extra PromQL label matchers scoping the pod rules (e.g. `namespace=~"shop-.*"`) and the node rule; the local
+   * stack uses them to leave the incident lab's namespaces and nodes to the lab's own rules (tools/lab).
+   */
+  readonly podMatchers?: readonly string[];
+  readonly nodeMatchers?: readonly string[];
+  /** Extra labels on every alert (the lab marks its copy and engine for Alertmanager's routing). */
+  readonly extraLabels?: Readonly<Record<string, string>>;
+  /** Rule group name (default talon-remediation). */
+  readonly groupName?: string;
 }
+
+/** Namespaces and nodes of the incident lab (tools/lab/runner/names.ts makes every lab name start with it). */
+export const LAB_NAME_PREFIX = 'talon-lab-';
 
 export const PRODUCTION_RULE_OPTIONS: AlertRuleOptions = {
   forDuration: '2m',
@@ -26,6 +39,8 @@ export const LOCAL_RULE_OPTIONS: AlertRuleOptions = {
   cpuLimitShare: 0.8,
   memoryLimitShare: 0.85,
   nodeCpuShare: 0.9,
+  podMatchers: [`namespace!~"${LAB_NAME_PREFIX}.+"`],
+  nodeMatchers: [`node!~"${LAB_NAME_PREFIX}.+"`],
 };
 
 export interface AlertRule {
@@ -38,22 +53,28 @@ export interface AlertRule {
 
 export function talonAlertRules(o: AlertRuleOptions): { groups: { name: string; rules: AlertRule[] }[] } {
   const podKeys = 'namespace, pod, container';
-  const cpuUsage = `sum by (${podKeys}) (rate(container_cpu_usage_seconds_total{container!=""}[${o.rateWindow}]))`;
-  const cpuLimit = `(max by (${podKeys}) (kube_pod_container_resource_limits{resource="cpu"}) > 0)`;
-  const memUsage = `max by (${podKeys}) (container_memory_working_set_bytes{container!=""})`;
-  const memLimit = `(max by (${podKeys}) (kube_pod_container_resource_limits{resource="memory"}) > 0)`;
-  const nodeUsage = `sum by (node) (rate(node_cpu_usage_seconds_total[${o.rateWindow}]))`;
-  const nodeAlloc = `(max by (node) (kube_node_status_allocatable{resource="cpu"}) > 0)`;
+  const pod = (first: string): string => [first, ...(o.podMatchers ?? [])].join(', ');
+  const node = (...first: string[]): string => {
+    const all = [...first, ...(o.nodeMatchers ?? [])];
+    return all.length === 0 ? '' : `{${all.join(', ')}}`;
+  };
+  const cpuUsage = `sum by (${podKeys}) (rate(container_cpu_usage_seconds_total{${pod('container!=""')}}[${o.rateWindow}]))`;
+  const cpuLimit = `(max by (${podKeys}) (kube_pod_container_resource_limits{${pod('resource="cpu"')}}) > 0)`;
+  const memUsage = `max by (${podKeys}) (container_memory_working_set_bytes{${pod('container!=""')}})`;
+  const memLimit = `(max by (${podKeys}) (kube_pod_container_resource_limits{${pod('resource="memory"')}}) > 0)`;
+  const nodeUsage = `sum by (node) (rate(node_cpu_usage_seconds_total${node()}[${o.rateWindow}]))`;
+  const nodeAlloc = `(max by (node) (kube_node_status_allocatable${node('resource="cpu"')}) > 0)`;
+  const extra = o.extraLabels ?? {};
   return {
     groups: [
       {
-        name: 'talon-remediation',
+        name: o.groupName ?? 'talon-remediation',
         rules: [
           {
             alert: 'TalonPodCpuNearLimit',
             expr: `${cpuUsage} / on (${podKeys}) ${cpuLimit} > ${o.cpuLimitShare}`,
             for: o.forDuration,
-            labels: { severity: 'warning', talon_scope: 'pod', talon_resource: 'cpu' },
+            labels: { severity: 'warning', talon_scope: 'pod', talon_resource: 'cpu', ...extra },
             annotations: {
               summary:
                 'Container {{ $labels.container }} of {{ $labels.namespace }}/{{ $labels.pod }} uses {{ $value | humanizePercentage }} of its CPU limit',
@@ -63,7 +84,7 @@ export function talonAlertRules(o: AlertRuleOptions): { groups: { name: string; 
             alert: 'TalonPodMemoryNearLimit',
             expr: `${memUsage} / on (${podKeys}) ${memLimit} > ${o.memoryLimitShare}`,
             for: o.forDuration,
-            labels: { severity: 'warning', talon_scope: 'pod', talon_resource: 'memory' },
+            labels: { severity: 'warning', talon_scope: 'pod', talon_resource: 'memory', ...extra },
             annotations: {
               summary:
                 'Container {{ $labels.container }} of {{ $labels.namespace }}/{{ $labels.pod }} uses {{ $value | humanizePercentage }} of its memory limit',
@@ -73,7 +94,7 @@ export function talonAlertRules(o: AlertRuleOptions): { groups: { name: string; 
             alert: 'TalonNodeOverloaded',
             expr: `${nodeUsage} / on (node) ${nodeAlloc} > ${o.nodeCpuShare}`,
             for: o.forDuration,
-            labels: { severity: 'critical', talon_scope: 'node', talon_resource: 'cpu' },
+            labels: { severity: 'critical', talon_scope: 'node', talon_resource: 'cpu', ...extra },
             annotations: {
               summary: 'Node {{ $labels.node }} uses {{ $value | humanizePercentage }} of its allocatable CPU',
             },

@@ -2,12 +2,9 @@
  * `npm start` / `talon demo`: sets up the tools, brings the local stack up, runs a worker and the webhook,
  * deploys a workload whose simulated load makes a real alert fire, and shows where to watch Talon work.
  */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Command } from 'commander';
 import { loadStackConfig, stackEndpoints } from '../../src/config/local-stack';
-import { kubectl } from './kube';
-import { repoRoot } from '../../src/config/repo-root';
+import { startDemoWorkload } from '../lab/demo';
 import { setupTools } from './setup';
 import { stackUp } from './stack';
 import { STACK_TOOLS } from './tools';
@@ -31,16 +28,15 @@ async function demo(): Promise<void> {
   const config = loadTalonConfig();
   say('3/4 Talon worker + webhook');
   const services = await startServices(config, { worker: true, webhook: true });
-  say('4/4 sample workload talon-demo/web (simulated CPU at 90% of its limit)');
-  const manifest = await readFile(join(repoRoot(), 'deploy', 'local', 'demo-workload.yaml'), 'utf8');
-  await kubectl(stack, ['apply', '-f', '-'], manifest);
+  say('4/4 sample workload talon-demo/web (traffic needing 90% of its CPU limit, driven by the incident lab)');
+  const workload = await startDemoWorkload(stack, say);
   const ui = stackEndpoints(stack).temporalUiUrl;
   say(`\nTemporal UI: ${ui}/namespaces/${config.temporal.namespace}/workflows`);
   say('waiting for Prometheus → Alertmanager → Talon (about 30-60 s)…');
   const seen = new Set<string>();
   const poll = setInterval(() => {
     services
-      .client!.list('TalonNamespace = "talon-demo"')
+      .client!.list(`TalonNamespace = "${workload.namespace}"`)
       .then((rows) => {
         for (const row of rows) {
           if (seen.has(row.workflowId)) continue;
@@ -56,7 +52,7 @@ async function demo(): Promise<void> {
   await new Promise<void>((resolve) => {
     const stop = (): void => {
       clearInterval(poll);
-      services.stop().then(resolve, resolve);
+      Promise.allSettled([services.stop(), workload.stop()]).then(() => resolve(), resolve);
     };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);

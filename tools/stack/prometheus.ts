@@ -10,11 +10,21 @@ import { binDir } from './setup';
 
 export const SCRAPE_INTERVAL = '5s';
 
+/** Where the incident lab (tools/lab) announces its drivers (file_sd) and puts its per-run alert rules. */
+export function labTargetsDir(config: StackConfig): string {
+  return join(config.stateDir, 'prometheus', 'lab-targets');
+}
+
+export function labRulesDir(config: StackConfig): string {
+  return join(config.stateDir, 'prometheus', 'lab-rules');
+}
+
 export function prometheusConfig(config: StackConfig, rulesPath: string): Record<string, unknown> {
   const h = config.host;
   return {
     global: { scrape_interval: SCRAPE_INTERVAL, evaluation_interval: SCRAPE_INTERVAL, scrape_timeout: '4s' },
-    rule_files: [rulesPath],
+    // The lab's rule files come and go with its runs (each followed by a reload); none is fine.
+    rule_files: [rulesPath, join(labRulesDir(config), '*.yml')],
     alerting: { alertmanagers: [{ static_configs: [{ targets: [`${h}:${config.ports.alertmanager}`] }] }] },
     scrape_configs: [
       {
@@ -26,6 +36,12 @@ export function prometheusConfig(config: StackConfig, rulesPath: string): Record
         honor_labels: true,
       },
       { job_name: 'talon', static_configs: [{ targets: [`${h}:${config.ports.webhook}`] }] },
+      {
+        // Lab drivers (cAdvisor/Kepler series of the lab's containers) write a target file while they run.
+        job_name: 'talon-lab',
+        file_sd_configs: [{ files: [join(labTargetsDir(config), '*.json')], refresh_interval: '5s' }],
+        honor_labels: true,
+      },
       { job_name: 'prometheus', static_configs: [{ targets: [`${h}:${config.ports.prometheus}`] }] },
     ],
   };
