@@ -13,6 +13,7 @@ import { z } from 'zod';
 import { GuardRefusedError } from '../src/domain/errors';
 import { DEFAULT_TALON_NAMESPACE, guardConfig, type GuardConfigInput } from '../src/domain/guards';
 import type { NodeLoad } from '../src/domain/node-load';
+import type { MalfunctionRules } from '../src/domain/workload-context';
 import { MAGNITUDE_GUIDE, POLICIES } from '../src/domain/policy';
 import type { ApplyPolicyInput, ApplyPolicyResult, VerifyPolicyResult } from '../src/domain/remediation';
 import { KubeActuator, type EvictionCandidate, type PodUsage } from '../src/kube/actuator';
@@ -50,6 +51,8 @@ export interface RemediationActivityDeps {
   readonly verifyTimeoutMs?: number;
   /** Wanted tier for task offloading (any tier when absent). */
   readonly offloadTier?: string;
+  /** What counts as a crash-looping or stuck container (the rules' `restart` thresholds). */
+  readonly malfunction?: MalfunctionRules;
 }
 
 const name = z.string().min(1).max(253);
@@ -147,6 +150,11 @@ export function createRemediationActivities(deps: RemediationActivityDeps) {
         return actuator.requestDataOffload({ namespace, pod, share: input.magnitude }, ctx);
       case 'network_qos':
         return actuator.setNetworkQos({ namespace, pod, share: input.magnitude }, ctx);
+      case 'container_restart':
+        return actuator.restartContainer(
+          { namespace, pod, ...(container ? { container } : {}), ...(deps.malfunction ? { rules: deps.malfunction } : {}) },
+          ctx,
+        );
       case 'no_action':
       case 'node_overload':
         throw new GuardRefusedError(

@@ -19,6 +19,9 @@ import { loadPolicyModel } from '../src/policy/model';
 import { loadTaxonomy, type LoadTaxonomyOptions } from '../src/tasks/taxonomy-store';
 import type { PolicyModel } from '../src/policy/breaker';
 import type { TalonConfig } from '../src/config/talon-config';
+import { DEFAULT_ACTION_SETTINGS, type ActionSettings } from '../src/config/defaults';
+import { ruleConfig, type RuleConfigOverrides } from '../src/policy/rules';
+import { readWorkloadContext } from '../src/kube/workload-context';
 
 export interface ActivityDeps {
   readonly kubeConfig: KubeConfig;
@@ -37,6 +40,10 @@ export interface ActivityDeps {
   readonly log?: (line: string) => void;
   /** Task submissions: the taxonomy file and users' registration files (default: the bundled taxonomy). */
   readonly taxonomy?: LoadTaxonomyOptions;
+  /** Rule threshold overrides (TALON_RULES). */
+  readonly rules?: RuleConfigOverrides;
+  /** Network ceiling, effect deadlines, offload release (TALON_NETWORK_*, TALON_EFFECT_*, TALON_OFFLOAD_*). */
+  readonly actions?: ActionSettings;
 }
 
 export interface AssembledActivities {
@@ -58,6 +65,8 @@ export function activityDepsFromConfig(
     modelPath: config.modelPath,
     windowStepSeconds: config.windowStepSeconds,
     guards: config.guards,
+    rules: config.rules,
+    actions: config.actions,
     ...(log ? { log } : {}),
   };
 }
@@ -130,7 +139,16 @@ export async function createActivityGroups(deps: ActivityDeps): Promise<Activity
     ...(influx ? { influx } : {}),
     ...(deps.windowStepSeconds ? { gather: { stepSeconds: deps.windowStepSeconds } } : {}),
   });
-  const policy = createPolicyActivities(model ? { model } : {});
+  // Inconsistent thresholds (TALON_RULES) stop the worker here, before it polls.
+  const rules = ruleConfig(deps.rules);
+  const actions = deps.actions ?? DEFAULT_ACTION_SETTINGS;
+  const policy = createPolicyActivities({
+    ...(model ? { model } : {}),
+    rules: deps.rules ?? {},
+    workloadContext: (target) => readWorkloadContext(clients, target.namespace, target.pod),
+    onContextError: (target, err) =>
+      log(`workload context of ${target.namespace}/${target.pod} unavailable: ${err instanceof Error ? err.message : String(err)}`),
+  });
   const rankNodes = () => metrics.rankNodes({});
   const nodeUsage = deps.longLived ? cachedNodeUsage(rankNodes) : undefined;
   const remediation = createRemediationActivities({
@@ -138,6 +156,8 @@ export async function createActivityGroups(deps: ActivityDeps): Promise<Activity
     guards: deps.guards ?? {},
     ...(nodeCache ? { nodeSource: nodeCache } : {}),
     nodeUsage: nodeUsage?.usage ?? rankNodes,
+    networkCeilingMbps: actions.networkCeilingMbps,
+    malfunction: rules.restart,
   });
   // Task submissions: taxonomy, node load (same Prometheus source as offloading) and task Jobs.
   const task = createTaskActivities({

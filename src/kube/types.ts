@@ -46,6 +46,8 @@ export interface OperationRecord {
   readonly resource?: string;
   readonly targets?: readonly ContainerTarget[];
   readonly replicas?: number;
+  /** An HPA's bounds before the change (replica scaling through an HPA), so the change can be undone. */
+  readonly hpaBefore?: { readonly minReplicas: number; readonly maxReplicas: number };
   readonly node?: string;
   /** How the change was applied (in-place resize or recreate, for standalone pods). */
   readonly mechanism?: 'in-place-resize' | 'recreate';
@@ -95,6 +97,8 @@ export type Expectation =
       readonly workload: WorkloadRef;
       readonly replicas: number;
       readonly generation: number;
+      /** The count is reached by this HorizontalPodAutoscaler's controller, not written by Talon. */
+      readonly hpa?: string;
     }
   | {
       readonly kind: 'taint';
@@ -104,6 +108,16 @@ export type Expectation =
       readonly present: boolean;
     }
   | { readonly kind: 'evicted'; readonly namespace: string; readonly pod: string; readonly uid: string }
+  | {
+      /** container_restart: the malfunctioning instance is gone and its replacement runs healthy. */
+      readonly kind: 'restarted';
+      readonly namespace: string;
+      readonly pod: string;
+      /** The instance that malfunctioned ('' when a retry no longer knows it). */
+      readonly oldUid: string;
+      /** The controller that replaces it; absent for a recreated standalone pod. */
+      readonly workload?: WorkloadRef;
+    }
   | {
       readonly kind: 'annotations';
       readonly namespace: string;

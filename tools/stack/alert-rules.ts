@@ -10,7 +10,30 @@ export interface AlertRuleOptions {
   readonly cpuLimitShare: number;
   readonly memoryLimitShare: number;
   readonly nodeCpuShare: number;
+  /** D3.6 Rule 1: a node busier than this share… */
+  readonly nodeBusyShare: number;
+  /** …and a pod using at least this share of the node's busy CPU: the pod's workload may lose a replica. */
+  readonly podShareOfBusyNode: number;
+  /** A pod dropping more packets per second than this (received + sent) is on a congested link. */
+  readonly networkDropsPerSecond: number;
+  /** …or sending or receiving more than this many Mbit/s (TALON_NETWORK_CEILING_MBPS × the rules' highShare). */
+  readonly networkHighMbps: number;
+  /** Disk bytes read + written per second above which a pod's I/O is heavy (the rules' io.highBytesPerSecond). */
+  readonly ioBytesPerSecond: number;
+  /** Restarts within `restartWindow` that make a container crash-looping (the rules' restart.restartsAtLeast). */
+  readonly crashRestarts: number;
+  readonly restartWindow: string;
 }
+
+/** The thresholds Talon's rule policy uses by default (src/policy/talon-rules.ts), so alert and rule agree. */
+const SHARED_THRESHOLDS = {
+  nodeBusyShare: 0.7,
+  podShareOfBusyNode: 0.2,
+  networkDropsPerSecond: 100,
+  networkHighMbps: 800,
+  ioBytesPerSecond: 100 * 1024 * 1024,
+  crashRestarts: 3,
+} as const;
 
 export const PRODUCTION_RULE_OPTIONS: AlertRuleOptions = {
   forDuration: '2m',
@@ -18,6 +41,8 @@ export const PRODUCTION_RULE_OPTIONS: AlertRuleOptions = {
   cpuLimitShare: 0.8,
   memoryLimitShare: 0.85,
   nodeCpuShare: 0.9,
+  ...SHARED_THRESHOLDS,
+  restartWindow: '10m',
 };
 
 export const LOCAL_RULE_OPTIONS: AlertRuleOptions = {
@@ -26,6 +51,8 @@ export const LOCAL_RULE_OPTIONS: AlertRuleOptions = {
   cpuLimitShare: 0.8,
   memoryLimitShare: 0.85,
   nodeCpuShare: 0.9,
+  ...SHARED_THRESHOLDS,
+  restartWindow: '2m',
 };
 
 export interface AlertRule {
@@ -44,6 +71,12 @@ export function talonAlertRules(o: AlertRuleOptions): { groups: { name: string; 
   const memLimit = `(max by (${podKeys}) (kube_pod_container_resource_limits{resource="memory"}) > 0)`;
   const nodeUsage = `sum by (node) (rate(node_cpu_usage_seconds_total[${o.rateWindow}]))`;
   const nodeAlloc = `(max by (node) (kube_node_status_allocatable{resource="cpu"}) > 0)`;
+  const podCpuOnNode = `sum by (namespace, pod, node) (rate(container_cpu_usage_seconds_total{container!=""}[${o.rateWindow}]))`;
+  const busyNodes = `(${nodeUsage} / on (node) ${nodeAlloc} > ${o.nodeBusyShare})`;
+  const podNet = (metric: string) => `sum by (namespace, pod) (rate(${metric}[${o.rateWindow}]))`;
+  const drops = `sum by (namespace, pod) (rate({__name__=~"container_network_(receive|transmit)_packets_dropped_total"}[${o.rateWindow}]))`;
+  const mbit = (metric: string) => `${podNet(metric)} * 8 / 1e6`;
+  const io = `sum by (namespace, pod) (rate({__name__=~"container_fs_(reads|writes)_bytes_total"}[${o.rateWindow}]))`;
   return {
     groups: [
       {
@@ -67,6 +100,51 @@ export function talonAlertRules(o: AlertRuleOptions): { groups: { name: string; 
             annotations: {
               summary:
                 'Container {{ $labels.container }} of {{ $labels.namespace }}/{{ $labels.pod }} uses {{ $value | humanizePercentage }} of its memory limit',
+            },
+          },
+          {
+            // D3.6 Rule 1: high CPU on a node, a pod of a redundant workload among its heavy users. The rule
+            // policy decides whether the workload is redundant (replica_scale_down) or the pod should move.
+            alert: 'TalonPodNodeCpuHigh',
+            expr:
+              `(${podCpuOnNode} / on (node) group_left () ${nodeUsage}) > ${o.podShareOfBusyNode} ` +
+              `and on (node) ${busyNodes}`,
+            for: o.forDuration,
+            labels: { severity: 'warning', talon_scope: 'pod', talon_resource: 'node-cpu' },
+            annotations: {
+              summary:
+                '{{ $labels.namespace }}/{{ $labels.pod }} uses {{ $value | humanizePercentage }} of the busy CPU of node {{ $labels.node }}',
+            },
+          },
+          {
+            alert: 'TalonPodNetworkCongested',
+            expr:
+              `${drops} > ${o.networkDropsPerSecond} or ${mbit('container_network_receive_bytes_total')} > ${o.networkHighMbps} ` +
+              `or ${mbit('container_network_transmit_bytes_total')} > ${o.networkHighMbps}`,
+            for: o.forDuration,
+            labels: { severity: 'warning', talon_scope: 'pod', talon_resource: 'network' },
+            annotations: {
+              summary: '{{ $labels.namespace }}/{{ $labels.pod }} is on a congested link ({{ $value }})',
+            },
+          },
+          {
+            alert: 'TalonPodIoHigh',
+            expr: `${io} > ${o.ioBytesPerSecond}`,
+            for: o.forDuration,
+            labels: { severity: 'warning', talon_scope: 'pod', talon_resource: 'io' },
+            annotations: {
+              summary: '{{ $labels.namespace }}/{{ $labels.pod }} reads and writes {{ $value | humanize1024 }}B/s',
+            },
+          },
+          {
+            alert: 'TalonContainerCrashLooping',
+            expr:
+              `max by (namespace, pod, container) (kube_pod_container_status_waiting_reason{reason="CrashLoopBackOff"}) > 0 ` +
+              `or max by (namespace, pod, container) (increase(kube_pod_container_status_restarts_total[${o.restartWindow}])) >= ${o.crashRestarts}`,
+            for: o.forDuration,
+            labels: { severity: 'warning', talon_scope: 'pod', talon_resource: 'health' },
+            annotations: {
+              summary: 'Container {{ $labels.container }} of {{ $labels.namespace }}/{{ $labels.pod }} is crash-looping',
             },
           },
           {

@@ -10,6 +10,7 @@
  *   offload.ts      task offloading to the least-loaded node of a tier (D3.6 Figure 11)
  *   annotations.ts  data offloading and network QoS annotations
  *   node.ts         node_overload's taint, eviction candidate, eviction and untaint (D3.6 Rule 2)
+ *   restart.ts      container_restart: replace the pod of a crash-looping or stuck container (PDB-aware)
  *
  * Idempotency: each call carries an operation id (the workflow derives it so that it survives retries). The
  * absolute target of a relative step (×1.5 of what is there now) is computed once and recorded on the changed
@@ -41,8 +42,10 @@ import type {
   ScaleResourcesRequest,
 } from './requests';
 import { scaleResources } from './resources';
+import { restartContainer, type RestartRequest } from './restart';
 
 export type * from './requests';
+export type { RestartRequest } from './restart';
 
 export class KubeActuator {
   private readonly core: ActuatorCore;
@@ -78,6 +81,11 @@ export class KubeActuator {
   /** Sets the pod's Kube-OVN ingress/egress rate annotations. */
   setNetworkQos(req: NetworkQosRequest, ctx: OperationContext): Promise<ActionResult> {
     return setNetworkQos(this.core, req, ctx);
+  }
+
+  /** Replaces the pod of a crash-looping or stuck container (eviction for controllers, recreate otherwise). */
+  restartContainer(req: RestartRequest, ctx: OperationContext): Promise<ActionResult> {
+    return restartContainer(this.core, req, ctx);
   }
 
   /** Rule 2, step 1: Talon's NoSchedule taint on the node (once). */
