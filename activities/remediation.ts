@@ -23,7 +23,9 @@ import type { KubeClients } from '../src/kube/client';
 import type { NodeSource } from '../src/kube/node-cache';
 import type { ActionResult, EvictionResult, Expectation } from '../src/kube/types';
 import { verifyExpectation } from '../src/kube/verify';
+import type { PodRateProbe } from '../src/metrics/effects';
 import { activityContext, cancellableSleep, operationContext } from './context';
+import { isEffectExpectation, verifyEffect } from './effects';
 import { mapFailures as run } from './failures';
 import { parseActivityInput as parse } from './input';
 
@@ -53,6 +55,19 @@ export interface RemediationActivityDeps {
   readonly offloadTier?: string;
   /** What counts as a crash-looping or stuck container (the rules' `restart` thresholds). */
   readonly malfunction?: MalfunctionRules;
+  /**
+   * The pod's own rates (Prometheus), to verify data offloading and network QoS by their effect. Without it
+   * those actions cannot be verified and their verification fails (never "verified" by the annotation).
+   */
+  readonly effects?: {
+    readonly probe: PodRateProbe;
+    /** Prometheus' scrape interval in seconds (rates need two samples). */
+    readonly scrapeSeconds: number;
+    /** How long to wait for an effect (TALON_EFFECT_DEADLINE_SECONDS). */
+    readonly deadlineSeconds: number;
+    /** Data offloading counts when the I/O fell by this fraction of the share (TALON_DATA_OFFLOAD_EFFECT_FRACTION). */
+    readonly dataOffloadEffectFraction?: number;
+  };
 }
 
 const name = z.string().min(1).max(253);
@@ -119,6 +134,14 @@ function actuatorFor(deps: RemediationActivityDeps): KubeActuator {
     ...(deps.nodeSource ? { nodeSource: deps.nodeSource } : {}),
     ...(deps.networkCeilingMbps ? { networkCeilingMbps: deps.networkCeilingMbps } : {}),
     ...(deps.deletionTimeoutMs ? { deletionTimeoutMs: deps.deletionTimeoutMs } : {}),
+    ...(deps.effects
+      ? {
+          effectDeadlineSeconds: deps.effects.deadlineSeconds,
+          ...(deps.effects.dataOffloadEffectFraction
+            ? { dataOffloadEffectFraction: deps.effects.dataOffloadEffectFraction }
+            : {}),
+        }
+      : {}),
   });
 }
 
@@ -178,6 +201,26 @@ export function createRemediationActivities(deps: RemediationActivityDeps) {
     async verifyPolicy(input: { applied: ApplyPolicyResult }): Promise<VerifyPolicyResult> {
       const req = parse(verifySchema, input, 'verifyPolicy input');
       const ctx = activityContext();
+      const expectation = req.applied.expectation;
+      if (isEffectExpectation(expectation)) {
+        const effects = deps.effects;
+        if (!effects) {
+          return { ok: false, observed: `${expectation.kind}: no metrics source configured to see the effect` };
+        }
+        return run(() =>
+          verifyEffect(
+            {
+              clients: deps.clients,
+              probe: effects.probe,
+              scrapeSeconds: effects.scrapeSeconds,
+              deadlineSeconds: effects.deadlineSeconds,
+              heartbeat: (observed) => ctx?.heartbeat(observed),
+              sleep: (ms) => cancellableSleep(ms, ctx?.cancellationSignal),
+            },
+            expectation,
+          ),
+        );
+      }
       return run(async () => {
         const result = await verifyExpectation(deps.clients, req.applied.expectation, {
           timeoutMs: deps.verifyTimeoutMs ?? 120_000,

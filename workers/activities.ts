@@ -15,6 +15,8 @@ import { NodeCache } from '../src/kube/node-cache';
 import { InfluxStore } from '../src/metrics/influx';
 import { cachedNodeUsage } from '../src/metrics/node-usage';
 import { PrometheusClient } from '../src/metrics/prometheus';
+import { PrometheusRateProbe } from '../src/metrics/effects';
+import { DEFAULT_METRICS_CONFIG } from '../src/metrics/queries';
 import { loadPolicyModel } from '../src/policy/model';
 import { loadTaxonomy, type LoadTaxonomyOptions } from '../src/tasks/taxonomy-store';
 import type { PolicyModel } from '../src/policy/breaker';
@@ -158,6 +160,13 @@ export async function createActivityGroups(deps: ActivityDeps): Promise<Activity
     nodeUsage: nodeUsage?.usage ?? rankNodes,
     networkCeilingMbps: actions.networkCeilingMbps,
     malfunction: rules.restart,
+    effects: {
+      probe: new PrometheusRateProbe(prometheus, DEFAULT_METRICS_CONFIG),
+      // The window's step is the scrape interval it was chosen for (5 s locally, 30 s on clusters).
+      scrapeSeconds: deps.windowStepSeconds ?? 30,
+      deadlineSeconds: actions.effectDeadlineSeconds,
+      dataOffloadEffectFraction: actions.dataOffloadEffectFraction,
+    },
   });
   // Task submissions: taxonomy, node load (same Prometheus source as offloading) and task Jobs.
   const task = createTaskActivities({

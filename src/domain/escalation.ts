@@ -64,6 +64,17 @@ export const RELEVANT_POLICIES: Readonly<Record<string, readonly PolicyName[]>> 
   'node-cpu': ['replica_scale_down', 'task_offloading'],
 };
 
+/**
+ * The action an alert kind is specifically about: when the engine proposes it at all, it goes first (the
+ * engine's scores mix remedies for everything it saw; the alert says which problem this episode is for).
+ */
+export const PRIMARY_POLICY: Readonly<Record<string, PolicyName>> = {
+  network: 'network_qos',
+  io: 'data_offloading',
+  health: 'container_restart',
+  'node-cpu': 'replica_scale_down',
+};
+
 /** Why a ranked policy is not relevant to the alert, or undefined when it is. */
 export function irrelevanceOf(policy: PolicyName, alert: Pick<TalonAlert, 'labels'>): string | undefined {
   const resource = alert.labels.talon_resource;
@@ -77,7 +88,10 @@ export function irrelevanceOf(policy: PolicyName, alert: Pick<TalonAlert, 'label
 
 /** The ranked policies that can relieve what the alert is about (see {@link RELEVANT_POLICIES}). */
 export function relevantToAlert(ranked: readonly RankedPolicy[], alert: Pick<TalonAlert, 'labels'>): RankedPolicy[] {
-  return ranked.filter((r) => irrelevanceOf(r.policy, alert) === undefined);
+  const primary = PRIMARY_POLICY[alert.labels.talon_resource ?? ''];
+  const relevant = ranked.filter((r) => irrelevanceOf(r.policy, alert) === undefined);
+  const first = relevant.filter((r) => r.policy === primary);
+  return [...first, ...relevant.filter((r) => r.policy !== primary)];
 }
 
 function entry(policy: PolicyName, score: number, magnitude: number, reason: string): RankedPolicy {

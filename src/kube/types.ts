@@ -10,9 +10,19 @@ export const FIELD_MANAGER = 'talon';
 export const ANNOTATIONS = {
   /** The last operation Talon applied to this object (JSON {@link OperationRecord}). */
   operation: 'talon.io/operation',
-  /** Share of the pod's data a data-offload workflow should move (D3.6 Table 1 data_offloading). */
+  /**
+   * The data-offload contract (docs/ACTUATOR.md): Talon asks the application to move `share` of its data
+   * (D3.6 Table 1 data_offloading); the request id ties the application's answer to this request.
+   */
   dataOffload: 'talon.io/data-offload',
   dataOffloadRequestedAt: 'talon.io/data-offload-requested-at',
+  dataOffloadId: 'talon.io/data-offload-id',
+  /** Optional, set by the workload's owner: the counter (per pod) whose rate the offload should lower. */
+  dataOffloadMetric: 'talon.io/data-offload-metric',
+  /** The application's answer: the request id it answers, and `accepted`, `done` or `refused`. */
+  dataOffloadAck: 'talon.io/data-offload-ack',
+  dataOffloadState: 'talon.io/data-offload-state',
+  dataOffloadMessage: 'talon.io/data-offload-message',
   /** Node a task was offloaded to. */
   offloadedTo: 'talon.io/offloaded-to',
   /** Kube-OVN bandwidth limits in Mbit/s (D3.3 Figure 6). */
@@ -117,6 +127,36 @@ export type Expectation =
       readonly oldUid: string;
       /** The controller that replaces it; absent for a recreated standalone pod. */
       readonly workload?: WorkloadRef;
+    }
+  | {
+      /**
+       * data_offloading, verified by effect: the pod's disk I/O (or the named counter's rate) fell by at least
+       * `share × minDropFraction` of what it was before the request, within `deadlineSeconds`.
+       */
+      readonly kind: 'io-drop';
+      readonly namespace: string;
+      readonly pod: string;
+      readonly uid: string;
+      readonly requestId: string;
+      readonly share: number;
+      /** Unix seconds of the request (the baseline is measured up to it). */
+      readonly requestedAt: number;
+      readonly minDropFraction: number;
+      /** A counter named by the pod's `talon.io/data-offload-metric`; the disk I/O signals otherwise. */
+      readonly metric?: string;
+      readonly deadlineSeconds?: number;
+    }
+  | {
+      /** network_qos, verified by effect: the pod's received/sent rates are under the caps (Mbit/s). */
+      readonly kind: 'rate-cap';
+      readonly namespace: string;
+      readonly pod: string;
+      readonly uid: string;
+      readonly ingressMbps: number;
+      readonly egressMbps: number;
+      /** Unix seconds the caps were set; rates are measured after it. */
+      readonly appliedAt: number;
+      readonly deadlineSeconds?: number;
     }
   | {
       readonly kind: 'annotations';

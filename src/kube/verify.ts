@@ -341,6 +341,11 @@ async function observe(
     case 'restarted':
       return observeRestart(clients, expect);
 
+    case 'io-drop':
+    case 'rate-cap':
+      // Effects live in the pod's metrics: activities/effects.ts verifies them with a metrics source.
+      return failure(`${expect.kind} is verified by its effect on the pod's metrics, which need a metrics source`, {});
+
     case 'annotations': {
       const pod = await kubeCall(`read Pod ${expect.namespace}/${expect.pod}`, () =>
         clients.core.readNamespacedPod({ name: expect.pod, namespace: expect.namespace }),
