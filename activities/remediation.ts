@@ -53,6 +53,11 @@ export interface RemediationActivityDeps {
   readonly verifyTimeoutMs?: number;
   /** Wanted tier for task offloading (any tier when absent). */
   readonly offloadTier?: string;
+  /**
+   * Starts the release of a share offload (the offloadRelease workflow); idempotent per offload. Without it an
+   * offload stays until released by hand (tests that drive the activities directly).
+   */
+  readonly scheduleOffloadRelease?: (request: OffloadReleaseRequest) => Promise<void>;
   /** What counts as a crash-looping or stuck container (the rules' `restart` thresholds). */
   readonly malfunction?: MalfunctionRules;
   /**
@@ -90,6 +95,27 @@ const verifySchema = z.object({
     })
     .loose(),
 });
+
+const releaseSchema = z.object({
+  namespace: name,
+  deployment: name,
+  replicaSet: name,
+  moved: z.number().int().min(0),
+  operationId: z.string(),
+});
+export type ReleaseOffloadInput = z.input<typeof releaseSchema>;
+
+const recoveredSchema = z.object({ node: name, below: z.number().gt(0).max(1) });
+
+/** What the offloadRelease workflow is started with (the worker starts it through its Temporal client). */
+export interface OffloadReleaseRequest {
+  readonly namespace: string;
+  readonly deployment: string;
+  readonly replicaSet: string;
+  readonly moved: number;
+  readonly sourceNode?: string;
+  readonly operationId: string;
+}
 
 const nodeStepSchema = z.object({ node: name, operationId: z.string(), dryRun: z.boolean() });
 export type NodeStepInput = z.input<typeof nodeStepSchema>;
@@ -175,7 +201,12 @@ export function createRemediationActivities(deps: RemediationActivityDeps) {
         return actuator.setNetworkQos({ namespace, pod, share: input.magnitude }, ctx);
       case 'container_restart':
         return actuator.restartContainer(
-          { namespace, pod, ...(container ? { container } : {}), ...(deps.malfunction ? { rules: deps.malfunction } : {}) },
+          {
+            namespace,
+            pod,
+            ...(container ? { container } : {}),
+            ...(deps.malfunction ? { rules: deps.malfunction } : {}),
+          },
           ctx,
         );
       case 'no_action':
@@ -191,7 +222,51 @@ export function createRemediationActivities(deps: RemediationActivityDeps) {
     /** Applies one policy to the pod (or its owner); the same operation id never writes twice. */
     async applyPolicy(input: ApplyPolicyInput): Promise<ApplyPolicyResult> {
       const req: ApplyPolicyInput = parse(applySchema, input, 'applyPolicy input');
-      return run(async () => toApplyResult(req, await dispatch(req)));
+      return run(async () => {
+        const result = await dispatch(req);
+        const e = result.expect;
+        // A share offload ends by itself: its release is scheduled here, again on a retry (same workflow id).
+        if (e.kind === 'offload' && !result.dryRun && deps.scheduleOffloadRelease) {
+          await deps.scheduleOffloadRelease({
+            namespace: e.workload.namespace,
+            deployment: e.workload.name,
+            replicaSet: e.replicaSet,
+            moved: e.moved,
+            ...(e.sourceNode ? { sourceNode: e.sourceNode } : {}),
+            operationId: req.operationId,
+          });
+        }
+        return toApplyResult(req, result);
+      });
+    },
+
+    /** Ends a share offload: the Deployment's replicas back, the pinned offload ReplicaSet deleted. */
+    async releaseOffload(input: ReleaseOffloadInput): Promise<ApplyPolicyResult> {
+      const req = parse(releaseSchema, input, 'releaseOffload input');
+      return run(async () => {
+        const result = await actuator.releaseOffload(
+          { namespace: req.namespace, deployment: req.deployment, replicaSet: req.replicaSet, moved: req.moved },
+          operationContext(req.operationId, false),
+        );
+        return toApplyResult({ policy: 'task_offloading', magnitude: 1 } as ApplyPolicyInput, result);
+      });
+    },
+
+    /** Whether a node's CPU busy share (Prometheus usage ÷ allocatable) is under `below`. */
+    async offloadSourceRecovered(input: {
+      node: string;
+      below: number;
+    }): Promise<{ recovered: boolean; detail: string }> {
+      const req = parse(recoveredSchema, input, 'offloadSourceRecovered input');
+      return run(async () => {
+        const load = (await deps.nodeUsage()).find((n) => n.node === req.node);
+        if (!load || !load.cpuAllocatableCores) return { recovered: false, detail: `no usage known for ${req.node}` };
+        const busy = load.cpuCores / load.cpuAllocatableCores;
+        return {
+          recovered: busy < req.below,
+          detail: `${req.node} CPU busy ${busy.toFixed(2)} ${busy < req.below ? '<' : '≥'} ${req.below}`,
+        };
+      });
     },
 
     /**

@@ -6,7 +6,11 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { createContractActivities, type ContractActivities } from '../activities/contract';
 import { createMetricsActivities, type MetricsActivities } from '../activities/metrics';
 import { createPolicyActivities, type PolicyActivities } from '../activities/policy';
-import { createRemediationActivities, type RemediationActivities } from '../activities/remediation';
+import {
+  createRemediationActivities,
+  type RemediationActivities,
+  type RemediationActivityDeps,
+} from '../activities/remediation';
 import { createTargetActivities, type TargetActivities } from '../activities/target';
 import { createTaskActivities, type TaskActivities } from '../activities/task';
 import type { GuardConfigInput } from '../src/domain/guards';
@@ -46,6 +50,8 @@ export interface ActivityDeps {
   readonly rules?: RuleConfigOverrides;
   /** Network ceiling, effect deadlines, offload release (TALON_NETWORK_*, TALON_EFFECT_*, TALON_OFFLOAD_*). */
   readonly actions?: ActionSettings;
+  /** Starts an offload's release workflow (the worker wires its Temporal client); absent: offloads stay. */
+  readonly scheduleOffloadRelease?: RemediationActivityDeps['scheduleOffloadRelease'];
 }
 
 export interface AssembledActivities {
@@ -149,7 +155,9 @@ export async function createActivityGroups(deps: ActivityDeps): Promise<Activity
     rules: deps.rules ?? {},
     workloadContext: (target) => readWorkloadContext(clients, target.namespace, target.pod),
     onContextError: (target, err) =>
-      log(`workload context of ${target.namespace}/${target.pod} unavailable: ${err instanceof Error ? err.message : String(err)}`),
+      log(
+        `workload context of ${target.namespace}/${target.pod} unavailable: ${err instanceof Error ? err.message : String(err)}`,
+      ),
   });
   const rankNodes = () => metrics.rankNodes({});
   const nodeUsage = deps.longLived ? cachedNodeUsage(rankNodes) : undefined;
@@ -160,6 +168,7 @@ export async function createActivityGroups(deps: ActivityDeps): Promise<Activity
     nodeUsage: nodeUsage?.usage ?? rankNodes,
     networkCeilingMbps: actions.networkCeilingMbps,
     malfunction: rules.restart,
+    ...(deps.scheduleOffloadRelease ? { scheduleOffloadRelease: deps.scheduleOffloadRelease } : {}),
     effects: {
       probe: new PrometheusRateProbe(prometheus, DEFAULT_METRICS_CONFIG),
       // The window's step is the scrape interval it was chosen for (5 s locally, 30 s on clusters).

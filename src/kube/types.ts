@@ -59,6 +59,8 @@ export interface OperationRecord {
   /** An HPA's bounds before the change (replica scaling through an HPA), so the change can be undone. */
   readonly hpaBefore?: { readonly minReplicas: number; readonly maxReplicas: number };
   readonly node?: string;
+  /** task_offloading of a Deployment: the offload ReplicaSet, how many replicas it took, from which node. */
+  readonly offload?: { readonly replicaSet: string; readonly moved: number; readonly sourceNode?: string };
   /** How the change was applied (in-place resize or recreate, for standalone pods). */
   readonly mechanism?: 'in-place-resize' | 'recreate';
   /**
@@ -101,6 +103,22 @@ export type Expectation =
       readonly resource?: string;
       readonly targets?: readonly ContainerTarget[];
       readonly node?: string;
+    }
+  | {
+      /**
+       * task_offloading of a Deployment: `moved` replicas run Ready on `node` in the offload ReplicaSet, the
+       * Deployment runs `remaining`, and the source node holds `moved` fewer of its pods than before.
+       */
+      readonly kind: 'offload';
+      readonly workload: WorkloadRef;
+      readonly replicaSet: string;
+      readonly replicaSetUid?: string;
+      readonly moved: number;
+      readonly remaining: number;
+      readonly node: string;
+      readonly generation: number;
+      readonly sourceNode?: string;
+      readonly sourceBefore?: number;
     }
   | {
       readonly kind: 'replicas';

@@ -289,7 +289,8 @@ async function observe(
       const observed = { specReplicas: spec, replicas: s?.replicas, readyReplicas: s?.readyReplicas };
       if (spec !== expect.replicas) {
         // Through an HPA the count is its controller's to write: wait for it rather than call it a conflict.
-        if (expect.hpa) return pending(`HPA ${expect.hpa} has not scaled to ${expect.replicas} yet (spec ${spec})`, observed);
+        if (expect.hpa)
+          return pending(`HPA ${expect.hpa} has not scaled to ${expect.replicas} yet (spec ${spec})`, observed);
         return failure(`spec.replicas is ${spec}, expected ${expect.replicas}: someone else changed it`, observed);
       }
       if ((s?.observedGeneration ?? 0) < expect.generation)
@@ -341,6 +342,9 @@ async function observe(
     case 'restarted':
       return observeRestart(clients, expect);
 
+    case 'offload':
+      return observeOffload(clients, expect);
+
     case 'io-drop':
     case 'rate-cap':
       // Effects live in the pod's metrics: activities/effects.ts verifies them with a metrics source.
@@ -388,7 +392,10 @@ async function observeRestart(
     }
     const problems = replacementProblems(pod, expect.oldUid);
     if (problems.length) return pending(problems.join('; '), podSummary(pod));
-    return success(`pod ${expect.namespace}/${expect.pod} replaced: a new instance runs with every container ready`, podSummary(pod));
+    return success(
+      `pod ${expect.namespace}/${expect.pod} replaced: a new instance runs with every container ready`,
+      podSummary(pod),
+    );
   }
   let selector: string;
   if (ref.kind === 'Job') selector = `batch.kubernetes.io/job-name=${ref.name}`;
@@ -407,6 +414,55 @@ async function observeRestart(
   if (problems.length) return pending(problems.join('; '), observed);
   return success(
     `${describeRef(ref)} replaced the malfunctioning pod ${expect.pod}: ${pods.length} pod(s) ready, none crash-looping`,
+    observed,
+  );
+}
+
+async function observeOffload(
+  clients: Pick<KubeClients, 'core' | 'apps'>,
+  expect: Extract<Expectation, { kind: 'offload' }>,
+): Promise<Observation> {
+  const ref = expect.workload;
+  const moved = await listPods(clients, ref.namespace, `talon.io/offload=${expect.replicaSet}`);
+  const live = moved.filter((p) => !p.metadata?.deletionTimestamp);
+  const landed = live.filter((p) => podReady(p) && p.spec?.nodeName === expect.node);
+  const observed: Record<string, unknown> = { moved: live.map(podSummary) };
+  if (landed.length < expect.moved) {
+    return pending(`${landed.length}/${expect.moved} offloaded replicas Ready on ${expect.node}`, observed);
+  }
+  const deployment: V1Deployment = await readController(clients, 'Deployment', ref.namespace, ref.name);
+  const s = deployment.status;
+  observed.deployment = { spec: deployment.spec?.replicas, ready: s?.readyReplicas, replicas: s?.replicas };
+  if (
+    (s?.observedGeneration ?? 0) < expect.generation ||
+    (s?.replicas ?? 0) !== expect.remaining ||
+    (s?.readyReplicas ?? 0) !== expect.remaining
+  ) {
+    return pending(
+      `${describeRef(ref)}: ${s?.readyReplicas ?? 0} ready of ${s?.replicas ?? 0}, want ${expect.remaining}`,
+      observed,
+    );
+  }
+  let onSource = '';
+  if (expect.sourceNode !== undefined && expect.sourceBefore !== undefined) {
+    const own = (
+      await listPods(
+        clients,
+        ref.namespace,
+        `${selectorString(deployment.spec?.selector.matchLabels)},!talon.io/offload`,
+      )
+    ).filter(
+      (p) => p.spec?.nodeName === expect.sourceNode && p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed',
+    );
+    const allowed = Math.max(0, expect.sourceBefore - expect.moved);
+    observed.onSource = own.length;
+    if (own.length > allowed) {
+      return pending(`${own.length} of its pods still on ${expect.sourceNode} (want ≤ ${allowed})`, observed);
+    }
+    onSource = `, ${expect.sourceBefore}→${own.length} on ${expect.sourceNode}`;
+  }
+  return success(
+    `${expect.moved} replica(s) of ${describeRef(ref)} Ready on ${expect.node}, ${expect.remaining} placed by the scheduler${onSource}`,
     observed,
   );
 }

@@ -8,6 +8,7 @@
  *   resources.ts    cpu/memory scaling by owner kind (template patch, in-place resize, recreate)
  *   replicas.ts     replica scaling (D3.6 Rule 1)
  *   offload.ts      task offloading to the least-loaded node of a tier (D3.6 Figure 11)
+ *   offload-share.ts  a Deployment's share of replicas moved in a pinned ReplicaSet, and its release
  *   annotations.ts  data offloading and network QoS annotations
  *   node.ts         node_overload's taint, eviction candidate, eviction and untaint (D3.6 Rule 2)
  *   restart.ts      container_restart: replace the pod of a crash-looping or stuck container (PDB-aware)
@@ -26,6 +27,7 @@ import type { ActionResult, EvictionResult } from '../types';
 import { requestDataOffload, setNetworkQos } from './annotations';
 import { evictPod, selectPodToEvict, taintNode, untaintNode } from './node';
 import { offloadTask } from './offload';
+import { releaseOffload, type ReleaseRequest } from './offload-share';
 import { ActuatorCore } from './operation';
 import { scaleReplicas } from './replicas';
 import type {
@@ -46,6 +48,7 @@ import { restartContainer, type RestartRequest } from './restart';
 
 export type * from './requests';
 export type { RestartRequest } from './restart';
+export type { ReleaseRequest } from './offload-share';
 
 export class KubeActuator {
   private readonly core: ActuatorCore;
@@ -71,6 +74,11 @@ export class KubeActuator {
     usage: () => Promise<readonly NodeLoad[]>,
   ): Promise<ActionResult> {
     return offloadTask(this.core, req, ctx, usage);
+  }
+
+  /** Ends a share offload of a Deployment: its replicas back, the offload ReplicaSet deleted. */
+  releaseOffload(req: ReleaseRequest, ctx: OperationContext): Promise<ActionResult> {
+    return releaseOffload(this.core, req, ctx);
   }
 
   /** Annotates the pod so a data-offload workflow moves `share` of its data. */
