@@ -164,6 +164,8 @@ async function createOffloadReplicaSet(
     V1Deployment['spec']
   >['template'];
   const spec = o.retier(template.spec ?? { containers: [] });
+  // A template that names its node would ignore the pin: the scheduler places the moved replicas.
+  delete spec.nodeName;
   const selector = deployment.spec?.selector ?? {};
   const body: V1ReplicaSet = {
     apiVersion: 'apps/v1',
