@@ -56,9 +56,9 @@ function matchLabels(selector: Record<string, string> | undefined): string {
 /** The Deployment's own pods (not an offload ReplicaSet's) that are alive. */
 export async function deploymentPods(core: ActuatorCore, deployment: V1Deployment): Promise<V1Pod[]> {
   const namespace = deployment.metadata?.namespace ?? '';
-  const selector = matchLabels(deployment.spec?.selector.matchLabels);
+  const selector = [matchLabels(deployment.spec?.selector.matchLabels), `!${OFFLOAD_LABEL}`].filter(Boolean).join(',');
   const list = await kubeCall(`list Pods of Deployment ${namespace}/${deployment.metadata?.name}`, () =>
-    core.clients.core.listNamespacedPod({ namespace, labelSelector: `${selector},!${OFFLOAD_LABEL}` }),
+    core.clients.core.listNamespacedPod({ namespace, labelSelector: selector }),
   );
   return list.items.filter(
     (p) => !p.metadata?.deletionTimestamp && p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed',
@@ -254,7 +254,10 @@ export async function releaseOffload(
     });
     const prior = operationOf(current.metadata);
     const hpa = await owningHpa(core.clients, ref);
-    if (prior?.id === ctx.operationId || core.superseded(prior, ctx) || hpa || !replicaSet) return current;
+    // The replicas come back while the offload exists, or when the Deployment's last change is that offload
+    // (its ReplicaSet deleted by someone else); never twice (this release's own record), never under an HPA.
+    const ours = prior?.offload?.replicaSet === req.replicaSet;
+    if (prior?.id === ctx.operationId || core.superseded(prior, ctx) || hpa || (!replicaSet && !ours)) return current;
     const from = current.spec?.replicas ?? 0;
     const to = Math.min(core.options.guards.replicas.max, from + req.moved);
     changes.push({ path: 'spec.replicas', from: String(from), to: String(to) });

@@ -183,8 +183,12 @@ async function scaleThroughHpa(
     ),
   );
   const changes = [
-    ...(minReplicas !== min ? [{ path: `HPA ${name} spec.minReplicas`, from: String(min), to: String(minReplicas) }] : []),
-    ...(maxReplicas !== max ? [{ path: `HPA ${name} spec.maxReplicas`, from: String(max), to: String(maxReplicas) }] : []),
+    ...(minReplicas !== min
+      ? [{ path: `HPA ${name} spec.minReplicas`, from: String(min), to: String(minReplicas) }]
+      : []),
+    ...(maxReplicas !== max
+      ? [{ path: `HPA ${name} spec.maxReplicas`, from: String(max), to: String(maxReplicas) }]
+      : []),
   ];
   return core.result(req.policy, ctx, {
     target: where,

@@ -77,7 +77,13 @@ export async function restartContainer(
         mechanism: 'evict',
         summary: `${where} was replaced by this operation before`,
         changes: [],
-        expect: { kind: 'restarted', namespace: req.namespace, pod: req.pod, oldUid: '', ...(workload ? { workload } : {}) },
+        expect: {
+          kind: 'restarted',
+          namespace: req.namespace,
+          pod: req.pod,
+          oldUid: '',
+          ...(workload ? { workload } : {}),
+        },
       });
     }
     throw new UnsupportedTargetError(
@@ -86,7 +92,8 @@ export async function restartContainer(
   }
   if (!workload) return recreateStandalone(core, pod, broken.detail, ctx);
 
-  await core.rememberWorkload(workload, ctx);
+  // A retry whose pod is gone finds the controller that replaces it (a Job's pods are replaced by the Job).
+  if (workload.kind !== 'Job') await core.rememberWorkload(workload, ctx);
   // evictPod admits the write against the budget, with the uid precondition; PDBs answer for the controller.
   const eviction = await evictPod(core, { namespace: req.namespace, pod: req.pod, uid }, ctx, POLICY);
   if (eviction.outcome === 'blocked') {
