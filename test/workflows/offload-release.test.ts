@@ -126,7 +126,7 @@ it('releases at the time limit when the source never recovers (and without a sou
   expect(busy.result).toMatchObject({ released: true, reason: 'time-limit' });
   expect(busy.calls.recovered.length).toBeGreaterThanOrEqual(1);
   expect(busy.calls.released).toHaveLength(1);
-  const timeOnly = await run({ releaseAfterSeconds: 2, sourceNode: undefined } as Partial<OffloadReleaseInput>, 1);
+  const timeOnly = await run({ releaseAfterSeconds: 2, sourceNode: undefined }, 1);
   expect(timeOnly.result.reason).toBe('time-limit');
   expect(timeOnly.calls.recovered).toEqual([]);
 });
