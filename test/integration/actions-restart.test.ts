@@ -52,9 +52,27 @@ function activities(maxWrites = 100) {
   });
 }
 
-/** What the kubelet reports for a container that keeps crashing: waiting in CrashLoopBackOff, not ready. */
+/**
+ * What the kubelet reports for a container that keeps crashing: waiting in CrashLoopBackOff, not ready. KWOK's
+ * simulated kube-state-metrics cannot read container statuses, so the annotations it reads go along.
+ */
 async function crashLoop(pod: string, restarts = 5): Promise<void> {
   const now = new Date().toISOString();
+  await f.clients.core.patchNamespacedPod(
+    {
+      name: pod,
+      namespace: f.namespace,
+      body: {
+        metadata: {
+          annotations: {
+            'kwok.x-k8s.io/status-restarts': String(restarts),
+            'kwok.x-k8s.io/status-waiting-reason': 'CrashLoopBackOff',
+          },
+        },
+      },
+    },
+    merge,
+  );
   await f.clients.core.patchNamespacedPodStatus(
     {
       name: pod,
