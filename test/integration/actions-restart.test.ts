@@ -45,10 +45,10 @@ afterAll(async () => {
 
 const pdbs = () => f.kc.makeApiClient(PolicyV1Api);
 
-function activities(maxWrites = 100) {
+function activities(maxWrites = 100, talonNamespace = f.talonNamespace) {
   return remediationActivities(f, {
     verifyTimeoutMs: 60_000,
-    guards: { writeBudget: { maxWrites, windowSeconds: 600 } },
+    guards: { talonNamespace, writeBudget: { maxWrites, windowSeconds: 600 } },
   });
 }
 
@@ -183,7 +183,12 @@ describe('container_restart', () => {
   });
 
   it('counts against the write budget; a standalone pod is recreated; a healthy pod is not restarted', async () => {
-    const a = activities(1);
+    // A budget of its own (its Leases in a fresh Talon namespace): one write in this namespace.
+    const budgetHome = `${f.id}-budget`;
+    await f.clients.core.createNamespace({
+      body: { metadata: { name: budgetHome, labels: { 'talon.io/test': 'true' } } },
+    });
+    const a = activities(1, budgetHome);
     await createPod(f, 'solo', { tier, cpu: { request: '100m' } });
     const healthy = await failureOf(a.applyPolicy(applyInput(f, 'container_restart', 'solo', 1, `${f.id}-restart-3`)));
     expect(healthy).toMatchObject({ type: 'UnsupportedTarget', nonRetryable: true });
@@ -202,5 +207,6 @@ describe('container_restart', () => {
     await crashLoop('solo-2');
     const spent = await failureOf(a.applyPolicy(applyInput(f, 'container_restart', 'solo-2', 1, `${f.id}-restart-5`)));
     expect(spent.details?.[0]).toBe('write_budget');
+    await f.clients.core.deleteNamespace({ name: budgetHome }).catch(() => undefined);
   });
 });
