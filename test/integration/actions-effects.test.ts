@@ -245,6 +245,7 @@ describe('in the workflow', () => {
     const state = await stateWhen(handle, 'a second attempt', (s) => s.attempts.length >= 2);
     expect(state.attempts[0]).toMatchObject({ policy: 'data_offloading', applied: true, verified: false });
     expect(state.attempts[0]!.detail).toMatch(/^no effect within 25 s/);
+    expect(state.attempts[0]!.fallbackReason ?? '').not.toMatch(/too little data|metrics unavailable/);
     expect(state.attempts[1]!.policy).toBe('task_offloading');
     await handle.result();
   });
@@ -289,6 +290,7 @@ describe('in the workflow', () => {
     const state = await stateWhen(handle, 'the first attempt verified', (s) => s.attempts[0]?.verified !== undefined);
     expect(state.attempts[0]).toMatchObject({ policy: 'network_qos', applied: true, verified: true });
     expect(state.attempts[0]!.detail).toMatch(/^rates under the caps/);
+    expect(state.attempts[0]!.fallbackReason ?? '').not.toMatch(/too little data|metrics unavailable/);
     await w.client.cancel(started.workflowId, 'test', 'done');
     await handle.result().catch(() => undefined);
   });

@@ -49,9 +49,18 @@ async function windowReady(pod: string): Promise<void> {
     prometheus: new PrometheusClient({ url: w.config.prometheusUrl }),
     gather: { stepSeconds: 5 },
   });
+  let last = 'nothing gathered';
   await waitUntil(`a metrics window for ${pod}`, 120_000, async () => {
-    const g = await metrics.gatherWindow({ target: { namespace: f.namespace, pod }, withHistory: false });
+    const g = await metrics
+      .gatherWindow({ target: { namespace: f.namespace, pod }, withHistory: false })
+      .catch((err: unknown) => {
+        last = String(err);
+        throw err;
+      });
+    last = g.kind === 'window' ? 'window' : g.reason;
     return g.kind === 'window' ? true : undefined;
+  }).catch((err: unknown) => {
+    throw new Error(`${String(err)}; last: ${last}`);
   });
 }
 
@@ -134,8 +143,10 @@ describe('chosen by the rules in the workflow', () => {
   it('a hot Deployment already scaled out gets replica_scale_up first, and runs more Ready pods', async () => {
     const pods = await createDeployment(f, 'web', 2, {
       tier,
-      cpu: { request: '100m', limit: '200m' },
+      cpu: { request: '200m', limit: '200m' },
+      memory: { request: '256Mi', limit: '256Mi' },
       usageCpu: '195m',
+      usageMemory: '128Mi',
     });
     const pod = pods[0]!.metadata!.name!;
     await windowReady(pod);
@@ -151,6 +162,7 @@ describe('chosen by the rules in the workflow', () => {
       applied: true,
       verified: true,
     });
+    expect(state.attempts[0]!.fallbackReason).toBe('no policy model configured');
     const deployment = await f.clients.apps.readNamespacedDeployment({ name: 'web', namespace: f.namespace });
     expect(deployment.spec!.replicas).toBe(3);
     expect(await readyPodsOf(f, 'app=web', 3)).toHaveLength(3);
@@ -165,9 +177,12 @@ describe('D3.6 Rule 1 through the alert wiring', () => {
     const pods: V1Pod[] = await createDeployment(f, 'worker', 3, {
       tier,
       cpu: { request: '100m', limit: '4' },
+      memory: { request: '256Mi', limit: '256Mi' },
       usageCpu: '50m',
+      usageMemory: '128Mi',
     });
     const heavy = pods[0]!.metadata!.name!;
+    await windowReady(heavy);
     await w.startWebhook();
     // 2.9 + 0.05 + 0.05 of 4 cores: the node is 74 % busy, and the heavy pod uses 98 % of that.
     await setUsage(heavy, '2900m');
@@ -181,6 +196,8 @@ describe('D3.6 Rule 1 through the alert wiring', () => {
     const state = await stateWhen(handle, 'the first attempt verified', (s) => s.attempts[0]?.verified !== undefined);
     expect(state.alert.labels.talon_resource).toBe('node-cpu');
     expect(state.attempts[0]).toMatchObject({ policy: 'replica_scale_down', applied: true, verified: true });
+    // Chosen by the rules on the pod's window (node busy share, 3 replicas), not by the alert's default list.
+    expect(state.attempts[0]!.fallbackReason ?? '').not.toMatch(/too little data|metrics unavailable/);
     const deployment = await f.clients.apps.readNamespacedDeployment({ name: 'worker', namespace: f.namespace });
     expect(deployment.spec!.replicas).toBe(2);
     expect(await readyPodsOf(f, 'app=worker', 2)).toHaveLength(2);
