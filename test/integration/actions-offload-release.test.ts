@@ -16,6 +16,9 @@ import {
   waitUntil,
   type ActuatorFixture,
 } from '../support/kube-actuator';
+import { nodeLoads } from '../../src/metrics/gather';
+import { PrometheusClient } from '../../src/metrics/prometheus';
+import { DEFAULT_METRICS_CONFIG } from '../../src/metrics/queries';
 import { podAlert, startRealWorker, startRemediation, stateWhen, type RealWorker } from '../support/real-worker';
 
 jest.setTimeout(300_000);
@@ -71,6 +74,15 @@ async function offloadHalf(name: string): Promise<string> {
   return rs;
 }
 
+/** Waits until Prometheus sees the source node busy (≥ 0.6 of its CPU), as the release's check reads it. */
+async function sourceBusy(): Promise<void> {
+  const prometheus = new PrometheusClient({ url: w.config.prometheusUrl });
+  await waitUntil(`${source} busy in Prometheus`, 60_000, async () => {
+    const load = (await nodeLoads(prometheus, DEFAULT_METRICS_CONFIG, 10)).find((n) => n.node === source);
+    return load && load.cpuCores / (load.cpuAllocatableCores ?? 4) >= 0.6 ? true : undefined;
+  });
+}
+
 async function releaseOf(replicaSet: string): Promise<OffloadReleaseResult> {
   const handle = w.client.temporal.workflow.getHandle(offloadReleaseWorkflowId(f.namespace, replicaSet));
   return (await handle.result()) as OffloadReleaseResult;
@@ -79,6 +91,7 @@ async function releaseOf(replicaSet: string): Promise<OffloadReleaseResult> {
 it('the pin is released when the source node has recovered, before the time limit', async () => {
   // The source node is busy (3 of 4 cores) until the test lowers it.
   await createPod(f, 'hog', { node: source, usageCpu: '3', cpu: { request: '100m' } });
+  await sourceBusy();
   const replicaSet = await offloadHalf('api');
   const offloadedAt = Date.now();
   await new Promise((r) => setTimeout(r, 8_000));
@@ -106,6 +119,7 @@ it('without recovery the pin is released at the configured time limit', async ()
     { name: 'hog', namespace: f.namespace, body: { metadata: { annotations: { 'kwok.x-k8s.io/usage-cpu': '3' } } } },
     merge,
   );
+  await sourceBusy();
   const replicaSet = await offloadHalf('batch');
   const result = await releaseOf(replicaSet);
   expect(result).toMatchObject({ released: true, reason: 'time-limit', verified: true });
