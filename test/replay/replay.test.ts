@@ -32,6 +32,8 @@ const REQUIRED = [
   'node-overload-worker-killed-during-wait',
   // The storm path: two batches appended by signal, handed on by dispatchAlerts.
   'alert-intake',
+  // A task offload's release once its source node recovered (check, release, verify).
+  'offload-release-recovered',
 ];
 
 it('has the histories the team agreed to keep', async () => {
