@@ -46,7 +46,9 @@ const fmtRate = (bytes: number) => `${(bytes / (1024 * 1024)).toFixed(2)} MiB/s`
 
 async function readPod(deps: EffectDeps, namespace: string, name: string): Promise<V1Pod | undefined> {
   try {
-    return await kubeCall(`read Pod ${namespace}/${name}`, () => deps.clients.core.readNamespacedPod({ name, namespace }));
+    return await kubeCall(`read Pod ${namespace}/${name}`, () =>
+      deps.clients.core.readNamespacedPod({ name, namespace }),
+    );
   } catch (err) {
     if (isNotFound(err)) return undefined;
     throw err;
@@ -81,7 +83,10 @@ function rangeAfter(since: number, now: number, scrapeSeconds: number): number |
   return Math.min(elapsed, 4 * scrapeSeconds + 1);
 }
 
-async function verifyIoDrop(deps: EffectDeps, e: Extract<EffectExpectation, { kind: 'io-drop' }>): Promise<EffectResult> {
+async function verifyIoDrop(
+  deps: EffectDeps,
+  e: Extract<EffectExpectation, { kind: 'io-drop' }>,
+): Promise<EffectResult> {
   const source: RateSource = e.metric ? { metric: e.metric } : IO;
   const what = e.metric ? `rate of ${e.metric}` : 'disk I/O';
   const baselineRange = Math.max(4 * deps.scrapeSeconds + 1, 30);
@@ -129,7 +134,10 @@ async function verifyIoDrop(deps: EffectDeps, e: Extract<EffectExpectation, { ki
   );
 }
 
-async function verifyRateCap(deps: EffectDeps, e: Extract<EffectExpectation, { kind: 'rate-cap' }>): Promise<EffectResult> {
+async function verifyRateCap(
+  deps: EffectDeps,
+  e: Extract<EffectExpectation, { kind: 'rate-cap' }>,
+): Promise<EffectResult> {
   let seen = `waiting for rates after the caps (in ≤ ${e.ingressMbps} Mbit/s, out ≤ ${e.egressMbps} Mbit/s)`;
   return poll(
     deps,
@@ -141,9 +149,15 @@ async function verifyRateCap(deps: EffectDeps, e: Extract<EffectExpectation, { k
       }
       const range = rangeAfter(e.appliedAt, now, deps.scrapeSeconds);
       if (range === undefined) return undefined;
-      const [rx, tx] = await Promise.all([deps.probe.podRate(e, RX, now, range), deps.probe.podRate(e, TX, now, range)]);
+      const [rx, tx] = await Promise.all([
+        deps.probe.podRate(e, RX, now, range),
+        deps.probe.podRate(e, TX, now, range),
+      ]);
       if (rx === undefined && tx === undefined) {
-        return { ok: false, observed: `no network series for pod ${e.namespace}/${e.pod}: the caps cannot be judged by their effect` };
+        return {
+          ok: false,
+          observed: `no network series for pod ${e.namespace}/${e.pod}: the caps cannot be judged by their effect`,
+        };
       }
       const inMbps = bytesToMbit(rx ?? 0);
       const outMbps = bytesToMbit(tx ?? 0);

@@ -127,7 +127,11 @@ const envSchema = z.object({
     .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a namespace name')
     .default(DEFAULT_TALON_NAMESPACE),
   TALON_RULES: optionalString,
-  TALON_NETWORK_CEILING_MBPS: z.coerce.number().positive().max(1_000_000).default(DEFAULT_ACTION_SETTINGS.networkCeilingMbps),
+  TALON_NETWORK_CEILING_MBPS: z.coerce
+    .number()
+    .positive()
+    .max(1_000_000)
+    .default(DEFAULT_ACTION_SETTINGS.networkCeilingMbps),
   TALON_EFFECT_DEADLINE_SECONDS: z.coerce
     .number()
     .int()
@@ -171,7 +175,12 @@ const rulesSchema = z
     recentSteps: z.number().int(),
     minQualityForScaleDown: z.number(),
     replicas: z
-      .object({ scaleUpAbove: z.number(), preferFrom: z.number(), nodeBusyAbove: z.number(), redundantFrom: z.number() })
+      .object({
+        scaleUpAbove: z.number(),
+        preferFrom: z.number(),
+        nodeBusyAbove: z.number(),
+        redundantFrom: z.number(),
+      })
       .partial()
       .strict(),
     network: z

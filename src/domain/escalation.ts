@@ -106,17 +106,40 @@ export function policiesFromAlert(alert: Pick<TalonAlert, 'labels' | 'alertName'
   const move = entry('task_offloading', 0.1, 0.5, 'move the workload to a less loaded node');
   switch (resource) {
     case 'memory':
-      return [entry('memory_scale_up', 0.6, 1.5, `${name}: memory near its limit, raise it (no metrics window)`), spread, move];
+      return [
+        entry('memory_scale_up', 0.6, 1.5, `${name}: memory near its limit, raise it (no metrics window)`),
+        spread,
+        move,
+      ];
     case 'network':
-      return [entry('network_qos', 0.6, 0.5, `${name}: network congested, cap the pod at half the ceiling (no metrics window)`), spread, move];
+      return [
+        entry(
+          'network_qos',
+          0.6,
+          0.5,
+          `${name}: network congested, cap the pod at half the ceiling (no metrics window)`,
+        ),
+        spread,
+        move,
+      ];
     case 'io':
-      return [entry('data_offloading', 0.6, 0.5, `${name}: heavy disk I/O, offload half of the data (no metrics window)`), move];
+      return [
+        entry('data_offloading', 0.6, 0.5, `${name}: heavy disk I/O, offload half of the data (no metrics window)`),
+        move,
+      ];
     case 'health':
       return [entry('container_restart', 0.6, 1, `${name}: a container is malfunctioning, replace its pod`), move];
     case 'node-cpu':
-      return [entry('replica_scale_down', 0.6, 0.75, `${name}: the node is busy, remove a replica (D3.6 Rule 1)`), move];
+      return [
+        entry('replica_scale_down', 0.6, 0.75, `${name}: the node is busy, remove a replica (D3.6 Rule 1)`),
+        move,
+      ];
     default:
-      return [entry('cpu_scale_up', 0.6, 1.5, `${name}: CPU near its limit, raise it (no metrics window)`), spread, move];
+      return [
+        entry('cpu_scale_up', 0.6, 1.5, `${name}: CPU near its limit, raise it (no metrics window)`),
+        spread,
+        move,
+      ];
   }
 }
 
@@ -132,8 +155,10 @@ export function requestedPolicy(
   const name = alert.labels.talon_policy;
   if (!isPolicyName(name) || !POD_POLICIES.has(name)) return undefined;
   const asked = Number(alert.labels.talon_magnitude);
-  const known = decision?.ranked.find((r) => r.policy === name) ?? policiesFromAlert(alert).find((r) => r.policy === name);
-  const magnitude = Number.isFinite(asked) && alert.labels.talon_magnitude !== undefined ? asked : (known?.magnitude ?? 1);
+  const known =
+    decision?.ranked.find((r) => r.policy === name) ?? policiesFromAlert(alert).find((r) => r.policy === name);
+  const magnitude =
+    Number.isFinite(asked) && alert.labels.talon_magnitude !== undefined ? asked : (known?.magnitude ?? 1);
   return entry(name, 1, magnitude, `${alert.alertName} asks for ${name} (talon_policy)`);
 }
 

@@ -48,9 +48,7 @@ export class PrometheusRateProbe implements PodRateProbe {
     } else {
       expressions = source.signals.map((s) => signalRateExpression(this.config, target, s, range));
     }
-    const values = await Promise.all(
-      expressions.map(async (e) => (await this.client.query(e, at))[0]?.sample.v),
-    );
+    const values = await Promise.all(expressions.map(async (e) => (await this.client.query(e, at))[0]?.sample.v));
     const known = values.filter((v): v is number => v !== undefined && Number.isFinite(v));
     return known.length === 0 ? undefined : known.reduce((a, b) => a + b, 0);
   }

@@ -26,7 +26,16 @@ import {
   type RawSeriesKey,
 } from './queries';
 import { SIGNALS, type WindowSignals } from '../domain/signals';
-import { alignEnd, alignSamples, buildWindow, fillGaps, gridTimes, validateSpec, type Sample, type WindowRules } from './window';
+import {
+  alignEnd,
+  alignSamples,
+  buildWindow,
+  fillGaps,
+  gridTimes,
+  validateSpec,
+  type Sample,
+  type WindowRules,
+} from './window';
 
 export interface GatherOptions {
   readonly steps: number;
@@ -183,7 +192,7 @@ export function signalColumns(
     const filled = fillGaps(alignSamples(samples, grid, stepSeconds).values);
     if (filled) out[signal] = filled;
   }
-  return out as WindowSignals;
+  return out;
 }
 
 /** Current CPU and memory usage and allocatable of every node Prometheus knows. */

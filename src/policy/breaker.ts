@@ -203,7 +203,8 @@ export function withSupplement(decision: PolicyDecision, extra: readonly RankedP
   const byPolicy = new Map(decision.ranked.map((r) => [r.policy, r]));
   for (const e of extra) {
     const seen = byPolicy.get(e.policy);
-    if (!seen || e.score > seen.score) byPolicy.set(e.policy, seen ? { ...e, reason: `${e.reason}; model: ${seen.reason}` } : e);
+    if (!seen || e.score > seen.score)
+      byPolicy.set(e.policy, seen ? { ...e, reason: `${e.reason}; model: ${seen.reason}` } : e);
   }
   return { ...decision, ranked: rankPolicies([...byPolicy.values()]) };
 }

@@ -289,7 +289,10 @@ export function evaluateRules(window: FeatureWindow, config: RuleConfig = DEFAUL
  * The candidates of Talon's rules alone (./talon-rules.ts): what the model cannot see (signals, workload
  * context), to be added to a model's answer. Empty when none fired.
  */
-export function supplementaryCandidates(window: FeatureWindow, config: RuleConfig = DEFAULT_RULE_CONFIG): RankedPolicy[] {
+export function supplementaryCandidates(
+  window: FeatureWindow,
+  config: RuleConfig = DEFAULT_RULE_CONFIG,
+): RankedPolicy[] {
   return evaluateTalonRules(window, config, { cpuTarget: config.cpu.target, recentSteps: config.recentSteps })
     .candidates;
 }

@@ -23,12 +23,21 @@ describe('action configuration', () => {
       TALON_EFFECT_DEADLINE_SECONDS: '60',
       TALON_OFFLOAD_RELEASE_AFTER_SECONDS: '30',
     });
-    expect(config.rules).toEqual({ replicas: { nodeBusyAbove: 0.8 }, io: null, cpu: { high: 0.95 }, network: { ceilingMbps: 250 } });
+    expect(config.rules).toEqual({
+      replicas: { nodeBusyAbove: 0.8 },
+      io: null,
+      cpu: { high: 0.95 },
+      network: { ceilingMbps: 250 },
+    });
     const rules = ruleConfig(config.rules);
     expect(rules.replicas.nodeBusyAbove).toBe(0.8);
     expect(rules.io).toBeNull();
     expect(rules.network?.ceilingMbps).toBe(250);
-    expect(config.actions).toMatchObject({ networkCeilingMbps: 250, effectDeadlineSeconds: 60, offloadReleaseAfterSeconds: 30 });
+    expect(config.actions).toMatchObject({
+      networkCeilingMbps: 250,
+      effectDeadlineSeconds: 60,
+      offloadReleaseAfterSeconds: 30,
+    });
   });
 
   it('refuses a TALON_RULES that is not JSON, has unknown keys or wrong types, naming the variable', () => {
@@ -37,7 +46,11 @@ describe('action configuration', () => {
     expect(() => loadTalonConfig({ ...base, TALON_RULES: '{"io":{"highBytesPerSecond":"lots"}}' })).toThrow(
       /TALON_RULES: io.highBytesPerSecond/,
     );
-    expect(() => loadTalonConfig({ ...base, TALON_EFFECT_DEADLINE_SECONDS: '900' })).toThrow(/TALON_EFFECT_DEADLINE_SECONDS/);
-    expect(() => loadTalonConfig({ ...base, TALON_OFFLOAD_RECOVERED_BELOW: '2' })).toThrow(/TALON_OFFLOAD_RECOVERED_BELOW/);
+    expect(() => loadTalonConfig({ ...base, TALON_EFFECT_DEADLINE_SECONDS: '900' })).toThrow(
+      /TALON_EFFECT_DEADLINE_SECONDS/,
+    );
+    expect(() => loadTalonConfig({ ...base, TALON_OFFLOAD_RECOVERED_BELOW: '2' })).toThrow(
+      /TALON_OFFLOAD_RECOVERED_BELOW/,
+    );
   });
 });

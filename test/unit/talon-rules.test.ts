@@ -53,7 +53,11 @@ describe('replica rules', () => {
 
   it('never proposes replicas for pods without a Deployment or StatefulSet, or without a context', () => {
     const hot = { ...calm, cpu_usage: 0.98 };
-    for (const workload of [undefined, { ...deployment(3), kind: 'DaemonSet' as const }, { ...deployment(3), kind: 'Pod' as const }]) {
+    for (const workload of [
+      undefined,
+      { ...deployment(3), kind: 'DaemonSet' as const },
+      { ...deployment(3), kind: 'Pod' as const },
+    ]) {
       const d = evaluateRules(window(hot, workload ? { workload } : {}), exact);
       expect(ranked(d)).not.toContain('replica_scale_up');
       expect(ranked(d)).not.toContain('replica_scale_down');
@@ -67,14 +71,17 @@ describe('replica rules', () => {
     expect(entry(d, 'replica_scale_down')).toMatchObject({ magnitude: 0.75 });
     expect(entry(d, 'replica_scale_down')!.reason).toContain('D3.6 Rule 1');
     expect(ranked(evaluateRules(window(busy, { workload: deployment(1) }), exact))).not.toContain('replica_scale_down');
-    expect(ranked(evaluateRules(window({ ...calm, system_cpu_usage: 0.7 }, { workload: deployment(4) }), exact))).toEqual([
-      'no_action',
-    ]);
+    expect(
+      ranked(evaluateRules(window({ ...calm, system_cpu_usage: 0.7 }, { workload: deployment(4) }), exact)),
+    ).toEqual(['no_action']);
   });
 
   it('takes its thresholds from configuration', () => {
     const config = ruleConfig({ recentSteps: 1, replicas: { nodeBusyAbove: 0.5, scaleUpAbove: 0.6, preferFrom: 5 } });
-    const d = evaluateRules(window({ ...calm, system_cpu_usage: 0.55, cpu_usage: 0.65 }, { workload: deployment(3) }), config);
+    const d = evaluateRules(
+      window({ ...calm, system_cpu_usage: 0.55, cpu_usage: 0.65 }, { workload: deployment(3) }),
+      config,
+    );
     expect(ranked(d)).toContain('replica_scale_down');
     // 3 replicas < preferFrom 5: scale-out is the alternative.
     expect(entry(d, 'replica_scale_up')!.score).toBeLessThan(0.6);
@@ -117,13 +124,17 @@ describe('network, I/O and restart rules', () => {
   });
 
   it('container_restart for a crash-looping or stuck container, never for an image that cannot be pulled', () => {
-    const looping = deployment(2, { containers: [{ name: 'app', restarts: 5, ready: false, waitingReason: 'CrashLoopBackOff' }] });
+    const looping = deployment(2, {
+      containers: [{ name: 'app', restarts: 5, ready: false, waitingReason: 'CrashLoopBackOff' }],
+    });
     const d = evaluateRules(window(calm, { workload: looping }), exact);
     expect(d.ranked[0]).toMatchObject({ policy: 'container_restart', score: 0.9, magnitude: 1 });
     expect(d.ranked[0]!.reason).toContain('container app is in CrashLoopBackOff after 5 restarts');
     const stuck = deployment(2, { containers: [{ name: 'app', restarts: 0, ready: false, notReadySeconds: 600 }] });
     expect(ranked(evaluateRules(window(calm, { workload: stuck }), exact))[0]).toBe('container_restart');
-    const pull = deployment(2, { containers: [{ name: 'app', restarts: 9, ready: false, waitingReason: 'ImagePullBackOff' }] });
+    const pull = deployment(2, {
+      containers: [{ name: 'app', restarts: 9, ready: false, waitingReason: 'ImagePullBackOff' }],
+    });
     expect(ranked(evaluateRules(window(calm, { workload: pull }), exact))).toEqual(['no_action']);
   });
 
@@ -159,7 +170,9 @@ describe('the model’s answer supplemented with what it cannot see', () => {
 
   it('the engine asks the rules for the supplement whenever the model answers', async () => {
     const engine = createPolicyEngine({ model: { decide: () => modelAnswer }, rules: createRulePolicy(exact) });
-    const looping = deployment(2, { containers: [{ name: 'app', restarts: 4, ready: false, waitingReason: 'CrashLoopBackOff' }] });
+    const looping = deployment(2, {
+      containers: [{ name: 'app', restarts: 4, ready: false, waitingReason: 'CrashLoopBackOff' }],
+    });
     const d = await engine.decide(window(calm, { workload: looping }));
     expect(d.source).toBe('model');
     expect(ranked(d)[0]).toBe('container_restart');
@@ -198,7 +211,11 @@ describe('the workflow’s choice picks them for their alerts', () => {
   });
 
   it('without a window, each alert kind has its own default list', () => {
-    expect(policiesFromAlert(alert('network')).map((r) => r.policy)).toEqual(['network_qos', 'replica_scale_up', 'task_offloading']);
+    expect(policiesFromAlert(alert('network')).map((r) => r.policy)).toEqual([
+      'network_qos',
+      'replica_scale_up',
+      'task_offloading',
+    ]);
     expect(policiesFromAlert(alert('io')).map((r) => r.policy)).toEqual(['data_offloading', 'task_offloading']);
     expect(policiesFromAlert(alert('health')).map((r) => r.policy)).toEqual(['container_restart', 'task_offloading']);
     expect(policiesFromAlert(alert('node-cpu'))[0]).toMatchObject({ policy: 'replica_scale_down', magnitude: 0.75 });
@@ -210,8 +227,12 @@ describe('the workflow’s choice picks them for their alerts', () => {
     expect(chooseCandidate(d, asked, new Set())?.candidate).toMatchObject({ policy: 'network_qos', magnitude: 0.3 });
     expect(chooseCandidate(d, asked, new Set(['network_qos']))?.candidate.policy).toBe('cpu_scale_up');
     // Not a pod policy, or out of the guide's range: ignored or clamped.
-    expect(chooseCandidate(d, alert('cpu', { talon_policy: 'node_overload' }), new Set())?.candidate.policy).toBe('cpu_scale_up');
-    expect(chooseCandidate(d, alert(undefined, { talon_policy: 'network_qos', talon_magnitude: '7' }), new Set())?.candidate).toMatchObject({
+    expect(chooseCandidate(d, alert('cpu', { talon_policy: 'node_overload' }), new Set())?.candidate.policy).toBe(
+      'cpu_scale_up',
+    );
+    expect(
+      chooseCandidate(d, alert(undefined, { talon_policy: 'network_qos', talon_magnitude: '7' }), new Set())?.candidate,
+    ).toMatchObject({
       policy: 'network_qos',
       magnitude: 1,
     });

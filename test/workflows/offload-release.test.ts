@@ -45,7 +45,12 @@ const released: ApplyPolicyResult = {
   changes: [{ path: 'spec.replicas', from: '2', to: '4' }],
   noop: false,
   dryRun: false,
-  expectation: { kind: 'replicas', workload: { kind: 'Deployment', namespace: 'shop', name: 'web' }, replicas: 4, generation: 3 },
+  expectation: {
+    kind: 'replicas',
+    workload: { kind: 'Deployment', namespace: 'shop', name: 'web' },
+    replicas: 4,
+    generation: 3,
+  },
 };
 
 async function run(
@@ -117,7 +122,10 @@ it('releases once the source node has recovered, as one operation, then verifies
   expect(calls.verified).toBe(1);
   if (record) {
     const history = await client.workflow.getHandle(workflowId).fetchHistory();
-    await writeFile(join(__dirname, '..', 'replay', 'histories', 'offload-release-recovered.json'), historyToJSON(history));
+    await writeFile(
+      join(__dirname, '..', 'replay', 'histories', 'offload-release-recovered.json'),
+      historyToJSON(history),
+    );
   }
 });
 

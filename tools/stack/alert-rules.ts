@@ -144,7 +144,8 @@ export function talonAlertRules(o: AlertRuleOptions): { groups: { name: string; 
             for: o.forDuration,
             labels: { severity: 'warning', talon_scope: 'pod', talon_resource: 'health' },
             annotations: {
-              summary: 'Container {{ $labels.container }} of {{ $labels.namespace }}/{{ $labels.pod }} is crash-looping',
+              summary:
+                'Container {{ $labels.container }} of {{ $labels.namespace }}/{{ $labels.pod }} is crash-looping',
             },
           },
           {
