@@ -7,7 +7,8 @@ import { z } from 'zod';
 import { FAILURE_TYPES } from '../src/contracts/failures';
 import { MODEL_FEATURES } from '../src/domain/features';
 import type { PolicyDecision } from '../src/domain/policy';
-import type { FeatureWindow } from '../src/domain/window';
+import type { FeatureWindow, WindowTarget } from '../src/domain/window';
+import type { WorkloadContext } from '../src/domain/workload-context';
 import {
   CircuitBreaker,
   createPolicyEngine,
@@ -34,6 +35,14 @@ export interface PolicyActivityDeps {
   readonly breaker?: Partial<BreakerOptions>;
   /** The labels of a namespace (cached by the caller); enables {@link POLICY_ENGINE_LABEL}. */
   readonly namespaceLabels?: (namespace: string) => Promise<Readonly<Record<string, string>>>;
+  /**
+   * Reads the pod's owning workload and container health (src/kube/workload-context) for the rules that need
+   * it (replica scaling, restarting a malfunctioning container). Without it, or when it fails, those rules
+   * stay silent and the decision goes on without them.
+   */
+  readonly workloadContext?: (target: WindowTarget) => Promise<WorkloadContext | undefined>;
+  /** Told when the workload context could not be read (the worker logs it). */
+  readonly onContextError?: (target: WindowTarget, error: unknown) => void;
 }
 
 const finite = z.number().refine(Number.isFinite, 'must be finite');
@@ -82,16 +91,23 @@ export function createPolicyActivities(deps: PolicyActivityDeps = {}) {
         const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
         throw permanentFailure(FAILURE_TYPES.InvalidWindow, `not a usable feature window: ${problems}`);
       }
+      const context = deps.workloadContext
+        ? await deps.workloadContext(window.target).catch((err: unknown) => {
+            deps.onContextError?.(window.target, err);
+            return undefined;
+          })
+        : undefined;
+      const seen = context ? { ...window, workload: context } : window;
       const labels = deps.namespaceLabels ? await deps.namespaceLabels(window.target.namespace).catch(() => ({})) : {};
       const forced = (labels as Record<string, string | undefined>)[POLICY_ENGINE_LABEL];
       if (forced === 'rules') {
         return {
-          ...rules.decide(window),
+          ...rules.decide(seen),
           source: 'rules',
           fallbackReason: `namespace label ${POLICY_ENGINE_LABEL}=rules`,
         };
       }
-      return engine.decide(window);
+      return engine.decide(seen);
     },
 
     /** The breaker's state and counters, for health checks and the worker's metrics. */

@@ -13,6 +13,7 @@ import { z } from 'zod';
 import { GuardRefusedError } from '../src/domain/errors';
 import { DEFAULT_TALON_NAMESPACE, guardConfig, type GuardConfigInput } from '../src/domain/guards';
 import type { NodeLoad } from '../src/domain/node-load';
+import type { MalfunctionRules } from '../src/domain/workload-context';
 import { MAGNITUDE_GUIDE, POLICIES } from '../src/domain/policy';
 import type { ApplyPolicyInput, ApplyPolicyResult, VerifyPolicyResult } from '../src/domain/remediation';
 import { KubeActuator, type EvictionCandidate, type PodUsage } from '../src/kube/actuator';
@@ -22,7 +23,9 @@ import type { KubeClients } from '../src/kube/client';
 import type { NodeSource } from '../src/kube/node-cache';
 import type { ActionResult, EvictionResult, Expectation } from '../src/kube/types';
 import { verifyExpectation } from '../src/kube/verify';
+import type { PodRateProbe } from '../src/metrics/effects';
 import { activityContext, cancellableSleep, operationContext } from './context';
+import { isEffectExpectation, verifyEffect } from './effects';
 import { mapFailures as run } from './failures';
 import { parseActivityInput as parse } from './input';
 
@@ -50,6 +53,26 @@ export interface RemediationActivityDeps {
   readonly verifyTimeoutMs?: number;
   /** Wanted tier for task offloading (any tier when absent). */
   readonly offloadTier?: string;
+  /**
+   * Starts the release of a share offload (the offloadRelease workflow); idempotent per offload. Without it an
+   * offload stays until released by hand (tests that drive the activities directly).
+   */
+  readonly scheduleOffloadRelease?: (request: OffloadReleaseRequest) => Promise<void>;
+  /** What counts as a crash-looping or stuck container (the rules' `restart` thresholds). */
+  readonly malfunction?: MalfunctionRules;
+  /**
+   * The pod's own rates (Prometheus), to verify data offloading and network QoS by their effect. Without it
+   * those actions cannot be verified and their verification fails (never "verified" by the annotation).
+   */
+  readonly effects?: {
+    readonly probe: PodRateProbe;
+    /** Prometheus' scrape interval in seconds (rates need two samples). */
+    readonly scrapeSeconds: number;
+    /** How long to wait for an effect (TALON_EFFECT_DEADLINE_SECONDS). */
+    readonly deadlineSeconds: number;
+    /** Data offloading counts when the I/O fell by this fraction of the share (TALON_DATA_OFFLOAD_EFFECT_FRACTION). */
+    readonly dataOffloadEffectFraction?: number;
+  };
 }
 
 const name = z.string().min(1).max(253);
@@ -72,6 +95,27 @@ const verifySchema = z.object({
     })
     .loose(),
 });
+
+const releaseSchema = z.object({
+  namespace: name,
+  deployment: name,
+  replicaSet: name,
+  moved: z.number().int().min(0),
+  operationId: z.string(),
+});
+export type ReleaseOffloadInput = z.input<typeof releaseSchema>;
+
+const recoveredSchema = z.object({ node: name, below: z.number().gt(0).max(1) });
+
+/** What the offloadRelease workflow is started with (the worker starts it through its Temporal client). */
+export interface OffloadReleaseRequest {
+  readonly namespace: string;
+  readonly deployment: string;
+  readonly replicaSet: string;
+  readonly moved: number;
+  readonly sourceNode?: string;
+  readonly operationId: string;
+}
 
 const nodeStepSchema = z.object({ node: name, operationId: z.string(), dryRun: z.boolean() });
 export type NodeStepInput = z.input<typeof nodeStepSchema>;
@@ -116,6 +160,14 @@ function actuatorFor(deps: RemediationActivityDeps): KubeActuator {
     ...(deps.nodeSource ? { nodeSource: deps.nodeSource } : {}),
     ...(deps.networkCeilingMbps ? { networkCeilingMbps: deps.networkCeilingMbps } : {}),
     ...(deps.deletionTimeoutMs ? { deletionTimeoutMs: deps.deletionTimeoutMs } : {}),
+    ...(deps.effects
+      ? {
+          effectDeadlineSeconds: deps.effects.deadlineSeconds,
+          ...(deps.effects.dataOffloadEffectFraction
+            ? { dataOffloadEffectFraction: deps.effects.dataOffloadEffectFraction }
+            : {}),
+        }
+      : {}),
   });
 }
 
@@ -147,6 +199,16 @@ export function createRemediationActivities(deps: RemediationActivityDeps) {
         return actuator.requestDataOffload({ namespace, pod, share: input.magnitude }, ctx);
       case 'network_qos':
         return actuator.setNetworkQos({ namespace, pod, share: input.magnitude }, ctx);
+      case 'container_restart':
+        return actuator.restartContainer(
+          {
+            namespace,
+            pod,
+            ...(container ? { container } : {}),
+            ...(deps.malfunction ? { rules: deps.malfunction } : {}),
+          },
+          ctx,
+        );
       case 'no_action':
       case 'node_overload':
         throw new GuardRefusedError(
@@ -160,7 +222,51 @@ export function createRemediationActivities(deps: RemediationActivityDeps) {
     /** Applies one policy to the pod (or its owner); the same operation id never writes twice. */
     async applyPolicy(input: ApplyPolicyInput): Promise<ApplyPolicyResult> {
       const req: ApplyPolicyInput = parse(applySchema, input, 'applyPolicy input');
-      return run(async () => toApplyResult(req, await dispatch(req)));
+      return run(async () => {
+        const result = await dispatch(req);
+        const e = result.expect;
+        // A share offload ends by itself: its release is scheduled here, again on a retry (same workflow id).
+        if (e.kind === 'offload' && !result.dryRun && deps.scheduleOffloadRelease) {
+          await deps.scheduleOffloadRelease({
+            namespace: e.workload.namespace,
+            deployment: e.workload.name,
+            replicaSet: e.replicaSet,
+            moved: e.moved,
+            ...(e.sourceNode ? { sourceNode: e.sourceNode } : {}),
+            operationId: req.operationId,
+          });
+        }
+        return toApplyResult(req, result);
+      });
+    },
+
+    /** Ends a share offload: the Deployment's replicas back, the pinned offload ReplicaSet deleted. */
+    async releaseOffload(input: ReleaseOffloadInput): Promise<ApplyPolicyResult> {
+      const req = parse(releaseSchema, input, 'releaseOffload input');
+      return run(async () => {
+        const result = await actuator.releaseOffload(
+          { namespace: req.namespace, deployment: req.deployment, replicaSet: req.replicaSet, moved: req.moved },
+          operationContext(req.operationId, false),
+        );
+        return toApplyResult({ policy: 'task_offloading', magnitude: 1 } as ApplyPolicyInput, result);
+      });
+    },
+
+    /** Whether a node's CPU busy share (Prometheus usage ÷ allocatable) is under `below`. */
+    async offloadSourceRecovered(input: {
+      node: string;
+      below: number;
+    }): Promise<{ recovered: boolean; detail: string }> {
+      const req = parse(recoveredSchema, input, 'offloadSourceRecovered input');
+      return run(async () => {
+        const load = (await deps.nodeUsage()).find((n) => n.node === req.node);
+        if (!load || !load.cpuAllocatableCores) return { recovered: false, detail: `no usage known for ${req.node}` };
+        const busy = load.cpuCores / load.cpuAllocatableCores;
+        return {
+          recovered: busy < req.below,
+          detail: `${req.node} CPU busy ${busy.toFixed(2)} ${busy < req.below ? '<' : '≥'} ${req.below}`,
+        };
+      });
     },
 
     /**
@@ -170,6 +276,26 @@ export function createRemediationActivities(deps: RemediationActivityDeps) {
     async verifyPolicy(input: { applied: ApplyPolicyResult }): Promise<VerifyPolicyResult> {
       const req = parse(verifySchema, input, 'verifyPolicy input');
       const ctx = activityContext();
+      const expectation = req.applied.expectation;
+      if (isEffectExpectation(expectation)) {
+        const effects = deps.effects;
+        if (!effects) {
+          return { ok: false, observed: `${expectation.kind}: no metrics source configured to see the effect` };
+        }
+        return run(() =>
+          verifyEffect(
+            {
+              clients: deps.clients,
+              probe: effects.probe,
+              scrapeSeconds: effects.scrapeSeconds,
+              deadlineSeconds: effects.deadlineSeconds,
+              heartbeat: (observed) => ctx?.heartbeat(observed),
+              sleep: (ms) => cancellableSleep(ms, ctx?.cancellationSignal),
+            },
+            expectation,
+          ),
+        );
+      }
       return run(async () => {
         const result = await verifyExpectation(deps.clients, req.applied.expectation, {
           timeoutMs: deps.verifyTimeoutMs ?? 120_000,

@@ -6,7 +6,11 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { createContractActivities, type ContractActivities } from '../activities/contract';
 import { createMetricsActivities, type MetricsActivities } from '../activities/metrics';
 import { createPolicyActivities, type PolicyActivities } from '../activities/policy';
-import { createRemediationActivities, type RemediationActivities } from '../activities/remediation';
+import {
+  createRemediationActivities,
+  type RemediationActivities,
+  type RemediationActivityDeps,
+} from '../activities/remediation';
 import { createRollbackActivities, type RollbackActivities } from '../activities/rollback';
 import { createTargetActivities, type TargetActivities } from '../activities/target';
 import { createTaskActivities, type TaskActivities } from '../activities/task';
@@ -17,6 +21,8 @@ import { NodeCache } from '../src/kube/node-cache';
 import { InfluxStore } from '../src/metrics/influx';
 import { cachedNodeUsage } from '../src/metrics/node-usage';
 import { PrometheusClient } from '../src/metrics/prometheus';
+import { PrometheusRateProbe } from '../src/metrics/effects';
+import { DEFAULT_METRICS_CONFIG } from '../src/metrics/queries';
 import { loadPolicyModel } from '../src/policy/model';
 import { loadTaxonomy, type LoadTaxonomyOptions } from '../src/tasks/taxonomy-store';
 import { pricingConfigFromEnv, type PricingConfig } from '../src/pricing/config';
@@ -25,6 +31,9 @@ import { OfferService } from '../src/pricing/offer-service';
 import type { NodePrices } from '../src/kube/task-job';
 import type { PolicyModel } from '../src/policy/breaker';
 import type { TalonConfig } from '../src/config/talon-config';
+import { DEFAULT_ACTION_SETTINGS, type ActionSettings } from '../src/config/defaults';
+import { ruleConfig, type RuleConfigOverrides } from '../src/policy/rules';
+import { readWorkloadContext } from '../src/kube/workload-context';
 
 export interface ActivityDeps {
   readonly kubeConfig: KubeConfig;
@@ -45,6 +54,12 @@ export interface ActivityDeps {
   readonly taxonomy?: LoadTaxonomyOptions;
   /** Smart Pricing: task placement's cost share uses the current offer (user-owned nodes at the incentive). */
   readonly pricing?: PricingConfig;
+  /** Rule threshold overrides (TALON_RULES). */
+  readonly rules?: RuleConfigOverrides;
+  /** Network ceiling, effect deadlines, offload release (TALON_NETWORK_*, TALON_EFFECT_*, TALON_OFFLOAD_*). */
+  readonly actions?: ActionSettings;
+  /** Starts an offload's release workflow (the worker wires its Temporal client); absent: offloads stay. */
+  readonly scheduleOffloadRelease?: RemediationActivityDeps['scheduleOffloadRelease'];
 }
 
 export interface AssembledActivities {
@@ -67,6 +82,8 @@ export function activityDepsFromConfig(
     windowStepSeconds: config.windowStepSeconds,
     guards: config.guards,
     pricing: pricingConfigFromEnv(),
+    rules: config.rules,
+    actions: config.actions,
     ...(log ? { log } : {}),
   };
 }
@@ -168,9 +185,18 @@ export async function createActivityGroups(deps: ActivityDeps): Promise<Activity
     ...(influx ? { influx } : {}),
     ...(deps.windowStepSeconds ? { gather: { stepSeconds: deps.windowStepSeconds } } : {}),
   });
+  // Inconsistent thresholds (TALON_RULES) stop the worker here, before it polls.
+  const rules = ruleConfig(deps.rules);
+  const actions = deps.actions ?? DEFAULT_ACTION_SETTINGS;
   const policy = createPolicyActivities({
     ...(model ? { model } : {}),
     namespaceLabels: cachedNamespaceLabels(clients.core),
+    rules: deps.rules ?? {},
+    workloadContext: (target) => readWorkloadContext(clients, target.namespace, target.pod),
+    onContextError: (target, err) =>
+      log(
+        `workload context of ${target.namespace}/${target.pod} unavailable: ${err instanceof Error ? err.message : String(err)}`,
+      ),
   });
   const rankNodes = () => metrics.rankNodes({});
   const nodeUsage = deps.longLived ? cachedNodeUsage(rankNodes) : undefined;
@@ -179,6 +205,16 @@ export async function createActivityGroups(deps: ActivityDeps): Promise<Activity
     guards: deps.guards ?? {},
     ...(nodeCache ? { nodeSource: nodeCache } : {}),
     nodeUsage: nodeUsage?.usage ?? rankNodes,
+    networkCeilingMbps: actions.networkCeilingMbps,
+    malfunction: rules.restart,
+    ...(deps.scheduleOffloadRelease ? { scheduleOffloadRelease: deps.scheduleOffloadRelease } : {}),
+    effects: {
+      probe: new PrometheusRateProbe(prometheus, DEFAULT_METRICS_CONFIG),
+      // The window's step is the scrape interval it was chosen for (5 s locally, 30 s on clusters).
+      scrapeSeconds: deps.windowStepSeconds ?? 30,
+      deadlineSeconds: actions.effectDeadlineSeconds,
+      dataOffloadEffectFraction: actions.dataOffloadEffectFraction,
+    },
   });
   // Task submissions: taxonomy, node load (same Prometheus source as offloading), offer prices and task Jobs.
   const offers = deps.pricing ? pricingForPlacement(deps.pricing, prometheus, clients, log) : undefined;

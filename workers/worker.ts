@@ -8,6 +8,7 @@ import { createIntakeActivities } from '../activities/intake';
 import { loadKubeConfig } from '../src/kube/config';
 import { TalonMetrics } from '../src/observability/metrics';
 import { activityDepsFromConfig, createActivities } from './activities';
+import { offloadReleaseStarter } from '../src/client/offload-release';
 import type { TalonConfig } from '../src/config/talon-config';
 import { serveWorkerHttp, type WorkerHttp } from './http';
 import { ActivityMetricsInterceptor, metricsSinks } from './telemetry';
@@ -91,8 +92,9 @@ export async function createTalonWorker(config: TalonConfig, overrides: TalonWor
     };
     connection = await NativeConnection.connect(endpoint);
     clientConnection = await Connection.connect(endpoint);
+    const temporal = new Client({ connection: clientConnection, namespace: config.temporal.namespace });
     const intake = createIntakeActivities({
-      temporal: new Client({ connection: clientConnection, namespace: config.temporal.namespace }),
+      temporal,
       concurrency: config.worker.intakeDispatchConcurrency,
       onDispatched: (r) => {
         metrics.intakeDispatched.inc({ result: 'started_or_signalled' }, r.startedOrSignalled);
@@ -106,6 +108,11 @@ export async function createTalonWorker(config: TalonConfig, overrides: TalonWor
       : await createActivities({
           ...activityDepsFromConfig(config, loadKubeConfig(config.kube), (line) => process.stdout.write(`${line}\n`)),
           longLived: true,
+          scheduleOffloadRelease: offloadReleaseStarter(temporal, config.temporal.taskQueue, {
+            releaseAfterSeconds: config.actions.offloadReleaseAfterSeconds,
+            recoveredBelow: config.actions.offloadRecoveredBelow,
+            checkEverySeconds: config.actions.offloadCheckEverySeconds,
+          }),
         });
     created = await Worker.create({
       connection,

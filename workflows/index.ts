@@ -4,3 +4,4 @@ export { nodeOverload } from './node-overload';
 export { deployTask } from './deploy-task';
 export { alertIntake } from './alert-intake';
 export { pricingContract } from './contract';
+export { offloadRelease } from './offload-release';

@@ -11,7 +11,7 @@ import type { PolicyActivities } from '../../activities/policy';
 import type { RemediationActivities } from '../../activities/remediation';
 import type { TargetActivities } from '../../activities/target';
 import { alertWorkflowId, describeTarget, type AlertStatus, type TalonAlert } from '../domain/alert';
-import { chooseCandidate, POD_POLICIES, policiesFromAlert, relevantToAlert } from '../domain/escalation';
+import { chooseCandidate, irrelevanceOf, POD_POLICIES, policiesFromAlert } from '../domain/escalation';
 import type { DecisionSource, PolicyDecision, RankedPolicy } from '../domain/policy';
 import type { AppliedChange, PodTarget } from '../domain/remediation';
 import { hasFeature, recentMean, workloadOf } from '../domain/window';
@@ -160,12 +160,11 @@ export function parsePayloads(text: string, source: string): ParsedPayload[] {
 
 /** Every ranked policy, with why the workflow would pass over it. */
 export function explainCandidates(decision: PolicyDecision, alert: TalonAlert): CandidateView[] {
-  const relevant = new Set(relevantToAlert(decision.ranked, alert).map((r) => r.policy));
   return decision.ranked.map((r) => {
     let skippedBecause: string | undefined;
     if (r.policy === 'no_action') skippedBecause = 'never chosen while the alert fires';
     else if (!POD_POLICIES.has(r.policy)) skippedBecause = 'not a pod action';
-    else if (!relevant.has(r.policy)) skippedBecause = 'scaling down never relieves a resource near its limit';
+    else skippedBecause = irrelevanceOf(r.policy, alert);
     return { ...r, usable: skippedBecause === undefined, ...(skippedBecause ? { skippedBecause } : {}) };
   });
 }

@@ -97,3 +97,34 @@ export const DEFAULT_RESOLVE_WITHIN = '10m';
 export const DEFAULT_TALON_NAMESPACE = 'talon-system';
 /** Step of the metrics window: the local stack scrapes every 5 s, real clusters every 30 s. */
 export const DEFAULT_WINDOW_STEP_SECONDS = { localStack: 5, cluster: 30 } as const;
+
+/** How the actions that need more than the apiserver behave (TALON_NETWORK_*, TALON_EFFECT_*, TALON_OFFLOAD_*). */
+export interface ActionSettings {
+  /** Bandwidth a network_qos magnitude of 1 allows, in Mbit/s (Kube-OVN's unit); the rules use the same. */
+  readonly networkCeilingMbps: number;
+  /**
+   * How long verification waits for an action's effect in the pod's own series (data offloading: its I/O
+   * dropped; network QoS: its rate under the cap). Bounded by the verify activity's 5 min timeout.
+   */
+  readonly effectDeadlineSeconds: number;
+  /**
+   * A data offload counts as done when the pod's I/O fell by at least this fraction of the share it was asked
+   * to move (0.5: asked for 40 %, at least 20 % less I/O).
+   */
+  readonly dataOffloadEffectFraction: number;
+  /** Task offloading: the moved replicas return to the scheduler's spreading after this long at the latest. */
+  readonly offloadReleaseAfterSeconds: number;
+  /** ... or as soon as the source node's CPU busy share is below this. */
+  readonly offloadRecoveredBelow: number;
+  /** How often the release checks the source node. */
+  readonly offloadCheckEverySeconds: number;
+}
+
+export const DEFAULT_ACTION_SETTINGS: ActionSettings = {
+  networkCeilingMbps: 1000,
+  effectDeadlineSeconds: 120,
+  dataOffloadEffectFraction: 0.5,
+  offloadReleaseAfterSeconds: 1800,
+  offloadRecoveredBelow: 0.7,
+  offloadCheckEverySeconds: 30,
+};

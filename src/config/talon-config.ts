@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { DEFAULT_TASK_QUEUE } from '../contracts/common';
 import { DEFAULT_GUARD_CONFIG, guardConfig, type GuardConfigInput, type QuantityBounds } from '../domain/guards';
 import {
+  DEFAULT_ACTION_SETTINGS,
   DEFAULT_MODEL_PATH,
   DEFAULT_RESOLVE_WITHIN,
   DEFAULT_TALON_NAMESPACE,
@@ -16,6 +17,7 @@ import {
   DEFAULT_WEBHOOK_SETTINGS,
   DEFAULT_WINDOW_STEP_SECONDS,
   DEFAULT_WORKER,
+  type ActionSettings,
   type WebhookSettings,
 } from './defaults';
 import { parseFaultHolds, type FaultHold } from './fault-holds';
@@ -124,7 +126,95 @@ const envSchema = z.object({
     .string()
     .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a namespace name')
     .default(DEFAULT_TALON_NAMESPACE),
+  TALON_RULES: optionalString,
+  TALON_NETWORK_CEILING_MBPS: z.coerce
+    .number()
+    .positive()
+    .max(1_000_000)
+    .default(DEFAULT_ACTION_SETTINGS.networkCeilingMbps),
+  TALON_EFFECT_DEADLINE_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(10)
+    .max(240)
+    .default(DEFAULT_ACTION_SETTINGS.effectDeadlineSeconds),
+  TALON_DATA_OFFLOAD_EFFECT_FRACTION: z.coerce
+    .number()
+    .gt(0)
+    .max(1)
+    .default(DEFAULT_ACTION_SETTINGS.dataOffloadEffectFraction),
+  TALON_OFFLOAD_RELEASE_AFTER_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(10)
+    .max(7 * 86_400)
+    .default(DEFAULT_ACTION_SETTINGS.offloadReleaseAfterSeconds),
+  TALON_OFFLOAD_RECOVERED_BELOW: z.coerce.number().gt(0).max(1).default(DEFAULT_ACTION_SETTINGS.offloadRecoveredBelow),
+  TALON_OFFLOAD_CHECK_EVERY_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(3600)
+    .default(DEFAULT_ACTION_SETTINGS.offloadCheckEverySeconds),
 });
+
+/**
+ * TALON_RULES: overrides of the rule thresholds as JSON, e.g. `{"replicas":{"nodeBusyAbove":0.8},"io":null}`.
+ * Checked here for shape (numbers, objects, null to turn a rule off); the worker checks their consistency
+ * (low < target ≤ warn ≤ high, shares in (0, 1]) when it builds the rule policy, before it polls.
+ */
+const thresholds = z
+  .object({ high: z.number(), warn: z.number(), low: z.number(), target: z.number() })
+  .partial()
+  .strict();
+const rulesSchema = z
+  .object({
+    cpu: thresholds,
+    memory: thresholds,
+    energyLimitWatts: z.number().nullable(),
+    recentSteps: z.number().int(),
+    minQualityForScaleDown: z.number(),
+    replicas: z
+      .object({
+        scaleUpAbove: z.number(),
+        preferFrom: z.number(),
+        nodeBusyAbove: z.number(),
+        redundantFrom: z.number(),
+      })
+      .partial()
+      .strict(),
+    network: z
+      .object({ ceilingMbps: z.number(), dropsPerSecond: z.number(), highShare: z.number(), targetShare: z.number() })
+      .partial()
+      .strict()
+      .nullable(),
+    io: z.object({ highBytesPerSecond: z.number(), targetShare: z.number() }).partial().strict().nullable(),
+    restart: z.object({ restartsAtLeast: z.number(), stuckAfterSeconds: z.number() }).partial().strict(),
+  })
+  .partial()
+  .strict();
+
+export type RuleOverridesInput = z.infer<typeof rulesSchema>;
+
+function rulesFromEnv(text: string | undefined, ceilingMbps: number): RuleOverridesInput {
+  let parsed: unknown = {};
+  if (text !== undefined) {
+    try {
+      parsed = JSON.parse(text);
+    } catch (err) {
+      throw new Error(`invalid configuration: TALON_RULES: not JSON: ${(err as Error).message}`);
+    }
+  }
+  const checked = rulesSchema.safeParse(parsed);
+  if (!checked.success) {
+    throw new Error(
+      `invalid configuration: TALON_RULES: ${checked.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
+    );
+  }
+  const rules = checked.data;
+  // One ceiling for the actuator and the rule that chooses QoS, unless TALON_RULES names another on purpose.
+  return rules.network === null ? rules : { ...rules, network: { ceilingMbps, ...rules.network } };
+}
 
 export interface TalonConfig {
   readonly temporal: {
@@ -165,6 +255,9 @@ export interface TalonConfig {
   readonly talonNamespace: string;
   /** Guardrails as configured (validated at load); the worker's actuator enforces them. */
   readonly guards: GuardConfigInput;
+  /** Rule threshold overrides (TALON_RULES, with the network ceiling filled in). */
+  readonly rules: RuleOverridesInput;
+  readonly actions: ActionSettings;
 }
 
 function readSecretFile(path: string, what: string): string {
@@ -269,6 +362,15 @@ export function loadTalonConfig(env: NodeJS.ProcessEnv = process.env, fallbacks?
         : DEFAULT_WINDOW_STEP_SECONDS.cluster),
     talonNamespace: e.TALON_NAMESPACE,
     guards,
+    rules: rulesFromEnv(e.TALON_RULES, e.TALON_NETWORK_CEILING_MBPS),
+    actions: {
+      networkCeilingMbps: e.TALON_NETWORK_CEILING_MBPS,
+      effectDeadlineSeconds: e.TALON_EFFECT_DEADLINE_SECONDS,
+      dataOffloadEffectFraction: e.TALON_DATA_OFFLOAD_EFFECT_FRACTION,
+      offloadReleaseAfterSeconds: e.TALON_OFFLOAD_RELEASE_AFTER_SECONDS,
+      offloadRecoveredBelow: e.TALON_OFFLOAD_RECOVERED_BELOW,
+      offloadCheckEverySeconds: e.TALON_OFFLOAD_CHECK_EVERY_SECONDS,
+    },
   };
 }
 

@@ -14,6 +14,7 @@ export const WORKFLOW_TYPES = {
   remediateAlert: 'remediateAlert',
   nodeOverload: 'nodeOverload',
   deployTask: 'deployTask',
+  offloadRelease: 'offloadRelease',
 } as const;
 
 /**

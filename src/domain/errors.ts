@@ -42,6 +42,8 @@ export const GUARDS = {
   resultBounds: 'result_bounds',
   replicaBounds: 'replica_bounds',
   writeBudget: 'write_budget',
+  /** A PodDisruptionBudget forbids taking the pod down now (restarting a container). */
+  disruptionBudget: 'disruption_budget',
   invalidRequest: 'invalid_request',
 } as const;
 export type GuardName = (typeof GUARDS)[keyof typeof GUARDS];

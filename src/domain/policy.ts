@@ -15,8 +15,18 @@ export const MODEL_POLICIES = [
   'no_action',
 ] as const;
 
-/** Talon's additions: the self-healing rules of D3.6 2.6 and network QoS of D3.3 1.4.2. */
-export const EXTRA_POLICIES = ['replica_scale_down', 'replica_scale_up', 'node_overload', 'network_qos'] as const;
+/**
+ * Talon's additions: the self-healing rules of D3.6 2.6 (replica scaling, node overload, restarting a
+ * malfunctioning container) and network QoS of D3.3 1.4.2. The learned model has no output for them; the rules
+ * propose them (src/policy/rules.ts), also next to a model's answer.
+ */
+export const EXTRA_POLICIES = [
+  'replica_scale_down',
+  'replica_scale_up',
+  'node_overload',
+  'network_qos',
+  'container_restart',
+] as const;
 
 export const POLICIES = [...MODEL_POLICIES, ...EXTRA_POLICIES] as const;
 
@@ -50,7 +60,13 @@ export const MAGNITUDE_GUIDE: Readonly<Record<PolicyName, MagnitudeRange>> = {
   replica_scale_up: { min: 1.05, max: 4, meaning: 'factor applied to the replica count' },
   node_overload: { min: 1, max: 1, meaning: 'taint, evict the heaviest pod, untaint later' },
   network_qos: { min: 0.1, max: 1, meaning: 'share of the configured bandwidth ceiling to allow' },
+  container_restart: { min: 1, max: 1, meaning: 'replace the pod of a crash-looping or stuck container' },
 };
+
+/** Whether a policy is one of Talon's additions, which only the rules propose. */
+export function isExtraPolicy(policy: PolicyName): boolean {
+  return (EXTRA_POLICIES as readonly string[]).includes(policy);
+}
 
 /** Clamps a magnitude into the guide's range for the policy; NaN becomes the range's safest end. */
 export function clampMagnitude(policy: PolicyName, magnitude: number): number {

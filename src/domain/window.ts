@@ -5,6 +5,8 @@
  * no Map, no Date).
  */
 import { MODEL_FEATURES, featureIndex, type ModelFeature } from './features';
+import type { WindowSignals } from './signals';
+import type { WorkloadContext } from './workload-context';
 
 /** Without these a window is not worth deciding on; the others are optional (no Kepler, no cAdvisor). */
 export const REQUIRED_FEATURES: readonly ModelFeature[] = ['cpu_usage', 'memory_usage'];
@@ -85,6 +87,10 @@ export interface FeatureWindow {
   readonly history?: WindowHistory;
   /** Why the window is not from the usual source (e.g. Prometheus unavailable, read from InfluxDB). */
   readonly note?: string;
+  /** Network and disk I/O rates per step (not model input: the rules and verification read them). */
+  readonly signals?: WindowSignals;
+  /** The owning workload and the containers' health, added when a decision is made (rules only). */
+  readonly workload?: WorkloadContext;
 }
 
 /** Too little data to decide on: an explicit outcome, never a window of zeros. */

@@ -5,6 +5,7 @@
  */
 import {
   AppsV1Api,
+  AutoscalingV2Api,
   BatchV1Api,
   CoordinationV1Api,
   CoreV1Api,
@@ -64,6 +65,8 @@ export interface KubeClients {
   readonly apps: AppsV1Api;
   readonly batch: BatchV1Api;
   readonly coordination: CoordinationV1Api;
+  /** HorizontalPodAutoscalers: replica changes of a workload an HPA scales go through its bounds. */
+  readonly autoscaling: AutoscalingV2Api;
   readonly counter: RequestCounter;
 }
 
@@ -92,6 +95,7 @@ export function createKubeClients(kubeConfig: KubeConfig, options: KubeClientOpt
     apps: new AppsV1Api(configuration),
     batch: new BatchV1Api(configuration),
     coordination: new CoordinationV1Api(configuration),
+    autoscaling: new AutoscalingV2Api(configuration),
     counter,
   };
 }

@@ -10,9 +10,19 @@ export const FIELD_MANAGER = 'talon';
 export const ANNOTATIONS = {
   /** The last operation Talon applied to this object (JSON {@link OperationRecord}). */
   operation: 'talon.io/operation',
-  /** Share of the pod's data a data-offload workflow should move (D3.6 Table 1 data_offloading). */
+  /**
+   * The data-offload contract (docs/ACTUATOR.md): Talon asks the application to move `share` of its data
+   * (D3.6 Table 1 data_offloading); the request id ties the application's answer to this request.
+   */
   dataOffload: 'talon.io/data-offload',
   dataOffloadRequestedAt: 'talon.io/data-offload-requested-at',
+  dataOffloadId: 'talon.io/data-offload-id',
+  /** Optional, set by the workload's owner: the counter (per pod) whose rate the offload should lower. */
+  dataOffloadMetric: 'talon.io/data-offload-metric',
+  /** The application's answer: the request id it answers, and `accepted`, `done` or `refused`. */
+  dataOffloadAck: 'talon.io/data-offload-ack',
+  dataOffloadState: 'talon.io/data-offload-state',
+  dataOffloadMessage: 'talon.io/data-offload-message',
   /** Node a task was offloaded to. */
   offloadedTo: 'talon.io/offloaded-to',
   /** Kube-OVN bandwidth limits in Mbit/s (D3.3 Figure 6). */
@@ -54,7 +64,11 @@ export interface OperationRecord {
   readonly previousReplicas?: number;
   /** On a rollback's record: the operation it undid. */
   readonly undoes?: string;
+  /** An HPA's bounds before the change (replica scaling through an HPA), so the change can be undone. */
+  readonly hpaBefore?: { readonly minReplicas: number; readonly maxReplicas: number };
   readonly node?: string;
+  /** task_offloading of a Deployment: the offload ReplicaSet, how many replicas it took, from which node. */
+  readonly offload?: { readonly replicaSet: string; readonly moved: number; readonly sourceNode?: string };
   /** How the change was applied (in-place resize or recreate, for standalone pods). */
   readonly mechanism?: 'in-place-resize' | 'recreate';
   /**
@@ -99,10 +113,28 @@ export type Expectation =
       readonly node?: string;
     }
   | {
+      /**
+       * task_offloading of a Deployment: `moved` replicas run Ready on `node` in the offload ReplicaSet, the
+       * Deployment runs `remaining`, and the source node holds `moved` fewer of its pods than before.
+       */
+      readonly kind: 'offload';
+      readonly workload: WorkloadRef;
+      readonly replicaSet: string;
+      readonly replicaSetUid?: string;
+      readonly moved: number;
+      readonly remaining: number;
+      readonly node: string;
+      readonly generation: number;
+      readonly sourceNode?: string;
+      readonly sourceBefore?: number;
+    }
+  | {
       readonly kind: 'replicas';
       readonly workload: WorkloadRef;
       readonly replicas: number;
       readonly generation: number;
+      /** The count is reached by this HorizontalPodAutoscaler's controller, not written by Talon. */
+      readonly hpa?: string;
     }
   | {
       readonly kind: 'taint';
@@ -112,6 +144,46 @@ export type Expectation =
       readonly present: boolean;
     }
   | { readonly kind: 'evicted'; readonly namespace: string; readonly pod: string; readonly uid: string }
+  | {
+      /** container_restart: the malfunctioning instance is gone and its replacement runs healthy. */
+      readonly kind: 'restarted';
+      readonly namespace: string;
+      readonly pod: string;
+      /** The instance that malfunctioned ('' when a retry no longer knows it). */
+      readonly oldUid: string;
+      /** The controller that replaces it; absent for a recreated standalone pod. */
+      readonly workload?: WorkloadRef;
+    }
+  | {
+      /**
+       * data_offloading, verified by effect: the pod's disk I/O (or the named counter's rate) fell by at least
+       * `share × minDropFraction` of what it was before the request, within `deadlineSeconds`.
+       */
+      readonly kind: 'io-drop';
+      readonly namespace: string;
+      readonly pod: string;
+      readonly uid: string;
+      readonly requestId: string;
+      readonly share: number;
+      /** Unix seconds of the request (the baseline is measured up to it). */
+      readonly requestedAt: number;
+      readonly minDropFraction: number;
+      /** A counter named by the pod's `talon.io/data-offload-metric`; the disk I/O signals otherwise. */
+      readonly metric?: string;
+      readonly deadlineSeconds?: number;
+    }
+  | {
+      /** network_qos, verified by effect: the pod's received/sent rates are under the caps (Mbit/s). */
+      readonly kind: 'rate-cap';
+      readonly namespace: string;
+      readonly pod: string;
+      readonly uid: string;
+      readonly ingressMbps: number;
+      readonly egressMbps: number;
+      /** Unix seconds the caps were set; rates are measured after it. */
+      readonly appliedAt: number;
+      readonly deadlineSeconds?: number;
+    }
   | {
       readonly kind: 'annotations';
       readonly namespace: string;

@@ -10,6 +10,8 @@ import { containerMatches, type ContainerTarget } from '../domain/resource-plan'
 import type { KubeClients } from './client';
 import { isNotFound, kubeCall } from './errors';
 import type { Expectation, VerificationResult, WorkloadRef } from './types';
+import { malfunctionOf } from '../domain/workload-context';
+import { containerHealth } from './workload-context';
 import { containersOf, readController, type Controller } from './workloads';
 
 export interface VerifyOptions {
@@ -286,6 +288,9 @@ async function observe(
       const s = scaled.status;
       const observed = { specReplicas: spec, replicas: s?.replicas, readyReplicas: s?.readyReplicas };
       if (spec !== expect.replicas) {
+        // Through an HPA the count is its controller's to write: wait for it rather than call it a conflict.
+        if (expect.hpa)
+          return pending(`HPA ${expect.hpa} has not scaled to ${expect.replicas} yet (spec ${spec})`, observed);
         return failure(`spec.replicas is ${spec}, expected ${expect.replicas}: someone else changed it`, observed);
       }
       if ((s?.observedGeneration ?? 0) < expect.generation)
@@ -293,7 +298,10 @@ async function observe(
       if ((s?.replicas ?? 0) !== expect.replicas || (s?.readyReplicas ?? 0) !== expect.replicas) {
         return pending(`${s?.readyReplicas ?? 0} ready of ${s?.replicas ?? 0}, want ${expect.replicas}`, observed);
       }
-      return success(`${ref.kind} ${ref.namespace}/${ref.name} runs ${expect.replicas} ready replicas`, observed);
+      return success(
+        `${ref.kind} ${ref.namespace}/${ref.name} runs ${expect.replicas} ready replicas${expect.hpa ? ` (scaled by HPA ${expect.hpa})` : ''}`,
+        observed,
+      );
     }
 
     case 'taint': {
@@ -331,6 +339,17 @@ async function observe(
       }
     }
 
+    case 'restarted':
+      return observeRestart(clients, expect);
+
+    case 'offload':
+      return observeOffload(clients, expect);
+
+    case 'io-drop':
+    case 'rate-cap':
+      // Effects live in the pod's metrics: activities/effects.ts verifies them with a metrics source.
+      return failure(`${expect.kind} is verified by its effect on the pod's metrics, which need a metrics source`, {});
+
     case 'annotations': {
       const pod = await kubeCall(`read Pod ${expect.namespace}/${expect.pod}`, () =>
         clients.core.readNamespacedPod({ name: expect.pod, namespace: expect.namespace }),
@@ -345,6 +364,111 @@ async function observe(
       );
     }
   }
+}
+
+/** Problems of a replacement pod: the old instance, not ready, or malfunctioning again. */
+function replacementProblems(pod: V1Pod, oldUid: string): string[] {
+  const name = pod.metadata?.name ?? '?';
+  if (oldUid && pod.metadata?.uid === oldUid) return [`${name} is still the instance that malfunctioned`];
+  const broken = malfunctionOf(containerHealth(pod, Date.now()), { restartsAtLeast: 1, stuckAfterSeconds: Infinity });
+  if (broken) return [`replacement ${name}: ${broken.detail}`];
+  return podProblems(pod, {});
+}
+
+async function observeRestart(
+  clients: Pick<KubeClients, 'core' | 'apps' | 'batch'>,
+  expect: Extract<Expectation, { kind: 'restarted' }>,
+): Promise<Observation> {
+  const ref = expect.workload;
+  if (!ref || ref.kind === 'Pod') {
+    let pod: V1Pod;
+    try {
+      pod = await kubeCall(`read Pod ${expect.namespace}/${expect.pod}`, () =>
+        clients.core.readNamespacedPod({ name: expect.pod, namespace: expect.namespace }),
+      );
+    } catch (err) {
+      if (isNotFound(err)) return pending(`pod ${expect.namespace}/${expect.pod} not recreated yet`, {});
+      throw err;
+    }
+    const problems = replacementProblems(pod, expect.oldUid);
+    if (problems.length) return pending(problems.join('; '), podSummary(pod));
+    return success(
+      `pod ${expect.namespace}/${expect.pod} replaced: a new instance runs with every container ready`,
+      podSummary(pod),
+    );
+  }
+  let selector: string;
+  if (ref.kind === 'Job') selector = `batch.kubernetes.io/job-name=${ref.name}`;
+  else {
+    const object = await readController(clients, ref.kind, ref.namespace, ref.name);
+    const status = controllerStatus(ref.kind, object);
+    if (!status.complete) return pending(`${describeRef(ref)}: ${status.detail}`, { rollout: status.detail });
+    selector = selectorString(object.spec?.selector.matchLabels);
+  }
+  const pods = (await listPods(clients, ref.namespace, selector)).filter(
+    (p) => p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed',
+  );
+  const observed = { pods: pods.map(podSummary) };
+  const problems = pods.flatMap((p) => replacementProblems(p, expect.oldUid));
+  if (pods.length === 0) return pending(`no pod of ${describeRef(ref)} runs yet`, observed);
+  if (problems.length) return pending(problems.join('; '), observed);
+  return success(
+    `${describeRef(ref)} replaced the malfunctioning pod ${expect.pod}: ${pods.length} pod(s) ready, none crash-looping`,
+    observed,
+  );
+}
+
+async function observeOffload(
+  clients: Pick<KubeClients, 'core' | 'apps'>,
+  expect: Extract<Expectation, { kind: 'offload' }>,
+): Promise<Observation> {
+  const ref = expect.workload;
+  const moved = await listPods(clients, ref.namespace, `talon.io/offload=${expect.replicaSet}`);
+  const live = moved.filter((p) => !p.metadata?.deletionTimestamp);
+  const landed = live.filter((p) => podReady(p) && p.spec?.nodeName === expect.node);
+  const observed: Record<string, unknown> = { moved: live.map(podSummary) };
+  if (landed.length < expect.moved) {
+    return pending(`${landed.length}/${expect.moved} offloaded replicas Ready on ${expect.node}`, observed);
+  }
+  const deployment: V1Deployment = await readController(clients, 'Deployment', ref.namespace, ref.name);
+  const s = deployment.status;
+  observed.deployment = { spec: deployment.spec?.replicas, ready: s?.readyReplicas, replicas: s?.replicas };
+  if (
+    (s?.observedGeneration ?? 0) < expect.generation ||
+    (s?.replicas ?? 0) !== expect.remaining ||
+    (s?.readyReplicas ?? 0) !== expect.remaining
+  ) {
+    return pending(
+      `${describeRef(ref)}: ${s?.readyReplicas ?? 0} ready of ${s?.replicas ?? 0}, want ${expect.remaining}`,
+      observed,
+    );
+  }
+  let onSource = '';
+  if (expect.sourceNode !== undefined && expect.sourceBefore !== undefined) {
+    const own = (
+      await listPods(
+        clients,
+        ref.namespace,
+        `${selectorString(deployment.spec?.selector.matchLabels)},!talon.io/offload`,
+      )
+    ).filter(
+      (p) => p.spec?.nodeName === expect.sourceNode && p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed',
+    );
+    const allowed = Math.max(0, expect.sourceBefore - expect.moved);
+    observed.onSource = own.length;
+    if (own.length > allowed) {
+      return pending(`${own.length} of its pods still on ${expect.sourceNode} (want ≤ ${allowed})`, observed);
+    }
+    onSource = `, ${expect.sourceBefore}→${own.length} on ${expect.sourceNode}`;
+  }
+  return success(
+    `${expect.moved} replica(s) of ${describeRef(ref)} Ready on ${expect.node}, ${expect.remaining} placed by the scheduler${onSource}`,
+    observed,
+  );
+}
+
+function describeRef(ref: WorkloadRef): string {
+  return `${ref.kind} ${ref.namespace}/${ref.name}`;
 }
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

@@ -25,7 +25,17 @@ import {
   type MetricsConfig,
   type RawSeriesKey,
 } from './queries';
-import { alignEnd, buildWindow, validateSpec, type Sample, type WindowRules } from './window';
+import { SIGNALS, type WindowSignals } from '../domain/signals';
+import {
+  alignEnd,
+  alignSamples,
+  buildWindow,
+  fillGaps,
+  gridTimes,
+  validateSpec,
+  type Sample,
+  type WindowRules,
+} from './window';
 
 export interface GatherOptions {
   readonly steps: number;
@@ -152,7 +162,7 @@ export async function gatherFromPrometheus(
     ...(den.memory === undefined ? ['no memory limit or request known'] : []),
   ];
   const target = context.node && !request.target.node ? { ...request.target, node: context.node } : request.target;
-  return buildWindow({
+  const outcome = buildWindow({
     target,
     source: 'prometheus',
     end,
@@ -164,6 +174,25 @@ export async function gatherFromPrometheus(
     ...(request.history ? { history: request.history } : {}),
     ...(missing.length > 0 ? { note: missing.join('; ') } : {}),
   });
+  if (outcome.kind !== 'window') return outcome;
+  const signals = signalColumns(raw, gridTimes(end, spec), spec.stepSeconds);
+  return Object.keys(signals).length > 0 ? { ...outcome, signals } : outcome;
+}
+
+/** The signals on the window's grid, gaps filled like the features'; a signal without any point is left out. */
+export function signalColumns(
+  raw: Partial<Record<RawSeriesKey, readonly Sample[]>>,
+  grid: readonly number[],
+  stepSeconds: number,
+): WindowSignals {
+  const out: Record<string, number[]> = {};
+  for (const signal of SIGNALS) {
+    const samples = raw[signal];
+    if (!samples || samples.length === 0) continue;
+    const filled = fillGaps(alignSamples(samples, grid, stepSeconds).values);
+    if (filled) out[signal] = filled;
+  }
+  return out;
 }
 
 /** Current CPU and memory usage and allocatable of every node Prometheus knows. */

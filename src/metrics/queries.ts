@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import type { ModelFeature } from '../domain/features';
+import type { SignalName } from '../domain/signals';
 import type { WindowTarget } from '../domain/window';
 import { MetricsConfigError } from './errors';
 
@@ -32,6 +33,14 @@ export const metricsConfigSchema = z.object({
     cpuSeconds: seriesRef,
     cpuUserSeconds: seriesRef,
     memoryWorkingSetBytes: seriesRef,
+    /** Network counters: per pod network namespace on real clusters (container "" or "POD"), so no container filter. */
+    networkReceiveBytes: seriesRef,
+    networkTransmitBytes: seriesRef,
+    networkReceiveDrops: seriesRef,
+    networkTransmitDrops: seriesRef,
+    /** Disk I/O counters per container. */
+    fsReadBytes: seriesRef,
+    fsWriteBytes: seriesRef,
   }),
   /** Kepler's per-container energy counters (joules). */
   energy: z.object({
@@ -72,6 +81,12 @@ export const DEFAULT_METRICS_CONFIG: MetricsConfig = {
     cpuSeconds: { metric: 'container_cpu_usage_seconds_total', matchers: {} },
     cpuUserSeconds: { metric: 'container_cpu_user_seconds_total', matchers: {} },
     memoryWorkingSetBytes: { metric: 'container_memory_working_set_bytes', matchers: {} },
+    networkReceiveBytes: { metric: 'container_network_receive_bytes_total', matchers: {} },
+    networkTransmitBytes: { metric: 'container_network_transmit_bytes_total', matchers: {} },
+    networkReceiveDrops: { metric: 'container_network_receive_packets_dropped_total', matchers: {} },
+    networkTransmitDrops: { metric: 'container_network_transmit_packets_dropped_total', matchers: {} },
+    fsReadBytes: { metric: 'container_fs_reads_bytes_total', matchers: {} },
+    fsWriteBytes: { metric: 'container_fs_writes_bytes_total', matchers: {} },
   },
   energy: {
     labels: { namespace: 'container_namespace', pod: 'pod_name', container: 'container_name' },
@@ -178,7 +193,7 @@ export const KIND_LABEL = 'talon_kind';
  * The absolute series behind a window, before division by limits: CPU in cores, memory in bytes, node CPU
  * share, energy in joules per step. Keys are model features or the helper `node_cpu_share`.
  */
-export type RawSeriesKey = ModelFeature | 'cpu_cores' | 'memory_bytes' | 'user_cpu_cores';
+export type RawSeriesKey = ModelFeature | SignalName | 'cpu_cores' | 'memory_bytes' | 'user_cpu_cores';
 
 export interface WindowQueryOptions {
   readonly stepSeconds: number;
@@ -220,8 +235,42 @@ export function windowQuery(config: MetricsConfig, target: WindowTarget, o: Wind
     ['dram_joules', perStep(e.dramJoules)],
     ['package_joules', perStep(e.packageJoules)],
     ['total_joules', perStep(e.totalJoules)],
+    ...signalExpressions(config, target, r),
   ];
   return parts.map(([key, expr]) => tagged(expr, FEATURE_LABEL, key)).join(' or ');
+}
+
+/** The series of a pod behind each signal (network per pod, disk I/O per container), as per-second rates. */
+export function signalSeries(config: MetricsConfig): Record<SignalName, { ref: SeriesRef; perPod: boolean }> {
+  const c = config.containers;
+  return {
+    network_receive_bytes: { ref: c.networkReceiveBytes, perPod: true },
+    network_transmit_bytes: { ref: c.networkTransmitBytes, perPod: true },
+    network_receive_drops: { ref: c.networkReceiveDrops, perPod: true },
+    network_transmit_drops: { ref: c.networkTransmitDrops, perPod: true },
+    fs_read_bytes: { ref: c.fsReadBytes, perPod: false },
+    fs_write_bytes: { ref: c.fsWriteBytes, perPod: false },
+  };
+}
+
+/** `sum(rate(<signal of the pod>[range]))` for one signal; `range` is rendered, e.g. `[20s]`. */
+export function signalRateExpression(
+  config: MetricsConfig,
+  target: Pick<WindowTarget, 'namespace' | 'pod' | 'container'>,
+  signal: SignalName,
+  range: string,
+): string {
+  const c = config.containers;
+  const { ref, perPod } = signalSeries(config)[signal];
+  const matchers = podMatchers(c.labels, target, c.ignoreContainers);
+  return `sum(rate(${selector(ref, perPod ? matchers.slice(0, 2) : matchers)}${range}))`;
+}
+
+function signalExpressions(config: MetricsConfig, target: WindowTarget, range: string): [RawSeriesKey, string][] {
+  return (Object.keys(signalSeries(config)) as SignalName[]).map((s) => [
+    s,
+    signalRateExpression(config, target, s, range),
+  ]);
 }
 
 /**

@@ -9,7 +9,7 @@
  * every remediation the worker runs, which is what makes it notice an outage.
  */
 import { z } from 'zod';
-import { POLICIES, type PolicyDecision } from '../domain/policy';
+import { POLICIES, rankPolicies, type PolicyDecision, type RankedPolicy } from '../domain/policy';
 import type { FeatureWindow } from '../domain/window';
 import { PolicyInputError } from './errors';
 import { CircuitOpenError, InvalidDecisionError, ModelTimeoutError, RuleConfigError } from './rule-errors';
@@ -201,8 +201,28 @@ export interface PolicyEngine {
 export interface PolicyEngineDeps {
   /** Absent until a model is trained and loaded: the rules answer and say so. */
   readonly model?: PolicyModel;
-  readonly rules?: { decide(window: FeatureWindow): PolicyDecision };
+  readonly rules?: {
+    decide(window: FeatureWindow): PolicyDecision;
+    /** Candidates from inputs the model cannot read (signals, workload context), added to its answer. */
+    supplement?(window: FeatureWindow): readonly RankedPolicy[];
+  };
   readonly breaker?: CircuitBreaker;
+}
+
+/**
+ * The model's ranking with the rules' supplementary candidates merged in: one entry per policy (the higher
+ * score wins, reasons kept), ranked together. The model has no output for Talon's additions and no input for
+ * network, disk I/O or workload health; without this, a model answer could never propose them.
+ */
+export function withSupplement(decision: PolicyDecision, extra: readonly RankedPolicy[]): PolicyDecision {
+  if (extra.length === 0) return decision;
+  const byPolicy = new Map(decision.ranked.map((r) => [r.policy, r]));
+  for (const e of extra) {
+    const seen = byPolicy.get(e.policy);
+    if (!seen || e.score > seen.score)
+      byPolicy.set(e.policy, seen ? { ...e, reason: `${e.reason}; model: ${seen.reason}` } : e);
+  }
+  return { ...decision, ranked: rankPolicies([...byPolicy.values()]) };
 }
 
 /** The model through the breaker, the rules whenever the model is absent, out, slow or wrong. */
@@ -220,7 +240,8 @@ export function createPolicyEngine(deps: PolicyEngineDeps = {}): PolicyEngine {
       const model = deps.model;
       if (!model) return fallback(window, 'no policy model configured');
       try {
-        return await breaker.call(async () => validateModelDecision(await model.decide(window)));
+        const decision = await breaker.call(async () => validateModelDecision(await model.decide(window)));
+        return withSupplement(decision, rules.supplement?.(window) ?? []);
       } catch (error) {
         if (error instanceof CircuitOpenError) {
           return fallback(window, `model circuit open: ${error.message}`);

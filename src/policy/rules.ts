@@ -14,7 +14,8 @@
  * and on energy, power = mean joules per step of the last `recentSteps` steps / stepSeconds:
  * - power > energyLimitWatts     → data_offloading  (magnitude (power − limit) / power)
  * - nothing fired                → no_action        (magnitude 1)
- * Every magnitude is clamped into MAGNITUDE_GUIDE.
+ * plus Talon's rules on what the model cannot read (./talon-rules.ts: replica scaling, network QoS, data
+ * offloading on disk I/O, restarting a malfunctioning container). Every magnitude is clamped into MAGNITUDE_GUIDE.
  *
  * Scores (fixed scale, so a rule answer is comparable across windows but not with model probabilities):
  * a fired rule scores 0.6 + 0.4 × severity (severity ∈ [0, 1]: how far past its threshold); the other
@@ -31,6 +32,13 @@ import {
   type RankedPolicy,
 } from '../domain/policy';
 import { RuleConfigError } from './rule-errors';
+import {
+  DEFAULT_TALON_RULE_CONFIG,
+  evaluateTalonRules,
+  talonRuleConfig,
+  type TalonRuleConfig,
+  type TalonRuleOverrides,
+} from './talon-rules';
 
 /** Shares (usage / limit) that separate the rule bands of one resource. */
 export interface ResourceThresholds {
@@ -44,7 +52,7 @@ export interface ResourceThresholds {
   readonly target: number;
 }
 
-export interface RuleConfig {
+export interface RuleConfig extends TalonRuleConfig {
   readonly cpu: ResourceThresholds;
   readonly memory: ResourceThresholds;
   /** Container power above which data offloading is proposed; null disables the energy rule. */
@@ -66,6 +74,7 @@ export const DEFAULT_RULE_CONFIG: RuleConfig = {
   energyLimitWatts: 25,
   recentSteps: 3,
   minQualityForScaleDown: 0.6,
+  ...DEFAULT_TALON_RULE_CONFIG,
 };
 
 const PRIMARY_BASE = 0.6;
@@ -74,7 +83,7 @@ const ALTERNATIVE_BASE = 0.3;
 const ALTERNATIVE_SPAN = 0.2;
 const NO_ACTION_WHEN_FIRED = 0.1;
 
-export interface RuleConfigOverrides {
+export interface RuleConfigOverrides extends TalonRuleOverrides {
   readonly cpu?: Partial<ResourceThresholds>;
   readonly memory?: Partial<ResourceThresholds>;
   readonly energyLimitWatts?: number | null;
@@ -97,6 +106,7 @@ function checkThresholds(name: string, t: ResourceThresholds): void {
 /** Merges overrides onto the defaults and rejects inconsistent thresholds. */
 export function ruleConfig(overrides: RuleConfigOverrides = {}): RuleConfig {
   const config: RuleConfig = {
+    ...talonRuleConfig(overrides),
     cpu: { ...DEFAULT_RULE_CONFIG.cpu, ...overrides.cpu },
     memory: { ...DEFAULT_RULE_CONFIG.memory, ...overrides.memory },
     energyLimitWatts:
@@ -260,6 +270,9 @@ export function evaluateRules(window: FeatureWindow, config: RuleConfig = DEFAUL
       );
     } else notes.push(`power ${watts.toFixed(1)} W`);
   }
+  const talon = evaluateTalonRules(window, config, { cpuTarget: config.cpu.target, recentSteps: config.recentSteps });
+  candidates.push(...talon.candidates);
+  notes.push(...talon.notes);
   const fired = candidates.length > 0;
   const noAction = candidate(
     'no_action',
@@ -272,10 +285,27 @@ export function evaluateRules(window: FeatureWindow, config: RuleConfig = DEFAUL
   return { source: 'rules', ranked: rankPolicies([...merge(candidates), noAction]) };
 }
 
+/**
+ * The candidates of Talon's rules alone (./talon-rules.ts): what the model cannot see (signals, workload
+ * context), to be added to a model's answer. Empty when none fired.
+ */
+export function supplementaryCandidates(
+  window: FeatureWindow,
+  config: RuleConfig = DEFAULT_RULE_CONFIG,
+): RankedPolicy[] {
+  return evaluateTalonRules(window, config, { cpuTarget: config.cpu.target, recentSteps: config.recentSteps })
+    .candidates;
+}
+
 /** A PolicyModel-shaped wrapper, so the rules can stand in wherever a model is expected. */
 export function createRulePolicy(config: RuleConfig = DEFAULT_RULE_CONFIG): {
   readonly config: RuleConfig;
   decide(window: FeatureWindow): PolicyDecision;
+  supplement(window: FeatureWindow): RankedPolicy[];
 } {
-  return { config, decide: (window) => evaluateRules(window, config) };
+  return {
+    config,
+    decide: (window) => evaluateRules(window, config),
+    supplement: (window) => supplementaryCandidates(window, config),
+  };
 }

@@ -414,26 +414,34 @@ describe('replicas (D3.6 Rule 1)', () => {
 });
 
 describe('annotations: data offloading and network QoS', () => {
-  it('data_offloading annotates the pod for the data-offload workflow, once', async () => {
+  it('data_offloading writes the contract’s request once; without a metrics source it is never “verified”', async () => {
     const a = activities();
     await createPod(f, 'data', { tier });
     const input = applyInput(f, 'data_offloading', 'data', 0.3, `${f.id}-data-1`);
     const r = await a.applyPolicy(input);
-    expect(r.expectation).toMatchObject({ kind: 'annotations', pod: 'data' });
+    expect(r.expectation).toMatchObject({ kind: 'io-drop', pod: 'data', share: 0.3, requestId: `${f.id}-data-1` });
     expect(r.changes).toEqual([
       { path: 'annotation talon.io/data-offload', to: '0.3' },
       { path: 'annotation talon.io/data-offload-requested-at', to: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) },
+      { path: 'annotation talon.io/data-offload-id', to: `${f.id}-data-1` },
     ]);
-    expect(await a.verifyPolicy({ applied: r })).toMatchObject({ ok: true });
+    // The annotation is there, but that is not an effect: verification needs the pod's I/O (actions-effects.test.ts).
+    expect(await a.verifyPolicy({ applied: r })).toEqual({
+      ok: false,
+      observed: 'io-drop: no metrics source configured to see the effect',
+    });
     const again = await a.applyPolicy(input);
     expect(again.noop).toBe(true);
     expect(again.summary).toMatch(/^\[already applied\] /);
-    expect(await a.verifyPolicy({ applied: again })).toMatchObject({ ok: true });
+    expect(again.expectation).toMatchObject({
+      kind: 'io-drop',
+      requestedAt: (r.expectation as { requestedAt: number }).requestedAt,
+    });
     const bad = await failureOf(a.applyPolicy(applyInput(f, 'data_offloading', 'data', 0.95, 'q')));
     expect(bad.details?.[0]).toBe('factor_bounds');
   });
 
-  it('network_qos sets Kube-OVN ingress/egress rates (Mbit/s) as a share of the ceiling', async () => {
+  it('network_qos sets Kube-OVN ingress/egress rates (Mbit/s) as a share of the ceiling, verified only by the rates', async () => {
     const a = activities({ networkCeilingMbps: 1000 });
     await createPod(f, 'gateway-api', { tier });
     const r = await a.applyPolicy(applyInput(f, 'network_qos', 'gateway-api', 0.25, `${f.id}-qos-1`));
@@ -441,7 +449,8 @@ describe('annotations: data offloading and network QoS', () => {
       { path: 'annotation ovn.kubernetes.io/ingress_rate', to: '250' },
       { path: 'annotation ovn.kubernetes.io/egress_rate', to: '250' },
     ]);
-    expect(await a.verifyPolicy({ applied: r })).toMatchObject({ ok: true });
+    expect(r.expectation).toMatchObject({ kind: 'rate-cap', ingressMbps: 250, egressMbps: 250 });
+    expect((await a.verifyPolicy({ applied: r })).ok).toBe(false);
     const wider = await a.applyPolicy(applyInput(f, 'network_qos', 'gateway-api', 0.3, `${f.id}-qos-2`));
     expect(wider.changes).toEqual([
       { path: 'annotation ovn.kubernetes.io/ingress_rate', from: '250', to: '300' },

@@ -2,8 +2,8 @@
  * task_offloading end to end on the local stack (D3.6 3.1.2, Figure 11), through the activities the worker
  * registers: node load comes from the real Prometheus (KWOK's simulated kubelet metrics, driven by pod usage
  * annotations) over the apiserver's allocatable, and the workload lands on the least-loaded eligible node of
- * the wanted tier — a Job is recreated with node affinity, a Deployment's template is pinned, a standalone pod
- * is recreated.
+ * the wanted tier — a Job is recreated with node affinity, a Deployment moves the magnitude's share of its
+ * replicas (a pinned offload ReplicaSet; released later), a standalone pod is recreated.
  */
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type { NodeLoad } from '../../src/domain/node-load';
@@ -125,15 +125,72 @@ it('a Job on the edge is recreated on the least-loaded cloud node with node affi
   ).toBe(job.metadata?.uid);
 });
 
-it('a Deployment is pinned by its template and rolls out onto the chosen node; a standalone pod is recreated there', async () => {
+it('a Deployment moves the share the magnitude names to the chosen node, the rest stays with the scheduler; release restores it; a standalone pod is recreated there', async () => {
   const a = activities();
-  const pods = await createDeployment(f, 'svc', 2, { tier: edge, cpu: { request: '100m' } });
+  const pods = await createDeployment(f, 'svc', 4, { tier: edge, cpu: { request: '100m' } });
   const r = await a.applyPolicy(applyInput(f, 'task_offloading', pods[0]!.metadata!.name!, 0.5, `${f.id}-svc`));
-  expect(r.expectation).toMatchObject({ kind: 'rollout', node: cloudB });
-  expect(r.summary).toContain('(rolling update)');
-  expect(await a.verifyPolicy({ applied: r })).toMatchObject({ ok: true });
-  const now = await readyPodsOf(f, 'app=svc', 2);
-  expect(now.map((p) => p.spec?.nodeName)).toEqual([cloudB, cloudB]);
+  expect(r.expectation).toMatchObject({
+    kind: 'offload',
+    node: cloudB,
+    moved: 2,
+    remaining: 2,
+    sourceNode: edgeNode,
+    sourceBefore: 4,
+  });
+  const replicaSet = (r.expectation as { replicaSet: string }).replicaSet;
+  expect(r.changes).toEqual([
+    { path: `ReplicaSet ${replicaSet} (pinned to ${cloudB}) replicas`, from: '0', to: '2' },
+    { path: 'spec.replicas', from: '4', to: '2' },
+  ]);
+  const v = await a.verifyPolicy({ applied: r });
+  expect(v).toMatchObject({ ok: true });
+  expect(v.observed).toContain(
+    `2 replica(s) of Deployment ${f.namespace}/svc Ready on ${cloudB}, 2 placed by the scheduler, 4→2 on ${edgeNode}`,
+  );
+  // The effect: two pods moved and Ready on the chosen node, two left where the scheduler put them, the
+  // Deployment's own template unpinned (no rolling update of the rest).
+  const all = await readyPodsOf(f, 'app=svc', 4);
+  expect(all.filter((p) => p.spec?.nodeName === cloudB)).toHaveLength(2);
+  expect(all.filter((p) => p.spec?.nodeName === edgeNode)).toHaveLength(2);
+  const deployment = await f.clients.apps.readNamespacedDeployment({ name: 'svc', namespace: f.namespace });
+  expect(deployment.spec?.template.spec?.affinity).toBeUndefined();
+  const ownRs = (await f.clients.apps.listNamespacedReplicaSet({ namespace: f.namespace })).items.filter((rs) =>
+    rs.metadata?.ownerReferences?.some((o) => o.controller && o.name === 'svc'),
+  );
+  expect(ownRs).toHaveLength(1); // no rollout of the Deployment: its pods stayed where they were
+  // The same operation again (a retry) moves nothing more.
+  const again = await a.applyPolicy(applyInput(f, 'task_offloading', all[0]!.metadata!.name!, 0.5, `${f.id}-svc`));
+  expect(again).toMatchObject({ noop: true, changes: [], expectation: { kind: 'offload', replicaSet, moved: 2 } });
+
+  const released = await a.releaseOffload({
+    namespace: f.namespace,
+    deployment: 'svc',
+    replicaSet,
+    moved: 2,
+    operationId: `${f.id}-svc/release`,
+  });
+  expect(released.changes).toEqual([
+    { path: 'spec.replicas', from: '2', to: '4' },
+    { path: `ReplicaSet ${replicaSet}`, from: '2', to: 'deleted' },
+  ]);
+  expect(await a.verifyPolicy({ applied: released })).toMatchObject({ ok: true });
+  const back = await readyPodsOf(f, 'app=svc', 4);
+  expect(back.every((p) => p.metadata?.labels?.['talon.io/offload'] === undefined)).toBe(true);
+  await waitUntil('the offload ReplicaSet gone', 30_000, async () =>
+    f.clients.apps
+      .readNamespacedReplicaSet({ name: replicaSet, namespace: f.namespace })
+      .then(() => undefined)
+      .catch(() => true),
+  );
+  // Releasing twice is harmless.
+  const twice = await a.releaseOffload({
+    namespace: f.namespace,
+    deployment: 'svc',
+    replicaSet,
+    moved: 2,
+    operationId: `${f.id}-svc/release`,
+  });
+  expect(twice).toMatchObject({ noop: true, changes: [] });
 
   const before = await createPod(f, 'solo', { tier: edge, cpu: { request: '100m' } });
   const s = await a.applyPolicy(applyInput(f, 'task_offloading', 'solo', 0.5, `${f.id}-solo`));

@@ -157,9 +157,13 @@ describe('kubectl auth can-i for the actuator’s service account', () => {
     ['patch statefulsets', () => ['patch', 'statefulsets.apps', '-n', ns()]],
     ['patch daemonsets', () => ['patch', 'daemonsets.apps', '-n', ns()]],
     ['get replicasets', () => ['get', 'replicasets.apps', '-n', ns()]],
+    ['create replicasets', () => ['create', 'replicasets.apps', '-n', ns()]],
+    ['delete replicasets', () => ['delete', 'replicasets.apps', '-n', ns()]],
     ['get jobs', () => ['get', 'jobs.batch', '-n', ns()]],
     ['create jobs', () => ['create', 'jobs.batch', '-n', ns()]],
     ['delete jobs', () => ['delete', 'jobs.batch', '-n', ns()]],
+    ['list horizontalpodautoscalers', () => ['list', 'horizontalpodautoscalers.autoscaling', '-n', ns()]],
+    ['patch horizontalpodautoscalers', () => ['patch', 'horizontalpodautoscalers.autoscaling', '-n', ns()]],
     ['get leases in Talon’s namespace', () => ['get', 'leases.coordination.k8s.io', '-n', f.talonNamespace]],
     ['create leases in Talon’s namespace', () => ['create', 'leases.coordination.k8s.io', '-n', f.talonNamespace]],
     ['update leases in Talon’s namespace', () => ['update', 'leases.coordination.k8s.io', '-n', f.talonNamespace]],
@@ -224,7 +228,22 @@ describe('every action with only the service account’s token', () => {
     expect((await a.verifyPolicy({ applied: offloaded })).ok).toBe(true);
 
     const qos = await a.applyPolicy(applyInput(f, 'network_qos', 'solo', 0.1, op('qos')));
-    expect((await a.verifyPolicy({ applied: qos })).ok).toBe(true);
+    expect(qos.expectation).toMatchObject({ kind: 'rate-cap', ingressMbps: 100 });
+
+    // A Deployment's share offload creates its offload ReplicaSet, and the release deletes it.
+    const spread = (await createDeployment(f, 'spread', 2, { tier, cpu: { request: '100m' } }))[0]!;
+    const shared = await a.applyPolicy(applyInput(f, 'task_offloading', spread.metadata!.name!, 0.5, op('spread')));
+    expect(shared.expectation).toMatchObject({ kind: 'offload', moved: 1 });
+    expect((await a.verifyPolicy({ applied: shared })).ok).toBe(true);
+    const replicaSet = (shared.expectation as { replicaSet: string }).replicaSet;
+    const released = await a.releaseOffload({
+      namespace: f.namespace,
+      deployment: 'spread',
+      replicaSet,
+      moved: 1,
+      operationId: op('spread/release'),
+    });
+    expect((await a.verifyPolicy({ applied: released })).ok).toBe(true);
 
     const taint = await a.taintNode({ node: node1!, ...step('taint') });
     expect((await a.verifyPolicy(appliedWith(taint))).ok).toBe(true);

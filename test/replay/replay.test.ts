@@ -36,6 +36,8 @@ const REQUIRED = [
   'alert-intake',
   // Issue 14: one remediation per workload; escalation memory across episodes and its growth cap.
   ...EFFECT_SHAPES,
+  // A task offload's release once its source node recovered (check, release, verify).
+  'offload-release-recovered',
 ];
 
 it('has the histories the team agreed to keep', async () => {

@@ -138,6 +138,8 @@ export interface PodOptions {
   /** Simulated usage (KWOK annotations). */
   readonly usageCpu?: string;
   readonly usageMemory?: string;
+  /** More pod annotations, e.g. simulated network or disk I/O rates (`kwok.x-k8s.io/usage-fs-write`). */
+  readonly annotations?: Readonly<Record<string, string>>;
   /** Pin to one node (nodeName), e.g. a run's private node. */
   readonly node?: string;
   /** Keep pods on this run's private nodes of a tier. */
@@ -174,6 +176,7 @@ function usageAnnotations(o: PodOptions): Record<string, string> {
   return {
     ...(o.usageCpu ? { 'kwok.x-k8s.io/usage-cpu': o.usageCpu } : {}),
     ...(o.usageMemory ? { 'kwok.x-k8s.io/usage-memory': o.usageMemory } : {}),
+    ...o.annotations,
   };
 }
 

@@ -108,7 +108,101 @@ describe('rendered Prometheus and Alertmanager configuration', () => {
     const path = join(dir, `rules-${_name}.yml`);
     await writeFile(path, stringify(talonAlertRules(options)));
     const result = spawnSync(join(bin, 'promtool'), ['check', 'rules', path], { encoding: 'utf8' });
-    expect(result.stdout + result.stderr).toContain('SUCCESS: 3 rules found');
+    expect(result.stdout + result.stderr).toContain('SUCCESS: 7 rules found');
+    expect(result.status).toBe(0);
+  });
+
+  it('each action’s alert fires on the series it is about, for the pod it is about (promtool test rules)', async () => {
+    await writeFile(join(dir, 'rules-actions.yml'), stringify(talonAlertRules(LOCAL_RULE_OPTIONS)));
+    const pod = (name: string, extra: Record<string, string> = {}) =>
+      ({ severity: 'warning', talon_scope: 'pod', namespace: 'ns', pod: name, ...extra }) as Record<string, string>;
+    const test = {
+      rule_files: ['rules-actions.yml'],
+      evaluation_interval: '5s',
+      tests: [
+        {
+          interval: '5s',
+          input_series: [
+            // Rule 1: node n1 is 75 % busy (3 of 4 cores), `heavy` uses 97 % of that, `light` 2 %.
+            {
+              series: 'container_cpu_usage_seconds_total{container="app",namespace="ns",pod="heavy",node="n1"}',
+              values: '0+14.5x40',
+            },
+            {
+              series: 'container_cpu_usage_seconds_total{container="app",namespace="ns",pod="light",node="n1"}',
+              values: '0+0.25x40',
+            },
+            { series: 'node_cpu_usage_seconds_total{node="n1"}', values: '0+15x40' },
+            { series: 'kube_node_status_allocatable{node="n1",resource="cpu"}', values: '4x40' },
+            {
+              series:
+                'container_network_receive_packets_dropped_total{container="app",namespace="ns",pod="net",interface="eth0"}',
+              values: '0+1000x40',
+            },
+            {
+              series:
+                'container_network_receive_bytes_total{container="app",namespace="ns",pod="calm",interface="eth0"}',
+              values: '0+50000000x40',
+            },
+            {
+              series: 'container_fs_writes_bytes_total{container="app",namespace="ns",pod="io"}',
+              values: '0+1048576000x40',
+            },
+            {
+              series:
+                'kube_pod_container_status_waiting_reason{container="app",namespace="ns",pod="crash",reason="CrashLoopBackOff"}',
+              values: '1x40',
+            },
+          ],
+          alert_rule_test: [
+            {
+              eval_time: '2m',
+              alertname: 'TalonPodNodeCpuHigh',
+              exp_alerts: [
+                {
+                  exp_labels: pod('heavy', { talon_resource: 'node-cpu', node: 'n1' }),
+                  exp_annotations: { summary: 'ns/heavy uses 96.67% of the busy CPU of node n1' },
+                },
+              ],
+            },
+            {
+              eval_time: '2m',
+              alertname: 'TalonPodNetworkCongested',
+              exp_alerts: [
+                {
+                  exp_labels: pod('net', { talon_resource: 'network' }),
+                  exp_annotations: { summary: 'ns/net is on a congested link (200)' },
+                },
+              ],
+            },
+            {
+              eval_time: '2m',
+              alertname: 'TalonPodIoHigh',
+              exp_alerts: [
+                {
+                  exp_labels: pod('io', { talon_resource: 'io' }),
+                  exp_annotations: { summary: 'ns/io reads and writes 200MiB/s' },
+                },
+              ],
+            },
+            {
+              eval_time: '2m',
+              alertname: 'TalonContainerCrashLooping',
+              exp_alerts: [
+                {
+                  exp_labels: pod('crash', { talon_resource: 'health', container: 'app' }),
+                  exp_annotations: { summary: 'Container app of ns/crash is crash-looping' },
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    };
+    const path = join(dir, 'actions-test.yml');
+    await writeFile(path, stringify(test));
+    const result = spawnSync(join(bin, 'promtool'), ['test', 'rules', path], { encoding: 'utf8', cwd: dir });
+    expect(result.stdout + result.stderr).toContain('SUCCESS');
     expect(result.status).toBe(0);
   });
 

@@ -8,9 +8,11 @@
  *   resources.ts    cpu/memory scaling by owner kind (template patch, in-place resize, recreate)
  *   replicas.ts     replica scaling (D3.6 Rule 1)
  *   offload.ts      task offloading to the least-loaded node of a tier (D3.6 Figure 11)
+ *   offload-share.ts  a Deployment's share of replicas moved in a pinned ReplicaSet, and its release
  *   annotations.ts  data offloading and network QoS annotations
  *   node.ts         node_overload's taint, eviction candidate, eviction and untaint (D3.6 Rule 2)
  *   rollback.ts     undoing one operation's change from the snapshot it recorded (issue 14)
+ *   restart.ts      container_restart: replace the pod of a crash-looping or stuck container (PDB-aware)
  *
  * Idempotency: each call carries an operation id (the workflow derives it so that it survives retries). The
  * absolute target of a relative step (×1.5 of what is there now) is computed once and recorded on the changed
@@ -26,6 +28,7 @@ import type { ActionResult, EvictionResult } from '../types';
 import { requestDataOffload, setNetworkQos } from './annotations';
 import { evictPod, selectPodToEvict, taintNode, untaintNode } from './node';
 import { offloadTask } from './offload';
+import { releaseOffload, type ReleaseRequest } from './offload-share';
 import { ActuatorCore } from './operation';
 import { scaleReplicas } from './replicas';
 import type {
@@ -43,9 +46,12 @@ import type {
 } from './requests';
 import { scaleResources } from './resources';
 import { rollback, type RollbackRequest, type RollbackResult } from './rollback';
+import { restartContainer, type RestartRequest } from './restart';
 
 export type * from './requests';
 export type { RollbackRequest, RollbackResult } from './rollback';
+export type { RestartRequest } from './restart';
+export type { ReleaseRequest } from './offload-share';
 
 export class KubeActuator {
   private readonly core: ActuatorCore;
@@ -73,6 +79,11 @@ export class KubeActuator {
     return offloadTask(this.core, req, ctx, usage);
   }
 
+  /** Ends a share offload of a Deployment: its replicas back, the offload ReplicaSet deleted. */
+  releaseOffload(req: ReleaseRequest, ctx: OperationContext): Promise<ActionResult> {
+    return releaseOffload(this.core, req, ctx);
+  }
+
   /** Annotates the pod so a data-offload workflow moves `share` of its data. */
   requestDataOffload(req: DataOffloadRequest, ctx: OperationContext): Promise<ActionResult> {
     return requestDataOffload(this.core, req, ctx);
@@ -81,6 +92,11 @@ export class KubeActuator {
   /** Sets the pod's Kube-OVN ingress/egress rate annotations. */
   setNetworkQos(req: NetworkQosRequest, ctx: OperationContext): Promise<ActionResult> {
     return setNetworkQos(this.core, req, ctx);
+  }
+
+  /** Replaces the pod of a crash-looping or stuck container (eviction for controllers, recreate otherwise). */
+  restartContainer(req: RestartRequest, ctx: OperationContext): Promise<ActionResult> {
+    return restartContainer(this.core, req, ctx);
   }
 
   /** Rule 2, step 1: Talon's NoSchedule taint on the node (once). */

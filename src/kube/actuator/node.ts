@@ -114,6 +114,7 @@ export async function evictPod(
   core: ActuatorCore,
   req: EvictPodRequest,
   ctx: OperationContext,
+  policy: string = POLICY,
 ): Promise<EvictionResult> {
   core.checkOperation(ctx);
   checkNamespace(core.options.guards, req.namespace);
@@ -139,14 +140,14 @@ export async function evictPod(
   } catch (err) {
     if (isNotFound(err) || err instanceof KubeConflictError) {
       const summary = `${where} (uid ${req.uid}) is already gone`;
-      const gone = core.result(POLICY, ctx, { ...base, applied: false, alreadyApplied: true, summary, expect });
+      const gone = core.result(policy, ctx, { ...base, applied: false, alreadyApplied: true, summary, expect });
       return { ...gone, outcome: 'already-gone' };
     }
     const status = (err as { status?: { code?: number; message?: string } }).status;
     const pdb = status?.code === 429 || (status?.code === 500 && /disruption budget/i.test(status.message ?? ''));
     if (err instanceof KubeUnavailableError && pdb && /disruption budget/i.test(status?.message ?? '')) {
       const blockedBy = status?.message ?? 'PodDisruptionBudget';
-      const blocked = core.result(POLICY, ctx, {
+      const blocked = core.result(policy, ctx, {
         ...base,
         applied: false,
         summary: `eviction of ${where} blocked: ${blockedBy}`,
@@ -156,7 +157,7 @@ export async function evictPod(
     }
     throw err;
   }
-  const evicted = core.result(POLICY, ctx, {
+  const evicted = core.result(policy, ctx, {
     ...base,
     summary: `${where} evicted`,
     changes: [{ path: 'pod', from: req.uid }],

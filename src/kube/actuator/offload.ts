@@ -27,6 +27,9 @@ import {
 } from '../workloads';
 import type { ActuatorCore, ControllerRef } from './operation';
 import { finishCheckpoint, recreate } from './recreate';
+import { offloadShare } from './offload-share';
+import type { V1Deployment } from '@kubernetes/client-node';
+import type { OperationRecord } from '../types';
 import type { OffloadTaskRequest, OperationContext } from './requests';
 
 const POLICY: PolicyName = 'task_offloading';
@@ -80,15 +83,18 @@ export async function offloadTask(
     });
   }
   if (prior?.id === ctx.operationId && prior.node) {
-    const expect: Expectation = controller
-      ? { kind: 'rollout', workload: controller.ref, generation: priorMeta?.generation ?? 0, node: prior.node }
-      : job
-        ? { kind: 'job', namespace: req.namespace, job: owner.name, uid: job.metadata?.uid ?? '', node: prior.node }
-        : { kind: 'pod', namespace: req.namespace, pod: req.pod, uid: pod.metadata?.uid ?? '', node: prior.node };
+    const shared = controller ? shareExpectation(controller.ref, controller.object, prior) : undefined;
+    const expect: Expectation =
+      shared ??
+      (controller
+        ? { kind: 'rollout', workload: controller.ref, generation: priorMeta?.generation ?? 0, node: prior.node }
+        : job
+          ? { kind: 'job', namespace: req.namespace, job: owner.name, uid: job.metadata?.uid ?? '', node: prior.node }
+          : { kind: 'pod', namespace: req.namespace, pod: req.pod, uid: pod.metadata?.uid ?? '', node: prior.node });
     return core.result(POLICY, ctx, {
       alreadyApplied: true,
       target: where,
-      mechanism: controller ? 'rolling-update' : 'recreate',
+      mechanism: shared ? 'scale' : controller ? 'rolling-update' : 'recreate',
       summary: `${where} was offloaded to ${prior.node} by this operation before`,
       changes: [],
       expect,
@@ -118,6 +124,22 @@ export async function offloadTask(
     throw new NoEligibleNodeError(`cannot offload ${where}: ${describeChoice(choice, request)}`, choice.excluded);
   }
   const node = choice.best.node;
+  if (controller?.ref.kind === 'Deployment') {
+    // A Deployment has many tasks: the magnitude's share of them moves, the rest stay with the scheduler.
+    return offloadShare(
+      core,
+      {
+        ref: controller.ref,
+        deployment: controller.object,
+        ...(pod.spec?.nodeName ? { sourceNode: pod.spec.nodeName } : {}),
+        node,
+        ...(req.magnitude !== undefined ? { share: req.magnitude } : {}),
+        described: describeChoice(choice, request),
+        retier: (spec) => (req.tier ? retier(spec, tierLabel, req.tier) : spec),
+      },
+      ctx,
+    );
+  }
   await core.admit(req.namespace, ctx);
   if (controller) await core.rememberWorkload(controller.ref, ctx);
   const record = core.record(ctx, POLICY, prior, { node });
@@ -219,6 +241,17 @@ async function rolledOut(
       `pod ${req.namespace}/${req.pod} is gone`,
     );
   }
+  const shared = prior?.id === ctx.operationId ? shareExpectation(ref, object, prior) : undefined;
+  if (shared) {
+    return core.result(POLICY, ctx, {
+      alreadyApplied: true,
+      target: describeWorkload(ref),
+      mechanism: 'scale',
+      summary: `${describeWorkload(ref)} was offloaded by this operation before`,
+      changes: [],
+      expect: shared,
+    });
+  }
   return core.result(POLICY, ctx, {
     alreadyApplied: true,
     target: describeWorkload(ref),
@@ -232,4 +265,23 @@ async function rolledOut(
       ...(prior?.id === ctx.operationId && prior.node ? { node: prior.node } : {}),
     },
   });
+}
+
+/** The expectation of a share offload this operation recorded on the Deployment, if it was one. */
+function shareExpectation(
+  ref: ControllerRef,
+  object: Controller,
+  prior: OperationRecord | undefined,
+): Expectation | undefined {
+  if (ref.kind !== 'Deployment' || !prior?.offload || !prior.node) return undefined;
+  const deployment: V1Deployment = object;
+  return {
+    kind: 'offload',
+    workload: ref,
+    replicaSet: prior.offload.replicaSet,
+    moved: prior.offload.moved,
+    remaining: deployment.spec?.replicas ?? 0,
+    node: prior.node,
+    generation: object.metadata?.generation ?? 0,
+  };
 }

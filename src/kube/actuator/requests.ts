@@ -23,6 +23,10 @@ export interface ActuatorOptions {
   readonly nodeSource?: NodeSource;
   /** Bandwidth a network_qos share of 1.0 allows, in Mbit/s (Kube-OVN's unit). */
   readonly networkCeilingMbps?: number;
+  /** Data offloading counts as done when the I/O fell by at least this fraction of the share (default 0.5). */
+  readonly dataOffloadEffectFraction?: number;
+  /** How long verification waits for an effect in the pod's metrics (data offloading, network QoS). */
+  readonly effectDeadlineSeconds?: number;
   /** How long a deleted object may take to disappear before recreation gives up (retryable). */
   readonly deletionTimeoutMs?: number;
   readonly clock?: () => number;

@@ -159,10 +159,14 @@ function describeWhere(e: Expectation): string {
   switch (e.kind) {
     case 'rollout':
     case 'replicas':
+    case 'offload':
       return describeWorkload(e.workload);
     case 'pod':
     case 'annotations':
     case 'evicted':
+    case 'restarted':
+    case 'io-drop':
+    case 'rate-cap':
       return `Pod ${e.namespace}/${e.pod}`;
     case 'job':
       return `Job ${e.namespace}/${e.job}`;

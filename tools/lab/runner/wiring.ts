@@ -33,6 +33,9 @@ const regexOf = (values: readonly string[]): string =>
 export function copyRuleGroup(run: string, copy: CopyPlan): { name: string; rules: AlertRule[] } {
   const a = copy.scenario.alerts;
   const groups = talonAlertRules({
+    // The rules Talon ships beside the scenario's three (Rule 1, network, I/O, crash loops) keep their local
+    // thresholds; the scenario's own settings and scoping override the rest, and it picks the rules below.
+    ...LOCAL_RULE_OPTIONS,
     forDuration: `${a.forSeconds}s`,
     rateWindow: `${a.rateWindowSeconds}s`,
     cpuLimitShare: a.cpuLimitShare,
