@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import type { TalonClient } from '../../../src/client/talon-client';
 import type { PrometheusClient } from '../../../src/metrics/prometheus';
 import type { TimelinePoint } from '../driver/driver';
@@ -13,8 +14,15 @@ import { episodesFromSeries, type AlertEpisode, type Receipt, type Remediation }
 import type { SeedRecord } from './seed';
 import { ALERT_LABELS } from './wiring';
 
+/** A copy's timeline: `<copy>.jsonl`, or `<copy>.jsonl.gz` as a committed report keeps it. */
 export async function readTimeline(dir: string, copy: CopyPlan): Promise<TimelinePoint[]> {
-  const text = await readFile(join(dir, `${copy.id}.jsonl`), 'utf8').catch(() => '');
+  const path = join(dir, `${copy.id}.jsonl`);
+  const text = await readFile(path, 'utf8').catch(() =>
+    readFile(`${path}.gz`).then(
+      (b) => gunzipSync(b).toString('utf8'),
+      () => '',
+    ),
+  );
   return text
     .split('\n')
     .filter((l) => l.trim() !== '')

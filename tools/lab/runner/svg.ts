@@ -25,18 +25,18 @@ export const ENGINE_COLOURS: Readonly<Record<string, string>> = {
 };
 
 const W = 980;
-const LEFT = 70;
+const LEFT = 115;
 const RIGHT = 150;
 const PLOT = W - LEFT - RIGHT;
 
 const esc = (s: string): string =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-const num = (v: number): string => (Math.round(v * 10) / 10).toString();
+const num = (v: number): string => (Math.round(v * 100) / 100).toString();
 
 function niceMax(v: number): number {
   if (!(v > 0)) return 1;
   const p = 10 ** Math.floor(Math.log10(v));
-  for (const m of [1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10]) if (v <= m * p) return m * p;
+  for (const m of [1, 2, 4, 6, 8, 10]) if (v <= m * p) return m * p;
   return 10 * p;
 }
 
@@ -158,14 +158,14 @@ export function scenarioSvg(scenario: Scenario, engines: readonly EngineSeries[]
   }
 
   // Faults.
-  for (const f of scenario.faults) {
+  for (const [i, f] of scenario.faults.entries()) {
     const x0 = x(f.at);
     const x1 = x(Math.min(duration, f.at + f.duration));
     parts.push(
       `<rect x="${x0.toFixed(1)}" y="50" width="${Math.max(1, x1 - x0).toFixed(1)}" height="320" fill="#d62728" fill-opacity="0.05"/>`,
     );
     parts.push(
-      `<text x="${(x0 + 2).toFixed(1)}" y="60" font-size="9" fill="#d62728">${esc(f.type)} ${esc(f.workload)}</text>`,
+      `<text x="${(x0 + 2).toFixed(1)}" y="${60 + i * 10}" font-size="9" fill="#d62728">${esc(f.type)} ${esc(f.workload)}</text>`,
     );
   }
 
