@@ -30,6 +30,7 @@ import {
   type NodeOverloadResult,
   type NodeOverloadSettings,
 } from '../src/contracts/node-overload';
+import { alertKey } from '../src/domain/alert';
 import { SEARCH_ATTRIBUTES, upsertTalonSearchAttributes } from '../src/contracts/search-attributes';
 
 const { talonMetrics } = proxySinks<TalonMetricsSink>();
@@ -82,7 +83,7 @@ export async function nodeOverload(input: NodeOverloadInput): Promise<NodeOverlo
     ...(outcome ? { outcome } : {}),
   }));
   upsertTalonSearchAttributes(
-    { key: SEARCH_ATTRIBUTES.TalonAlertName, value: alert.alertName },
+    { key: SEARCH_ATTRIBUTES.TalonAlertName, value: alertKey(alert.alertName) },
     { key: SEARCH_ATTRIBUTES.TalonTarget, value: `node/${node}` },
     { key: SEARCH_ATTRIBUTES.TalonKind, value: 'node' },
     { key: SEARCH_ATTRIBUTES.TalonPolicy, value: ['node_overload'] },

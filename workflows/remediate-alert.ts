@@ -23,7 +23,7 @@ import type { PolicyActivities } from '../activities/policy';
 import type { RemediationActivities } from '../activities/remediation';
 import type { TargetActivities } from '../activities/target';
 import { NON_RETRYABLE_FAILURE_TYPES } from '../src/contracts/failures';
-import { describeTarget, type TalonAlert } from '../src/domain/alert';
+import { alertKey, describeTarget, type TalonAlert } from '../src/domain/alert';
 import { cooldownFor, type CooldownDecision } from '../src/domain/cooldown';
 import { chooseCandidate, policiesFromAlert } from '../src/domain/escalation';
 import type { PolicyDecision, RankedPolicy } from '../src/domain/policy';
@@ -246,7 +246,7 @@ function openEpisode(input: RemediateAlertInput): Episode {
   }));
 
   upsertTalonSearchAttributes(
-    { key: SEARCH_ATTRIBUTES.TalonAlertName, value: alert.alertName },
+    { key: SEARCH_ATTRIBUTES.TalonAlertName, value: alertKey(alert.alertName) },
     { key: SEARCH_ATTRIBUTES.TalonTarget, value: targetName },
     { key: SEARCH_ATTRIBUTES.TalonNamespace, value: pod.namespace },
     { key: SEARCH_ATTRIBUTES.TalonKind, value: 'pod' },

@@ -5,6 +5,7 @@ import { TalonMetrics } from '../observability/metrics';
 import { loadTaxonomy } from '../tasks/taxonomy-store';
 import { pricingConfigFromEnv } from '../pricing/config';
 import { offerServiceFromConfig } from '../pricing/service-factory';
+import { checkAuthConfig } from '../webhook/auth';
 import { startWebhookServer, type RunningWebhook } from '../webhook/server';
 import { loadTalonConfig, type TalonConfig } from '../config/talon-config';
 import { createTalonWorker, type TalonWorker } from '../../workers/worker';
@@ -22,6 +23,13 @@ export async function startServices(
   config: TalonConfig,
   which: { worker: boolean; webhook: boolean },
 ): Promise<RunningServices> {
+  const auth = {
+    ...(config.webhook.bearerToken ? { bearerToken: config.webhook.bearerToken } : {}),
+    ...(config.webhook.basic ? { basic: config.webhook.basic } : {}),
+    insecure: config.webhook.insecure,
+  };
+  // Before anything starts: a webhook that would refuse to start must not leave a worker running.
+  if (which.webhook) checkAuthConfig(auth);
   // One registry per process: in `talon run` the webhook's /metrics also shows what the worker counted.
   const metrics = new TalonMetrics();
   const worker = which.worker
@@ -52,10 +60,7 @@ export async function startServices(
           pricing: pricingConfigFromEnv(),
         }).start(),
       },
-      auth: {
-        ...(config.webhook.bearerToken ? { bearerToken: config.webhook.bearerToken } : {}),
-        ...(config.webhook.basic ? { basic: config.webhook.basic } : {}),
-      },
+      auth,
     });
   }
   return {

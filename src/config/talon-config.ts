@@ -42,6 +42,7 @@ const envSchema = z.object({
   TALON_WEBHOOK_TOKEN_FILE: optionalString,
   TALON_WEBHOOK_BASIC_USER: optionalString,
   TALON_WEBHOOK_BASIC_PASSWORD: optionalString,
+  TALON_WEBHOOK_INSECURE: z.enum(['true', 'false']).default('false'),
   TALON_WEBHOOK_BODY_LIMIT: z
     .string()
     .regex(/^\d+(b|kb|mb)$/i, 'a size such as 512kb or 1mb')
@@ -140,6 +141,8 @@ export interface TalonConfig {
     readonly port: number;
     readonly bearerToken?: string;
     readonly basic?: { username: string; password: string };
+    /** TALON_WEBHOOK_INSECURE=true: start without authentication when no secret is set (loud warning). */
+    readonly insecure: boolean;
   };
   readonly prometheusUrl: string;
   readonly influx: { readonly url: string; readonly token: string; readonly org: string; readonly bucket: string };
@@ -232,6 +235,7 @@ export function loadTalonConfig(env: NodeJS.ProcessEnv = process.env, fallbacks?
       ...(e.TALON_WEBHOOK_BASIC_USER && e.TALON_WEBHOOK_BASIC_PASSWORD
         ? { basic: { username: e.TALON_WEBHOOK_BASIC_USER, password: e.TALON_WEBHOOK_BASIC_PASSWORD } }
         : {}),
+      insecure: e.TALON_WEBHOOK_INSECURE === 'true',
       bodyLimit: e.TALON_WEBHOOK_BODY_LIMIT.toLowerCase(),
       handoffTimeoutMs: e.TALON_WEBHOOK_HANDOFF_TIMEOUT_MS,
       maxInflightAlerts: e.TALON_WEBHOOK_MAX_INFLIGHT_ALERTS,

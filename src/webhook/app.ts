@@ -17,6 +17,7 @@ import {
   alertmanagerPayload,
   describeIssues,
   grafanaPayload,
+  isLegacyGrafanaPayload,
   normaliseAlertmanager,
   normaliseGrafana,
   type NormalisedBatch,
@@ -96,6 +97,14 @@ function alertRoute<S extends z.ZodType>(
   return async (req, res) => {
     if (!req.is('application/json'))
       throw new HttpError(415, 'unsupported_media_type', 'send Content-Type: application/json');
+    if (source === 'grafana' && isLegacyGrafanaPayload(req.body)) {
+      throw new HttpError(
+        422,
+        'legacy_grafana_alerting',
+        'this is a legacy Grafana dashboard alert (ruleName/evalMatches), which carries no labels naming a pod or ' +
+          'node; send Grafana unified alerting (a webhook contact point) with namespace and pod, or node, labels',
+      );
+    }
     const parsed = schema.safeParse(req.body);
     if (!parsed.success) {
       throw new HttpError(
@@ -109,6 +118,7 @@ function alertRoute<S extends z.ZodType>(
     for (const alert of batch.alerts) deps.metrics.alertsReceived.inc({ source, status: alert.status });
     if (batch.rejected.length > 0) deps.metrics.alertsRejected.inc({ reason: 'invalid_alert' }, batch.rejected.length);
     if (batch.alerts.length === 0) {
+      if (batch.rejected.length === 0) throw new HttpError(422, 'no_alerts', 'the payload holds no alerts');
       throw new HttpError(422, 'no_actionable_alerts', 'no alert in the payload can be remediated', batch.rejected);
     }
     const unavailable = (err: unknown, alerts: number): HttpError => {
@@ -133,9 +143,12 @@ function alertRoute<S extends z.ZodType>(
       return alerts.map((alert) => ({ workflowId: alertWorkflowId(alert), action: 'queued' }));
     };
     let results: Accepted[];
+    // A large group (Alertmanager's max_alerts 0 sends a whole group at once) goes to the intake as well: thousands
+    // of workflow starts in one request would outlast the hand-off timeout, and every retry would start over.
     const storm =
       intake !== undefined &&
       (intake.usedWithin(stormWindowMs) ||
+        batch.alerts.length > admission.limit ||
         (admission.inFlight > 0 && admission.inFlight + batch.alerts.length > spillAt));
     const permit = always || storm ? undefined : admission.tryAcquire(batch.alerts.length);
     if (!permit) {
@@ -159,7 +172,11 @@ function alertRoute<S extends z.ZodType>(
         results = results.map((r) => queued.get(r.workflowId) ?? r);
       }
     }
-    res.status(202).json({ accepted: results, rejected: batch.rejected });
+    res.status(202).json({
+      accepted: results,
+      rejected: batch.rejected,
+      ...(batch.truncatedAlerts ? { truncatedAlerts: batch.truncatedAlerts } : {}),
+    });
   };
 }
 

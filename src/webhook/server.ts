@@ -5,7 +5,7 @@ import { webhookSettings, type IntakeMode, type WebhookSettings } from '../confi
 import type { Taxonomy } from '../domain/taxonomy';
 import type { TalonMetrics } from '../observability/metrics';
 import { createWebhookApp, type AlertSink, type IntakeDeps } from './app';
-import type { WebhookAuth } from './auth';
+import { checkAuthConfig, INSECURE_WARNING, isUnauthenticated, type WebhookAuth } from './auth';
 import type { OfferRoutesDeps } from './offers';
 
 /** Settings left out take src/config's defaults (the webhook itself applies none). */
@@ -19,6 +19,8 @@ export interface WebhookServerOptions extends Partial<Omit<WebhookSettings, 'int
   readonly taxonomy?: () => Promise<Taxonomy>;
   /** Serves Smart Pricing offers (`GET /api/offers`); absent, they are not served. */
   readonly offers?: OfferRoutesDeps;
+  /** Where the start-up warning of an unauthenticated webhook goes (default: stderr). */
+  readonly warn?: (line: string) => void;
 }
 
 export interface RunningWebhook {
@@ -34,7 +36,10 @@ export async function startWebhookServer(
   /** Where alerts go; the client itself unless a caller wraps it (e.g. to time hand-offs). */
   sink: AlertSink = client,
 ): Promise<RunningWebhook> {
-  const { host, port, auth, taxonomy, intake, offers, ...overrides } = options;
+  const { host, port, auth, taxonomy, intake, offers, warn, ...overrides } = options;
+  // Refused before anything listens: without a secret only an explicit `insecure` starts, and loudly.
+  checkAuthConfig(auth);
+  if (isUnauthenticated(auth)) (warn ?? ((line) => process.stderr.write(`${line}\n`)))(INSECURE_WARNING);
   const app = createWebhookApp({
     sink,
     metrics,

@@ -314,7 +314,8 @@ describe('parsePayloads', () => {
     expect(() => parsePayloads(`${JSON.stringify(one)}\n${JSON.stringify(one)}\n{oops`, 'rec.json')).toThrow(
       /rec.json line 3 is not valid JSON/,
     );
-    const grafanaLike = { status: 'firing', alerts: [{ labels: {} }] };
+    // Missing fields are accepted as the webhook accepts them (Go zero values); another version or type is not.
+    const grafanaLike = { status: 'firing', version: '1', alerts: [{ labels: {} }] };
     let error: unknown;
     try {
       parsePayloads(`${JSON.stringify(one)}\n${JSON.stringify(grafanaLike)}`, 'rec.json');
@@ -609,9 +610,9 @@ describe('alertsReplayAction', () => {
       /cannot read payload file .*nope.json: ENOENT/,
     );
     const bad = join(dir, 'bad.json');
-    await writeFile(bad, '{"version": "4", "alerts": []}');
+    await writeFile(bad, '{"version": "4", "alerts": {}}');
     await expect(alertsReplayAction(bad, {}, { activities: stub().activities })).rejects.toThrow(
-      /payload 1: groupKey: .*alerts: Too small/,
+      /payload 1: alerts: /,
     );
   });
 
