@@ -611,9 +611,7 @@ describe('alertsReplayAction', () => {
     );
     const bad = join(dir, 'bad.json');
     await writeFile(bad, '{"version": "4", "alerts": {}}');
-    await expect(alertsReplayAction(bad, {}, { activities: stub().activities })).rejects.toThrow(
-      /payload 1: alerts: /,
-    );
+    await expect(alertsReplayAction(bad, {}, { activities: stub().activities })).rejects.toThrow(/payload 1: alerts: /);
   });
 
   it('names the engine that decides', () => {
