@@ -329,6 +329,7 @@ async function decide(episode: Episode, number: number, gathered: Gathered): Pro
       gathered.kind === 'error' ? `metrics unavailable: ${gathered.message}` : `too little data: ${gathered.reason}`;
     decision = { source: 'rules', ranked: policiesFromAlert(alert), fallbackReason: why };
   }
+  talonMetrics.decided(decision.source);
   const chosen = chooseCandidate(decision, alert, tried);
   if (!chosen) {
     return { outcome: 'needs_human', reason: `no untried policy left after ${[...tried].join(', ') || 'none'}` };

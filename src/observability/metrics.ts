@@ -93,6 +93,12 @@ export class TalonMetrics {
     labelNames: ['guard'] as const,
     registers: [this.registry],
   });
+  readonly policyDecisions = new Counter({
+    name: 'talon_policy_decisions_total',
+    help: 'Policy rankings by the engine that answered: model, or rules (the fallback, also without a usable window)',
+    labelNames: ['source'] as const,
+    registers: [this.registry],
+  });
   readonly stepDuration = new Histogram({
     name: 'talon_step_duration_seconds',
     help: 'Duration of remediation steps (activities), by step',
