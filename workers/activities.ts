@@ -37,6 +37,8 @@ export interface ActivityDeps {
   readonly log?: (line: string) => void;
   /** Task submissions: the taxonomy file and users' registration files (default: the bundled taxonomy). */
   readonly taxonomy?: LoadTaxonomyOptions;
+  /** Told the writes counted in a budget's window after each check (the worker's gauges). */
+  readonly onBudget?: (scope: string, used: number, max: number) => void;
 }
 
 export interface AssembledActivities {
@@ -138,6 +140,7 @@ export async function createActivityGroups(deps: ActivityDeps): Promise<Activity
     guards: deps.guards ?? {},
     ...(nodeCache ? { nodeSource: nodeCache } : {}),
     nodeUsage: nodeUsage?.usage ?? rankNodes,
+    ...(deps.onBudget ? { onBudget: deps.onBudget } : {}),
   });
   // Task submissions: taxonomy, node load (same Prometheus source as offloading) and task Jobs.
   const task = createTaskActivities({

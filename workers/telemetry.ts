@@ -16,6 +16,7 @@ export function metricsSinks(metrics: TalonMetrics): InjectedSinks<TalonMetricsS
       alertDeduplicated: { fn: () => metrics.alertsDeduplicated.inc() },
       escalated: { fn: (_info, from, to) => metrics.escalations.inc({ from, to }) },
       decided: { fn: (_info, source) => metrics.policyDecisions.inc({ source }) },
+      operatorDecision: { fn: (_info, decision) => metrics.operatorDecisions.inc({ decision }) },
       workflowFinished: { fn: (_info, type, outcome) => metrics.workflowsFinished.inc({ type, outcome }) },
     },
   };

@@ -51,6 +51,18 @@ import {
   type RemediationSettings,
 } from '../src/contracts/remediate-alert';
 import { SEARCH_ATTRIBUTES, upsertTalonSearchAttributes } from '../src/contracts/search-attributes';
+import {
+  capMagnitude,
+  checkApprover,
+  excludedPolicies,
+  gate,
+  note,
+  openOperator,
+  operatorLimits,
+  policySettings,
+  resolveOperator,
+  type OperatorState,
+} from './operator';
 
 const { talonMetrics } = proxySinks<TalonMetricsSink>();
 const TYPE = WORKFLOW_TYPES.remediateAlert;
@@ -126,7 +138,8 @@ interface Episode {
   readonly alert: TalonAlert;
   readonly pod: PodTarget;
   readonly targetName: string;
-  readonly settings: RemediationSettings;
+  /** The input's settings; the policy file's replace them attempt by attempt when there is one. */
+  settings: RemediationSettings;
   readonly reads: Reads;
   step: RemediationStep;
   firing: boolean;
@@ -142,6 +155,8 @@ interface Episode {
   readonly attempts: AttemptRecord[];
   /** Policies already chosen in this episode (the search attribute lists them). */
   readonly tried: Set<string>;
+  /** The operator policy (workflows/operator.ts); undefined in histories recorded before it. */
+  readonly operator?: OperatorState;
 }
 
 /** How an episode ends, and why in one line. */
@@ -203,6 +218,8 @@ function openEpisode(input: RemediateAlertInput): Episode {
     attempts: [],
     tried: new Set<string>(),
   };
+  const operator = openOperator({ kind: 'Pod', namespace: pod.namespace, name: pod.pod });
+  if (operator) Object.assign(episode, { operator });
 
   talonMetrics.workflowStarted(TYPE);
   setHandler(alertFiredSignal, () => {
@@ -220,7 +237,11 @@ function openEpisode(input: RemediateAlertInput): Episode {
   const answer =
     (approved: boolean) =>
     (request: ApprovalInput): { accepted: boolean; message: string } => {
-      episode.approval = { approved, by: request.by, ...(request.comment ? { comment: request.comment } : {}) };
+      episode.approval = {
+        approved,
+        by: request.identity ?? request.by,
+        ...(request.comment ? { comment: request.comment } : {}),
+      };
       return {
         accepted: true,
         message: `${approved ? 'approved' : 'rejected'} ${episode.awaitingApprovalFor ?? ''} by ${request.by}`.trim(),
@@ -229,6 +250,7 @@ function openEpisode(input: RemediateAlertInput): Episode {
   const approvalValidator = (request: ApprovalInput): void => {
     if (!request.by || request.by.length > 200) throw new Error('approval needs who ("by"), at most 200 characters');
     if (episode.awaitingApprovalFor === undefined) throw new Error('nothing is waiting for approval');
+    checkApprover(episode.operator, request.identity ?? request.by);
   };
   setHandler(approveUpdate, answer(true), { validator: approvalValidator });
   setHandler(rejectUpdate, answer(false), { validator: approvalValidator });
@@ -243,6 +265,16 @@ function openEpisode(input: RemediateAlertInput): Episode {
     ...(episode.lastVerification ? { lastVerification: episode.lastVerification } : {}),
     ...(episode.targetSnapshot ? { targetSnapshot: episode.targetSnapshot } : {}),
     ...(episode.awaitingApprovalFor ? { awaitingApprovalFor: episode.awaitingApprovalFor } : {}),
+    ...(episode.operator?.policy
+      ? {
+          operator: {
+            policyVersion: episode.operator.policy.version,
+            autonomy: episode.operator.policy.settings.autonomy,
+            matched: [...episode.operator.policy.matched],
+            ...(episode.operator.brake ? { brake: episode.operator.brake } : {}),
+          },
+        }
+      : {}),
   }));
 
   upsertTalonSearchAttributes(
@@ -263,6 +295,8 @@ function resolvedBefore(episode: Episode, attempt: number): Verdict {
 
 /** One policy, start to end: a verdict ends the episode, undefined moves on to the next attempt. */
 async function attemptPolicy(episode: Episode, number: number): Promise<Verdict | undefined> {
+  const policy = await resolveOperator(episode.operator, episode.alert, number);
+  if (policy) episode.settings = { ...episode.settings, ...policySettings(policy) };
   const gathered = await gather(episode);
   if ('outcome' in gathered) return gathered;
   const attempt = await decide(episode, number, gathered);
@@ -317,8 +351,12 @@ async function decide(episode: Episode, number: number, gathered: Gathered): Pro
   episode.step = 'infer';
   let decision: PolicyDecision;
   if (gathered.kind === 'window') {
+    const rules = episode.operator?.policy?.settings.rules;
     decision = await episode.reads.policy.decidePolicy
-      .executeWithOptions({ summary: `rank policies for ${targetName} (model, rules as fallback)` }, [gathered])
+      .executeWithOptions(
+        { summary: `rank policies for ${targetName} (model, rules as fallback)` },
+        rules ? [gathered, { rules }] : [gathered],
+      )
       .catch((err: unknown): PolicyDecision => ({
         source: 'rules',
         ranked: policiesFromAlert(alert),
@@ -330,11 +368,11 @@ async function decide(episode: Episode, number: number, gathered: Gathered): Pro
     decision = { source: 'rules', ranked: policiesFromAlert(alert), fallbackReason: why };
   }
   talonMetrics.decided(decision.source);
-  const chosen = chooseCandidate(decision, alert, tried);
+  const chosen = chooseCandidate(decision, alert, excludedPolicies(episode.operator, tried));
   if (!chosen) {
     return { outcome: 'needs_human', reason: `no untried policy left after ${[...tried].join(', ') || 'none'}` };
   }
-  const candidate = chosen.candidate;
+  const candidate = capMagnitude(episode.operator, chosen.candidate);
   const previous = episode.attempts.at(-1);
   if (previous) talonMetrics.escalated(previous.policy, candidate.policy);
   tried.add(candidate.policy);
@@ -355,6 +393,7 @@ function noteAttempt(
     magnitude: candidate.magnitude,
     source: decision.source,
     ...(decision.fallbackReason ? { fallbackReason: decision.fallbackReason } : {}),
+    ...(episode.operator?.policy ? { policyVersion: episode.operator.policy.version } : {}),
     ...fields,
   });
 }
@@ -364,10 +403,30 @@ function noteAttempt(
  * attempt (cancelled or resolved meanwhile); a verdict ends the episode (timed out, rejected).
  */
 async function guard(episode: Episode, attempt: Attempt): Promise<'proceed' | 'skip' | Verdict> {
-  const { settings } = episode;
   episode.step = 'guard';
+  const gated = await gate(episode.operator, {
+    attempt: attempt.number,
+    policy: attempt.candidate.policy,
+    label: attempt.label,
+    kind: 'pod',
+    namespace: episode.pod.namespace,
+    done: () => episode.cancelled !== undefined || !episode.firing,
+  });
+  if (gated.kind === 'skip') return 'skip';
+  if (gated.kind === 'verdict') {
+    noteAttempt(episode, attempt, { summary: attempt.label, applied: false, detail: gated.reason });
+    return gated;
+  }
+  const { settings } = episode;
   if (!settings.requireApproval.includes(attempt.candidate.policy)) return 'proceed';
   const { label } = attempt;
+  await note(episode.operator, {
+    attempt: attempt.number,
+    policy: attempt.candidate.policy,
+    decision: 'approval_requested',
+    why: `${label} waits up to ${settings.approvalTimeoutSeconds}s for an approval (talon approve ${workflowInfo().workflowId})`,
+    reason: 'TalonApprovalRequested',
+  });
   episode.step = 'awaiting_approval';
   episode.awaitingApprovalFor = label;
   episode.approval = undefined;
@@ -389,6 +448,15 @@ async function guard(episode: Episode, attempt: Attempt): Promise<'proceed' | 's
   } else if (!answer.approved) {
     verdict = { outcome: 'rejected', reason: `${label} rejected by ${answer.by}` };
   }
+  await note(episode.operator, {
+    attempt: attempt.number,
+    policy: attempt.candidate.policy,
+    decision: !answer ? 'approval_timed_out' : answer.approved ? 'approved' : 'rejected',
+    why: verdict?.reason ?? `${label} approved by ${answer!.by}${answer!.comment ? `: ${answer!.comment}` : ''}`,
+    ...(answer ? { who: answer.by } : {}),
+    reason: !answer ? 'TalonApprovalTimedOut' : answer.approved ? 'TalonApproved' : 'TalonRejected',
+    warning: !answer?.approved,
+  });
   if (!verdict) return 'proceed';
   noteAttempt(episode, attempt, { summary: label, applied: false, detail: verdict.reason });
   return verdict;
@@ -420,13 +488,23 @@ async function apply(episode: Episode, attempt: Attempt): Promise<ApplyPolicyRes
           magnitude: candidate.magnitude,
           operationId: `${workflowInfo().workflowId}/${workflowInfo().runId}/${attempt.number}`,
           dryRun: settings.dryRun,
+          ...operatorLimits(episode.operator),
         },
       ],
     );
   } catch (err) {
     const type = failureType(err);
     if (type && PERMANENT.includes(type)) {
-      noteAttempt(episode, attempt, { summary: label, applied: false, detail: `${type}: ${failureMessage(err)}` });
+      const detail = `${type}: ${failureMessage(err)}`;
+      noteAttempt(episode, attempt, { summary: label, applied: false, detail });
+      await note(episode.operator, {
+        attempt: attempt.number,
+        policy: candidate.policy,
+        decision: 'refused',
+        why: `${label} not applied: ${detail}`,
+        reason: 'TalonChangeRefused',
+        warning: true,
+      });
       return undefined;
     }
     throw err;
@@ -448,6 +526,14 @@ async function verify(episode: Episode, attempt: Attempt, applied: ApplyPolicyRe
         [{ applied }],
       );
   episode.lastVerification = verified.observed;
+  await note(episode.operator, {
+    attempt: attempt.number,
+    policy: attempt.candidate.policy,
+    decision: applied.dryRun ? 'dry_run' : verified.ok ? 'applied' : 'not_verified',
+    why: `${applied.summary}${applied.dryRun ? '' : `; verified: ${verified.observed}`}`,
+    reason: applied.dryRun ? 'TalonDryRun' : verified.ok ? 'TalonApplied' : 'TalonNotVerified',
+    warning: !applied.dryRun && !verified.ok,
+  });
   noteAttempt(episode, attempt, {
     summary: applied.summary,
     applied: !applied.dryRun,
@@ -492,6 +578,13 @@ async function record(episode: Episode, verdict: Verdict): Promise<RemediateAler
   episode.step = 'done';
   upsertTalonSearchAttributes({ key: SEARCH_ATTRIBUTES.TalonOutcome, value: outcome });
   talonMetrics.workflowFinished(TYPE, outcome);
+  await note(episode.operator, {
+    decision: `outcome_${outcome}`,
+    why: reason,
+    ...(episode.cancelled ? { who: episode.cancelled.by } : {}),
+    reason: outcome === 'needs_human' ? 'TalonNeedsHuman' : 'TalonFinished',
+    warning: outcome === 'needs_human',
+  });
   const last = attempts.at(-1);
   if (last && workload) {
     const info = workflowInfo();

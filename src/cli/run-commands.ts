@@ -9,6 +9,8 @@ import { checkAuthConfig } from '../webhook/auth';
 import { startWebhookServer, type RunningWebhook } from '../webhook/server';
 import { loadTalonConfig, type TalonConfig } from '../config/talon-config';
 import { createTalonWorker, type TalonWorker } from '../../workers/worker';
+import { openPolicyStore } from '../policy/policy-store';
+import type { PolicyStore } from '../config/policy-file';
 import { writeWorkflowBundle } from '../../workers/bundle';
 
 export interface RunningServices {
@@ -41,7 +43,10 @@ export async function startServices(
   const workerDone = worker?.run();
   let client: TalonClient | undefined;
   let webhook: RunningWebhook | undefined;
+  let policy: PolicyStore | undefined;
   if (which.webhook) {
+    // The webhook reads the policy file too (its own store: the worker may run elsewhere).
+    policy = await openPolicyStore(config, metrics, (line) => process.stdout.write(`webhook: ${line}\n`));
     client = await TalonClient.connect(config.temporal);
     webhook = await startWebhookServer(client, metrics, {
       host: config.webhook.host,
@@ -61,6 +66,7 @@ export async function startServices(
         }).start(),
       },
       auth,
+      ...(policy ? { policy: () => policy!.current() } : {}),
     });
   }
   return {
@@ -69,6 +75,7 @@ export async function startServices(
     ...(client ? { client } : {}),
     ...(workerDone ? { workerDone } : {}),
     async stop() {
+      policy?.close();
       await webhook?.close();
       await client?.close();
       worker?.shutdown();

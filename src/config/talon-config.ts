@@ -121,6 +121,10 @@ const envSchema = z.object({
     .regex(/^\d+\/\d+s$/, 'writes per window, such as 10/600s')
     .optional(),
   TALON_DRY_RUN: z.enum(['true', 'false']).default('false'),
+  TALON_POLICY_FILE: optionalString,
+  TALON_POLICY_RELOAD_SECONDS: z.coerce.number().min(0).max(3600).default(5),
+  TALON_TEMPORAL_UI_URL: optionalString,
+  TALON_IDENTITY: optionalString,
   TALON_NAMESPACE: z
     .string()
     .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a namespace name')
@@ -168,6 +172,18 @@ export interface TalonConfig {
   readonly talonNamespace: string;
   /** Guardrails as configured (validated at load); the worker's actuator enforces them. */
   readonly guards: GuardConfigInput;
+  /**
+   * The operator policy file (TALON_POLICY_FILE), read by the worker and the webhook and reloaded every
+   * `reloadSeconds` (0: never) when its content changes; absent: Talon runs with its built-in behaviour.
+   */
+  readonly policy?: { readonly path: string; readonly reloadSeconds: number };
+  /** The Temporal UI's base URL (TALON_TEMPORAL_UI_URL), for links in Kubernetes Events; none when unset. */
+  readonly temporalUiUrl?: string;
+  /**
+   * Who this process is to Temporal (recorded on approvals, checked against the policy's approvers):
+   * TALON_IDENTITY, else the mTLS client certificate's subject, else user@host.
+   */
+  readonly identity?: string;
 }
 
 function readSecretFile(path: string, what: string): string {
@@ -273,6 +289,11 @@ export function loadTalonConfig(env: NodeJS.ProcessEnv = process.env, fallbacks?
         : DEFAULT_WINDOW_STEP_SECONDS.cluster),
     talonNamespace: e.TALON_NAMESPACE,
     guards,
+    ...(e.TALON_POLICY_FILE
+      ? { policy: { path: e.TALON_POLICY_FILE, reloadSeconds: e.TALON_POLICY_RELOAD_SECONDS } }
+      : {}),
+    ...(e.TALON_TEMPORAL_UI_URL ? { temporalUiUrl: e.TALON_TEMPORAL_UI_URL } : {}),
+    ...(e.TALON_IDENTITY ? { identity: e.TALON_IDENTITY } : {}),
   };
 }
 

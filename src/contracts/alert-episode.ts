@@ -36,6 +36,8 @@ export interface AttemptRecord {
   /** Which engine chose the policy, and why the rules answered when they did. */
   readonly source?: 'model' | 'rules';
   readonly fallbackReason?: string;
+  /** The policy file version that decided this attempt (absent without a policy file). */
+  readonly policyVersion?: string;
 }
 
 export interface RemediationState {
@@ -50,4 +52,11 @@ export interface RemediationState {
   readonly targetSnapshot?: unknown;
   /** Set while a policy waits for an `approve`/`reject` update. */
   readonly awaitingApprovalFor?: string;
+  /** The operator policy in force: its version, the autonomy, the overrides that shaped it, a storm brake holding it. */
+  readonly operator?: {
+    readonly policyVersion: string;
+    readonly autonomy: string;
+    readonly matched: readonly string[];
+    readonly brake?: string;
+  };
 }

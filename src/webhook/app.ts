@@ -23,6 +23,8 @@ import {
   type NormalisedBatch,
 } from './payloads';
 import { taskRoutes, type TaskRoutesDeps } from './tasks';
+import { screenByPolicy } from './policy-screen';
+import type { OperatorPolicy } from '../domain/autonomy';
 import { offerRoutes, type OfferRoutesDeps } from './offers';
 
 /** Where accepted alerts go; TalonClient implements it. */
@@ -49,6 +51,8 @@ export interface WebhookDeps {
   readonly intake?: IntakeDeps;
   /** Smart Pricing offers (`GET /api/offers`); absent, the route is not served. */
   readonly offers?: OfferRoutesDeps;
+  /** The operator policy in force (src/config/policy-file.ts); alerts on namespaces it protects are refused. */
+  readonly policy?: () => OperatorPolicy | undefined;
 }
 
 export interface IntakeDeps {
@@ -114,7 +118,7 @@ function alertRoute<S extends z.ZodType>(
         describeIssues(parsed.error),
       );
     }
-    const batch = normalise(parsed.data);
+    const batch = screenByPolicy(normalise(parsed.data), deps.policy?.());
     for (const alert of batch.alerts) deps.metrics.alertsReceived.inc({ source, status: alert.status });
     if (batch.rejected.length > 0) deps.metrics.alertsRejected.inc({ reason: 'invalid_alert' }, batch.rejected.length);
     if (batch.alerts.length === 0) {

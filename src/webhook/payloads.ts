@@ -123,6 +123,8 @@ export interface RejectedAlert {
 
 export interface NormalisedBatch {
   readonly alerts: TalonAlert[];
+  /** Where each accepted alert was in the payload (its index), for refusals made later (policy-screen.ts). */
+  readonly indexes?: readonly number[];
   readonly rejected: RejectedAlert[];
   /**
    * The sender's group key: every notification of an alert comes in payloads of the same group (per route),
@@ -182,6 +184,7 @@ function split(
   now = Date.now(),
 ): NormalisedBatch {
   const alerts: TalonAlert[] = [];
+  const indexes: number[] = [];
   const rejected: RejectedAlert[] = [];
   raws.forEach((value, index) => {
     // A null element decodes to Go's zero alert: no labels, so no alertname.
@@ -192,10 +195,14 @@ function split(
     }
     const result = normalise(source, parsed.data, index, now);
     if ('reason' in result) rejected.push(result);
-    else alerts.push(result);
+    else {
+      alerts.push(result);
+      indexes.push(index);
+    }
   });
   return {
     alerts,
+    indexes,
     rejected,
     ...(extra.groupKey ? { groupKey: extra.groupKey } : {}),
     ...(extra.truncatedAlerts ? { truncatedAlerts: extra.truncatedAlerts } : {}),

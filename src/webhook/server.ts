@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import type { TalonClient } from '../client/talon-client';
 import { webhookSettings, type IntakeMode, type WebhookSettings } from '../config/defaults';
 import type { Taxonomy } from '../domain/taxonomy';
+import type { OperatorPolicy } from '../domain/autonomy';
 import type { TalonMetrics } from '../observability/metrics';
 import { createWebhookApp, type AlertSink, type IntakeDeps } from './app';
 import { checkAuthConfig, INSECURE_WARNING, isUnauthenticated, type WebhookAuth } from './auth';
@@ -21,6 +22,8 @@ export interface WebhookServerOptions extends Partial<Omit<WebhookSettings, 'int
   readonly offers?: OfferRoutesDeps;
   /** Where the start-up warning of an unauthenticated webhook goes (default: stderr). */
   readonly warn?: (line: string) => void;
+  /** The operator policy in force (a PolicyStore's `current`); alerts on namespaces it protects are refused. */
+  readonly policy?: () => OperatorPolicy | undefined;
 }
 
 export interface RunningWebhook {
@@ -36,7 +39,7 @@ export async function startWebhookServer(
   /** Where alerts go; the client itself unless a caller wraps it (e.g. to time hand-offs). */
   sink: AlertSink = client,
 ): Promise<RunningWebhook> {
-  const { host, port, auth, taxonomy, intake, offers, warn, ...overrides } = options;
+  const { host, port, auth, taxonomy, intake, offers, warn, policy, ...overrides } = options;
   // Refused before anything listens: without a secret only an explicit `insecure` starts, and loudly.
   checkAuthConfig(auth);
   if (isUnauthenticated(auth)) (warn ?? ((line) => process.stderr.write(`${line}\n`)))(INSECURE_WARNING);
@@ -56,6 +59,7 @@ export async function startWebhookServer(
       : {}),
     ...(taxonomy ? { tasks: { service: client, taxonomy } } : {}),
     ...(offers ? { offers } : {}),
+    ...(policy ? { policy } : {}),
     ready: async () => {
       await client.temporal.connection.workflowService.getSystemInfo({});
       return true;
