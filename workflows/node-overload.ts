@@ -64,7 +64,7 @@ export async function nodeOverload(input: NodeOverloadInput): Promise<NodeOverlo
   const attempts: AttemptRecord[] = [];
   const op = openOperator({ kind: 'Node', name: node });
   let awaitingApproval: string | undefined;
-  let approval: { approved: boolean; by: string; comment?: string } | undefined;
+  let approval: { approved: boolean; by: string; identity?: string; comment?: string } | undefined;
 
   talonMetrics.workflowStarted(TYPE);
   setHandler(alertFiredSignal, () => {
@@ -85,7 +85,8 @@ export async function nodeOverload(input: NodeOverloadInput): Promise<NodeOverlo
       (request: ApprovalInput): { accepted: boolean; message: string } => {
         approval = {
           approved,
-          by: request.identity ?? request.by,
+          by: request.by,
+          ...(request.identity ? { identity: request.identity } : {}),
           ...(request.comment ? { comment: request.comment } : {}),
         };
         return {
@@ -210,7 +211,7 @@ export async function nodeOverload(input: NodeOverloadInput): Promise<NodeOverlo
         policy: 'node_overload',
         decision: !answered ? 'approval_timed_out' : answered.approved ? 'approved' : 'rejected',
         why,
-        ...(answered ? { who: answered.by } : {}),
+        ...(answered ? { who: answered.identity ?? answered.by } : {}),
         reason: !answered ? 'TalonApprovalTimedOut' : answered.approved ? 'TalonApproved' : 'TalonRejected',
         warning: !answered?.approved,
       });

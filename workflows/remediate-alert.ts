@@ -145,7 +145,8 @@ interface Episode {
   firing: boolean;
   notifications: number;
   cancelled?: CancelRequest;
-  approval?: { approved: boolean; by: string; comment?: string };
+  /** `identity`: who the client is to Temporal (checked against the policy's approvers); `by`: who they say. */
+  approval?: { approved: boolean; by: string; identity?: string; comment?: string };
   awaitingApprovalFor?: string;
   lastVerification?: string;
   targetSnapshot?: unknown;
@@ -239,7 +240,8 @@ function openEpisode(input: RemediateAlertInput): Episode {
     (request: ApprovalInput): { accepted: boolean; message: string } => {
       episode.approval = {
         approved,
-        by: request.identity ?? request.by,
+        by: request.by,
+        ...(request.identity ? { identity: request.identity } : {}),
         ...(request.comment ? { comment: request.comment } : {}),
       };
       return {
@@ -452,8 +454,8 @@ async function guard(episode: Episode, attempt: Attempt): Promise<'proceed' | 's
     attempt: attempt.number,
     policy: attempt.candidate.policy,
     decision: !answer ? 'approval_timed_out' : answer.approved ? 'approved' : 'rejected',
-    why: verdict?.reason ?? `${label} approved by ${answer!.by}${answer!.comment ? `: ${answer!.comment}` : ''}`,
-    ...(answer ? { who: answer.by } : {}),
+    why: `${verdict?.reason ?? `${label} approved by ${answer!.by}`}${answer?.identity && answer.identity !== answer.by ? ` (as ${answer.identity})` : ''}${answer?.comment ? `: ${answer.comment}` : ''}`,
+    ...(answer ? { who: answer.identity ?? answer.by } : {}),
     reason: !answer ? 'TalonApprovalTimedOut' : answer.approved ? 'TalonApproved' : 'TalonRejected',
     warning: !answer?.approved,
   });
