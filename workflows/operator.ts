@@ -83,6 +83,16 @@ function failureType(err: unknown): string | undefined {
   return cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined;
 }
 
+/**
+ * The worker does not serve the operator activities (a test worker with stubbed activities): the SDK refuses to
+ * schedule an unregistered local activity with a ReferenceError, an ordinary one fails with NotFoundError. Such a
+ * worker runs the workflow as it ran before the operator policy existed. Deterministic for a given worker set-up.
+ */
+function notRegistered(err: unknown): boolean {
+  if (err instanceof ReferenceError && /not registered/.test(err.message)) return true;
+  return failureType(err) === 'NotFoundError';
+}
+
 /** The policy file's answer for this alert now (a reload between attempts takes effect at the next one). */
 export async function resolveOperator(
   op: OperatorState | undefined,
@@ -104,7 +114,7 @@ export async function resolveOperator(
     );
     op.policy = resolved ?? undefined;
   } catch (err) {
-    if (failureType(err) !== 'NotFoundError') throw err;
+    if (!notRegistered(err)) throw err;
     op.unavailable = true;
     op.policy = undefined;
   }
@@ -227,7 +237,7 @@ export async function note(op: OperatorState | undefined, entry: Note): Promise<
   } catch (err) {
     // Best effort: an unwritable Event never changes what Talon does; a permanent failure stops further tries.
     const type = failureType(err);
-    if (type && (NON_RETRYABLE_FAILURE_TYPES as readonly string[]).concat('NotFoundError').includes(type))
+    if (notRegistered(err) || (type && (NON_RETRYABLE_FAILURE_TYPES as readonly string[]).includes(type)))
       op.eventsBroken = true;
   }
 }
