@@ -36,12 +36,32 @@ async function exportedSeries(): Promise<Set<string>> {
   return names;
 }
 
-/** Metric names in a PromQL expression: identifiers followed by `{`, `[` or `)` that are not functions or labels. */
+/**
+ * Metric names in a PromQL expression: the identifiers left once label matchers, `by (…)` lists, ranges and
+ * strings are removed, that are not functions (followed by `(`) or keywords.
+ */
 function metricNames(expr: string): string[] {
-  const withoutLabels = expr.replace(/\{[^}]*\}/g, '{}').replace(/by \([^)]*\)/g, '');
-  return [...withoutLabels.matchAll(/\b([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(?=[{[)])/g)]
+  const keywords = new Set([
+    'by',
+    'without',
+    'on',
+    'ignoring',
+    'group_left',
+    'group_right',
+    'bool',
+    'offset',
+    'and',
+    'or',
+    'unless',
+  ]);
+  const bare = expr
+    .replace(/"[^"]*"/g, '""')
+    .replace(/\{[^}]*\}/g, '')
+    .replace(/\[[^\]]*\]/g, '')
+    .replace(/\b(by|without)\s*\([^)]*\)/g, '');
+  return [...bare.matchAll(/\b([a-zA-Z_:][a-zA-Z0-9_:]*)\b(?!\s*\()/g)]
     .map((m) => m[1]!)
-    .filter((n) => !['le', 'rate', 'increase', 'sum', 'max', 'histogram_quantile'].includes(n));
+    .filter((n) => !keywords.has(n));
 }
 
 describe('Grafana dashboard', () => {
@@ -80,6 +100,10 @@ describe('Grafana dashboard', () => {
       'talon_actions_applied_total',
       'talon_policy_decisions_total',
       'talon_webhook_request_duration_seconds_bucket',
+      'talon_storm_brake_engaged',
+      'talon_write_budget_used',
+      'talon_operator_decisions_total',
+      'talon_policy_info',
     ])
       expect(all).toContain(metric);
   });

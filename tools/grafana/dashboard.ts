@@ -197,6 +197,47 @@ export const ROWS: readonly Row[] = [
       },
     ],
   },
+  {
+    title: 'Operator policy',
+    panels: [
+      {
+        title: 'Storm brake',
+        description: 'Scopes the storm brake holds (1) or released (0): cluster, nodes, namespace/<name>.',
+        kind: 'timeseries',
+        queries: [
+          { expr: 'max by (scope) (talon_storm_brake_engaged)', legend: '{{scope}}' },
+          { expr: 'max(talon_remediations_running)', legend: 'remediations running' },
+        ],
+      },
+      {
+        title: 'Decisions under the policy',
+        description: 'Observe, recommend, approvals asked and answered, brake holds, changes applied, outcomes.',
+        kind: 'timeseries',
+        stacked: true,
+        queries: [
+          { expr: `sum by (decision) (increase(talon_operator_decisions_total[${RATE}]))`, legend: '{{decision}}' },
+        ],
+      },
+      {
+        title: 'Write budgets',
+        description: 'Writes counted in the current window of each budget against what the window allows.',
+        kind: 'timeseries',
+        queries: [
+          { expr: 'max by (scope) (talon_write_budget_used)', legend: 'used {{scope}}' },
+          { expr: 'max by (scope) (talon_write_budget_max)', legend: 'allowed {{scope}}' },
+        ],
+      },
+      {
+        title: 'Policy version and reloads',
+        description: 'The policy file version in force per process, and reloads (refused: the previous version stays).',
+        kind: 'timeseries',
+        queries: [
+          { expr: 'count by (version) (talon_policy_info == 1)', legend: '{{version}}' },
+          { expr: `sum by (result) (increase(talon_policy_reloads_total[${RATE}]))`, legend: 'reload {{result}}' },
+        ],
+      },
+    ],
+  },
 ];
 
 const WIDTH = 24;
