@@ -189,6 +189,39 @@ describe('formatStatus', () => {
     ]);
   });
 
+  it('shows the operator policy in force, a storm brake holding it, and the version behind each attempt', () => {
+    const state: RemediationState = {
+      workflowId: base.workflowId,
+      alert,
+      step: 'guard',
+      firing: true,
+      notifications: 1,
+      attempts: [
+        {
+          attempt: 1,
+          policy: 'cpu_scale_up',
+          magnitude: 1.5,
+          summary: 'cpu_scale_up ×1.5 on shop/web',
+          applied: false,
+          detail: 'observe: would apply cpu_scale_up ×1.5 on shop/web',
+          policyVersion: 'v2@0123456789ab',
+        },
+      ],
+      operator: {
+        policyVersion: 'v3@ba9876543210',
+        autonomy: 'approve',
+        matched: ['payments-needs-approval'],
+        brake: 'storm brake engaged: 30 of 40 pods of namespace shop under remediation (75%), more than 50%',
+      },
+    };
+    const lines = formatStatus({ ...base, execution: 'RUNNING', state }).split('\n');
+    expect(lines).toContain('policy       v3@ba9876543210, autonomy approve (overrides: payments-needs-approval)');
+    expect(lines).toContain(
+      'held         storm brake engaged: 30 of 40 pods of namespace shop under remediation (75%), more than 50%',
+    );
+    expect(lines).toContain('                decided under policy v2@0123456789ab');
+  });
+
   it('says why the rules answered, and what a refused attempt was', () => {
     const state: RemediationState = {
       workflowId: base.workflowId,

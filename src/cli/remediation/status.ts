@@ -102,6 +102,7 @@ function attemptLines(attempts: readonly AttemptRecord[]): string[] {
     lines.push(`#${a.attempt} ${a.policy} ×${a.magnitude}${source}: ${state}`);
     lines.push(`   ${a.summary}`);
     if (a.detail && a.detail !== a.summary) lines.push(`   ${a.detail}`);
+    if (a.policyVersion) lines.push(`   decided under policy ${a.policyVersion}`);
   }
   return lines;
 }
@@ -129,6 +130,11 @@ export function formatStatus(view: StatusView): string {
         plural(s.notifications, 'notification'),
     );
     row('step', s.step);
+    if (s.operator) {
+      const by = s.operator.matched.length > 0 ? ` (overrides: ${s.operator.matched.join(', ')})` : '';
+      row('policy', `${s.operator.policyVersion}, autonomy ${s.operator.autonomy}${by}`);
+      if (s.operator.brake) row('held', s.operator.brake);
+    }
     if (s.awaitingApprovalFor) {
       row('waiting for', `approval of ${s.awaitingApprovalFor}`);
       row('', `answer with: talon approve|reject ${view.workflowId} --by <you> [--comment <text>]`);
