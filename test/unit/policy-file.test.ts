@@ -254,3 +254,14 @@ describe('PolicyStore', () => {
     store.close();
   });
 });
+
+describe('shipped policy', () => {
+  it('the ConfigMap the kustomize base mounts holds a valid policy', () => {
+    const manifest = readFileSync(join(root, 'deploy/kustomize/base/policy.yaml'), 'utf8');
+    const data = /policy\.yaml: \|\n((?: {4}.*\n?)+)/.exec(manifest)?.[1]?.replace(/^ {4}/gm, '');
+    expect(data).toBeDefined();
+    const policy = parse(data!);
+    expect(policy.version).toMatch(/^1@/);
+    expect(policy.stormBrake.enabled).toBe(true);
+  });
+});
