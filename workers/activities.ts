@@ -44,6 +44,8 @@ export interface ActivityDeps {
   readonly taxonomy?: LoadTaxonomyOptions;
   /** Smart Pricing: task placement's cost share uses the current offer (user-owned nodes at the incentive). */
   readonly pricing?: PricingConfig;
+  /** Told the writes counted in a budget's window after each check (the worker's gauges). */
+  readonly onBudget?: (scope: string, used: number, max: number) => void;
 }
 
 export interface AssembledActivities {
@@ -175,6 +177,7 @@ export async function createActivityGroups(deps: ActivityDeps): Promise<Activity
     guards: deps.guards ?? {},
     ...(nodeCache ? { nodeSource: nodeCache } : {}),
     nodeUsage: nodeUsage?.usage ?? rankNodes,
+    ...(deps.onBudget ? { onBudget: deps.onBudget } : {}),
   });
   // Task submissions: taxonomy, node load (same Prometheus source as offloading), offer prices and task Jobs.
   const offers = deps.pricing ? pricingForPlacement(deps.pricing, prometheus, clients, log) : undefined;

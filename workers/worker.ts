@@ -13,6 +13,8 @@ import { serveWorkerHttp, type WorkerHttp } from './http';
 import { ActivityMetricsInterceptor, metricsSinks } from './telemetry';
 import { FaultInjectionInterceptor } from './fault-injection';
 import { workflowsPath } from './workflows-path';
+import { createWorkerOperator, openPolicyStore, type WorkerOperator } from './operator';
+import { createKubeClients } from '../src/kube/client';
 import type { Context } from '@temporalio/activity';
 
 export interface TalonWorker {
@@ -82,7 +84,11 @@ export async function createTalonWorker(config: TalonConfig, overrides: TalonWor
   // The alert intake hands queued alerts on with client calls (signal-with-start), on a client connection.
   let clientConnection: Connection | undefined;
   let assembled: Awaited<ReturnType<typeof createActivities>> | undefined;
+  let operator: WorkerOperator | undefined;
   let created: Worker;
+  const log = (line: string): void => {
+    process.stdout.write(`${line}\n`);
+  };
   try {
     const endpoint = {
       address: config.temporal.address,
@@ -101,19 +107,34 @@ export async function createTalonWorker(config: TalonConfig, overrides: TalonWor
         metrics.intakeDispatched.inc({ result: 'dropped' }, r.dropped.length);
       },
     });
-    assembled = overrides.activities
-      ? undefined
-      : await createActivities({
-          ...activityDepsFromConfig(config, loadKubeConfig(config.kube), (line) => process.stdout.write(`${line}\n`)),
-          longLived: true,
-        });
+    if (!overrides.activities) {
+      // The operator policy (policy file, storm brake, Events) comes with the real activities; a caller's stubbed
+      // ones run the workflows' legacy path (their operator activities are not registered).
+      const kubeConfig = loadKubeConfig(config.kube);
+      const store = await openPolicyStore(config, metrics, log);
+      operator = createWorkerOperator({
+        config,
+        metrics,
+        temporal: new Client({ connection: clientConnection, namespace: config.temporal.namespace }),
+        clients: createKubeClients(kubeConfig),
+        store,
+      });
+      assembled = await createActivities({
+        ...activityDepsFromConfig(config, kubeConfig, log),
+        longLived: true,
+        onBudget: (scope, used, max) => {
+          metrics.writeBudgetUsed.set({ scope }, used);
+          metrics.writeBudgetMax.set({ scope }, max);
+        },
+      });
+    }
     created = await Worker.create({
       connection,
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
       ...workflowSource(config, overrides),
       // Every worker serves the intake, also with a caller's activities (stubbed ones in tests and benchmarks).
-      activities: { ...intake, ...(overrides.activities ?? assembled!.activities) },
+      activities: { ...intake, ...(overrides.activities ?? { ...assembled!.activities, ...operator!.activities }) },
       sinks: metricsSinks(metrics),
       interceptors: {
         activity: [
@@ -136,6 +157,7 @@ export async function createTalonWorker(config: TalonConfig, overrides: TalonWor
   } catch (err) {
     // Release what was opened, so a failed start ends the process instead of leaving it half alive.
     await http?.close();
+    operator?.close();
     await assembled?.close();
     await connection?.close();
     await clientConnection?.close();
@@ -152,6 +174,7 @@ export async function createTalonWorker(config: TalonConfig, overrides: TalonWor
       try {
         await created.run();
       } finally {
+        operator?.close();
         await http?.close();
         await assembled?.close();
         await openConnection.close();

@@ -30,6 +30,7 @@ import {
   type PolicyName,
   type RankedPolicy,
 } from '../domain/policy';
+import { mergeSettings, type OperatorPolicy } from '../domain/autonomy';
 import { RuleConfigError } from './rule-errors';
 
 /** Shares (usage / limit) that separate the rule bands of one resource. */
@@ -278,4 +279,23 @@ export function createRulePolicy(config: RuleConfig = DEFAULT_RULE_CONFIG): {
   decide(window: FeatureWindow): PolicyDecision;
 } {
   return { config, decide: (window) => evaluateRules(window, config) };
+}
+
+/**
+ * Refuses a policy file whose rule thresholds, merged onto the defaults, break the rules' invariants: the
+ * defaults and every override as it applies over them (PolicyStore's `check`).
+ */
+export function checkPolicyRules(policy: OperatorPolicy): void {
+  const check = (where: string, rules: RuleConfigOverrides): void => {
+    try {
+      ruleConfig(rules);
+    } catch (err) {
+      throw new RuleConfigError(`${where}.rules: ${(err as Error).message}`);
+    }
+  };
+  check('defaults', policy.defaults.rules);
+  policy.overrides.forEach((o, i) => {
+    if (o.set.rules)
+      check(`overrides[${i}]${o.name ? ` (${o.name})` : ''}.set`, mergeSettings(policy.defaults, o.set).rules);
+  });
 }
