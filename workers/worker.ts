@@ -5,6 +5,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createIntakeActivities } from '../activities/intake';
+import { nullOperatorActivities } from '../activities/operator';
 import { loadKubeConfig } from '../src/kube/config';
 import { TalonMetrics } from '../src/observability/metrics';
 import { activityDepsFromConfig, createActivities } from './activities';
@@ -134,7 +135,11 @@ export async function createTalonWorker(config: TalonConfig, overrides: TalonWor
       taskQueue: config.temporal.taskQueue,
       ...workflowSource(config, overrides),
       // Every worker serves the intake, also with a caller's activities (stubbed ones in tests and benchmarks).
-      activities: { ...intake, ...(overrides.activities ?? { ...assembled!.activities, ...operator!.activities }) },
+      // The operator activities are local activities of the alert workflows: a caller's activities get the null
+      // ones (no policy file, no brake, no Events) unless they bring their own.
+      activities: overrides.activities
+        ? { ...intake, ...nullOperatorActivities(), ...overrides.activities }
+        : { ...intake, ...assembled!.activities, ...operator!.activities },
       sinks: metricsSinks(metrics),
       interceptors: {
         activity: [
