@@ -137,9 +137,12 @@ export async function createTalonWorker(config: TalonConfig, overrides: TalonWor
       // Every worker serves the intake, also with a caller's activities (stubbed ones in tests and benchmarks).
       // The operator activities are local activities of the alert workflows: a caller's activities get the null
       // ones (no policy file, no brake, no Events) unless they bring their own.
-      activities: overrides.activities
-        ? { ...intake, ...nullOperatorActivities(), ...overrides.activities }
-        : { ...intake, ...assembled!.activities, ...operator!.activities },
+      activities: {
+        ...intake,
+        ...(overrides.activities
+          ? { ...nullOperatorActivities(), ...overrides.activities }
+          : { ...assembled!.activities, ...operator!.activities }),
+      },
       sinks: metricsSinks(metrics),
       interceptors: {
         activity: [
