@@ -290,6 +290,13 @@ it('the storm brake holds a remediation while engaged (visible in the state) and
     }, 'the brake in the state');
     await new Promise((r) => setTimeout(r, 2_500));
     expect(w.applied).toEqual([]);
+    // What the Temporal UI shows as the workflow's current details while it is held.
+    const metadata = await client.workflow
+      .getHandle(workflowId)
+      .query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+    expect(metadata.currentDetails).toMatch(
+      /^\*\*Storm brake engaged\*\* — cpu_scale_up ×2\.5 on shop\/web-\w+\/app waits\./,
+    );
     w.sources.running = 1;
     await waitUntil(async () => w.applied.length === 1, 'the change after the release');
     await talon.remediate({ ...alert, status: 'resolved' });
