@@ -17,12 +17,15 @@ import { workflowsPath } from './workflows-path';
 import { createWorkerOperator, openPolicyStore, type WorkerOperator } from './operator';
 import { createKubeClients } from '../src/kube/client';
 import type { Context } from '@temporalio/activity';
+import type { PolicyStore } from '../src/config/policy-file';
 
 export interface TalonWorker {
   readonly worker: Worker;
   readonly metrics: TalonMetrics;
   /** The /metrics, /healthz, /readyz server, when asked for. */
   readonly http?: WorkerHttp;
+  /** The operator policy file this worker reads (TALON_POLICY_FILE), reloaded on change. */
+  readonly policy?: PolicyStore;
   run(): Promise<void>;
   shutdown(): void;
 }
@@ -178,6 +181,7 @@ export async function createTalonWorker(config: TalonConfig, overrides: TalonWor
     worker: created,
     metrics,
     ...(http ? { http } : {}),
+    ...(operator?.store ? { policy: operator.store } : {}),
     async run() {
       try {
         await created.run();
