@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { TalonClient } from '../../src/client/talon-client';
 import { answerApprovalAction } from '../../src/cli/remediation/approve';
 import { auditAction } from '../../src/cli/remediation/audit';
-import { brakeStatusAction } from '../../src/cli/operator-commands';
+import { brakeEngageAction, brakeReleaseAction, brakeStatusAction } from '../../src/cli/operator-commands';
 import { CliError } from '../../src/cli/errors';
 import { loadTalonConfig } from '../../src/config/talon-config';
 import { parseQuantity } from '../../src/domain/quantity';
@@ -297,4 +297,32 @@ it('storm brake: 30 of 40 pods alerting engages it, nothing changes while it hol
   const after = await brakeStatusAction({ namespace: [stormNamespace] }, { config, out: () => undefined });
   expect(after.scopes.find((s) => s.scope === `namespace/${stormNamespace}`)!.state.engaged).toBe(false);
   await Promise.all(rest.map((w) => talon.cancel(w, 'test')));
+});
+
+it('talon brake engage holds a scope by hand (a Lease shared by every worker) until talon brake release', async () => {
+  const quiet = { config, out: () => undefined };
+  await brakeEngageAction({ scope: `namespace/${namespace}`, reason: 'maintenance window', by: 'bob' }, quiet);
+  const lease = await kube.kc
+    .makeApiClient((await import('@kubernetes/client-node')).CoordinationV1Api)
+    .readNamespacedLease({ name: 'talon-storm-brake', namespace: talonNamespace });
+  expect(JSON.parse(lease.metadata!.annotations!['talon.io/storm-brake']!)).toEqual([
+    expect.objectContaining({ scope: `namespace/${namespace}`, reason: 'maintenance window', by: 'bob' }),
+  ]);
+  const held = await brakeStatusAction({ namespace: [namespace] }, quiet);
+  const scope = held.scopes.find((s) => s.scope === `namespace/${namespace}`)!;
+  expect(scope.state.engaged).toBe(true);
+  expect(scope.state.trips).toEqual([]);
+  expect(held.scopes.find((s) => s.scope === 'cluster')!.state.engaged).toBe(false);
+  // A new remediation in that namespace is held (the policy in force is v3, autonomy approve).
+  const pod = (await runningPods(kube, namespace, 'web'))[0]!.metadata!.name!;
+  const [accepted] = await post([alertFor(namespace, pod)]);
+  await waitFor('the remediation held by hand', 60_000, async () =>
+    (await status(accepted!.workflowId)).operator?.brake?.includes('maintenance window') ? true : undefined,
+  );
+  expect(await brakeReleaseAction({ scope: `namespace/${namespace}`, by: 'bob' }, quiet)).toHaveLength(1);
+  await waitFor('the remediation to go on after the release', 60_000, async () =>
+    (await status(accepted!.workflowId)).step === 'awaiting_approval' ? true : undefined,
+  );
+  expect((await brakeStatusAction({ namespace: [namespace] }, quiet)).latches).toEqual([]);
+  await talon.cancel(accepted!.workflowId, 'test');
 });
