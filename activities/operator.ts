@@ -70,6 +70,7 @@ const brakeSchema = z.object({
       action: z.enum(['wait', 'observe']),
       release: z.enum(['auto', 'manual']),
       recheckSeconds: z.number().positive(),
+      settleSeconds: z.number().min(0).optional(),
       maxWaitSeconds: z.number().positive(),
     })
     .loose(),
@@ -112,6 +113,27 @@ export function brakeQueries(
         }
       : {}),
     nodes: `WorkflowType = ${literal(WORKFLOW_TYPES.nodeOverload)} AND ${running}`,
+  };
+}
+
+/**
+ * The operator activities of a worker without a policy file, brake or Kubernetes Events (stubbed test workers,
+ * benchmarks): the alert workflows schedule them as local activities, which must be registered on every worker
+ * that runs those workflows (an unregistered local activity fails the workflow task, and tolerating it would not
+ * replay deterministically). With these the workflows behave as before the operator policy existed.
+ */
+export function nullOperatorActivities(): OperatorActivities {
+  return {
+    resolveOperatorPolicy: async () => null,
+    checkStormBrake: async (input) => ({
+      engaged: false,
+      trips: [],
+      latched: [],
+      counts: { remediations: 0 },
+      release: input.config.release,
+      action: input.config.action,
+    }),
+    recordEvent: async () => ({ written: false }),
   };
 }
 

@@ -5,6 +5,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createIntakeActivities } from '../activities/intake';
+import { nullOperatorActivities } from '../activities/operator';
 import { loadKubeConfig } from '../src/kube/config';
 import { TalonMetrics } from '../src/observability/metrics';
 import { activityDepsFromConfig, createActivities } from './activities';
@@ -16,12 +17,15 @@ import { workflowsPath } from './workflows-path';
 import { createWorkerOperator, openPolicyStore, type WorkerOperator } from './operator';
 import { createKubeClients } from '../src/kube/client';
 import type { Context } from '@temporalio/activity';
+import type { PolicyStore } from '../src/config/policy-file';
 
 export interface TalonWorker {
   readonly worker: Worker;
   readonly metrics: TalonMetrics;
   /** The /metrics, /healthz, /readyz server, when asked for. */
   readonly http?: WorkerHttp;
+  /** The operator policy file this worker reads (TALON_POLICY_FILE), reloaded on change. */
+  readonly policy?: PolicyStore;
   run(): Promise<void>;
   shutdown(): void;
 }
@@ -134,7 +138,14 @@ export async function createTalonWorker(config: TalonConfig, overrides: TalonWor
       taskQueue: config.temporal.taskQueue,
       ...workflowSource(config, overrides),
       // Every worker serves the intake, also with a caller's activities (stubbed ones in tests and benchmarks).
-      activities: { ...intake, ...(overrides.activities ?? { ...assembled!.activities, ...operator!.activities }) },
+      // The operator activities are local activities of the alert workflows: a caller's activities get the null
+      // ones (no policy file, no brake, no Events) unless they bring their own.
+      activities: {
+        ...intake,
+        ...(overrides.activities
+          ? { ...nullOperatorActivities(), ...overrides.activities }
+          : { ...assembled!.activities, ...operator!.activities }),
+      },
       sinks: metricsSinks(metrics),
       interceptors: {
         activity: [
@@ -170,6 +181,7 @@ export async function createTalonWorker(config: TalonConfig, overrides: TalonWor
     worker: created,
     metrics,
     ...(http ? { http } : {}),
+    ...(operator?.store ? { policy: operator.store } : {}),
     async run() {
       try {
         await created.run();

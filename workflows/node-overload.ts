@@ -23,7 +23,7 @@ import {
 } from '@temporalio/workflow';
 import type { MetricsActivities } from '../activities/metrics';
 import { approveUpdate, rejectUpdate, type ApprovalInput } from '../src/contracts/remediate-alert';
-import { checkApprover, gate, note, openOperator, operatorLimits, resolveOperator } from './operator';
+import { checkApprover, gate, note, openOperator, operatorLimits, recheckBrake, resolveOperator } from './operator';
 import type { RemediationActivities } from '../activities/remediation';
 import type { TargetActivities } from '../activities/target';
 import { alertKey, isIpAddress } from '../src/domain/alert';
@@ -263,6 +263,22 @@ export async function nodeOverload(input: NodeOverloadInput): Promise<NodeOverlo
       if (!answered?.approved) {
         record(why);
         return finish(answered ? 'rejected' : 'needs_human', why);
+      }
+      const held = await recheckBrake(op, {
+        attempt: 1,
+        policy: 'node_overload',
+        label,
+        kind: 'node',
+        done: () => cancelled || !firing,
+      });
+      if (held?.kind === 'skip')
+        return finish(
+          cancelled ? 'cancelled' : 'resolved',
+          `${cancelled ? 'cancelled' : 'resolved'} while held by the storm brake`,
+        );
+      if (held?.kind === 'verdict') {
+        record(held.reason);
+        return finish(held.outcome, held.reason);
       }
     }
   }

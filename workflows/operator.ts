@@ -49,8 +49,7 @@ const operatorActivities = proxyLocalActivities<OperatorActivities>({
     backoffCoefficient: 2,
     maximumInterval: '10s',
     maximumAttempts: 3,
-    // NotFoundError: a worker without the operator activities (stubbed test workers) runs the legacy path.
-    nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURE_TYPES, 'NotFoundError'],
+    nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURE_TYPES],
   },
   localRetryThreshold: '5s',
 });
@@ -59,8 +58,6 @@ const operatorActivities = proxyLocalActivities<OperatorActivities>({
 export interface OperatorState {
   /** The latest resolution; undefined without a policy file (the workflow input's settings apply). */
   policy?: ResolvedPolicy;
-  /** The worker has no operator activities: nothing more is asked or written. */
-  unavailable?: boolean;
   /** Event writes failed permanently (e.g. RBAC): the audit continues in the memo and history only. */
   eventsBroken?: boolean;
   /** The current storm brake line while a remediation is held (the `state` query shows it). */
@@ -84,41 +81,25 @@ function failureType(err: unknown): string | undefined {
   return cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined;
 }
 
-/**
- * The worker does not serve the operator activities (a test worker with stubbed activities): the SDK refuses to
- * schedule an unregistered local activity with a ReferenceError, an ordinary one fails with NotFoundError. Such a
- * worker runs the workflow as it ran before the operator policy existed. Deterministic for a given worker set-up.
- */
-function notRegistered(err: unknown): boolean {
-  if (err instanceof ReferenceError && /not registered/.test(err.message)) return true;
-  return failureType(err) === 'NotFoundError';
-}
-
 /** The policy file's answer for this alert now (a reload between attempts takes effect at the next one). */
 export async function resolveOperator(
   op: OperatorState | undefined,
   alert: TalonAlert,
   attempt: number,
 ): Promise<ResolvedPolicy | undefined> {
-  if (!op || op.unavailable) return undefined;
-  try {
-    const resolved = await operatorActivities.resolveOperatorPolicy.executeWithOptions(
-      { summary: `policy file: what may Talon do for ${alert.alertName} (attempt ${attempt})` },
-      [
-        {
-          alertName: alert.alertName,
-          labels: alert.labels,
-          kind: alert.target.kind,
-          ...(alert.target.kind === 'pod' ? { namespace: alert.target.namespace } : {}),
-        },
-      ],
-    );
-    op.policy = resolved ?? undefined;
-  } catch (err) {
-    if (!notRegistered(err)) throw err;
-    op.unavailable = true;
-    op.policy = undefined;
-  }
+  if (!op) return undefined;
+  const resolved = await operatorActivities.resolveOperatorPolicy.executeWithOptions(
+    { summary: `policy file: what may Talon do for ${alert.alertName} (attempt ${attempt})` },
+    [
+      {
+        alertName: alert.alertName,
+        labels: alert.labels,
+        kind: alert.target.kind,
+        ...(alert.target.kind === 'pod' ? { namespace: alert.target.namespace } : {}),
+      },
+    ],
+  );
+  op.policy = resolved ?? undefined;
   return op.policy;
 }
 
@@ -206,7 +187,7 @@ export interface Note {
  * written, and after a permanent failure (RBAC) no more are tried.
  */
 export async function note(op: OperatorState | undefined, entry: Note): Promise<void> {
-  if (!op || op.unavailable) return;
+  if (!op) return;
   const version = op.policy?.version;
   const audit: AuditEntry = {
     at: new Date(Date.now()).toISOString(),
@@ -238,8 +219,7 @@ export async function note(op: OperatorState | undefined, entry: Note): Promise<
   } catch (err) {
     // Best effort: an unwritable Event never changes what Talon does; a permanent failure stops further tries.
     const type = failureType(err);
-    if (notRegistered(err) || (type && (NON_RETRYABLE_FAILURE_TYPES as readonly string[]).includes(type)))
-      op.eventsBroken = true;
+    if (type && (NON_RETRYABLE_FAILURE_TYPES as readonly string[]).includes(type)) op.eventsBroken = true;
   }
 }
 
@@ -298,12 +278,31 @@ export async function gate(op: OperatorState | undefined, ctx: GateContext): Pro
   return { kind: 'proceed', action };
 }
 
+/**
+ * The storm brake again, right before a change that waited for an approval: a storm that began during the wait
+ * holds it too (the brake counts what runs, so the first remediations of a burst can pass before the count shows
+ * the burst). Undefined when clear.
+ */
+export async function recheckBrake(op: OperatorState | undefined, ctx: GateContext): Promise<GateResult | undefined> {
+  if (!op?.policy) return undefined;
+  return holdForBrake(op, ctx);
+}
+
 /** The storm brake: undefined when clear; otherwise how the held attempt ends (observe, resolved meanwhile, too long). */
 async function holdForBrake(op: OperatorState, ctx: GateContext): Promise<GateResult | undefined> {
   const policy = op.policy!;
   const config = policy.stormBrake;
   const base = { attempt: ctx.attempt, policy: ctx.policy };
   const started = Date.now();
+  // Let a burst that arrived together show in the counts before the first judgement (settleSeconds).
+  const age = (started - workflowInfo().startTime.getTime()) / 1000;
+  const settle = config.settleSeconds ?? 0;
+  if (age < settle) {
+    await condition(ctx.done, Math.ceil((settle - age) * 1000), {
+      summary: `storm brake: let alerts that came together show in the counts (${settle}s after the start)`,
+    });
+    if (ctx.done()) return { kind: 'skip' };
+  }
   let announced = false;
   for (;;) {
     const state = await operatorActivities.checkStormBrake.executeWithOptions(

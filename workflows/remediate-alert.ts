@@ -63,6 +63,7 @@ import {
   openOperator,
   operatorLimits,
   policySettings,
+  recheckBrake,
   resolveOperator,
   type OperatorState,
 } from './operator';
@@ -577,7 +578,20 @@ async function guard(episode: Episode, attempt: Attempt): Promise<'proceed' | 's
     reason: !answer ? 'TalonApprovalTimedOut' : answer.approved ? 'TalonApproved' : 'TalonRejected',
     warning: !answer?.approved,
   });
-  if (!verdict) return 'proceed';
+  if (!verdict) {
+    const held = await recheckBrake(episode.operator, {
+      attempt: attempt.number,
+      policy: attempt.candidate.policy,
+      label,
+      kind: 'pod',
+      namespace: episode.pod.namespace,
+      done: () => episode.cancelled !== undefined || !episode.members.firing,
+    });
+    if (!held) return 'proceed';
+    if (held.kind === 'skip') return 'skip';
+    if (held.kind === 'verdict') verdict = held;
+    else return 'proceed';
+  }
   noteAttempt(episode, attempt, { summary: label, applied: false, detail: verdict.reason });
   return verdict;
 }

@@ -45,8 +45,9 @@ export async function startServices(
   let webhook: RunningWebhook | undefined;
   let policy: PolicyStore | undefined;
   if (which.webhook) {
-    // The webhook reads the policy file too (its own store: the worker may run elsewhere).
-    policy = await openPolicyStore(config, metrics, (line) => process.stdout.write(`webhook: ${line}\n`));
+    // The webhook reads the policy file too: the worker's store in `talon run`, its own otherwise.
+    policy =
+      worker?.policy ?? (await openPolicyStore(config, metrics, (line) => process.stdout.write(`webhook: ${line}\n`)));
     client = await TalonClient.connect(config.temporal);
     webhook = await startWebhookServer(client, metrics, {
       host: config.webhook.host,
@@ -75,7 +76,7 @@ export async function startServices(
     ...(client ? { client } : {}),
     ...(workerDone ? { workerDone } : {}),
     async stop() {
-      policy?.close();
+      if (policy !== worker?.policy) policy?.close();
       await webhook?.close();
       await client?.close();
       worker?.shutdown();

@@ -153,6 +153,7 @@ export const policyFileSchema = z
         action: z.enum(['wait', 'observe']).optional(),
         release: z.enum(['auto', 'manual']).optional(),
         recheckSeconds: z.number().min(1).max(3600).optional(),
+        settleSeconds: z.number().min(0).max(300).optional(),
         maxWaitSeconds: seconds.optional(),
       })
       .optional(),

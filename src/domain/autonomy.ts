@@ -128,6 +128,12 @@ export interface StormBrakeConfig {
   readonly release: 'auto' | 'manual';
   /** How often a waiting remediation checks the brake again. */
   readonly recheckSeconds: number;
+  /**
+   * A remediation is first judged this long after its workflow started, so a burst of alerts arriving together
+   * (one notification of a whole group) is counted whole: the counts come from Temporal visibility, which shows a
+   * new remediation a moment after it starts. 0 judges at once.
+   */
+  readonly settleSeconds: number;
   /** A remediation held longer than this ends as needs_human. */
   readonly maxWaitSeconds: number;
 }
@@ -195,6 +201,7 @@ export const DEFAULT_STORM_BRAKE: StormBrakeConfig = {
   action: 'wait',
   release: 'auto',
   recheckSeconds: 30,
+  settleSeconds: 5,
   maxWaitSeconds: 3600,
 };
 

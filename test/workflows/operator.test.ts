@@ -290,6 +290,13 @@ it('the storm brake holds a remediation while engaged (visible in the state) and
     }, 'the brake in the state');
     await new Promise((r) => setTimeout(r, 2_500));
     expect(w.applied).toEqual([]);
+    // What the Temporal UI shows as the workflow's current details while it is held.
+    const metadata = await client.workflow
+      .getHandle(workflowId)
+      .query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+    expect(metadata.currentDetails).toMatch(
+      /^\*\*Storm brake engaged\*\* — cpu_scale_up ×2\.5 on shop\/web-\w+\/app waits\./,
+    );
     w.sources.running = 1;
     await waitUntil(async () => w.applied.length === 1, 'the change after the release');
     await talon.remediate({ ...alert, status: 'resolved' });
@@ -303,6 +310,40 @@ it('the storm brake holds a remediation while engaged (visible in the state) and
   const history = await client.workflow.getHandle(workflowId).fetchHistory();
   const timers = history.events?.filter((e) => e.timerStartedEventAttributes) ?? [];
   expect(timers.length).toBeGreaterThanOrEqual(2); // at least two rechecks while held
+});
+
+it('an approved change is held if the storm brake engaged while it waited for the approval', async () => {
+  const w = world(
+    policyOf(
+      `${FAST.replace('defaults:', "defaults:\n  autonomy: approve\n  approvers: ['*']")}stormBrake: { maxAlerts: 5, recheckSeconds: 1 }\n`,
+    ),
+  );
+  const alert = podAlert();
+  const workflowId = await withWorker(w, async (talon) => {
+    const { workflowId } = await talon.remediate(alert);
+    await waitUntil(async () => (await talon.status(workflowId)).step === 'awaiting_approval', 'awaiting approval');
+    w.sources.running = 30;
+    await talon.approve(workflowId, 'alice');
+    await waitUntil(
+      async () => (await talon.status(workflowId)).operator?.brake !== undefined,
+      'the brake after approval',
+    );
+    await new Promise((r) => setTimeout(r, 2_000));
+    expect(w.applied).toEqual([]);
+    w.sources.running = 1;
+    await waitUntil(async () => w.applied.length === 1, 'the change after the release');
+    await talon.remediate({ ...alert, status: 'resolved' });
+    await client.workflow.getHandle(workflowId).result();
+    return workflowId;
+  });
+  expect((await audit(workflowId)).map((e) => e.decision)).toEqual([
+    'approval_requested',
+    'approved',
+    'brake_wait',
+    'brake_released',
+    'applied',
+    'outcome_resolved',
+  ]);
 });
 
 it('the storm brake in observe mode turns the remediation into an observation', async () => {

@@ -179,7 +179,9 @@ export class ActuatorCore {
     // The cluster-wide budget first: a refusal there leaves the scope's budget untouched (the reverse order
     // would count a write the cluster budget then refused).
     const checks: [string, string, typeof writeBudget][] = [
-      ...(clusterWriteBudget ? [[CLUSTER_WIDE_SCOPE, 'the whole cluster', clusterWriteBudget] as [string, string, typeof writeBudget]] : []),
+      ...(clusterWriteBudget
+        ? [[CLUSTER_WIDE_SCOPE, 'the whole cluster', clusterWriteBudget] as [string, string, typeof writeBudget]]
+        : []),
       [scope, scope === CLUSTER_SCOPE ? 'cluster scope (nodes)' : scope, writeBudget],
     ];
     for (const [key, name, budget] of checks) {
