@@ -70,8 +70,31 @@ const windowSchema = z
     { message: `values must be [steps × ${MODEL_FEATURES.length}] in the model's feature order` },
   );
 
+/** Per call: the policy file's rule thresholds for this alert (onto the worker's rule configuration). */
+export interface DecideOptions {
+  readonly rules?: RuleConfigOverrides;
+}
+
 export function createPolicyActivities(deps: PolicyActivityDeps = {}) {
   const rules = createRulePolicy(ruleConfig(deps.rules));
+  // One rule policy per distinct set of thresholds, built once (a policy file has a handful).
+  const byThresholds = new Map<string, ReturnType<typeof createRulePolicy>>();
+  const rulePolicyFor = (overrides: RuleConfigOverrides): ReturnType<typeof createRulePolicy> => {
+    const merged: RuleConfigOverrides = {
+      ...deps.rules,
+      ...overrides,
+      cpu: { ...deps.rules?.cpu, ...overrides.cpu },
+      memory: { ...deps.rules?.memory, ...overrides.memory },
+    };
+    const key = JSON.stringify(merged);
+    let policy = byThresholds.get(key);
+    if (!policy) {
+      policy = createRulePolicy(ruleConfig(merged));
+      if (byThresholds.size > 100) byThresholds.clear();
+      byThresholds.set(key, policy);
+    }
+    return policy;
+  };
   const engine =
     deps.engine ??
     createPolicyEngine({
@@ -85,7 +108,7 @@ export function createPolicyActivities(deps: PolicyActivityDeps = {}) {
      * when the rules answered because the model could not. An insufficient-data outcome is not a window:
      * passing one is a non-retryable InvalidWindow failure.
      */
-    async decidePolicy(window: FeatureWindow): Promise<PolicyDecision> {
+    async decidePolicy(window: FeatureWindow, options: DecideOptions = {}): Promise<PolicyDecision> {
       const parsed = windowSchema.safeParse(window);
       if (!parsed.success) {
         const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
@@ -98,16 +121,32 @@ export function createPolicyActivities(deps: PolicyActivityDeps = {}) {
           })
         : undefined;
       const seen = context ? { ...window, workload: context } : window;
+      // The operator's thresholds for this alert (policy file), onto the worker's rule configuration.
+      let thresholds = rules;
+      if (options.rules) {
+        try {
+          thresholds = rulePolicyFor(options.rules);
+        } catch (err) {
+          throw permanentFailure(FAILURE_TYPES.InvalidInput, `rule thresholds: ${(err as Error).message}`);
+        }
+      }
       const labels = deps.namespaceLabels ? await deps.namespaceLabels(window.target.namespace).catch(() => ({})) : {};
       const forced = (labels as Record<string, string | undefined>)[POLICY_ENGINE_LABEL];
       if (forced === 'rules') {
         return {
-          ...rules.decide(seen),
+          ...thresholds.decide(seen),
           source: 'rules',
           fallbackReason: `namespace label ${POLICY_ENGINE_LABEL}=rules`,
         };
       }
-      return engine.decide(seen);
+      const decision = await engine.decide(seen);
+      if (decision.source !== 'rules' || !options.rules) return decision;
+      // The rule answer is recomputed with the operator's thresholds (the model has none).
+      return {
+        ...thresholds.decide(seen),
+        source: 'rules',
+        ...(decision.fallbackReason ? { fallbackReason: decision.fallbackReason } : {}),
+      };
     },
 
     /** The breaker's state and counters, for health checks and the worker's metrics. */

@@ -11,11 +11,22 @@
  */
 import { z } from 'zod';
 import { GuardRefusedError } from '../src/domain/errors';
-import { DEFAULT_TALON_NAMESPACE, guardConfig, type GuardConfigInput } from '../src/domain/guards';
+import {
+  DEFAULT_GUARD_CONFIG,
+  DEFAULT_TALON_NAMESPACE,
+  guardConfig,
+  type GuardConfigInput,
+} from '../src/domain/guards';
 import type { NodeLoad } from '../src/domain/node-load';
 import type { MalfunctionRules } from '../src/domain/workload-context';
 import { MAGNITUDE_GUIDE, POLICIES } from '../src/domain/policy';
-import type { ApplyPolicyInput, ApplyPolicyResult, VerifyPolicyResult } from '../src/domain/remediation';
+import type {
+  ApplyPolicyInput,
+  ApplyPolicyResult,
+  OperatorLimits,
+  VerifyPolicyResult,
+} from '../src/domain/remediation';
+import { parseQuantity } from '../src/domain/quantity';
 import { KubeActuator, type EvictionCandidate, type PodUsage } from '../src/kube/actuator';
 import { LeaseWriteBudget, type WriteBudgetStore } from '../src/kube/budget';
 import { ClusterCapabilities } from '../src/kube/capabilities';
@@ -73,9 +84,25 @@ export interface RemediationActivityDeps {
     /** Data offloading counts when the I/O fell by this fraction of the share (TALON_DATA_OFFLOAD_EFFECT_FRACTION). */
     readonly dataOffloadEffectFraction?: number;
   };
+  /** Told the writes counted in a budget's window after each check (the worker's gauges). */
+  readonly onBudget?: (scope: string, used: number, max: number) => void;
 }
 
 const name = z.string().min(1).max(253);
+
+const budgetSchema = z.object({ maxWrites: z.number().int().min(0), windowSeconds: z.number().positive() });
+
+/** The operator policy's limits as the workflow passes them with a change (src/domain/remediation.ts). */
+const limitsSchema = z.object({
+  policyVersion: z.string().max(200),
+  protectedNamespaces: z.array(z.string().min(1).max(253)),
+  writeBudget: budgetSchema,
+  clusterWriteBudget: budgetSchema.optional(),
+  containerCpuMax: z.string().optional(),
+  containerMemoryMax: z.string().optional(),
+  replicasMax: z.number().int().positive().optional(),
+  maxFactor: z.partialRecord(z.enum(POLICIES), z.number().positive()).optional(),
+});
 
 const applySchema = z.object({
   target: z.object({ namespace: name, pod: name, container: name.optional() }),
@@ -83,6 +110,7 @@ const applySchema = z.object({
   magnitude: z.number().refine(Number.isFinite, 'must be finite'),
   operationId: z.string(),
   dryRun: z.boolean(),
+  limits: limitsSchema.optional(),
 });
 
 const verifySchema = z.object({
@@ -117,8 +145,18 @@ export interface OffloadReleaseRequest {
   readonly operationId: string;
 }
 
-const nodeStepSchema = z.object({ node: name, operationId: z.string(), dryRun: z.boolean() });
-export type NodeStepInput = z.input<typeof nodeStepSchema>;
+const nodeStepSchema = z.object({
+  node: name,
+  operationId: z.string(),
+  dryRun: z.boolean(),
+  limits: limitsSchema.optional(),
+});
+export interface NodeStepInput {
+  readonly node: string;
+  readonly operationId: string;
+  readonly dryRun: boolean;
+  readonly limits?: OperatorLimits;
+}
 
 const heaviestSchema = z.object({ node: name });
 
@@ -128,8 +166,16 @@ const evictSchema = z.object({
   uid: z.string().min(1),
   operationId: z.string(),
   dryRun: z.boolean(),
+  limits: limitsSchema.optional(),
 });
-export type EvictPodInput = z.input<typeof evictSchema>;
+export interface EvictPodInput {
+  readonly namespace: string;
+  readonly pod: string;
+  readonly uid: string;
+  readonly operationId: string;
+  readonly dryRun: boolean;
+  readonly limits?: OperatorLimits;
+}
 
 function toApplyResult(input: ApplyPolicyInput, result: ActionResult): ApplyPolicyResult {
   return {
@@ -143,38 +189,99 @@ function toApplyResult(input: ApplyPolicyInput, result: ActionResult): ApplyPoli
   };
 }
 
-/** The actuator as the worker wires it: guards, the Lease write budget in Talon's namespace, resize discovery. */
-function actuatorFor(deps: RemediationActivityDeps): KubeActuator {
+/** The smaller of two Kubernetes quantities. */
+function smaller(a: string, b: string): string {
+  return parseQuantity(a).cmp(b) <= 0 ? a : b;
+}
+
+/**
+ * The worker's guards with the operator policy's limits: its protected namespaces added, its write budgets in
+ * force, its growth caps narrowing the bounds (never widening them).
+ */
+export function guardsWithLimits(base: GuardConfigInput, limits: OperatorLimits | undefined): GuardConfigInput {
+  if (!limits) return base;
+  const full = guardConfig(base);
+  const magnitudeBounds = { ...full.magnitudeBounds };
+  for (const [policy, cap] of Object.entries(limits.maxFactor ?? {}) as [keyof typeof MAGNITUDE_GUIDE, number][]) {
+    const guide = MAGNITUDE_GUIDE[policy];
+    const current = magnitudeBounds[policy] ?? { min: guide.min, max: guide.max };
+    magnitudeBounds[policy] = { min: current.min, max: Math.min(current.max, cap) };
+  }
+  return {
+    ...base,
+    protectedNamespaces: [...new Set([...full.protectedNamespaces, ...limits.protectedNamespaces])],
+    magnitudeBounds,
+    containerCpu: limits.containerCpuMax
+      ? { min: full.containerCpu.min, max: smaller(full.containerCpu.max, limits.containerCpuMax) }
+      : full.containerCpu,
+    containerMemory: limits.containerMemoryMax
+      ? { min: full.containerMemory.min, max: smaller(full.containerMemory.max, limits.containerMemoryMax) }
+      : full.containerMemory,
+    replicas: {
+      min: full.replicas.min,
+      max: Math.min(full.replicas.max, limits.replicasMax ?? DEFAULT_GUARD_CONFIG.replicas.max),
+    },
+    writeBudget: limits.writeBudget,
+    ...(limits.clusterWriteBudget ? { clusterWriteBudget: limits.clusterWriteBudget } : {}),
+  };
+}
+
+/**
+ * The actuator as the worker wires it: guards, the Lease write budget in Talon's namespace, resize discovery.
+ * One per worker; a change that carries the operator policy's limits gets one with those guards, sharing the
+ * budget store, the resize discovery and the node source.
+ */
+function actuatorFactory(deps: RemediationActivityDeps): (limits?: OperatorLimits) => KubeActuator {
   const { clients } = deps;
-  const guards = guardConfig(deps.guards ?? {});
+  const base = deps.guards ?? {};
   const budget =
     deps.budget === false
       ? undefined
-      : (deps.budget ??
-        new LeaseWriteBudget(clients, { namespace: deps.guards?.talonNamespace ?? DEFAULT_TALON_NAMESPACE }));
-  return new KubeActuator(clients, {
-    guards,
-    ...(budget ? { budget } : {}),
-    capabilities: new ClusterCapabilities(clients, deps.podResize === undefined ? {} : { podResize: deps.podResize }),
-    ...(deps.tierLabel ? { tierLabel: deps.tierLabel } : {}),
-    ...(deps.nodeSource ? { nodeSource: deps.nodeSource } : {}),
-    ...(deps.networkCeilingMbps ? { networkCeilingMbps: deps.networkCeilingMbps } : {}),
-    ...(deps.deletionTimeoutMs ? { deletionTimeoutMs: deps.deletionTimeoutMs } : {}),
-    ...(deps.effects
-      ? {
-          effectDeadlineSeconds: deps.effects.deadlineSeconds,
-          ...(deps.effects.dataOffloadEffectFraction
-            ? { dataOffloadEffectFraction: deps.effects.dataOffloadEffectFraction }
-            : {}),
-        }
-      : {}),
-  });
+      : (deps.budget ?? new LeaseWriteBudget(clients, { namespace: base.talonNamespace ?? DEFAULT_TALON_NAMESPACE }));
+  const capabilities = new ClusterCapabilities(
+    clients,
+    deps.podResize === undefined ? {} : { podResize: deps.podResize },
+  );
+  const build = (guards: GuardConfigInput) =>
+    new KubeActuator(clients, {
+      guards: guardConfig(guards),
+      ...(budget ? { budget } : {}),
+      ...(deps.onBudget ? { onBudget: deps.onBudget } : {}),
+      capabilities,
+      ...(deps.tierLabel ? { tierLabel: deps.tierLabel } : {}),
+      ...(deps.nodeSource ? { nodeSource: deps.nodeSource } : {}),
+      ...(deps.networkCeilingMbps ? { networkCeilingMbps: deps.networkCeilingMbps } : {}),
+      ...(deps.deletionTimeoutMs ? { deletionTimeoutMs: deps.deletionTimeoutMs } : {}),
+      ...(deps.effects
+        ? {
+            effectDeadlineSeconds: deps.effects.deadlineSeconds,
+            ...(deps.effects.dataOffloadEffectFraction
+              ? { dataOffloadEffectFraction: deps.effects.dataOffloadEffectFraction }
+              : {}),
+          }
+        : {}),
+    });
+  const plain = build(base);
+  const byVersion = new Map<string, KubeActuator>();
+  return (limits) => {
+    if (!limits) return plain;
+    const key = JSON.stringify(limits);
+    let actuator = byVersion.get(key);
+    if (!actuator) {
+      actuator = build(guardsWithLimits(base, limits));
+      if (byVersion.size > 50) byVersion.clear();
+      byVersion.set(key, actuator);
+    }
+    return actuator;
+  };
 }
 
 export function createRemediationActivities(deps: RemediationActivityDeps) {
-  const actuator = actuatorFor(deps);
+  const actuatorWith = actuatorFactory(deps);
+  const actuator = actuatorWith();
 
   async function dispatch(input: ApplyPolicyInput): Promise<ActionResult> {
+    const actuator = actuatorWith(input.limits);
     const ctx = operationContext(input.operationId, input.dryRun);
     const { namespace, pod, container } = input.target;
     switch (input.policy) {
@@ -309,13 +416,17 @@ export function createRemediationActivities(deps: RemediationActivityDeps) {
     /** Rule 2, step 1: Talon's NoSchedule taint on the node (once). */
     async taintNode(input: NodeStepInput): Promise<ActionResult> {
       const req = parse(nodeStepSchema, input, 'taintNode input');
-      return run(() => actuator.taintNode({ node: req.node }, operationContext(req.operationId, req.dryRun)));
+      return run(() =>
+        actuatorWith(req.limits).taintNode({ node: req.node }, operationContext(req.operationId, req.dryRun)),
+      );
     },
 
     /** Rule 2, last step: removes Talon's taint (never refused by the write budget). */
     async untaintNode(input: NodeStepInput): Promise<ActionResult> {
       const req = parse(nodeStepSchema, input, 'untaintNode input');
-      return run(() => actuator.untaintNode({ node: req.node }, operationContext(req.operationId, req.dryRun)));
+      return run(() =>
+        actuatorWith(req.limits).untaintNode({ node: req.node }, operationContext(req.operationId, req.dryRun)),
+      );
     },
 
     /**
@@ -343,7 +454,7 @@ export function createRemediationActivities(deps: RemediationActivityDeps) {
     async evictPod(input: EvictPodInput): Promise<EvictionResult> {
       const req = parse(evictSchema, input, 'evictPod input');
       return run(() =>
-        actuator.evictPod(
+        actuatorWith(req.limits).evictPod(
           { namespace: req.namespace, pod: req.pod, uid: req.uid },
           operationContext(req.operationId, req.dryRun),
         ),

@@ -121,7 +121,7 @@ async function main(): Promise<void> {
     sink: { remediate: async () => ({ workflowId: 'bench', action: 'none' }) },
     metrics: new TalonMetrics({ defaultMetrics: false }),
     settings: webhookSettings(),
-    auth: {},
+    auth: { insecure: true }, // in-process, loopback only: measures pricing, not auth
     ready: async () => true,
     offers: { service },
   });

@@ -60,6 +60,8 @@ export interface ActivityDeps {
   readonly actions?: ActionSettings;
   /** Starts an offload's release workflow (the worker wires its Temporal client); absent: offloads stay. */
   readonly scheduleOffloadRelease?: RemediationActivityDeps['scheduleOffloadRelease'];
+  /** Told the writes counted in a budget's window after each check (the worker's gauges). */
+  readonly onBudget?: (scope: string, used: number, max: number) => void;
 }
 
 export interface AssembledActivities {
@@ -215,6 +217,7 @@ export async function createActivityGroups(deps: ActivityDeps): Promise<Activity
       deadlineSeconds: actions.effectDeadlineSeconds,
       dataOffloadEffectFraction: actions.dataOffloadEffectFraction,
     },
+    ...(deps.onBudget ? { onBudget: deps.onBudget } : {}),
   });
   // Task submissions: taxonomy, node load (same Prometheus source as offloading), offer prices and task Jobs.
   const offers = deps.pricing ? pricingForPlacement(deps.pricing, prometheus, clients, log) : undefined;

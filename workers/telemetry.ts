@@ -15,6 +15,8 @@ export function metricsSinks(metrics: TalonMetrics): InjectedSinks<TalonMetricsS
       workflowStarted: { fn: (_info, type) => metrics.workflowsStarted.inc({ type }) },
       alertDeduplicated: { fn: () => metrics.alertsDeduplicated.inc() },
       escalated: { fn: (_info, from, to) => metrics.escalations.inc({ from, to }) },
+      decided: { fn: (_info, source) => metrics.policyDecisions.inc({ source }) },
+      operatorDecision: { fn: (_info, decision) => metrics.operatorDecisions.inc({ decision }) },
       workflowFinished: { fn: (_info, type, outcome) => metrics.workflowsFinished.inc({ type, outcome }) },
     },
   };

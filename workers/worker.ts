@@ -5,6 +5,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createIntakeActivities } from '../activities/intake';
+import { nullOperatorActivities } from '../activities/operator';
 import { loadKubeConfig } from '../src/kube/config';
 import { TalonMetrics } from '../src/observability/metrics';
 import { activityDepsFromConfig, createActivities } from './activities';
@@ -14,13 +15,18 @@ import { serveWorkerHttp, type WorkerHttp } from './http';
 import { ActivityMetricsInterceptor, metricsSinks } from './telemetry';
 import { FaultInjectionInterceptor } from './fault-injection';
 import { workflowsPath } from './workflows-path';
+import { createWorkerOperator, openPolicyStore, type WorkerOperator } from './operator';
+import { createKubeClients } from '../src/kube/client';
 import type { Context } from '@temporalio/activity';
+import type { PolicyStore } from '../src/config/policy-file';
 
 export interface TalonWorker {
   readonly worker: Worker;
   readonly metrics: TalonMetrics;
   /** The /metrics, /healthz, /readyz server, when asked for. */
   readonly http?: WorkerHttp;
+  /** The operator policy file this worker reads (TALON_POLICY_FILE), reloaded on change. */
+  readonly policy?: PolicyStore;
   run(): Promise<void>;
   shutdown(): void;
 }
@@ -83,7 +89,11 @@ export async function createTalonWorker(config: TalonConfig, overrides: TalonWor
   // The alert intake hands queued alerts on with client calls (signal-with-start), on a client connection.
   let clientConnection: Connection | undefined;
   let assembled: Awaited<ReturnType<typeof createActivities>> | undefined;
+  let operator: WorkerOperator | undefined;
   let created: Worker;
+  const log = (line: string): void => {
+    process.stdout.write(`${line}\n`);
+  };
   try {
     const endpoint = {
       address: config.temporal.address,
@@ -103,24 +113,46 @@ export async function createTalonWorker(config: TalonConfig, overrides: TalonWor
         metrics.intakeDispatched.inc({ result: 'dropped' }, r.dropped.length);
       },
     });
-    assembled = overrides.activities
-      ? undefined
-      : await createActivities({
-          ...activityDepsFromConfig(config, loadKubeConfig(config.kube), (line) => process.stdout.write(`${line}\n`)),
-          longLived: true,
-          scheduleOffloadRelease: offloadReleaseStarter(temporal, config.temporal.taskQueue, {
-            releaseAfterSeconds: config.actions.offloadReleaseAfterSeconds,
-            recoveredBelow: config.actions.offloadRecoveredBelow,
-            checkEverySeconds: config.actions.offloadCheckEverySeconds,
-          }),
-        });
+    if (!overrides.activities) {
+      // The operator policy (policy file, storm brake, Events) comes with the real activities; a caller's stubbed
+      // ones run the workflows' legacy path (their operator activities are not registered).
+      const kubeConfig = loadKubeConfig(config.kube);
+      const store = await openPolicyStore(config, metrics, log);
+      operator = createWorkerOperator({
+        config,
+        metrics,
+        temporal,
+        clients: createKubeClients(kubeConfig),
+        store,
+      });
+      assembled = await createActivities({
+        ...activityDepsFromConfig(config, kubeConfig, log),
+        longLived: true,
+        onBudget: (scope, used, max) => {
+          metrics.writeBudgetUsed.set({ scope }, used);
+          metrics.writeBudgetMax.set({ scope }, max);
+        },
+        scheduleOffloadRelease: offloadReleaseStarter(temporal, config.temporal.taskQueue, {
+          releaseAfterSeconds: config.actions.offloadReleaseAfterSeconds,
+          recoveredBelow: config.actions.offloadRecoveredBelow,
+          checkEverySeconds: config.actions.offloadCheckEverySeconds,
+        }),
+      });
+    }
     created = await Worker.create({
       connection,
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
       ...workflowSource(config, overrides),
       // Every worker serves the intake, also with a caller's activities (stubbed ones in tests and benchmarks).
-      activities: { ...intake, ...(overrides.activities ?? assembled!.activities) },
+      // The operator activities are local activities of the alert workflows: a caller's activities get the null
+      // ones (no policy file, no brake, no Events) unless they bring their own.
+      activities: {
+        ...intake,
+        ...(overrides.activities
+          ? { ...nullOperatorActivities(), ...overrides.activities }
+          : { ...assembled!.activities, ...operator!.activities }),
+      },
       sinks: metricsSinks(metrics),
       interceptors: {
         activity: [
@@ -143,6 +175,7 @@ export async function createTalonWorker(config: TalonConfig, overrides: TalonWor
   } catch (err) {
     // Release what was opened, so a failed start ends the process instead of leaving it half alive.
     await http?.close();
+    operator?.close();
     await assembled?.close();
     await connection?.close();
     await clientConnection?.close();
@@ -155,10 +188,12 @@ export async function createTalonWorker(config: TalonConfig, overrides: TalonWor
     worker: created,
     metrics,
     ...(http ? { http } : {}),
+    ...(operator?.store ? { policy: operator.store } : {}),
     async run() {
       try {
         await created.run();
       } finally {
+        operator?.close();
         await http?.close();
         await assembled?.close();
         await openConnection.close();

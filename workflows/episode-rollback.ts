@@ -15,6 +15,7 @@ import type { FeatureWindow, GatherOutcome } from '../src/domain/window';
 import type { AttemptRecord, RemediationStep } from '../src/contracts/alert-episode';
 import type { RemediationSettings } from '../src/contracts/remediate-alert';
 import { failureMessage, failureType, PERMANENT } from './activity-failures';
+import { note as noteDecision, type OperatorState } from './operator';
 
 /** A change that was applied and verified, with the window it was decided on. */
 export interface AppliedAttempt {
@@ -33,6 +34,8 @@ export interface UndoingEpisode {
   readonly number: number;
   step: RemediationStep;
   lastChange?: AppliedAttempt;
+  /** The operator policy: a rollback is a change, so it goes into the audit trail and an Event too. */
+  readonly operator?: OperatorState;
 }
 
 const retry = {
@@ -106,5 +109,13 @@ export async function undoChange(episode: UndoingEpisode, change: AppliedAttempt
     episode.attempts[index] = result.rolledBack
       ? { ...record, rolledBack: note }
       : { ...record, detail: `${record.detail ?? ''}; ${note}` };
+  await noteDecision(episode.operator, {
+    attempt: change.number,
+    policy: applied.policy,
+    decision: result.rolledBack ? 'rolled_back' : 'rollback_failed',
+    why: `${applied.summary} ${result.rolledBack ? 'rolled back' : 'not rolled back'}: ${note}`,
+    reason: result.rolledBack ? 'TalonRolledBack' : 'TalonRollbackFailed',
+    warning: true,
+  });
   return result.rolledBack;
 }

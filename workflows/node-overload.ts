@@ -7,6 +7,10 @@
  * resolved only once it fell under the threshold, otherwise the next heaviest pod is evicted (bounded), and then a
  * person is called. An alert naming the node by address (node-exporter's `instance`) is mapped to its node.
  * Histories from before this evict once and end resolved (patch `talon-node-verify-v1`).
+ *
+ * Under the operator policy (workflows/operator.ts) the policy file decides first whether node_overload may run at
+ * all, and how (observe, recommend, approve, the storm brake), its limits go with every write, and every decision
+ * and change is noted (audit memo, Kubernetes Events on the node).
  */
 import {
   CancellationScope,
@@ -18,9 +22,11 @@ import {
   proxySinks,
 } from '@temporalio/workflow';
 import type { MetricsActivities } from '../activities/metrics';
+import { approveUpdate, rejectUpdate, type ApprovalInput } from '../src/contracts/remediate-alert';
+import { checkApprover, gate, note, openOperator, operatorLimits, recheckBrake, resolveOperator } from './operator';
 import type { RemediationActivities } from '../activities/remediation';
 import type { TargetActivities } from '../activities/target';
-import { isIpAddress } from '../src/domain/alert';
+import { alertKey, isIpAddress } from '../src/domain/alert';
 import { NON_RETRYABLE_FAILURE_TYPES } from '../src/contracts/failures';
 import {
   alertFiredSignal,
@@ -77,7 +83,7 @@ interface EvictionRound {
 
 export async function nodeOverload(input: NodeOverloadInput): Promise<NodeOverloadResult> {
   const { alert } = input;
-  const settings: NodeOverloadSettings = { ...DEFAULT_NODE_OVERLOAD_SETTINGS, ...input.settings };
+  let settings: NodeOverloadSettings = { ...DEFAULT_NODE_OVERLOAD_SETTINGS, ...input.settings };
   if (alert.target.kind !== 'node') throw new Error('nodeOverload handles node alerts');
   let node = alert.target.node;
   const verifying = patched(NODE_VERIFY_PATCH);
@@ -89,6 +95,9 @@ export async function nodeOverload(input: NodeOverloadInput): Promise<NodeOverlo
   let cancelled = false;
   let outcome: RemediationOutcome | undefined = undefined;
   const attempts: AttemptRecord[] = [];
+  const op = openOperator({ kind: 'Node', name: node });
+  let awaitingApproval: string | undefined;
+  let approval: { approved: boolean; by: string; identity?: string; comment?: string } | undefined;
 
   talonMetrics.workflowStarted(TYPE);
   setHandler(alertFiredSignal, () => {
@@ -102,6 +111,30 @@ export async function nodeOverload(input: NodeOverloadInput): Promise<NodeOverlo
   setHandler(cancelSignal, () => {
     cancelled = true;
   });
+  // Approvals (autonomy approve, or node_overload in requireApproval): only registered under the operator policy.
+  if (op) {
+    const answer =
+      (approved: boolean) =>
+      (request: ApprovalInput): { accepted: boolean; message: string } => {
+        approval = {
+          approved,
+          by: request.by,
+          ...(request.identity ? { identity: request.identity } : {}),
+          ...(request.comment ? { comment: request.comment } : {}),
+        };
+        return {
+          accepted: true,
+          message: `${approved ? 'approved' : 'rejected'} ${awaitingApproval ?? ''} by ${approval.by}`,
+        };
+      };
+    const validator = (request: ApprovalInput): void => {
+      if (!request.by || request.by.length > 200) throw new Error('approval needs who ("by"), at most 200 characters');
+      if (awaitingApproval === undefined) throw new Error('nothing is waiting for approval');
+      checkApprover(op, request.identity ?? request.by);
+    };
+    setHandler(approveUpdate, answer(true), { validator });
+    setHandler(rejectUpdate, answer(false), { validator });
+  }
   setHandler(stateQuery, (): RemediationState => ({
     workflowId: info.workflowId,
     alert,
@@ -110,29 +143,146 @@ export async function nodeOverload(input: NodeOverloadInput): Promise<NodeOverlo
     notifications,
     attempts: [...attempts],
     ...(outcome ? { outcome } : {}),
+    ...(awaitingApproval ? { awaitingApprovalFor: awaitingApproval } : {}),
+    ...(op?.policy
+      ? {
+          operator: {
+            policyVersion: op.policy.version,
+            autonomy: op.policy.settings.autonomy,
+            matched: [...op.policy.matched],
+            ...(op.brake ? { brake: op.brake } : {}),
+          },
+        }
+      : {}),
   }));
+  const finish = async (result: RemediationOutcome, why: string): Promise<NodeOverloadResult> => {
+    outcome = result;
+    step = 'done';
+    upsertTalonSearchAttributes({ key: SEARCH_ATTRIBUTES.TalonOutcome, value: outcome });
+    talonMetrics.workflowFinished(TYPE, outcome);
+    await note(op, {
+      decision: `outcome_${outcome}`,
+      why,
+      reason: outcome === 'needs_human' ? 'TalonNeedsHuman' : 'TalonFinished',
+      warning: outcome === 'needs_human',
+    });
+    return { outcome, node, reason: why };
+  };
   let alertedAs: string | undefined;
   if (verifying && isIpAddress(node)) {
     step = 'gather';
     const resolved = await target.resolveNode
       .executeWithOptions({ summary: `find the node whose address is ${node}` }, [{ node }])
       .catch(() => undefined);
-    if (!resolved) {
-      outcome = 'needs_human';
-      step = 'done';
-      upsertTalonSearchAttributes({ key: SEARCH_ATTRIBUTES.TalonOutcome, value: outcome });
-      talonMetrics.workflowFinished(TYPE, outcome);
-      return { outcome, node, reason: `no node is named ${node} or has it as an address` };
-    }
+    if (!resolved) return finish('needs_human', `no node is named ${node} or has it as an address`);
     alertedAs = node;
     node = resolved.node;
+    // The Events of the operator policy go on the node, not on its address.
+    if (op) op.target = { kind: 'Node', name: node };
   }
   upsertTalonSearchAttributes(
-    { key: SEARCH_ATTRIBUTES.TalonAlertName, value: alert.alertName },
+    { key: SEARCH_ATTRIBUTES.TalonAlertName, value: alertKey(alert.alertName) },
     { key: SEARCH_ATTRIBUTES.TalonTarget, value: `node/${node}` },
     { key: SEARCH_ATTRIBUTES.TalonKind, value: 'node' },
     { key: SEARCH_ATTRIBUTES.TalonPolicy, value: ['node_overload'] },
   );
+
+  step = 'guard';
+  const policy = await resolveOperator(op, alert, 1);
+  if (policy) {
+    settings = { ...settings, untaintAfterSeconds: policy.settings.untaintAfterSeconds };
+    const label = `node_overload on ${node}`;
+    const record = (detail: string): void => {
+      attempts.push({
+        attempt: 1,
+        policy: 'node_overload',
+        magnitude: 1,
+        summary: label,
+        applied: false,
+        detail,
+        policyVersion: policy.version,
+      });
+    };
+    if (!policy.settings.allowedPolicies.includes('node_overload')) {
+      const why = `node_overload is not among the allowed policies of policy ${policy.version}`;
+      await note(op, { attempt: 1, policy: 'node_overload', decision: 'not_allowed', why, reason: 'TalonNotAllowed' });
+      record(why);
+      return finish('no_action', why);
+    }
+    const gated = await gate(op, {
+      attempt: 1,
+      policy: 'node_overload',
+      label,
+      kind: 'node',
+      done: () => cancelled || !firing,
+    });
+    if (gated.kind === 'skip')
+      return finish(
+        cancelled ? 'cancelled' : 'resolved',
+        `${cancelled ? 'cancelled' : 'resolved'} while held by the storm brake`,
+      );
+    if (gated.kind === 'verdict') {
+      record(gated.reason);
+      return finish(gated.outcome, gated.reason);
+    }
+    if (gated.action === 'approve') {
+      const timeout = policy.settings.approvalTimeoutSeconds;
+      awaitingApproval = label;
+      step = 'awaiting_approval';
+      await note(op, {
+        attempt: 1,
+        policy: 'node_overload',
+        decision: 'approval_requested',
+        why: `${label} waits up to ${timeout}s for an approval (talon approve ${info.workflowId})`,
+        reason: 'TalonApprovalRequested',
+      });
+      await condition(() => approval !== undefined || cancelled || !firing, timeout * 1000, {
+        summary: `wait up to ${timeout}s for approval of ${label}`,
+      });
+      awaitingApproval = undefined;
+      const answered = approval;
+      if (cancelled || !firing)
+        return finish(
+          cancelled ? 'cancelled' : 'resolved',
+          `${cancelled ? 'cancelled' : 'resolved'} while awaiting approval`,
+        );
+      const why = !answered
+        ? `approval of ${label} timed out after ${timeout}s`
+        : answered.approved
+          ? `${label} approved by ${answered.by}${answered.comment ? `: ${answered.comment}` : ''}`
+          : `${label} rejected by ${answered.by}`;
+      await note(op, {
+        attempt: 1,
+        policy: 'node_overload',
+        decision: !answered ? 'approval_timed_out' : answered.approved ? 'approved' : 'rejected',
+        why,
+        ...(answered ? { who: answered.identity ?? answered.by } : {}),
+        reason: !answered ? 'TalonApprovalTimedOut' : answered.approved ? 'TalonApproved' : 'TalonRejected',
+        warning: !answered?.approved,
+      });
+      if (!answered?.approved) {
+        record(why);
+        return finish(answered ? 'rejected' : 'needs_human', why);
+      }
+      const held = await recheckBrake(op, {
+        attempt: 1,
+        policy: 'node_overload',
+        label,
+        kind: 'node',
+        done: () => cancelled || !firing,
+      });
+      if (held?.kind === 'skip')
+        return finish(
+          cancelled ? 'cancelled' : 'resolved',
+          `${cancelled ? 'cancelled' : 'resolved'} while held by the storm brake`,
+        );
+      if (held?.kind === 'verdict') {
+        record(held.reason);
+        return finish(held.outcome, held.reason);
+      }
+    }
+  }
+  const limits = operatorLimits(op);
 
   let evicted: string | undefined;
   let reason = '';
@@ -140,8 +290,15 @@ export async function nodeOverload(input: NodeOverloadInput): Promise<NodeOverlo
   step = 'apply';
   const taint = await kube.taintNode.executeWithOptions(
     { startToCloseTimeout: '1m', summary: `taint ${node} NoSchedule (talon.io/overloaded)` },
-    [{ node, operationId: operation('taint'), dryRun: settings.dryRun }],
+    [{ node, operationId: operation('taint'), dryRun: settings.dryRun, ...limits }],
   );
+  await note(op, {
+    attempt: 1,
+    policy: 'node_overload',
+    decision: 'applied',
+    why: taint.summary,
+    reason: 'TalonApplied',
+  });
   attempts.push({
     attempt: 1,
     policy: 'node_overload',
@@ -157,8 +314,15 @@ export async function nodeOverload(input: NodeOverloadInput): Promise<NodeOverlo
       step = 'verify';
       const untaint = await kube.untaintNode.executeWithOptions(
         { startToCloseTimeout: '1m', summary: `untaint ${node}` },
-        [{ node, operationId: operation('untaint'), dryRun: settings.dryRun }],
+        [{ node, operationId: operation('untaint'), dryRun: settings.dryRun, ...limits }],
       );
+      await note(op, {
+        attempt: 1,
+        policy: 'node_overload',
+        decision: 'applied',
+        why: untaint.summary,
+        reason: 'TalonApplied',
+      });
       attempts.push({
         attempt: 1,
         policy: 'node_overload',
@@ -168,23 +332,15 @@ export async function nodeOverload(input: NodeOverloadInput): Promise<NodeOverlo
       });
     });
   }
-  if (rounds) {
-    const judged = judge(rounds);
-    outcome = judged.outcome;
-    reason = judged.reason;
-  } else {
-    outcome = cancelled ? 'cancelled' : evicted || !firing ? 'resolved' : 'needs_human';
-  }
-  step = 'done';
-  upsertTalonSearchAttributes({ key: SEARCH_ATTRIBUTES.TalonOutcome, value: outcome });
-  talonMetrics.workflowFinished(TYPE, outcome);
+  const judged: { outcome: RemediationOutcome; reason: string } = rounds
+    ? judge(rounds)
+    : { outcome: cancelled ? 'cancelled' : evicted || !firing ? 'resolved' : 'needs_human', reason };
+  const finished = await finish(judged.outcome, judged.reason);
   const evictions = rounds?.flatMap((r) => r.evicted ?? []);
   const last = rounds?.at(-1);
   return {
-    outcome,
-    node,
+    ...finished,
     ...(evictions?.[0] ? { evicted: evictions[0] } : evicted ? { evicted } : {}),
-    reason,
     ...(evictions ? { evictions } : {}),
     ...(last?.cpuShare !== undefined ? { cpuShare: last.cpuShare } : {}),
     ...(alertedAs ? { alertedAs } : {}),
@@ -213,9 +369,18 @@ export async function nodeOverload(input: NodeOverloadInput): Promise<NodeOverlo
             uid: victim.uid,
             operationId: operation('evict'),
             dryRun: settings.dryRun,
+            ...limits,
           },
         ],
       );
+      await note(op, {
+        attempt: 1,
+        policy: 'node_overload',
+        decision: eviction.outcome === 'blocked' ? 'refused' : 'applied',
+        why: eviction.summary,
+        reason: eviction.outcome === 'blocked' ? 'TalonChangeRefused' : 'TalonApplied',
+        warning: eviction.outcome === 'blocked',
+      });
       attempts.push({
         attempt: 1,
         policy: 'node_overload',
@@ -262,9 +427,18 @@ export async function nodeOverload(input: NodeOverloadInput): Promise<NodeOverlo
             uid: victim.uid,
             operationId: operation(`evict-${n}`),
             dryRun: settings.dryRun,
+            ...limits,
           },
         ],
       );
+      await note(op, {
+        attempt: n,
+        policy: 'node_overload',
+        decision: eviction.outcome === 'blocked' ? 'refused' : 'applied',
+        why: eviction.summary,
+        reason: eviction.outcome === 'blocked' ? 'TalonChangeRefused' : 'TalonApplied',
+        warning: eviction.outcome === 'blocked',
+      });
       attempts.push({
         attempt: n,
         policy: 'node_overload',

@@ -22,7 +22,7 @@ import type { MetricsActivities } from '../activities/metrics';
 import type { PolicyActivities } from '../activities/policy';
 import type { RemediationActivities } from '../activities/remediation';
 import type { TargetActivities } from '../activities/target';
-import { alertWorkload, describeTarget, type TalonAlert } from '../src/domain/alert';
+import { alertKey, alertWorkload, describeTarget, type TalonAlert } from '../src/domain/alert';
 import { AlertMembers } from '../src/domain/alert-members';
 import { cooldownFor, type CooldownDecision } from '../src/domain/cooldown';
 import { chooseCandidate, policiesFromAlert } from '../src/domain/escalation';
@@ -54,6 +54,19 @@ import { SEARCH_ATTRIBUTES, upsertTalonSearchAttributes } from '../src/contracts
 import { failureMessage, failureType, PERMANENT } from './activity-failures';
 import { beginEpisode, rememberAttempt, rememberTried, watchForRefire } from './episode-memory';
 import { undoChange, undoIfWorse, type AppliedAttempt } from './episode-rollback';
+import {
+  capMagnitude,
+  checkApprover,
+  excludedPolicies,
+  gate,
+  note,
+  openOperator,
+  operatorLimits,
+  policySettings,
+  recheckBrake,
+  resolveOperator,
+  type OperatorState,
+} from './operator';
 
 const { talonMetrics } = proxySinks<TalonMetricsSink>();
 const TYPE = WORKFLOW_TYPES.remediateAlert;
@@ -145,12 +158,14 @@ interface Episode {
   current: TalonAlert;
   pod: PodTarget;
   targetName: string;
-  readonly settings: RemediationSettings;
+  /** The input's settings; the policy file's replace them attempt by attempt when there is one. */
+  settings: RemediationSettings;
   readonly reads: Reads;
   step: RemediationStep;
   notifications: number;
   cancelled?: CancelRequest;
-  approval?: { approved: boolean; by: string; comment?: string };
+  /** `identity`: who the client is to Temporal (checked against the policy's approvers); `by`: who they say. */
+  approval?: { approved: boolean; by: string; identity?: string; comment?: string };
   awaitingApprovalFor?: string;
   lastVerification?: string;
   targetSnapshot?: unknown;
@@ -171,6 +186,8 @@ interface Episode {
   readonly undoing: boolean;
   /** The change the last cool-down judged: what to compare the next window with, and what to undo. */
   lastChange?: AppliedAttempt;
+  /** The operator policy (workflows/operator.ts); undefined in histories recorded before it. */
+  readonly operator?: OperatorState;
 }
 
 /** How an episode ends, and why in one line. */
@@ -270,6 +287,8 @@ function openEpisode(input: RemediateAlertInput): Episode {
   };
   if (input.carried) episode.step = 'watching';
   rememberTried(episode);
+  const operator = openOperator({ kind: 'Pod', namespace: pod.namespace, name: pod.pod });
+  if (operator) Object.assign(episode, { operator });
 
   talonMetrics.workflowStarted(TYPE);
   setHandler(alertFiredSignal, (fired) => {
@@ -287,7 +306,12 @@ function openEpisode(input: RemediateAlertInput): Episode {
   const answer =
     (approved: boolean) =>
     (request: ApprovalInput): { accepted: boolean; message: string } => {
-      episode.approval = { approved, by: request.by, ...(request.comment ? { comment: request.comment } : {}) };
+      episode.approval = {
+        approved,
+        by: request.by,
+        ...(request.identity ? { identity: request.identity } : {}),
+        ...(request.comment ? { comment: request.comment } : {}),
+      };
       return {
         accepted: true,
         message: `${approved ? 'approved' : 'rejected'} ${episode.awaitingApprovalFor ?? ''} by ${request.by}`.trim(),
@@ -296,6 +320,7 @@ function openEpisode(input: RemediateAlertInput): Episode {
   const approvalValidator = (request: ApprovalInput): void => {
     if (!request.by || request.by.length > 200) throw new Error('approval needs who ("by"), at most 200 characters');
     if (episode.awaitingApprovalFor === undefined) throw new Error('nothing is waiting for approval');
+    checkApprover(episode.operator, request.identity ?? request.by);
   };
   setHandler(approveUpdate, answer(true), { validator: approvalValidator });
   setHandler(rejectUpdate, answer(false), { validator: approvalValidator });
@@ -313,10 +338,20 @@ function openEpisode(input: RemediateAlertInput): Episode {
     ...(episode.awaitingApprovalFor ? { awaitingApprovalFor: episode.awaitingApprovalFor } : {}),
     ...(episode.memory ? { episode: episode.number, memory: [...episode.memory.entries] } : {}),
     ...(episode.watchingUntil ? { watchingUntil: new Date(episode.watchingUntil).toISOString() } : {}),
+    ...(episode.operator?.policy
+      ? {
+          operator: {
+            policyVersion: episode.operator.policy.version,
+            autonomy: episode.operator.policy.settings.autonomy,
+            matched: [...episode.operator.policy.matched],
+            ...(episode.operator.brake ? { brake: episode.operator.brake } : {}),
+          },
+        }
+      : {}),
   }));
 
   upsertTalonSearchAttributes(
-    { key: SEARCH_ATTRIBUTES.TalonAlertName, value: alert.alertName },
+    { key: SEARCH_ATTRIBUTES.TalonAlertName, value: alertKey(alert.alertName) },
     { key: SEARCH_ATTRIBUTES.TalonTarget, value: targetName },
     { key: SEARCH_ATTRIBUTES.TalonNamespace, value: pod.namespace },
     { key: SEARCH_ATTRIBUTES.TalonKind, value: 'pod' },
@@ -333,6 +368,8 @@ function resolvedBefore(episode: Episode, attempt: number): Verdict {
 
 /** One policy, start to end: a verdict ends the episode, undefined moves on to the next attempt. */
 async function attemptPolicy(episode: Episode, number: number): Promise<Verdict | undefined> {
+  const policy = await resolveOperator(episode.operator, episode.current, number);
+  if (policy) episode.settings = { ...episode.settings, ...policySettings(policy) };
   const gathered = await gather(episode);
   if ('outcome' in gathered) return gathered;
   if (await undoIfWorse(episode, gathered)) {
@@ -385,6 +422,8 @@ async function readTargetPod(episode: Episode): Promise<Awaited<ReturnType<Targe
       episode.current = alert;
       episode.pod = pod;
       episode.targetName = targetName;
+      // The Events of the operator policy go on the pod Talon acts on now.
+      if (episode.operator) episode.operator.target = { kind: 'Pod', namespace: pod.namespace, name: pod.pod };
       return snapshot;
     }
     episode.members.markGone(member.fingerprint);
@@ -420,8 +459,12 @@ async function decide(episode: Episode, number: number, gathered: Gathered): Pro
   episode.step = 'infer';
   let decision: PolicyDecision;
   if (gathered.kind === 'window') {
+    const rules = episode.operator?.policy?.settings.rules;
     decision = await episode.reads.policy.decidePolicy
-      .executeWithOptions({ summary: `rank policies for ${targetName} (model, rules as fallback)` }, [gathered])
+      .executeWithOptions(
+        { summary: `rank policies for ${targetName} (model, rules as fallback)` },
+        rules ? [gathered, { rules }] : [gathered],
+      )
       .catch((err: unknown): PolicyDecision => ({
         source: 'rules',
         ranked: policiesFromAlert(alert),
@@ -432,11 +475,12 @@ async function decide(episode: Episode, number: number, gathered: Gathered): Pro
       gathered.kind === 'error' ? `metrics unavailable: ${gathered.message}` : `too little data: ${gathered.reason}`;
     decision = { source: 'rules', ranked: policiesFromAlert(alert), fallbackReason: why };
   }
-  const chosen = chooseCandidate(decision, alert, tried);
+  talonMetrics.decided(decision.source);
+  const chosen = chooseCandidate(decision, alert, excludedPolicies(episode.operator, tried));
   if (!chosen) {
     return { outcome: 'needs_human', reason: `no untried policy left after ${[...tried].join(', ') || 'none'}` };
   }
-  const candidate = chosen.candidate;
+  const candidate = capMagnitude(episode.operator, chosen.candidate);
   const previous = episode.attempts.at(-1);
   if (previous) talonMetrics.escalated(previous.policy, candidate.policy);
   tried.add(candidate.policy);
@@ -469,6 +513,7 @@ function noteAttempt(
     magnitude: candidate.magnitude,
     source: decision.source,
     ...(decision.fallbackReason ? { fallbackReason: decision.fallbackReason } : {}),
+    ...(episode.operator?.policy ? { policyVersion: episode.operator.policy.version } : {}),
     ...fields,
   });
   rememberAttempt(episode, candidate.policy, candidate.magnitude, fields);
@@ -479,10 +524,30 @@ function noteAttempt(
  * attempt (cancelled or resolved meanwhile); a verdict ends the episode (timed out, rejected).
  */
 async function guard(episode: Episode, attempt: Attempt): Promise<'proceed' | 'skip' | Verdict> {
-  const { settings } = episode;
   episode.step = 'guard';
+  const gated = await gate(episode.operator, {
+    attempt: attempt.number,
+    policy: attempt.candidate.policy,
+    label: attempt.label,
+    kind: 'pod',
+    namespace: episode.pod.namespace,
+    done: () => episode.cancelled !== undefined || !episode.members.firing,
+  });
+  if (gated.kind === 'skip') return 'skip';
+  if (gated.kind === 'verdict') {
+    noteAttempt(episode, attempt, { summary: attempt.label, applied: false, detail: gated.reason });
+    return gated;
+  }
+  const { settings } = episode;
   if (!settings.requireApproval.includes(attempt.candidate.policy)) return 'proceed';
   const { label } = attempt;
+  await note(episode.operator, {
+    attempt: attempt.number,
+    policy: attempt.candidate.policy,
+    decision: 'approval_requested',
+    why: `${label} waits up to ${settings.approvalTimeoutSeconds}s for an approval (talon approve ${workflowInfo().workflowId})`,
+    reason: 'TalonApprovalRequested',
+  });
   episode.step = 'awaiting_approval';
   episode.awaitingApprovalFor = label;
   episode.approval = undefined;
@@ -504,7 +569,29 @@ async function guard(episode: Episode, attempt: Attempt): Promise<'proceed' | 's
   } else if (!answer.approved) {
     verdict = { outcome: 'rejected', reason: `${label} rejected by ${answer.by}` };
   }
-  if (!verdict) return 'proceed';
+  await note(episode.operator, {
+    attempt: attempt.number,
+    policy: attempt.candidate.policy,
+    decision: !answer ? 'approval_timed_out' : answer.approved ? 'approved' : 'rejected',
+    why: `${verdict?.reason ?? `${label} approved by ${answer!.by}`}${answer?.identity && answer.identity !== answer.by ? ` (as ${answer.identity})` : ''}${answer?.comment ? `: ${answer.comment}` : ''}`,
+    ...(answer ? { who: answer.identity ?? answer.by } : {}),
+    reason: !answer ? 'TalonApprovalTimedOut' : answer.approved ? 'TalonApproved' : 'TalonRejected',
+    warning: !answer?.approved,
+  });
+  if (!verdict) {
+    const held = await recheckBrake(episode.operator, {
+      attempt: attempt.number,
+      policy: attempt.candidate.policy,
+      label,
+      kind: 'pod',
+      namespace: episode.pod.namespace,
+      done: () => episode.cancelled !== undefined || !episode.members.firing,
+    });
+    if (!held) return 'proceed';
+    if (held.kind === 'skip') return 'skip';
+    if (held.kind === 'verdict') verdict = held;
+    else return 'proceed';
+  }
   noteAttempt(episode, attempt, { summary: label, applied: false, detail: verdict.reason });
   return verdict;
 }
@@ -535,13 +622,23 @@ async function apply(episode: Episode, attempt: Attempt): Promise<ApplyPolicyRes
           magnitude: candidate.magnitude,
           operationId: operationId(episode, attempt.number),
           dryRun: settings.dryRun,
+          ...operatorLimits(episode.operator),
         },
       ],
     );
   } catch (err) {
     const type = failureType(err);
     if (type && PERMANENT.includes(type)) {
-      noteAttempt(episode, attempt, { summary: label, applied: false, detail: `${type}: ${failureMessage(err)}` });
+      const detail = `${type}: ${failureMessage(err)}`;
+      noteAttempt(episode, attempt, { summary: label, applied: false, detail });
+      await note(episode.operator, {
+        attempt: attempt.number,
+        policy: candidate.policy,
+        decision: 'refused',
+        why: `${label} not applied: ${detail}`,
+        reason: 'TalonChangeRefused',
+        warning: true,
+      });
       return undefined;
     }
     throw err;
@@ -563,6 +660,14 @@ async function verify(episode: Episode, attempt: Attempt, applied: ApplyPolicyRe
         [{ applied }],
       );
   episode.lastVerification = verified.observed;
+  await note(episode.operator, {
+    attempt: attempt.number,
+    policy: attempt.candidate.policy,
+    decision: applied.dryRun ? 'dry_run' : verified.ok ? 'applied' : 'not_verified',
+    why: `${applied.summary}${applied.dryRun ? '' : `; verified: ${verified.observed}`}`,
+    reason: applied.dryRun ? 'TalonDryRun' : verified.ok ? 'TalonApplied' : 'TalonNotVerified',
+    warning: !applied.dryRun && !verified.ok,
+  });
   noteAttempt(episode, attempt, {
     summary: applied.summary,
     applied: !applied.dryRun,
@@ -608,6 +713,13 @@ async function record(episode: Episode, verdict: Verdict): Promise<RemediateAler
   episode.endedAt = Date.now();
   upsertTalonSearchAttributes({ key: SEARCH_ATTRIBUTES.TalonOutcome, value: outcome });
   talonMetrics.workflowFinished(TYPE, outcome);
+  await note(episode.operator, {
+    decision: `outcome_${outcome}`,
+    why: reason,
+    ...(episode.cancelled ? { who: episode.cancelled.by } : {}),
+    reason: outcome === 'needs_human' ? 'TalonNeedsHuman' : 'TalonFinished',
+    warning: outcome === 'needs_human',
+  });
   const last = attempts.at(-1);
   if (last && workload) {
     const info = workflowInfo();

@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { devCommand, loadDevExport, type Configure } from './dev-commands';
 import { registerModelCommands } from './model';
+import { registerOperatorCommands } from './operator-commands';
 import { registerPricingCommands } from './offer-commands';
 import { registerRemediationCommands } from './remediation';
 import { registerRunCommands } from './run-commands';
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerTaskCommands(program);
   registerModelCommands(program);
   registerRemediationCommands(program);
+  registerOperatorCommands(program);
   registerPricingCommands(program);
   return program;
 }

@@ -5,9 +5,12 @@ import { TalonMetrics } from '../observability/metrics';
 import { loadTaxonomy } from '../tasks/taxonomy-store';
 import { pricingConfigFromEnv } from '../pricing/config';
 import { offerServiceFromConfig } from '../pricing/service-factory';
+import { checkAuthConfig } from '../webhook/auth';
 import { startWebhookServer, type RunningWebhook } from '../webhook/server';
 import { loadTalonConfig, type TalonConfig } from '../config/talon-config';
 import { createTalonWorker, type TalonWorker } from '../../workers/worker';
+import { openPolicyStore } from '../policy/policy-store';
+import type { PolicyStore } from '../config/policy-file';
 import { writeWorkflowBundle } from '../../workers/bundle';
 
 export interface RunningServices {
@@ -22,6 +25,13 @@ export async function startServices(
   config: TalonConfig,
   which: { worker: boolean; webhook: boolean },
 ): Promise<RunningServices> {
+  const auth = {
+    ...(config.webhook.bearerToken ? { bearerToken: config.webhook.bearerToken } : {}),
+    ...(config.webhook.basic ? { basic: config.webhook.basic } : {}),
+    insecure: config.webhook.insecure,
+  };
+  // Before anything starts: a webhook that would refuse to start must not leave a worker running.
+  if (which.webhook) checkAuthConfig(auth);
   // One registry per process: in `talon run` the webhook's /metrics also shows what the worker counted.
   const metrics = new TalonMetrics();
   const worker = which.worker
@@ -33,7 +43,11 @@ export async function startServices(
   const workerDone = worker?.run();
   let client: TalonClient | undefined;
   let webhook: RunningWebhook | undefined;
+  let policy: PolicyStore | undefined;
   if (which.webhook) {
+    // The webhook reads the policy file too: the worker's store in `talon run`, its own otherwise.
+    policy =
+      worker?.policy ?? (await openPolicyStore(config, metrics, (line) => process.stdout.write(`webhook: ${line}\n`)));
     client = await TalonClient.connect(config.temporal);
     webhook = await startWebhookServer(client, metrics, {
       host: config.webhook.host,
@@ -52,10 +66,8 @@ export async function startServices(
           pricing: pricingConfigFromEnv(),
         }).start(),
       },
-      auth: {
-        ...(config.webhook.bearerToken ? { bearerToken: config.webhook.bearerToken } : {}),
-        ...(config.webhook.basic ? { basic: config.webhook.basic } : {}),
-      },
+      auth,
+      ...(policy ? { policy: () => policy!.current() } : {}),
     });
   }
   return {
@@ -64,6 +76,7 @@ export async function startServices(
     ...(client ? { client } : {}),
     ...(workerDone ? { workerDone } : {}),
     async stop() {
+      if (policy !== worker?.policy) policy?.close();
       await webhook?.close();
       await client?.close();
       worker?.shutdown();

@@ -39,6 +39,7 @@ import {
 } from '../contracts/deploy-task';
 import { approveUpdate, rejectUpdate, type ApprovalResult } from '../contracts/remediate-alert';
 import { SEARCH_ATTRIBUTES } from '../contracts/search-attributes';
+import { AUDIT_MEMO_KEY, type AuditEntry } from '../contracts/operator';
 import type { alertIntake } from '../../workflows/alert-intake';
 import type { deployTask } from '../../workflows/deploy-task';
 import { handOffAlert, type HandOffResult } from './hand-off';
@@ -52,6 +53,11 @@ export interface TalonClientOptions {
   readonly apiKey?: string;
   /** Reuse an existing client (tests, or an application that already talks to Temporal). */
   readonly client?: Client;
+  /**
+   * Who this client is to Temporal (src/config/identity.ts): recorded on the approvals it sends and checked
+   * against the policy file's approvers. Absent: the SDK's default, and approvals carry only `by`.
+   */
+  readonly identity?: string;
   /** Settings every remediation started through this client runs with (part of the workflow input). */
   readonly settings?: RemediationStartSettings;
   /**
@@ -116,6 +122,12 @@ export class TaskNotFoundError extends Error {
 export type { RemediationStartSettings } from '../contracts/alert-workflows';
 export type { HandOffResult } from './hand-off';
 
+/** One audit entry with the workflow it belongs to. */
+export interface AuditRecord extends AuditEntry {
+  readonly workflowId: string;
+  readonly target?: string;
+}
+
 export interface RemediationSummary {
   readonly workflowId: string;
   readonly runId: string;
@@ -142,6 +154,7 @@ export class TalonClient {
     taskQueue: string,
     private readonly settings: RemediationStartSettings = {},
     private readonly taxonomy?: Taxonomy,
+    readonly identity?: string,
   ) {
     this.taskQueue = taskQueue;
   }
@@ -149,15 +162,26 @@ export class TalonClient {
   static async connect(options: TalonClientOptions = {}): Promise<TalonClient> {
     const taskQueue = options.taskQueue ?? DEFAULT_TASK_QUEUE;
     if (options.client) {
-      return new TalonClient(options.client, undefined, taskQueue, options.settings, options.taxonomy);
+      return new TalonClient(
+        options.client,
+        undefined,
+        taskQueue,
+        options.settings,
+        options.taxonomy,
+        options.identity ?? options.client.options.identity,
+      );
     }
     const connection = await Connection.connect({
       address: options.address ?? '127.0.0.1:7233',
       ...(options.tls !== undefined ? { tls: options.tls } : {}),
       ...(options.apiKey ? { apiKey: options.apiKey } : {}),
     });
-    const client = new Client({ connection, namespace: options.namespace ?? 'default' });
-    return new TalonClient(client, connection, taskQueue, options.settings, options.taxonomy);
+    const client = new Client({
+      connection,
+      namespace: options.namespace ?? 'default',
+      ...(options.identity ? { identity: options.identity } : {}),
+    });
+    return new TalonClient(client, connection, taskQueue, options.settings, options.taxonomy, options.identity);
   }
 
   async close(): Promise<void> {
@@ -235,9 +259,9 @@ export class TalonClient {
     comment?: string,
   ): Promise<ApprovalResult> {
     try {
-      return await this.temporal.workflow
-        .getHandle(workflowId)
-        .executeUpdate(approve ? approveUpdate : rejectUpdate, { args: [{ by, ...(comment ? { comment } : {}) }] });
+      return await this.temporal.workflow.getHandle(workflowId).executeUpdate(approve ? approveUpdate : rejectUpdate, {
+        args: [{ by, ...(comment ? { comment } : {}), ...(this.identity ? { identity: this.identity } : {}) }],
+      });
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError) {
         throw new ApprovalRefusedError(err.cause?.message ?? err.message, err);
@@ -379,6 +403,32 @@ export class TalonClient {
       if (rows.length >= limit) break;
     }
     return rows;
+  }
+
+  /**
+   * The operator's audit trail (decisions and changes with who, what, why and the policy version) of the alert
+   * workflows running now or closed since `since`, from Temporal visibility: each workflow keeps its trail in its
+   * memo (workflows/operator.ts). Entries at or after `since`, oldest first.
+   */
+  async audit(options: { since: Date; query?: string; limit?: number }): Promise<AuditRecord[]> {
+    const types = [WORKFLOW_TYPES.remediateAlert, WORKFLOW_TYPES.nodeOverload].map((t) => `"${t}"`).join(', ');
+    const since = options.since.toISOString();
+    const scoped =
+      `WorkflowType IN (${types}) AND (ExecutionStatus = "Running" OR CloseTime >= "${since}")` +
+      (options.query ? ` AND (${options.query})` : '');
+    const records: AuditRecord[] = [];
+    const limit = options.limit ?? 1000;
+    for await (const wf of this.temporal.workflow.list({ query: scoped })) {
+      const trail = wf.memo?.[AUDIT_MEMO_KEY];
+      if (!Array.isArray(trail)) continue;
+      const target = firstKeyword(wf.searchAttributes[SEARCH_ATTRIBUTES.TalonTarget.name]);
+      for (const entry of trail as AuditEntry[]) {
+        if (typeof entry?.at !== 'string' || entry.at < since) continue;
+        records.push({ ...entry, workflowId: wf.workflowId, ...(target ? { target } : {}) });
+      }
+      if (records.length >= limit * 4) break;
+    }
+    return records.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0)).slice(-limit);
   }
 
   /** The full event history, e.g. to export it for replay tests. */

@@ -34,7 +34,12 @@ export interface WebhookSettings {
 }
 
 export const DEFAULT_WEBHOOK_SETTINGS: WebhookSettings = {
-  bodyLimit: '1mb',
+  /**
+   * Alertmanager sends a whole alert group in one notification when `max_alerts` is 0 (its default): about
+   * 1 KiB per alert, so 32 MiB carries groups of tens of thousands. Authentication runs before the body is read,
+   * so only a configured sender can make the webhook parse that much.
+   */
+  bodyLimit: '32mb',
   handoffTimeoutMs: 5_000,
   /**
    * About 1.3 s of work for the ~50 hand-offs/s of the 2-core local stack (issue 5's burst), well inside the

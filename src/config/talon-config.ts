@@ -44,6 +44,7 @@ const envSchema = z.object({
   TALON_WEBHOOK_TOKEN_FILE: optionalString,
   TALON_WEBHOOK_BASIC_USER: optionalString,
   TALON_WEBHOOK_BASIC_PASSWORD: optionalString,
+  TALON_WEBHOOK_INSECURE: z.enum(['true', 'false']).default('false'),
   TALON_WEBHOOK_BODY_LIMIT: z
     .string()
     .regex(/^\d+(b|kb|mb)$/i, 'a size such as 512kb or 1mb')
@@ -122,6 +123,10 @@ const envSchema = z.object({
     .regex(/^\d+\/\d+s$/, 'writes per window, such as 10/600s')
     .optional(),
   TALON_DRY_RUN: z.enum(['true', 'false']).default('false'),
+  TALON_POLICY_FILE: optionalString,
+  TALON_POLICY_RELOAD_SECONDS: z.coerce.number().min(0).max(3600).default(5),
+  TALON_TEMPORAL_UI_URL: optionalString,
+  TALON_IDENTITY: optionalString,
   TALON_NAMESPACE: z
     .string()
     .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a namespace name')
@@ -230,6 +235,8 @@ export interface TalonConfig {
     readonly port: number;
     readonly bearerToken?: string;
     readonly basic?: { username: string; password: string };
+    /** TALON_WEBHOOK_INSECURE=true: start without authentication when no secret is set (loud warning). */
+    readonly insecure: boolean;
   };
   readonly prometheusUrl: string;
   readonly influx: { readonly url: string; readonly token: string; readonly org: string; readonly bucket: string };
@@ -258,6 +265,18 @@ export interface TalonConfig {
   /** Rule threshold overrides (TALON_RULES, with the network ceiling filled in). */
   readonly rules: RuleOverridesInput;
   readonly actions: ActionSettings;
+  /**
+   * The operator policy file (TALON_POLICY_FILE), read by the worker and the webhook and reloaded every
+   * `reloadSeconds` (0: never) when its content changes; absent: Talon runs with its built-in behaviour.
+   */
+  readonly policy?: { readonly path: string; readonly reloadSeconds: number };
+  /** The Temporal UI's base URL (TALON_TEMPORAL_UI_URL), for links in Kubernetes Events; none when unset. */
+  readonly temporalUiUrl?: string;
+  /**
+   * Who this process is to Temporal (recorded on approvals, checked against the policy's approvers):
+   * TALON_IDENTITY, else the mTLS client certificate's subject, else user@host.
+   */
+  readonly identity?: string;
 }
 
 function readSecretFile(path: string, what: string): string {
@@ -325,6 +344,7 @@ export function loadTalonConfig(env: NodeJS.ProcessEnv = process.env, fallbacks?
       ...(e.TALON_WEBHOOK_BASIC_USER && e.TALON_WEBHOOK_BASIC_PASSWORD
         ? { basic: { username: e.TALON_WEBHOOK_BASIC_USER, password: e.TALON_WEBHOOK_BASIC_PASSWORD } }
         : {}),
+      insecure: e.TALON_WEBHOOK_INSECURE === 'true',
       bodyLimit: e.TALON_WEBHOOK_BODY_LIMIT.toLowerCase(),
       handoffTimeoutMs: e.TALON_WEBHOOK_HANDOFF_TIMEOUT_MS,
       maxInflightAlerts: e.TALON_WEBHOOK_MAX_INFLIGHT_ALERTS,
@@ -371,6 +391,11 @@ export function loadTalonConfig(env: NodeJS.ProcessEnv = process.env, fallbacks?
       offloadRecoveredBelow: e.TALON_OFFLOAD_RECOVERED_BELOW,
       offloadCheckEverySeconds: e.TALON_OFFLOAD_CHECK_EVERY_SECONDS,
     },
+    ...(e.TALON_POLICY_FILE
+      ? { policy: { path: e.TALON_POLICY_FILE, reloadSeconds: e.TALON_POLICY_RELOAD_SECONDS } }
+      : {}),
+    ...(e.TALON_TEMPORAL_UI_URL ? { temporalUiUrl: e.TALON_TEMPORAL_UI_URL } : {}),
+    ...(e.TALON_IDENTITY ? { identity: e.TALON_IDENTITY } : {}),
   };
 }
 

@@ -50,6 +50,8 @@ export interface AttemptRecord {
   readonly fallbackReason?: string;
   /** The change was undone (verification failed or the signal got worse), and how. */
   readonly rolledBack?: string;
+  /** The policy file version that decided this attempt (absent without a policy file). */
+  readonly policyVersion?: string;
 }
 
 export interface RemediationState {
@@ -71,4 +73,11 @@ export interface RemediationState {
   readonly memory?: readonly MemoryEntry[];
   /** Until when (ISO time) a watching remediation waits for a re-fire. */
   readonly watchingUntil?: string;
+  /** The operator policy in force: its version, the autonomy, the overrides that shaped it, a storm brake holding it. */
+  readonly operator?: {
+    readonly policyVersion: string;
+    readonly autonomy: string;
+    readonly matched: readonly string[];
+    readonly brake?: string;
+  };
 }

@@ -28,6 +28,10 @@ export interface TalonMetricsSink extends Sinks {
     /** A firing notification reached a remediation that was already running. */
     alertDeduplicated(type: string): void;
     escalated(from: string, to: string): void;
+    /** A policy ranking was taken: from the model, or from the rules (fallback, or no usable window). */
+    decided(source: string): void;
+    /** An operator-policy decision or change (observe, recommend, approved, brake_wait, applied, …). */
+    operatorDecision(decision: string): void;
     workflowFinished(type: string, outcome: string): void;
   };
 }

@@ -70,6 +70,11 @@ export interface RemediateAlertResult {
 export interface ApprovalInput {
   readonly by: string;
   readonly comment?: string;
+  /**
+   * Who answers, as the client identifies itself to Temporal (the mTLS certificate's subject when there is one):
+   * what the policy file's `approvers` are checked against, and what is recorded. `by` when absent.
+   */
+  readonly identity?: string;
 }
 export interface ApprovalResult {
   readonly accepted: boolean;

@@ -58,9 +58,74 @@ export function instanceHost(instance: string): string | undefined {
   return isIpAddress(host) || isDnsSubdomain(host) ? host : undefined;
 }
 
-/** Alert names become part of workflow ids and UI filters: keep them to a safe, readable alphabet. */
+/**
+ * Prometheus-style alert names (`TalonPodCpuNearLimit`): the alphabet Talon always put into workflow ids and
+ * search attributes as they are. Such names keep doing so unchanged, so existing workflow ids stay stable.
+ */
 export function isAlertName(value: string): boolean {
   return /^[A-Za-z_][A-Za-z0-9_:.-]{0,127}$/.test(value);
+}
+
+/** Longest alert name accepted, in characters (code points); Grafana rule titles are free text. */
+export const MAX_ALERT_NAME_CHARS = 256;
+
+/**
+ * Why `value` cannot be an alert name, or undefined when it can. Any Unicode text is accepted (Grafana-managed
+ * rules are titled "High memory usage"), bounded in length, not blank, and well-formed (a lone UTF-16 surrogate
+ * has no UTF-8 encoding, so Temporal could not store it faithfully).
+ */
+export function alertNameProblem(value: string): string | undefined {
+  if (value.trim() === '') return 'label "alertname" is empty';
+  if ([...value].length > MAX_ALERT_NAME_CHARS)
+    return `label "alertname" is longer than ${MAX_ALERT_NAME_CHARS} characters`;
+  if (!isWellFormed(value)) return 'label "alertname" is not well-formed Unicode (lone surrogate)';
+  return undefined;
+}
+
+function isWellFormed(value: string): boolean {
+  return !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(value);
+}
+
+/**
+ * The alert name as it goes into workflow ids and the TalonAlertName search attribute: the name itself when it
+ * is a Prometheus-style name (so ids Talon derived before stay the same), otherwise a readable ASCII slug plus
+ * `~` and a 64-bit hash of the exact name. `~` never occurs in a Prometheus-style name, so an encoded key cannot
+ * collide with a plain one; the hash keeps names that slug alike ("CPU > 90%" and "CPU < 90%") apart. The
+ * readable name stays in the alert (and the workflow's summary). Pure and deterministic: safe in workflows.
+ */
+export function alertKey(alertName: string): string {
+  if (isAlertName(alertName)) return alertName;
+  const slug =
+    alertName
+      .normalize('NFKD')
+      .replace(/[\u0300-\u036f]/g, '')
+      .replace(/[^A-Za-z0-9_.:-]+/g, '-')
+      .replace(/^[-.:]+|[-.:]+$/g, '')
+      .slice(0, 48)
+      .replace(/[-.:]+$/, '') || 'alert';
+  return `${slug}~${fnv1a64(utf8(alertName))}`;
+}
+
+/** UTF-8 bytes of a well-formed string (TextEncoder is not available in every workflow sandbox). */
+function utf8(value: string): number[] {
+  const bytes: number[] = [];
+  for (const ch of value) {
+    const cp = ch.codePointAt(0)!;
+    if (cp < 0x80) bytes.push(cp);
+    else if (cp < 0x800) bytes.push(0xc0 | (cp >> 6), 0x80 | (cp & 0x3f));
+    else if (cp < 0x10000) bytes.push(0xe0 | (cp >> 12), 0x80 | ((cp >> 6) & 0x3f), 0x80 | (cp & 0x3f));
+    else bytes.push(0xf0 | (cp >> 18), 0x80 | ((cp >> 12) & 0x3f), 0x80 | ((cp >> 6) & 0x3f), 0x80 | (cp & 0x3f));
+  }
+  return bytes;
+}
+
+function fnv1a64(bytes: readonly number[]): string {
+  let hash = 0xcbf29ce484222325n;
+  for (const b of bytes) {
+    hash ^= BigInt(b);
+    hash = (hash * 0x100000001b3n) & 0xffffffffffffffffn;
+  }
+  return hash.toString(16).padStart(16, '0');
 }
 
 export function isFingerprint(value: string): boolean {
@@ -72,7 +137,10 @@ export function isFingerprint(value: string): boolean {
  * report every bad alert of a batch at once.
  */
 export function targetFromLabels(labels: Readonly<Record<string, string>>): AlertTarget | string {
-  const { namespace, pod, container, node } = labels;
+  // An empty label value is the same as no label (Prometheus' rule), e.g. `container=""` on a pod-level series.
+  const present = (name: string): string | undefined =>
+    Object.hasOwn(labels, name) && labels[name] !== '' ? labels[name] : undefined;
+  const [namespace, pod, container, node] = ['namespace', 'pod', 'container', 'node'].map(present);
   if (namespace !== undefined || pod !== undefined) {
     if (namespace === undefined || !isDnsLabel(namespace))
       return `label "namespace" must be a Kubernetes namespace name, got ${JSON.stringify(namespace ?? null)}`;
@@ -121,10 +189,12 @@ export function alertWorkload(alert: Pick<TalonAlert, 'target' | 'labels'>): str
  * One remediation per workload: every pod alert of one owner (Deployment, StatefulSet, ReplicaSet, Job) joins
  * the same workflow by signal-with-start, so two hot pods of one Deployment never stack two changes on it,
  * and a re-fire after a rollout (new pod names, same workload) reaches it too. `remediate/<namespace>/<workload>`
- * for pods, `node-overload/<alertname>/<node>/<fingerprint>` for nodes.
+ * for pods, `node-overload/<alert key>/<node>/<fingerprint>` for nodes
+ * (the key is the alert name itself for Prometheus-style names, see {@link alertKey}).
  */
 export function alertWorkflowId(alert: Pick<TalonAlert, 'alertName' | 'target' | 'fingerprint' | 'labels'>): string {
-  if (alert.target.kind === 'node') return `node-overload/${alert.alertName}/${alert.target.node}/${alert.fingerprint}`;
+  if (alert.target.kind === 'node')
+    return `node-overload/${alertKey(alert.alertName)}/${alert.target.node}/${alert.fingerprint}`;
   return `remediate/${alert.target.namespace}/${alertWorkload(alert)}`;
 }
 
@@ -137,7 +207,7 @@ export function legacyAlertWorkflowId(
   alert: Pick<TalonAlert, 'alertName' | 'target' | 'fingerprint'>,
 ): string | undefined {
   if (alert.target.kind !== 'pod') return undefined;
-  return `remediate/${alert.alertName}/${alert.target.namespace}/${alert.target.pod}/${alert.fingerprint}`;
+  return `remediate/${alertKey(alert.alertName)}/${alert.target.namespace}/${alert.target.pod}/${alert.fingerprint}`;
 }
 
 /**
@@ -156,4 +226,14 @@ export function fingerprintLabels(labels: Readonly<Record<string, string>>): str
     hash = (hash * prime) & 0xffffffffffffffffn;
   }
   return hash.toString(16).padStart(16, '0');
+}
+
+/**
+ * The sender's fingerprint when it is safe in a workflow id (Alertmanager and Grafana send 16 hex digits),
+ * otherwise one derived from it (or, when there is none, from the labels), so an alert is never refused
+ * for its fingerprint alone and the same input always maps to the same workflow.
+ */
+export function safeFingerprint(raw: string | undefined, labels: Readonly<Record<string, string>>): string {
+  if (raw && isFingerprint(raw)) return raw;
+  return raw ? fingerprintLabels({ fingerprint: raw }) : fingerprintLabels(labels);
 }

@@ -32,6 +32,8 @@ export interface GuardConfig {
   /** A replica change must land inside these. */
   readonly replicas: { readonly min: number; readonly max: number };
   readonly writeBudget: WriteBudget;
+  /** Writes across the whole cluster per window (every scope counted once more); absent: none. */
+  readonly clusterWriteBudget?: WriteBudget;
   /** Ask the apiserver to validate and report (`dryRun=All`) instead of writing. */
   readonly dryRun: boolean;
 }
@@ -50,7 +52,10 @@ export const DEFAULT_GUARD_CONFIG: GuardConfig = {
   dryRun: false,
 };
 
-export interface GuardConfigInput extends Partial<Omit<GuardConfig, 'replicas' | 'writeBudget'>> {
+export interface GuardConfigInput extends Partial<
+  Omit<GuardConfig, 'replicas' | 'writeBudget' | 'clusterWriteBudget'>
+> {
+  readonly clusterWriteBudget?: WriteBudget;
   readonly replicas?: Partial<GuardConfig['replicas']>;
   readonly writeBudget?: Partial<WriteBudget>;
   /** Talon's own namespace, added to the protected ones. */
@@ -87,6 +92,7 @@ export function guardConfig(input: GuardConfigInput = {}): GuardConfig {
     containerMemory: input.containerMemory ?? DEFAULT_GUARD_CONFIG.containerMemory,
     replicas: { ...DEFAULT_GUARD_CONFIG.replicas, ...input.replicas },
     writeBudget: { ...DEFAULT_GUARD_CONFIG.writeBudget, ...input.writeBudget },
+    ...(input.clusterWriteBudget ? { clusterWriteBudget: input.clusterWriteBudget } : {}),
     dryRun: input.dryRun ?? false,
   };
   checkBounds('containerCpu', config.containerCpu);
@@ -95,9 +101,15 @@ export function guardConfig(input: GuardConfigInput = {}): GuardConfig {
   if (!Number.isInteger(min) || !Number.isInteger(max) || min < 0 || min > max) {
     refuseConfig(`replicas needs integers 0 <= min <= max, got ${min}..${max}`);
   }
-  const { maxWrites, windowSeconds } = config.writeBudget;
-  if (!Number.isInteger(maxWrites) || maxWrites < 0 || !(windowSeconds > 0)) {
-    refuseConfig(`writeBudget needs an integer maxWrites >= 0 and windowSeconds > 0`);
+  for (const [name, budget] of [
+    ['writeBudget', config.writeBudget],
+    ['clusterWriteBudget', config.clusterWriteBudget],
+  ] as const) {
+    if (!budget) continue;
+    const { maxWrites, windowSeconds } = budget;
+    if (!Number.isInteger(maxWrites) || maxWrites < 0 || !(windowSeconds > 0)) {
+      refuseConfig(`${name} needs an integer maxWrites >= 0 and windowSeconds > 0`);
+    }
   }
   for (const [policy, b] of Object.entries(config.magnitudeBounds)) {
     if (!b || !(b.min <= b.max)) refuseConfig(`magnitudeBounds.${policy} needs min <= max`);

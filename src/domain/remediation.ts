@@ -18,6 +18,23 @@ export interface ApplyPolicyInput {
   /** Stable per workflow attempt so a retried activity recognises its own earlier write. */
   readonly operationId: string;
   readonly dryRun: boolean;
+  /** The operator policy's limits for this change (the version that decided it); the worker's guards otherwise. */
+  readonly limits?: OperatorLimits;
+}
+
+/**
+ * What the policy file adds to a change's guards: its protected namespaces (added to the worker's), its write
+ * budgets, and its growth caps (which only narrow the worker's bounds).
+ */
+export interface OperatorLimits {
+  readonly policyVersion: string;
+  readonly protectedNamespaces: readonly string[];
+  readonly writeBudget: { readonly maxWrites: number; readonly windowSeconds: number };
+  readonly clusterWriteBudget?: { readonly maxWrites: number; readonly windowSeconds: number };
+  readonly containerCpuMax?: string;
+  readonly containerMemoryMax?: string;
+  readonly replicasMax?: number;
+  readonly maxFactor?: Readonly<Partial<Record<PolicyName, number>>>;
 }
 
 export interface AppliedChange {

@@ -13,6 +13,8 @@ import { KubeConflictError, isNotFound, kubeCall } from './errors';
 export const BUDGET_ANNOTATION = 'talon.io/write-budget';
 /** Budget key for cluster-scoped writes (node taints): not a valid namespace name, so no collision. */
 export const CLUSTER_SCOPE = '-nodes';
+/** Budget key of the cluster-wide budget, which every write counts against as well (when configured). */
+export const CLUSTER_WIDE_SCOPE = '-cluster';
 
 export interface WriteBudgetStore {
   /** Counts the write `id` against `scope` if the budget allows; never counts one id twice. */

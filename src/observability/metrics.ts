@@ -93,6 +93,53 @@ export class TalonMetrics {
     labelNames: ['guard'] as const,
     registers: [this.registry],
   });
+  readonly policyDecisions = new Counter({
+    name: 'talon_policy_decisions_total',
+    help: 'Policy rankings by the engine that answered: model, or rules (the fallback, also without a usable window)',
+    labelNames: ['source'] as const,
+    registers: [this.registry],
+  });
+  readonly operatorDecisions = new Counter({
+    name: 'talon_operator_decisions_total',
+    help: 'Decisions and changes under the operator policy: observe, recommend, approval_requested, approved, rejected, brake_wait, applied, outcome_*, …',
+    labelNames: ['decision'] as const,
+    registers: [this.registry],
+  });
+  readonly stormBrakeEngaged = new Gauge({
+    name: 'talon_storm_brake_engaged',
+    help: 'Whether the storm brake holds remediations of a scope (cluster, nodes, namespace/<name>): 1 engaged, 0 released',
+    labelNames: ['scope'] as const,
+    registers: [this.registry],
+  });
+  readonly remediationsRunning = new Gauge({
+    name: 'talon_remediations_running',
+    help: 'Alert remediations running on this task queue, as the storm brake last counted them',
+    registers: [this.registry],
+  });
+  readonly policyInfo = new Gauge({
+    name: 'talon_policy_info',
+    help: 'The operator policy file version in force (value 1), per process',
+    labelNames: ['version'] as const,
+    registers: [this.registry],
+  });
+  readonly policyReloads = new Counter({
+    name: 'talon_policy_reloads_total',
+    help: 'Policy file loads, by result: loaded, refused (the previous version stays in force)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly writeBudgetUsed = new Gauge({
+    name: 'talon_write_budget_used',
+    help: 'Writes counted in the current window of a write budget, by scope (a namespace, -nodes, -cluster)',
+    labelNames: ['scope'] as const,
+    registers: [this.registry],
+  });
+  readonly writeBudgetMax = new Gauge({
+    name: 'talon_write_budget_max',
+    help: 'Writes allowed per window of a write budget, by scope',
+    labelNames: ['scope'] as const,
+    registers: [this.registry],
+  });
   readonly stepDuration = new Histogram({
     name: 'talon_step_duration_seconds',
     help: 'Duration of remediation steps (activities), by step',

@@ -31,6 +31,7 @@ import {
   type PolicyName,
   type RankedPolicy,
 } from '../domain/policy';
+import { mergeSettings, type OperatorPolicy } from '../domain/autonomy';
 import { RuleConfigError } from './rule-errors';
 import {
   DEFAULT_TALON_RULE_CONFIG,
@@ -308,4 +309,23 @@ export function createRulePolicy(config: RuleConfig = DEFAULT_RULE_CONFIG): {
     decide: (window) => evaluateRules(window, config),
     supplement: (window) => supplementaryCandidates(window, config),
   };
+}
+
+/**
+ * Refuses a policy file whose rule thresholds, merged onto the defaults, break the rules' invariants: the
+ * defaults and every override as it applies over them (PolicyStore's `check`).
+ */
+export function checkPolicyRules(policy: OperatorPolicy): void {
+  const check = (where: string, rules: RuleConfigOverrides): void => {
+    try {
+      ruleConfig(rules);
+    } catch (err) {
+      throw new RuleConfigError(`${where}.rules: ${(err as Error).message}`);
+    }
+  };
+  check('defaults', policy.defaults.rules);
+  policy.overrides.forEach((o, i) => {
+    if (o.set.rules)
+      check(`overrides[${i}]${o.name ? ` (${o.name})` : ''}.set`, mergeSettings(policy.defaults, o.set).rules);
+  });
 }

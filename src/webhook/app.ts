@@ -17,11 +17,14 @@ import {
   alertmanagerPayload,
   describeIssues,
   grafanaPayload,
+  isLegacyGrafanaPayload,
   normaliseAlertmanager,
   normaliseGrafana,
   type NormalisedBatch,
 } from './payloads';
 import { taskRoutes, type TaskRoutesDeps } from './tasks';
+import { screenByPolicy } from './policy-screen';
+import type { OperatorPolicy } from '../domain/autonomy';
 import { offerRoutes, type OfferRoutesDeps } from './offers';
 
 /** Where accepted alerts go; TalonClient implements it. */
@@ -48,6 +51,8 @@ export interface WebhookDeps {
   readonly intake?: IntakeDeps;
   /** Smart Pricing offers (`GET /api/offers`); absent, the route is not served. */
   readonly offers?: OfferRoutesDeps;
+  /** The operator policy in force (src/config/policy-file.ts); alerts on namespaces it protects are refused. */
+  readonly policy?: () => OperatorPolicy | undefined;
 }
 
 export interface IntakeDeps {
@@ -96,6 +101,14 @@ function alertRoute<S extends z.ZodType>(
   return async (req, res) => {
     if (!req.is('application/json'))
       throw new HttpError(415, 'unsupported_media_type', 'send Content-Type: application/json');
+    if (source === 'grafana' && isLegacyGrafanaPayload(req.body)) {
+      throw new HttpError(
+        422,
+        'legacy_grafana_alerting',
+        'this is a legacy Grafana dashboard alert (ruleName/evalMatches), which carries no labels naming a pod or ' +
+          'node; send Grafana unified alerting (a webhook contact point) with namespace and pod, or node, labels',
+      );
+    }
     const parsed = schema.safeParse(req.body);
     if (!parsed.success) {
       throw new HttpError(
@@ -105,10 +118,11 @@ function alertRoute<S extends z.ZodType>(
         describeIssues(parsed.error),
       );
     }
-    const batch = normalise(parsed.data);
+    const batch = screenByPolicy(normalise(parsed.data), deps.policy?.());
     for (const alert of batch.alerts) deps.metrics.alertsReceived.inc({ source, status: alert.status });
     if (batch.rejected.length > 0) deps.metrics.alertsRejected.inc({ reason: 'invalid_alert' }, batch.rejected.length);
     if (batch.alerts.length === 0) {
+      if (batch.rejected.length === 0) throw new HttpError(422, 'no_alerts', 'the payload holds no alerts');
       throw new HttpError(422, 'no_actionable_alerts', 'no alert in the payload can be remediated', batch.rejected);
     }
     const unavailable = (err: unknown, alerts: number): HttpError => {
@@ -133,9 +147,12 @@ function alertRoute<S extends z.ZodType>(
       return alerts.map((alert) => ({ workflowId: alertWorkflowId(alert), action: 'queued' }));
     };
     let results: Accepted[];
+    // A large group (Alertmanager's max_alerts 0 sends a whole group at once) goes to the intake as well: thousands
+    // of workflow starts in one request would outlast the hand-off timeout, and every retry would start over.
     const storm =
       intake !== undefined &&
       (intake.usedWithin(stormWindowMs) ||
+        batch.alerts.length > admission.limit ||
         (admission.inFlight > 0 && admission.inFlight + batch.alerts.length > spillAt));
     const permit = always || storm ? undefined : admission.tryAcquire(batch.alerts.length);
     if (!permit) {
@@ -159,7 +176,11 @@ function alertRoute<S extends z.ZodType>(
         results = results.map((r) => queued.get(r.workflowId) ?? r);
       }
     }
-    res.status(202).json({ accepted: results, rejected: batch.rejected });
+    res.status(202).json({
+      accepted: results,
+      rejected: batch.rejected,
+      ...(batch.truncatedAlerts ? { truncatedAlerts: batch.truncatedAlerts } : {}),
+    });
   };
 }
 

@@ -45,6 +45,42 @@ function checkCount(name: string, value: number, min: number, max: number): void
     throw new RangeError(`${name} must be an integer in [${min}, ${max}], got ${value}`);
 }
 
+/**
+ * Most bytes of alerts in one intake write. Temporal refuses a payload over 2 MiB (its default blob size limit)
+ * and warns from 512 KiB; alerts with long annotations reach that well before `maxBatch` alerts.
+ */
+export const MAX_BATCH_BYTES = 1024 * 1024;
+
+/** An alert's size as JSON, what it costs inside a signal's payload. */
+function alertBytes(alert: TalonAlert): number {
+  return JSON.stringify(alert).length;
+}
+
+function estimateBytes(alerts: readonly TalonAlert[]): number {
+  let total = 0;
+  for (const a of alerts) total += alertBytes(a);
+  return total;
+}
+
+/** Splits `alerts`, in order, into chunks of at most `maxCount` alerts and (unless one alert alone is larger) `maxBytes`. */
+export function chunkAlerts(alerts: readonly TalonAlert[], maxCount: number, maxBytes: number): TalonAlert[][] {
+  const chunks: TalonAlert[][] = [];
+  let current: TalonAlert[] = [];
+  let bytes = 0;
+  for (const alert of alerts) {
+    const size = alertBytes(alert);
+    if (current.length > 0 && (current.length >= maxCount || bytes + size > maxBytes)) {
+      chunks.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(alert);
+    bytes += size;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
 export class IntakeBatcher {
   private readonly shards: Shard[];
   private held = 0;
@@ -87,12 +123,15 @@ export class IntakeBatcher {
       list.push(alert);
       byShard.set(shard, list);
     }
-    const writes = [...byShard].map(
-      ([shard, list]) =>
-        new Promise<void>((resolve, reject) => {
-          this.shards[shard]!.waiting.push({ alerts: list, resolve, reject });
-          this.kick(shard);
-        }),
+    // A large group is queued as several entries in order, so no single write exceeds the batch bounds.
+    const writes = [...byShard].flatMap(([shard, list]) =>
+      chunkAlerts(list, this.options.maxBatch, MAX_BATCH_BYTES).map(
+        (chunk) =>
+          new Promise<void>((resolve, reject) => {
+            this.shards[shard]!.waiting.push({ alerts: chunk, resolve, reject });
+            this.kick(shard);
+          }),
+      ),
     );
     return Promise.all(writes).then(() => undefined);
   }
@@ -114,11 +153,15 @@ export class IntakeBatcher {
     const shard = this.shards[index]!;
     const entries: Entry[] = [];
     let count = 0;
+    let bytes = 0;
     while (shard.waiting.length > 0) {
-      const size = shard.waiting[0]!.alerts.length;
-      if (entries.length > 0 && count + size > this.options.maxBatch) break;
+      const next = shard.waiting[0]!;
+      const size = next.alerts.length;
+      const weight = estimateBytes(next.alerts);
+      if (entries.length > 0 && (count + size > this.options.maxBatch || bytes + weight > MAX_BATCH_BYTES)) break;
       entries.push(shard.waiting.shift()!);
       count += size;
+      bytes += weight;
     }
     const alerts = entries.flatMap((e) => e.alerts);
     const started = performance.now();

@@ -3,9 +3,10 @@ import type { Server } from 'node:http';
 import type { TalonClient } from '../client/talon-client';
 import { webhookSettings, type IntakeMode, type WebhookSettings } from '../config/defaults';
 import type { Taxonomy } from '../domain/taxonomy';
+import type { OperatorPolicy } from '../domain/autonomy';
 import type { TalonMetrics } from '../observability/metrics';
 import { createWebhookApp, type AlertSink, type IntakeDeps } from './app';
-import type { WebhookAuth } from './auth';
+import { checkAuthConfig, INSECURE_WARNING, isUnauthenticated, type WebhookAuth } from './auth';
 import type { OfferRoutesDeps } from './offers';
 
 /** Settings left out take src/config's defaults (the webhook itself applies none). */
@@ -19,6 +20,10 @@ export interface WebhookServerOptions extends Partial<Omit<WebhookSettings, 'int
   readonly taxonomy?: () => Promise<Taxonomy>;
   /** Serves Smart Pricing offers (`GET /api/offers`); absent, they are not served. */
   readonly offers?: OfferRoutesDeps;
+  /** Where the start-up warning of an unauthenticated webhook goes (default: stderr). */
+  readonly warn?: (line: string) => void;
+  /** The operator policy in force (a PolicyStore's `current`); alerts on namespaces it protects are refused. */
+  readonly policy?: () => OperatorPolicy | undefined;
 }
 
 export interface RunningWebhook {
@@ -34,7 +39,10 @@ export async function startWebhookServer(
   /** Where alerts go; the client itself unless a caller wraps it (e.g. to time hand-offs). */
   sink: AlertSink = client,
 ): Promise<RunningWebhook> {
-  const { host, port, auth, taxonomy, intake, offers, ...overrides } = options;
+  const { host, port, auth, taxonomy, intake, offers, warn, policy, ...overrides } = options;
+  // Refused before anything listens: without a secret only an explicit `insecure` starts, and loudly.
+  checkAuthConfig(auth);
+  if (isUnauthenticated(auth)) (warn ?? ((line) => process.stderr.write(`${line}\n`)))(INSECURE_WARNING);
   const app = createWebhookApp({
     sink,
     metrics,
@@ -51,6 +59,7 @@ export async function startWebhookServer(
       : {}),
     ...(taxonomy ? { tasks: { service: client, taxonomy } } : {}),
     ...(offers ? { offers } : {}),
+    ...(policy ? { policy } : {}),
     ready: async () => {
       await client.temporal.connection.workflowService.getSystemInfo({});
       return true;

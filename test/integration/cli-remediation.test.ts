@@ -15,6 +15,7 @@ import { CoordinationV1Api, type V1Deployment } from '@kubernetes/client-node';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createMetricsActivities } from '../../activities/metrics';
+import { nullOperatorActivities } from '../../activities/operator';
 import { MEMORY_OFF } from '../../src/domain/target-memory';
 import { TalonClient } from '../../src/client/talon-client';
 import type { WhatIfReport } from '../../src/cli/alerts-replay';
@@ -85,6 +86,7 @@ const DECISION: PolicyDecision = {
 
 const applied: ApplyPolicyInput[] = [];
 const stubActivities = {
+  ...nullOperatorActivities(),
   readTarget: async (ref: { namespace: string; pod: string }) => stubPodSnapshot(ref),
   gatherWindow: async () => stubWindow(5),
   decidePolicy: async () => DECISION,
@@ -347,9 +349,10 @@ describe('bad input', () => {
       /not-json.json is not valid JSON/,
     );
     const wrongShape = join(dir, 'wrong-shape.ndjson');
-    await writeFile(wrongShape, `${JSON.stringify({ version: '4', status: 'firing', alerts: [] })}\n`);
+    // Missing fields are what Alertmanager's decoder reads as empty (accepted, as by the webhook); wrong types are not.
+    await writeFile(wrongShape, `${JSON.stringify({ version: '4', status: 'firing', groupKey: 7, alerts: {} })}\n`);
     await expect(capture((deps) => alertsReplayAction(wrongShape, {}, deps))).rejects.toThrow(
-      /wrong-shape.ndjson: 1 of 1 payload\(s\) are not Alertmanager webhook payloads \(version 4\):\n {2}payload 1: groupKey: .*alerts: Too small/,
+      /wrong-shape.ndjson: 1 of 1 payload\(s\) are not Alertmanager webhook payloads \(version 4\):\n {2}payload 1: groupKey: .*alerts: /,
     );
   });
 });

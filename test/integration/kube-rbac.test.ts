@@ -167,6 +167,7 @@ describe('kubectl auth can-i for the actuator’s service account', () => {
     ['get leases in Talon’s namespace', () => ['get', 'leases.coordination.k8s.io', '-n', f.talonNamespace]],
     ['create leases in Talon’s namespace', () => ['create', 'leases.coordination.k8s.io', '-n', f.talonNamespace]],
     ['update leases in Talon’s namespace', () => ['update', 'leases.coordination.k8s.io', '-n', f.talonNamespace]],
+    ['create events (decisions on their targets)', () => ['create', 'events', '-n', ns()]],
   ])('may %s', async (_what, args) => {
     expect(await canI(args())).toBe('yes');
   });
@@ -186,6 +187,7 @@ describe('kubectl auth can-i for the actuator’s service account', () => {
     ['delete poddisruptionbudgets', () => ['delete', 'poddisruptionbudgets.policy', '-n', ns()]],
     ['touch leases outside Talon’s namespace', () => ['update', 'leases.coordination.k8s.io', '-n', ns()]],
     ['delete leases', () => ['delete', 'leases.coordination.k8s.io', '-n', f.talonNamespace]],
+    ['delete events', () => ['delete', 'events', '-n', ns()]],
     ['create namespaces', () => ['create', 'namespaces']],
     ['escalate through RBAC', () => ['create', 'clusterrolebindings.rbac.authorization.k8s.io']],
     ['do anything', () => ['*', '*']],

@@ -50,6 +50,8 @@ export interface Calls {
   readonly rolledBack: { operationId: string; appliedOperationId: string; policy: string }[];
   readonly verified: string[];
   readonly node: string[];
+  /** Reasons of the Kubernetes Events the operator activities were asked to write. */
+  readonly events: string[];
 }
 
 export function newScript(extra: Partial<Script> = {}): Script {
@@ -57,7 +59,7 @@ export function newScript(extra: Partial<Script> = {}): Script {
 }
 
 export function newCalls(): Calls {
-  return { applied: [], gathered: [], rolledBack: [], verified: [], node: [] };
+  return { applied: [], gathered: [], rolledBack: [], verified: [], node: [], events: [] };
 }
 
 function next<T>(list: T[], fallback: T): T {
@@ -168,6 +170,13 @@ export function scriptedActivities(script: Script, calls: Calls) {
         evictions === 0 ? 0.95 : (script.nodeShares[Math.min(evictions, script.nodeShares.length) - 1] ?? 0.5);
       calls.node.push(`usage ${share}`);
       return [{ node: 'edge-1', cpuCores: share * 4, memoryBytes: 1, cpuAllocatableCores: 4, cpuShare: share }];
+    },
+    // The operator activities as `talon worker` serves them without a policy file. Left unregistered, the workflow
+    // would take its fallback, which does not replay: on replay the SDK schedules the unregistered local activity.
+    resolveOperatorPolicy: async () => null,
+    recordEvent: async (input: { reason: string }) => {
+      calls.events.push(input.reason);
+      return { written: true };
     },
     resolveNode: async (input: { node: string }) => {
       const name = script.addresses[input.node] ?? input.node;

@@ -8,6 +8,7 @@ import type { PolicyDecision } from '../../src/domain/policy';
 import type { ApplyPolicyInput, ApplyPolicyResult } from '../../src/domain/remediation';
 import type { FeatureWindow } from '../../src/domain/window';
 import { MODEL_FEATURES } from '../../src/domain/features';
+import { nullOperatorActivities } from '../../activities/operator';
 
 const RANKED: PolicyDecision = {
   source: 'model',
@@ -71,6 +72,7 @@ export const STUB_PROFILE = {
 
 export function stubActivities(applyMs: number): Record<string, (...args: never[]) => Promise<unknown>> {
   return {
+    ...nullOperatorActivities(),
     readTarget: async (ref: { namespace: string; pod: string }) => stubPodSnapshot(ref),
     gatherWindow: async () => stubWindow(),
     decidePolicy: async () => RANKED,

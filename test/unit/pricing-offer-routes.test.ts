@@ -46,7 +46,7 @@ function setup(auth = true) {
     sink: { remediate: async () => ({ workflowId: 'x', action: 'started-or-signalled' }) },
     metrics: new TalonMetrics({ defaultMetrics: false }),
     settings: webhookSettings(),
-    auth: auth ? { bearerToken: TOKEN } : {},
+    auth: auth ? { bearerToken: TOKEN } : { insecure: true },
     ready: async () => true,
     offers: { service },
   });

@@ -5,7 +5,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { State } from '@temporalio/worker';
 import { TalonMetrics } from '../../src/observability/metrics';
 import { serveWorkerHttp, type WorkerHttp } from '../../workers/http';
-import { changeOutcome, refusedGuard } from '../../workers/telemetry';
+import { changeOutcome, metricsSinks, refusedGuard } from '../../workers/telemetry';
 
 describe('change outcome labels', () => {
   it.each([
@@ -30,6 +30,20 @@ describe('change outcome labels', () => {
     expect(refusedGuard(refusal([]))).toBe('unknown');
     expect(refusedGuard(ApplicationFailure.create({ message: 'x', type: 'Forbidden' }))).toBeUndefined();
     expect(refusedGuard(new Error('plain'))).toBeUndefined();
+  });
+});
+
+describe('workflow sinks', () => {
+  it('count decisions by the engine that answered (model vs rules)', async () => {
+    const metrics = new TalonMetrics({ defaultMetrics: false });
+    const sinks = metricsSinks(metrics);
+    const info = {} as Parameters<typeof sinks.talonMetrics.decided.fn>[0];
+    void sinks.talonMetrics.decided.fn(info, 'model');
+    void sinks.talonMetrics.decided.fn(info, 'rules');
+    void sinks.talonMetrics.decided.fn(info, 'rules');
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('talon_policy_decisions_total{source="model"} 1');
+    expect(text).toContain('talon_policy_decisions_total{source="rules"} 2');
   });
 });
 

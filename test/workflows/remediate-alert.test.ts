@@ -21,6 +21,7 @@ import { loadStackConfig, stackEndpoints } from '../../src/config/local-stack';
 import { TalonMetrics } from '../../src/observability/metrics';
 import { ActivityMetricsInterceptor, metricsSinks } from '../../workers/telemetry';
 import { bundleWorkflows } from '../../workers/bundle';
+import { nullOperatorActivities } from '../../activities/operator';
 import type { NodeOverloadResult } from '../../src/contracts/node-overload';
 import { MEMORY_OFF } from '../../src/domain/target-memory';
 
@@ -174,7 +175,7 @@ async function withWorker<T>(
     connection: workerConnection,
     taskQueue,
     workflowBundle: bundle,
-    activities: activities(stubs),
+    activities: { ...nullOperatorActivities(), ...activities(stubs) },
     // The worker's own telemetry, as createTalonWorker wires it, so the tests see what /metrics would count.
     sinks: metricsSinks(stubs.metrics),
     interceptors: { activity: [(ctx) => ({ inbound: new ActivityMetricsInterceptor(ctx, stubs.metrics) })] },
@@ -434,7 +435,7 @@ it('surfaces a permanent read failure as WorkflowFailedError → the activity’
     connection: workerConnection,
     taskQueue,
     workflowBundle: bundle,
-    activities: broken,
+    activities: { ...nullOperatorActivities(), ...broken },
   });
   try {
     const err = await worker.runUntil(async () => {

@@ -277,6 +277,8 @@ describe('rollback of a change that failed or made things worse (gap 6)', () => 
     ]);
     // The apply, its failed verification, the rollback's verification, then the next policy's.
     expect(calls.verified).toHaveLength(3);
+    // The rollback is a change: it is in the operator's audit as an Event on the pod too.
+    expect(calls.events).toContain('TalonRolledBack');
     expect(result.attempts[0]).toMatchObject({ policy: 'cpu_scale_up', applied: true, verified: false });
     expect(result.attempts[0]!.rolledBack).toMatch(
       /^not verified: .*; restored cpu_scale_up on the workload \(rollout complete\)$/,

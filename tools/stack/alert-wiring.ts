@@ -104,6 +104,13 @@ export function plainAlertmanagerConfig(
 
 const HEADER = '# Generated from tools/stack/alert-rules.ts by `npm run deploy:render`; do not edit by hand.\n';
 
+/** What `max_alerts` does to Talon, said next to every webhook receiver Talon ships. */
+const MAX_ALERTS_NOTE =
+  '# max_alerts 0 (the default) sends a whole group in one notification. Talon accepts bodies up to\n' +
+  '# TALON_WEBHOOK_BODY_LIMIT (32mb: tens of thousands of alerts) and queues groups larger than its admission bound\n' +
+  '# in its alert intake. A max_alerts above 0 makes Alertmanager drop the rest of the group from that notification\n' +
+  '# (reported as truncatedAlerts): Talon never sees those alerts, so keep 0 unless the body limit is too small.\n';
+
 /** Every generated file, relative to the repository root, with its content. */
 export function renderedAlertingFiles(): Record<string, string> {
   return {
@@ -112,11 +119,13 @@ export function renderedAlertingFiles(): Record<string, string> {
       HEADER +
       '# Needs the Alertmanager resource to select it (alertmanagerConfigSelector) with\n' +
       '# alertmanagerConfigMatcherStrategy.type None: Talon alerts carry the namespace of the workload, not talon-system.\n' +
+      MAX_ALERTS_NOTE +
       stringify(alertmanagerConfigManifest()),
     'deploy/alerting/talon-rules.yml': HEADER + stringify(plainRuleFile()),
     'deploy/alerting/alertmanager.yml':
       HEADER +
       '# Merge the talon route and receiver into your alertmanager.yml; mount the token from Secret talon-webhook.\n' +
+      MAX_ALERTS_NOTE +
       stringify(plainAlertmanagerConfig()),
   };
 }

@@ -6,6 +6,7 @@
  */
 import type { Command } from 'commander';
 import { registerApprovalCommands } from './approve';
+import { registerAuditCommand } from './audit';
 import { registerCancelCommand } from './cancel';
 import type { RemediationCliDeps } from './deps';
 import { registerHistoryCommands } from './history';
@@ -22,6 +23,7 @@ export function registerRemediationCommands(program: Command, deps: RemediationC
   registerApprovalCommands(program, deps);
   registerCancelCommand(program, deps);
   registerListCommand(program, deps);
+  registerAuditCommand(program, deps);
   registerHistoryCommands(program, deps);
   const alerts = program.command('alerts').description('recorded and queued alerts');
   registerReplayCommand(alerts, deps);

@@ -104,6 +104,7 @@ function attemptLines(attempts: readonly AttemptRecord[]): string[] {
     lines.push(`   ${a.summary}`);
     if (a.detail && a.detail !== a.summary) lines.push(`   ${a.detail}`);
     if (a.rolledBack) lines.push(`   rolled back: ${a.rolledBack}`);
+    if (a.policyVersion) lines.push(`   decided under policy ${a.policyVersion}`);
   }
   return lines;
 }
@@ -142,6 +143,11 @@ export function formatStatus(view: StatusView): string {
     if (s.pods && s.pods.length > 1) row('pods', s.pods.join(', '));
     if (s.episode !== undefined) row('episode', String(s.episode));
     if (s.watchingUntil) row('watching', `for a re-fire until ${s.watchingUntil} (it continues below what was tried)`);
+    if (s.operator) {
+      const by = s.operator.matched.length > 0 ? ` (overrides: ${s.operator.matched.join(', ')})` : '';
+      row('policy', `${s.operator.policyVersion}, autonomy ${s.operator.autonomy}${by}`);
+      if (s.operator.brake) row('held', s.operator.brake);
+    }
     if (s.awaitingApprovalFor) {
       row('waiting for', `approval of ${s.awaitingApprovalFor}`);
       row('', `answer with: talon approve|reject ${view.workflowId} --by <you> [--comment <text>]`);

@@ -8,7 +8,7 @@
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
 import { GUARDS, GuardRefusedError } from '../../domain/errors';
 import { budgetRefusal } from '../../domain/guards';
-import { CLUSTER_SCOPE } from '../budget';
+import { CLUSTER_SCOPE, CLUSTER_WIDE_SCOPE } from '../budget';
 import { patchAs, type KubeClients, type PatchStrategy } from '../client';
 import { isNotFound, KubeConflictError, kubeCall } from '../errors';
 import {
@@ -175,12 +175,22 @@ export class ActuatorCore {
   async admit(scope: string, ctx: OperationContext): Promise<void> {
     const store = this.options.budget;
     if (!store) return;
-    const budget = this.options.guards.writeBudget;
-    const decision = this.dry(ctx)
-      ? await store.peek(scope, ctx.operationId, budget)
-      : await store.reserve(scope, ctx.operationId, budget);
-    if (!decision.allowed)
-      throw budgetRefusal(scope === CLUSTER_SCOPE ? 'cluster scope (nodes)' : scope, decision, budget);
+    const { writeBudget, clusterWriteBudget } = this.options.guards;
+    // The cluster-wide budget first: a refusal there leaves the scope's budget untouched (the reverse order
+    // would count a write the cluster budget then refused).
+    const checks: [string, string, typeof writeBudget][] = [
+      ...(clusterWriteBudget
+        ? [[CLUSTER_WIDE_SCOPE, 'the whole cluster', clusterWriteBudget] as [string, string, typeof writeBudget]]
+        : []),
+      [scope, scope === CLUSTER_SCOPE ? 'cluster scope (nodes)' : scope, writeBudget],
+    ];
+    for (const [key, name, budget] of checks) {
+      const decision = this.dry(ctx)
+        ? await store.peek(key, ctx.operationId, budget)
+        : await store.reserve(key, ctx.operationId, budget);
+      this.options.onBudget?.(key, decision.used, budget.maxWrites);
+      if (!decision.allowed) throw budgetRefusal(name, decision, budget);
+    }
   }
 
   /** Remembers (through the caller) which controller this operation is about to change. */

@@ -15,6 +15,8 @@ export interface ActuatorOptions {
   readonly guards: GuardConfig;
   /** Durable write budget; without one the budget guard is off (tests only). */
   readonly budget?: WriteBudgetStore;
+  /** Told the writes counted in a budget's window after each check (the worker's gauges). */
+  readonly onBudget?: (scope: string, used: number, max: number) => void;
   /** Resize discovery; without one in-place resize is never attempted. */
   readonly capabilities?: ClusterCapabilities;
   /** Node label carrying the tier (edge/cloud). */

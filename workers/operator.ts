@@ -1,0 +1,102 @@
+/**
+ * The operator policy in a worker process: the policy file's store (loaded at start, reloaded on change, its
+ * version and reloads on /metrics), the operator activities over Temporal visibility and the Kubernetes API, and
+ * the storm brake's gauges, kept fresh while a scope is engaged even when no remediation asks (so a released
+ * brake shows as released).
+ */
+import type { Client } from '@temporalio/client';
+import { createOperatorActivities, type OperatorActivityDeps } from '../activities/operator';
+import type { PolicyStore } from '../src/config/policy-file';
+import type { TalonConfig } from '../src/config/talon-config';
+import type { BrakeScope, BrakeState } from '../src/domain/autonomy';
+import { DEFAULT_STORM_BRAKE } from '../src/domain/autonomy';
+import type { BrakeCheckInput, OperatorActivities } from '../src/contracts/operator';
+import type { KubeClients } from '../src/kube/client';
+import { EventRecorder } from '../src/kube/events';
+import { BrakeLatchStore, countNamespacePods, countNodes } from '../src/kube/storm-brake';
+import type { TalonMetrics } from '../src/observability/metrics';
+export { openPolicyStore } from '../src/policy/policy-store';
+
+/** Scopes one brake evaluation looked at, and whether each is engaged. */
+export function brakeScopes(
+  state: BrakeState,
+  input: Pick<BrakeCheckInput, 'kind' | 'namespace'>,
+): Map<BrakeScope, boolean> {
+  const scopes = new Map<BrakeScope, boolean>();
+  const engaged = new Set<string>([...state.trips.map((t) => t.scope), ...state.latched.map((l) => l.scope)]);
+  scopes.set('cluster', engaged.has('cluster'));
+  if (input.kind === 'node') scopes.set('nodes', engaged.has('nodes'));
+  if (input.kind === 'pod' && input.namespace) {
+    const scope: BrakeScope = `namespace/${input.namespace}`;
+    scopes.set(scope, engaged.has(scope));
+  }
+  return scopes;
+}
+
+export interface WorkerOperator {
+  readonly activities: OperatorActivities;
+  readonly store?: PolicyStore;
+  close(): void;
+}
+
+export function createWorkerOperator(options: {
+  config: TalonConfig;
+  metrics: TalonMetrics;
+  temporal: Client;
+  clients: KubeClients;
+  store: PolicyStore | undefined;
+  /** How often engaged scopes are re-evaluated for the gauges (ms); 0: never. */
+  refreshMs?: number;
+}): WorkerOperator {
+  const { config, metrics, temporal, clients, store } = options;
+  const engaged = new Map<BrakeScope, BrakeCheckInput>();
+  const onBrake: OperatorActivityDeps['onBrake'] = (state, input) => {
+    metrics.remediationsRunning.set(state.counts.remediations);
+    for (const [scope, on] of brakeScopes(state, input)) {
+      metrics.stormBrakeEngaged.set({ scope }, on ? 1 : 0);
+      if (on)
+        engaged.set(scope, {
+          kind: input.kind,
+          ...(input.namespace ? { namespace: input.namespace } : {}),
+          config: input.config,
+        });
+      else engaged.delete(scope);
+    }
+  };
+  const activities = createOperatorActivities({
+    policy: () => store?.current(),
+    talonNamespace: config.talonNamespace,
+    taskQueue: config.temporal.taskQueue,
+    brake: {
+      countWorkflows: async (query) => Number((await temporal.workflow.count(query)).count),
+      countNamespacePods: (namespace) => countNamespacePods(clients, namespace),
+      countNodes: () => countNodes(clients),
+      latches: new BrakeLatchStore(clients, config.talonNamespace),
+    },
+    events: new EventRecorder(clients, {
+      ...(config.temporalUiUrl ? { temporalUiUrl: config.temporalUiUrl } : {}),
+      temporalNamespace: config.temporal.namespace,
+    }),
+    onBrake,
+  });
+  const every = options.refreshMs ?? 15_000;
+  const timer =
+    every > 0
+      ? setInterval(() => {
+          // Only scopes last seen engaged: once released, no remediation may ask again to say so.
+          for (const input of new Set(engaged.values())) {
+            const config = store?.current().stormBrake ?? input.config ?? DEFAULT_STORM_BRAKE;
+            activities.checkStormBrake({ ...input, config }).catch(() => undefined);
+          }
+        }, every)
+      : undefined;
+  timer?.unref();
+  return {
+    activities,
+    ...(store ? { store } : {}),
+    close() {
+      if (timer) clearInterval(timer);
+      store?.close();
+    },
+  };
+}
