@@ -318,7 +318,16 @@ async function decide(episode: Episode, number: number, gathered: Gathered): Pro
   let decision: PolicyDecision;
   if (gathered.kind === 'window') {
     decision = await episode.reads.policy.decidePolicy
-      .executeWithOptions({ summary: `rank policies for ${targetName} (model, rules as fallback)` }, [gathered])
+      .executeWithOptions({ summary: `rank policies for ${targetName} (model, rules as fallback)` }, [
+        gathered,
+        // For the decision log: what chooseCandidate below will read (arguments do not enter replay checks).
+        {
+          alertName: alert.alertName,
+          ...(alert.labels.talon_resource ? { resource: alert.labels.talon_resource } : {}),
+          tried: [...tried],
+          attempt: number,
+        },
+      ])
       .catch((err: unknown): PolicyDecision => ({
         source: 'rules',
         ranked: policiesFromAlert(alert),
