@@ -1,6 +1,7 @@
 /** The `talon` command line. Each command group lives in its own module; this file only assembles them. */
 import { Command } from 'commander';
 import { devCommand, loadDevExport, type Configure } from './dev-commands';
+import { registerDecisionCommands } from './decisions';
 import { registerModelCommands } from './model';
 import { registerPricingCommands } from './offer-commands';
 import { registerRemediationCommands } from './remediation';
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerTaxonomyCommands(program);
   registerTaskCommands(program);
   registerModelCommands(program);
+  registerDecisionCommands(program);
   registerRemediationCommands(program);
   registerPricingCommands(program);
   return program;
