@@ -73,7 +73,7 @@ export async function runGate(
     const dr = ope.difference.dr;
     if (ope.claim.made && !(dr.high < 0)) {
       reasons.push(
-        dr.estimate >= 0
+        dr.estimate > 0
           ? `worse than the champion: DR cost difference ${dr.estimate.toFixed(1)} s [${dr.low.toFixed(1)}, ${dr.high.toFixed(1)}]`
           : `not shown better: DR cost difference ${dr.estimate.toFixed(1)} s [${dr.low.toFixed(1)}, ${dr.high.toFixed(1)}] includes 0`,
       );

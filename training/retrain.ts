@@ -60,7 +60,7 @@ export const DEFAULT_RETRAIN_OPTIONS: Omit<RetrainOptions, 'championPath' | 'log
   testSamples: 1000,
   epochs: 6,
   batchSize: 128,
-  learningRate: 1e-3,
+  learningRate: 3e-4,
   seed: 0,
   logWeight: 4,
   temperatureSeconds: 60,

@@ -8,6 +8,7 @@
 import { featureIndex } from '../src/domain/features';
 import type { PolicyName } from '../src/domain/policy';
 import type { Action } from './log-data';
+import { mixSeed } from './rng';
 import { solveRidge } from './simple-learner';
 
 export interface CostSample {
@@ -123,5 +124,6 @@ export function crossFit(
 function hashFold(key: string, folds: number): number {
   let h = 2166136261;
   for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 16777619) >>> 0;
-  return h % folds;
+  // FNV's low bits alone are poor (a digit repeated in a key cancels out of them): mix before taking a residue.
+  return mixSeed(h, folds) % folds;
 }
