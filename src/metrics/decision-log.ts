@@ -354,15 +354,17 @@ export async function readDecisionLog(
     );
   }
   const weights = options.weights ?? DEFAULT_LOG_COST;
+  // Decisions after the range are read too (not returned): a decision near its end may have re-fired after it.
   const [decisions, actions, outcomes] = await Promise.all([
-    readDecisions(store, bucket, options),
+    readDecisions(store, bucket, { ...options, stop: options.stop + weights.refireWindowSeconds }),
     readActions(store, bucket, options),
     readOutcomes(store, bucket, options),
   ]);
   const energy =
     options.energy === false ? undefined : await energyAfter(store, bucket, decisions.records, weights.horizonSeconds);
+  const joined = joinDecisionLog(decisions.records, actions, outcomes, { weights, ...(energy ? { energy } : {}) });
   return {
-    decisions: joinDecisionLog(decisions.records, actions, outcomes, { weights, ...(energy ? { energy } : {}) }),
+    decisions: joined.filter((j) => j.decision.at <= options.stop * 1000),
     skipped: decisions.skipped,
     ...(decisions.firstProblem ? { firstProblem: decisions.firstProblem } : {}),
   };

@@ -37,6 +37,15 @@ export function incidentWindow(rng: Rng): number[][] {
   });
 }
 
+/** A window as the local KWOK stack delivers one for a pod at 90 % of its CPU limit: no Kepler, no user CPU. */
+export function kwokIncidentWindow(rng: Rng): number[][] {
+  const cpu = rng.uniform(0.85, 0.98);
+  const mem = rng.uniform(0.2, 0.6);
+  const node = rng.uniform(0.005, 0.06);
+  return Array.from({ length: 10 }, () => [cpu + rng.uniform(-0.003, 0.003), mem, node, 0, 0, 0, 0, 0]);
+}
+export const KWOK_ABSENT = ['user_cpu_usage', 'core_joules', 'dram_joules', 'package_joules', 'total_joules'] as const;
+
 export interface SyntheticLogOptions {
   readonly decisions: number;
   readonly epsilon: number;
@@ -46,6 +55,8 @@ export interface SyntheticLogOptions {
   /** Mean cost of each action; unlisted ones cost 600. */
   readonly cost: Partial<Record<PolicyName, number>>;
   readonly noise?: number;
+  /** Windows like the local KWOK stack's (absent features marked) instead of Kepler-complete ones. */
+  readonly kwok?: boolean;
 }
 
 export async function syntheticLog(o: SyntheticLogOptions): Promise<JoinedDecision[]> {
@@ -55,7 +66,9 @@ export async function syntheticLog(o: SyntheticLogOptions): Promise<JoinedDecisi
     : (o.champion as PolicyModel);
   const out: JoinedDecision[] = [];
   for (let i = 0; i < o.decisions; i++) {
-    const values = incidentWindow(rng);
+    const values = o.kwok ? kwokIncidentWindow(rng) : incidentWindow(rng);
+    const absentFeatures = o.kwok ? [...KWOK_ABSENT] : [];
+    const observed = values.map((row) => row.map((_, f) => !absentFeatures.includes(MODEL_FEATURES[f] as never)));
     const decision = await model.decide({
       kind: 'window',
       target: { namespace: 'lab', pod: `web-${i}` },
@@ -65,8 +78,8 @@ export async function syntheticLog(o: SyntheticLogOptions): Promise<JoinedDecisi
       steps: 10,
       features: MODEL_FEATURES,
       values,
-      observed: values.map((row) => row.map(() => true)),
-      absentFeatures: [],
+      observed,
+      absentFeatures,
       quality: { realFraction: 1, stalenessSeconds: 0, freshness: 1, score: 1, coverage: 1 },
     });
     const { choice } = logChoice(decision, CPU_ALERT, new Set(), o.epsilon, rng.next(), rng.next());
@@ -86,8 +99,8 @@ export async function syntheticLog(o: SyntheticLogOptions): Promise<JoinedDecisi
         stepSeconds: 30,
         source: 'prometheus',
         values,
-        observed: values.map((row) => row.map(() => true)),
-        absentFeatures: [],
+        observed,
+        absentFeatures,
         qualityScore: 1,
       },
       context: { alertName: CPU_ALERT.alertName, resource: 'cpu', tried: [], attempt: 1 },
