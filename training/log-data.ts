@@ -93,7 +93,11 @@ export function usableDecisions(log: readonly JoinedDecision[]): {
 } {
   const usable: UsableDecision[] = [];
   const excluded: Record<string, number> = {};
-  const skip = (why: string) => (excluded[why] = (excluded[why] ?? 0) + 1);
+  // Counted by kind: "not applied: GuardRefused: <details>" counts as "not applied: GuardRefused".
+  const skip = (why: string) => {
+    const kind = why.replace(/^(not applied: [A-Za-z]+):.*$/s, '$1');
+    excluded[kind] = (excluded[kind] ?? 0) + 1;
+  };
   for (const j of log) {
     const d = j.decision;
     if (j.unusable !== undefined || j.cost === undefined) skip(j.unusable ?? 'no cost');

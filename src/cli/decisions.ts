@@ -56,7 +56,7 @@ export function registerDecisionCommands(program: Command): void {
         const priced = log.decisions.filter((d) => d.cost !== undefined).length;
         process.stderr.write(
           `${log.decisions.length} decision(s), ${priced} with a known result` +
-            `${log.skipped > 0 ? `; ${log.skipped} unreadable record(s) skipped (${log.firstProblem})` : ''}` +
+            `${log.skipped > 0 ? `; ${log.skipped} unreadable record(s) skipped (first: ${(log.firstProblem ?? '').slice(0, 160)})` : ''}` +
             `${flags.out ? ` → ${flags.out}` : ''}\n`,
         );
       } finally {
