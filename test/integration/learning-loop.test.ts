@@ -11,7 +11,7 @@
  * The champion is constructed to be bad here, so that a better challenger exists: B is the shipped model
  * fine-tuned on a synthetic log that rewards memory_scale_up on CPU incidents. On a Deployment, a scale-up of the
  * wrong resource rolls the pod out and the new pod fires again (a re-fire: 300 s in the log's cost); the right one
- * ends the incident. The evidence bar is lowered for a live run that fits in minutes (--min-ess 4, --min-decisions
+ * ends the incident. The evidence bar is lowered for a live run that fits in minutes (--min-ess 3, --min-decisions
  * 20, --min-support 0.8; production defaults are 30 / 30 / 0.9) and says so in the output.
  */
 import { randomBytes } from 'node:crypto';
@@ -228,7 +228,7 @@ it('logs real decisions, retrains from them, shadows the challenger, refuses a w
       say(
         `${log.length} decision(s), ${priced.length} priced, ${cpu} cpu_scale_up at ${((Date.now() - t0) / 1000).toFixed(0)} s`,
       );
-      return priced.length >= 30 && cpu >= 4 ? log : undefined;
+      return priced.length >= 30 && cpu >= 6 ? log : undefined;
     },
     20_000,
   );
@@ -346,7 +346,7 @@ it('logs real decisions, retrains from them, shadows the challenger, refuses a w
 
   // 4. The gate: W refused, G promoted (on a fresh export that includes the shadow phase).
   await talon('decisions', 'export', '--since', '1h', '--until', '100s', '--namespace', explored, '--out', logFile);
-  const bar = ['--min-decisions', '20', '--min-ess', '4', '--min-support', '0.8', '--resamples', '1000'];
+  const bar = ['--min-decisions', '20', '--min-ess', '3', '--min-support', '0.8', '--resamples', '1000'];
   const refused = await talon('model', 'promote', worse, '--registry', registry, '--log-file', logFile, ...bar);
   say(`promote W:\n${refused.output}`);
   expect(refused.exitCode).toBe(2);
