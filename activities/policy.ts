@@ -2,10 +2,13 @@
  * Policy activities: rank the policies for a feature window, through the circuit breaker to the learned
  * model when one is injected, with the rule policy as the answer whenever the model is absent or out. The
  * engine (and so the breaker's memory of failures) lives as long as the worker, shared by every workflow.
+ * With a decision log, every decision made inside a workflow is logged (src/policy/shadow.ts): the window,
+ * both engines' rankings when a shadow challenger is configured, the workflow's choice and its propensity.
  */
 import { z } from 'zod';
 import { FAILURE_TYPES } from '../src/contracts/failures';
 import { MODEL_FEATURES } from '../src/domain/features';
+import type { DecisionContext, DecisionLogWriter, ExplorationSettings } from '../src/domain/decision-log';
 import type { PolicyDecision } from '../src/domain/policy';
 import type { FeatureWindow, WindowTarget } from '../src/domain/window';
 import type { WorkloadContext } from '../src/domain/workload-context';
@@ -18,7 +21,10 @@ import {
   type PolicyModel,
 } from '../src/policy/breaker';
 import { createRulePolicy, ruleConfig, type RuleConfigOverrides } from '../src/policy/rules';
+import { createLoggedDecide, type DecisionIds } from '../src/policy/shadow';
+import { activityContext } from './context';
 import { permanentFailure } from './failures';
+import { parseActivityInput } from './input';
 
 /**
  * Namespace label that forces the engine for the namespace's pods: `rules` (the rule policy answers, the model
@@ -43,6 +49,14 @@ export interface PolicyActivityDeps {
   readonly workloadContext?: (target: WindowTarget) => Promise<WorkloadContext | undefined>;
   /** Told when the workload context could not be read (the worker logs it). */
   readonly onContextError?: (target: WindowTarget, error: unknown) => void;
+  /** Decides alongside the model on every logged decision; its answer is logged, never used. */
+  readonly shadow?: PolicyModel & { readonly loaded?: boolean };
+  /** Where decisions made inside a workflow are logged; nothing is logged without it. */
+  readonly decisionLog?: DecisionLogWriter;
+  /** Bounded exploration for opted-in namespaces (off unless a namespace is listed). */
+  readonly exploration?: ExplorationSettings;
+  /** Uniform in [0, 1) for exploration; injected for tests. */
+  readonly random?: () => number;
 }
 
 const finite = z.number().refine(Number.isFinite, 'must be finite');
@@ -70,9 +84,30 @@ const windowSchema = z
     { message: `values must be [steps × ${MODEL_FEATURES.length}] in the model's feature order` },
   );
 
-/** Per call: the policy file's rule thresholds for this alert (onto the worker's rule configuration). */
-export interface DecideOptions {
+/**
+ * Per call: the policy file's rule thresholds for this alert (onto the worker's rule configuration), and the
+ * decision context the decision log records (the alert, what the episode tried, the attempt).
+ */
+export interface DecideOptions extends Partial<DecisionContext> {
   readonly rules?: RuleConfigOverrides;
+}
+
+const contextSchema = z.object({
+  alertName: z.string().min(1).max(200),
+  resource: z.string().max(63).optional(),
+  tried: z.array(z.string().max(63)).max(64),
+  attempt: z.number().int().min(1),
+});
+
+/** The workflow run and decision slot this call belongs to, when it runs as an activity of a workflow. */
+function decisionIds(): DecisionIds | undefined {
+  const info = activityContext()?.info;
+  if (!info?.workflowExecution) return undefined;
+  return {
+    workflowId: info.workflowExecution.workflowId,
+    runId: info.workflowExecution.runId,
+    decisionId: info.activityId,
+  };
 }
 
 export function createPolicyActivities(deps: PolicyActivityDeps = {}) {
@@ -102,11 +137,20 @@ export function createPolicyActivities(deps: PolicyActivityDeps = {}) {
       rules,
       breaker: new CircuitBreaker(deps.breaker),
     });
+  const decide = createLoggedDecide({
+    engine,
+    ...(deps.shadow ? { shadow: deps.shadow } : {}),
+    ...(deps.decisionLog ? { log: deps.decisionLog } : {}),
+    ...(deps.exploration ? { exploration: deps.exploration } : {}),
+    ...(deps.random ? { random: deps.random } : {}),
+  });
   return {
     /**
      * The ranked policies for a window, best first. `source` says who answered; `fallbackReason` is set
      * when the rules answered because the model could not. An insufficient-data outcome is not a window:
-     * passing one is a non-retryable InvalidWindow failure.
+     * passing one is a non-retryable InvalidWindow failure. `context` (the alert, what the episode tried,
+     * the attempt) lets the log record the workflow's choice; in an opted-in namespace, bounded exploration
+     * may put another of the workflow's own candidates first (its reason says so).
      */
     async decidePolicy(window: FeatureWindow, options: DecideOptions = {}): Promise<PolicyDecision> {
       const parsed = windowSchema.safeParse(window);
@@ -139,7 +183,10 @@ export function createPolicyActivities(deps: PolicyActivityDeps = {}) {
           fallbackReason: `namespace label ${POLICY_ENGINE_LABEL}=rules`,
         };
       }
-      const decision = await engine.decide(seen);
+      const { rules: _operatorRules, ...logged } = options;
+      const checked =
+        logged.alertName === undefined ? undefined : parseActivityInput(contextSchema, logged, 'decision context');
+      const decision = await decide(seen, checked, decisionIds());
       if (decision.source !== 'rules' || !options.rules) return decision;
       // The rule answer is recomputed with the operator's thresholds (the model has none).
       return {

@@ -3,6 +3,7 @@
  * them (src/cli/model.ts) and calls these to fill them in when one is invoked, so tfjs is loaded only then.
  */
 import { InvalidArgumentError, type Command } from 'commander';
+import { addFromLogEvaluateOptions, runFromLogEvaluate, type FromLogEvaluateFlags } from './learn-commands';
 import { DEFAULT_REPORT_OPTIONS, runModelReport } from './model-report';
 import { DEFAULT_PIPELINE_OPTIONS, runTrainPipeline } from './pipeline';
 import { formatReport } from './report-format';
@@ -65,7 +66,8 @@ interface TrainFlags {
   quick?: boolean;
 }
 
-interface EvaluateFlags {
+interface EvaluateFlags extends Omit<FromLogEvaluateFlags, 'json' | 'resamples'> {
+  fromLog?: boolean;
   models: string;
   incidents: number;
   seed: number;
@@ -200,22 +202,28 @@ export function configureEvaluate(evaluate: Command): void {
       d.linearSamples,
     )
     .option('--resamples <n>', 'bootstrap resamples', positiveInt('resamples'), d.bootstrap.resamples ?? 2000)
-    .option('--json', 'print the report as one JSON object (progress on stderr)')
-    .action(async (flags: EvaluateFlags) => {
-      const json = flags.json === true;
-      const report = await runModelReport({
-        ...d,
-        modelsDir: flags.models,
-        incidents: flags.incidents,
-        seed: flags.seed,
-        families: flags.families,
-        tuningIncidents: flags.tuningIncidents,
-        linearSamples: flags.linearSamples,
-        bootstrap: { ...d.bootstrap, resamples: flags.resamples },
-        log: (line) => (json ? process.stderr : process.stdout).write(`  … ${line}\n`),
-      });
-      log(json ? JSON.stringify(report) : formatReport(report));
+    .option('--json', 'print the report as one JSON object (progress on stderr)');
+  // Off-policy evaluation on the decision log instead of the simulator (./learn-commands.ts).
+  addFromLogEvaluateOptions(evaluate);
+  evaluate.action(async (flags: EvaluateFlags) => {
+    if (flags.fromLog) {
+      await runFromLogEvaluate(flags);
+      return;
+    }
+    const json = flags.json === true;
+    const report = await runModelReport({
+      ...d,
+      modelsDir: flags.models,
+      incidents: flags.incidents,
+      seed: flags.seed,
+      families: flags.families,
+      tuningIncidents: flags.tuningIncidents,
+      linearSamples: flags.linearSamples,
+      bootstrap: { ...d.bootstrap, resamples: flags.resamples },
+      log: (line) => (json ? process.stderr : process.stdout).write(`  … ${line}\n`),
     });
+    log(json ? JSON.stringify(report) : formatReport(report));
+  });
 }
 
 function pct(x: number): string {

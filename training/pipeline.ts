@@ -240,8 +240,10 @@ export async function saveModel(
   thresholds: ThresholdConfig,
   training: ModelMetadata['training'],
   file = modelFileName(labels),
+  /** Default: derived from the label set, seed, samples and epochs (a from-scratch training run's name). */
+  version?: string,
 ): Promise<string> {
-  const modelVersion = `${labels}-s${training.seed}-n${training.trainSamples}-e${training.epochs}`;
+  const modelVersion = version ?? `${labels}-s${training.seed}-n${training.trainSamples}-e${training.epochs}`;
   const bytes = exportOnnx(weights, norm, exportMetadataFor(labels, modelVersion));
   const metadata: ModelMetadata = {
     format: MODEL_METADATA_FORMAT,

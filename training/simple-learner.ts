@@ -69,7 +69,7 @@ function softmaxInto(z: number[]): number[] {
 }
 
 /** Solves (A + λI) x = b by Gaussian elimination with partial pivoting; A is D × D. */
-function solveRidge(a: number[][], b: number[], lambda: number): number[] {
+export function solveRidge(a: number[][], b: number[], lambda: number): number[] {
   const n = b.length;
   const m = a.map((row, i) => [...row.map((v, j) => v + (i === j ? lambda : 0)), b[i] ?? 0]);
   for (let c = 0; c < n; c++) {

@@ -39,7 +39,8 @@ export interface Targets {
   readonly magnitudeMask: Float32Array;
 }
 
-function toUnit(policyIndex: number, magnitude: number): number {
+/** A magnitude on the unit scale of the magnitude head (what its sigmoid outputs). */
+export function toUnit(policyIndex: number, magnitude: number): number {
   const span = MAGNITUDE_SPAN[policyIndex] ?? 0;
   if (span === 0) return 0.5;
   return Math.min(1, Math.max(0, (magnitude - (MAGNITUDE_MIN[policyIndex] ?? 0)) / span));
@@ -99,6 +100,8 @@ export interface TrainOptions {
   /** Weight of the magnitude loss against the policy cross-entropy. */
   readonly magnitudeWeight: number;
   readonly onEpoch?: (report: EpochReport) => void;
+  /** Start from these weights (fine-tuning a served model) instead of a seeded initialisation. */
+  readonly initialWeights?: NetworkWeights;
 }
 
 export const DEFAULT_TRAIN_OPTIONS: Omit<TrainOptions, 'onEpoch'> = {
@@ -208,7 +211,9 @@ export async function trainNetwork(
 ): Promise<TrainResult> {
   await ensureBackend();
   const rng = new Rng(options.seed);
-  const net = new Network(initialWeights(rng.int(0, 2 ** 31)));
+  // The seed is drawn either way, so fine-tuning shuffles and drops out exactly as training from scratch would.
+  const seeded = rng.int(0, 2 ** 31);
+  const net = new Network(options.initialWeights ?? initialWeights(seeded));
   const trainSet = tensors(train, norm);
   const valSet = tensors(validation, norm);
   const history: EpochReport[] = [];

@@ -12,6 +12,7 @@ import {
   type RemediationActivityDeps,
 } from '../activities/remediation';
 import { createRollbackActivities, type RollbackActivities } from '../activities/rollback';
+import { withActionLog } from '../activities/action-log';
 import { createTargetActivities, type TargetActivities } from '../activities/target';
 import { createTaskActivities, type TaskActivities } from '../activities/task';
 import type { GuardConfigInput } from '../src/domain/guards';
@@ -23,17 +24,19 @@ import { cachedNodeUsage } from '../src/metrics/node-usage';
 import { PrometheusClient } from '../src/metrics/prometheus';
 import { PrometheusRateProbe } from '../src/metrics/effects';
 import { DEFAULT_METRICS_CONFIG } from '../src/metrics/queries';
-import { loadPolicyModel } from '../src/policy/model';
 import { loadTaxonomy, type LoadTaxonomyOptions } from '../src/tasks/taxonomy-store';
 import { pricingConfigFromEnv, type PricingConfig } from '../src/pricing/config';
 import { kubePricingNodes } from '../src/pricing/nodes';
 import { OfferService } from '../src/pricing/offer-service';
 import type { NodePrices } from '../src/kube/task-job';
-import type { PolicyModel } from '../src/policy/breaker';
 import type { TalonConfig } from '../src/config/talon-config';
 import { DEFAULT_ACTION_SETTINGS, type ActionSettings } from '../src/config/defaults';
 import { ruleConfig, type RuleConfigOverrides } from '../src/policy/rules';
 import { readWorkloadContext } from '../src/kube/workload-context';
+import type { LearningConfig } from '../src/config/learning';
+import { assembleLearning, type ModelStatus } from './learning';
+
+export type { ModelStatus } from './learning';
 
 export interface ActivityDeps {
   readonly kubeConfig: KubeConfig;
@@ -41,6 +44,8 @@ export interface ActivityDeps {
   readonly influx?: { readonly url: string; readonly token: string; readonly org: string; readonly bucket: string };
   /** Path of the ONNX policy model; without a loadable model the rule policy answers (and says why). */
   readonly modelPath?: string;
+  /** Model registry, shadow challenger, decision log, exploration (./learning.ts). */
+  readonly learning?: LearningConfig;
   readonly guards?: GuardConfigInput;
   /** Step of the 10-step metrics window, in seconds. */
   readonly windowStepSeconds?: number;
@@ -81,6 +86,7 @@ export function activityDepsFromConfig(
     prometheusUrl: config.prometheusUrl,
     influx: config.influx,
     modelPath: config.modelPath,
+    learning: config.learning,
     windowStepSeconds: config.windowStepSeconds,
     guards: config.guards,
     pricing: pricingConfigFromEnv(),
@@ -89,11 +95,6 @@ export function activityDepsFromConfig(
     ...(log ? { log } : {}),
   };
 }
-
-/** Which engine answers decisions: the loaded model, or the rules and why the model could not. */
-export type ModelStatus =
-  | { readonly path: string; readonly loaded: true; readonly version: string }
-  | { readonly path: string; readonly loaded: false; readonly reason: string };
 
 /** The activity groups, typed, for callers that run them directly rather than register them (`talon alerts replay`). */
 export interface ActivityGroups {
@@ -140,17 +141,6 @@ function pricingForPlacement(
   };
 }
 
-/** Stands in for a model that failed to load, so the breaker opens with the real reason in every decision. */
-function unusableModel(reason: string): PolicyModel & { close(): Promise<void> } {
-  return {
-    version: 'unusable',
-    decide: () => {
-      throw new Error(reason);
-    },
-    close: async () => undefined,
-  };
-}
-
 export async function createActivityGroups(deps: ActivityDeps): Promise<ActivityGroups> {
   const log = deps.log ?? (() => undefined);
   const clients = createKubeClients(deps.kubeConfig);
@@ -166,22 +156,14 @@ export async function createActivityGroups(deps: ActivityDeps): Promise<Activity
   }
   const prometheus = new PrometheusClient({ url: deps.prometheusUrl });
   const influx = deps.influx ? new InfluxStore(deps.influx) : undefined;
-  let model: (PolicyModel & { close(): Promise<void> }) | undefined;
-  let modelStatus: ModelStatus | undefined;
-  if (deps.modelPath) {
-    try {
-      const loaded = await loadPolicyModel(deps.modelPath);
-      model = loaded;
-      modelStatus = { path: deps.modelPath, loaded: true, version: loaded.version };
-      log(`policy model ${deps.modelPath} loaded`);
-    } catch (err) {
-      // The rules answer while the model is unusable; every decision carries the reason (via the breaker).
-      const reason = `policy model ${deps.modelPath} unusable: ${err instanceof Error ? err.message : String(err)}`;
-      log(`${reason}; the rule policy will answer`);
-      model = unusableModel(reason);
-      modelStatus = { path: deps.modelPath, loaded: false, reason };
-    }
-  }
+  const learning = await assembleLearning({
+    ...(deps.modelPath ? { modelPath: deps.modelPath } : {}),
+    ...(deps.learning ? { learning: deps.learning } : {}),
+    ...(influx ? { influx } : {}),
+    ...(deps.longLived ? { longLived: true } : {}),
+    log,
+  });
+  const modelStatus = learning.status;
   const metrics = createMetricsActivities({
     prometheus,
     ...(influx ? { influx } : {}),
@@ -191,7 +173,10 @@ export async function createActivityGroups(deps: ActivityDeps): Promise<Activity
   const rules = ruleConfig(deps.rules);
   const actions = deps.actions ?? DEFAULT_ACTION_SETTINGS;
   const policy = createPolicyActivities({
-    ...(model ? { model } : {}),
+    ...(learning.model ? { model: learning.model } : {}),
+    ...(learning.shadow ? { shadow: learning.shadow } : {}),
+    ...(learning.decisionLog ? { decisionLog: learning.decisionLog } : {}),
+    exploration: learning.exploration,
     namespaceLabels: cachedNamespaceLabels(clients.core),
     rules: deps.rules ?? {},
     workloadContext: (target) => readWorkloadContext(clients, target.namespace, target.pod),
@@ -202,7 +187,7 @@ export async function createActivityGroups(deps: ActivityDeps): Promise<Activity
   });
   const rankNodes = () => metrics.rankNodes({});
   const nodeUsage = deps.longLived ? cachedNodeUsage(rankNodes) : undefined;
-  const remediation = createRemediationActivities({
+  const actuation = createRemediationActivities({
     clients,
     guards: deps.guards ?? {},
     ...(nodeCache ? { nodeSource: nodeCache } : {}),
@@ -219,6 +204,7 @@ export async function createActivityGroups(deps: ActivityDeps): Promise<Activity
     },
     ...(deps.onBudget ? { onBudget: deps.onBudget } : {}),
   });
+  const remediation = learning.decisionLog ? withActionLog(actuation, learning.decisionLog) : actuation;
   // Task submissions: taxonomy, node load (same Prometheus source as offloading), offer prices and task Jobs.
   const offers = deps.pricing ? pricingForPlacement(deps.pricing, prometheus, clients, log) : undefined;
   const task = createTaskActivities({
@@ -239,8 +225,8 @@ export async function createActivityGroups(deps: ActivityDeps): Promise<Activity
     async close() {
       nodeUsage?.stop();
       await nodeCache?.stop();
+      await learning.close();
       await influx?.close();
-      await model?.close();
     },
   };
 }

@@ -461,10 +461,18 @@ async function decide(episode: Episode, number: number, gathered: Gathered): Pro
   if (gathered.kind === 'window') {
     const rules = episode.operator?.policy?.settings.rules;
     decision = await episode.reads.policy.decidePolicy
-      .executeWithOptions(
-        { summary: `rank policies for ${targetName} (model, rules as fallback)` },
-        rules ? [gathered, { rules }] : [gathered],
-      )
+      .executeWithOptions({ summary: `rank policies for ${targetName} (model, rules as fallback)` }, [
+        gathered,
+        // The operator's thresholds, and for the decision log what chooseCandidate below will read (arguments
+        // do not enter replay checks).
+        {
+          ...(rules ? { rules } : {}),
+          alertName: alert.alertName,
+          ...(alert.labels.talon_resource ? { resource: alert.labels.talon_resource } : {}),
+          tried: [...tried],
+          attempt: number,
+        },
+      ])
       .catch((err: unknown): PolicyDecision => ({
         source: 'rules',
         ranked: policiesFromAlert(alert),

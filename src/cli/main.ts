@@ -1,6 +1,7 @@
 /** The `talon` command line. Each command group lives in its own module; this file only assembles them. */
 import { Command } from 'commander';
 import { devCommand, loadDevExport, type Configure } from './dev-commands';
+import { registerDecisionCommands } from './decisions';
 import { registerModelCommands } from './model';
 import { registerOperatorCommands } from './operator-commands';
 import { registerPricingCommands } from './offer-commands';
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerTaxonomyCommands(program);
   registerTaskCommands(program);
   registerModelCommands(program);
+  registerDecisionCommands(program);
   registerRemediationCommands(program);
   registerOperatorCommands(program);
   registerPricingCommands(program);

@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import { loadPolicyModel } from '../policy/model';
 import { devCommand, loadDevExport, type Configure } from './dev-commands';
+import { registerRegistryCommands } from './model-registry-commands';
 
 const log = (line: string): void => {
   process.stdout.write(`${line}\n`);
@@ -51,7 +52,27 @@ export function registerModelCommands(program: Command): void {
     (cmd) => training('configureReexport', 'reexport')(cmd),
   );
 
-  devCommand(model, 'evaluate', 'decision quality on held-out simulated incidents: rules vs the two models', (cmd) =>
-    training('configureEvaluate', 'evaluate')(cmd),
+  devCommand(
+    model,
+    'evaluate',
+    'decision quality on held-out simulated incidents (rules vs the models), or --from-log: off-policy on the decision log',
+    (cmd) => training('configureEvaluate', 'evaluate')(cmd),
+  );
+
+  // Learning from real outcomes: the registry's runtime commands, and the training-side retrain and gated promote.
+  registerRegistryCommands(model);
+  const learning = (exportName: string, command: string): Configure =>
+    loadDevExport<Configure>('training/learn-commands', exportName, `model ${command}`);
+  devCommand(
+    model,
+    'retrain',
+    'fine-tune the champion on the decision log (--from-log) plus simulator data; register the new version',
+    (cmd) => learning('configureRetrain', 'retrain')(cmd),
+  );
+  devCommand(
+    model,
+    'promote',
+    'make a version the champion if the gate passes (off-policy better, no new harmful action, lab when available)',
+    (cmd) => learning('configurePromote', 'promote')(cmd),
   );
 }

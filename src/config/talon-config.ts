@@ -21,6 +21,7 @@ import {
   type WebhookSettings,
 } from './defaults';
 import { parseFaultHolds, type FaultHold } from './fault-holds';
+import { learningConfigFromEnv, type LearningConfig } from './learning';
 import { localStackFallbacks, type LocalFallbacks } from './local-stack';
 
 const optionalString = z
@@ -241,6 +242,8 @@ export interface TalonConfig {
   readonly prometheusUrl: string;
   readonly influx: { readonly url: string; readonly token: string; readonly org: string; readonly bucket: string };
   readonly modelPath: string;
+  /** Model registry, shadow challenger, decision log and exploration (./learning.ts). */
+  readonly learning: LearningConfig;
   readonly worker: {
     /** In-flight activities get this long to finish after SIGTERM before they are cancelled. */
     readonly shutdownGraceSeconds: number;
@@ -364,6 +367,7 @@ export function loadTalonConfig(env: NodeJS.ProcessEnv = process.env, fallbacks?
       bucket: e.TALON_INFLUX_BUCKET ?? local.influx.bucket,
     },
     modelPath: e.TALON_MODEL_PATH,
+    learning: learningConfigFromEnv(env),
     worker: {
       shutdownGraceSeconds: e.TALON_WORKER_SHUTDOWN_GRACE_SECONDS,
       faultHolds: parseFaultHolds(e.TALON_FAULT_HOLD),

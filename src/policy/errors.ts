@@ -50,3 +50,11 @@ export class ModelTrainingError extends Error {
     super(message, { cause });
   }
 }
+
+/** The model registry is missing, damaged, locked, or asked for something impossible (unknown version, no previous champion). */
+export class ModelRegistryError extends Error {
+  override readonly name = 'ModelRegistryError';
+  constructor(message: string, cause?: unknown) {
+    super(message, { cause });
+  }
+}

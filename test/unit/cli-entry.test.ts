@@ -16,6 +16,7 @@ import * as stackCommands from '../../tools/stack/commands';
 import * as demo from '../../tools/stack/demo';
 import * as taxonomyCommands from '../../tools/taxonomy/commands';
 import * as trainingCommands from '../../training/commands';
+import * as learnCommands from '../../training/learn-commands';
 
 jest.setTimeout(120_000);
 
@@ -31,6 +32,8 @@ const DEV_EXPORTS: readonly { module: string; name: string; fn: Configure | Conf
   { module: 'training/commands', name: 'configureTrain', fn: trainingCommands.configureTrain },
   { module: 'training/commands', name: 'configureReexport', fn: trainingCommands.configureReexport },
   { module: 'training/commands', name: 'configureEvaluate', fn: trainingCommands.configureEvaluate },
+  { module: 'training/learn-commands', name: 'configureRetrain', fn: learnCommands.configureRetrain },
+  { module: 'training/learn-commands', name: 'configurePromote', fn: learnCommands.configurePromote },
 ];
 
 function captured(): { program: Command; out: string[]; err: string[] } {
