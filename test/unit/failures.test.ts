@@ -64,7 +64,8 @@ const CASES: readonly (readonly [Error, string, boolean])[] = [
 ];
 
 /** Errors that never reach an activity boundary: bases of the families above, and training's own. */
-const NOT_RAISED_BY_ACTIVITIES = new Set(['KubeError', 'MetricsError', 'ModelTrainingError']);
+// Base classes, training, and the model registry (read by the worker's reload loop and the CLI, never in an activity).
+const NOT_RAISED_BY_ACTIVITIES = new Set(['KubeError', 'MetricsError', 'ModelTrainingError', 'ModelRegistryError']);
 
 function errorClasses(module: Record<string, unknown>): [string, new (...args: never[]) => Error][] {
   return Object.entries(module).filter(
