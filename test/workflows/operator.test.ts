@@ -21,6 +21,7 @@ import type { PolicyDecision } from '../../src/domain/policy';
 import type { ApplyPolicyInput, ApplyPolicyResult } from '../../src/domain/remediation';
 import type { BrakeLatch } from '../../src/kube/storm-brake';
 import { TalonMetrics } from '../../src/observability/metrics';
+import { MEMORY_OFF } from '../../src/domain/target-memory';
 import { bundleWorkflows } from '../../workers/bundle';
 import { metricsSinks } from '../../workers/telemetry';
 import { STUB_PROFILE, stubPodSnapshot, stubWindow } from '../support/stub-activities';
@@ -62,7 +63,8 @@ function podAlert(): TalonAlert {
     status: 'firing',
     fingerprint,
     target: { kind: 'pod', namespace: 'shop', pod: `web-${fingerprint.slice(0, 5)}`, container: 'app' },
-    labels: { alertname: 'High CPU usage', talon_resource: 'cpu', team: 'blue' },
+    // A workload of its own per test: remediations are keyed by workload (remediate/<namespace>/<workload>).
+    labels: { alertname: 'High CPU usage', talon_resource: 'cpu', team: 'blue', talon_workload: `web-${fingerprint}` },
     annotations: {},
     startsAt: '2026-11-25T10:00:00Z',
   };
@@ -177,7 +179,13 @@ async function withWorker<T>(w: World, fn: (talon: TalonClient) => Promise<T>, i
     activities: activities(w),
     sinks: metricsSinks(w.metrics),
   });
-  const talon = await TalonClient.connect({ client, taskQueue, identity });
+  // No memory between episodes: each test's remediation ends with its episode instead of watching for a re-fire.
+  const talon = await TalonClient.connect({
+    client,
+    taskQueue,
+    identity,
+    settings: { remediation: { memory: MEMORY_OFF } },
+  });
   try {
     return await worker.runUntil(fn(talon));
   } finally {
