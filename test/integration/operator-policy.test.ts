@@ -84,10 +84,21 @@ async function policyInForce(version: string): Promise<void> {
   });
 }
 
+// Each test's alert is its own remediation (talon_workload): a workload's remediation outlives its episode and
+// would otherwise carry one test's episode into the next.
+let workloadSeq = 0;
 function alertFor(ns: string, pod: string, status: 'firing' | 'resolved' = 'firing'): Record<string, unknown> {
+  const workload = status === 'firing' ? `web-t${++workloadSeq}` : `web-t${workloadSeq}`;
   return {
     status,
-    labels: { alertname: 'TalonPodCpuNearLimit', namespace: ns, pod, container: 'app', talon_resource: 'cpu' },
+    labels: {
+      alertname: 'TalonPodCpuNearLimit',
+      namespace: ns,
+      pod,
+      container: 'app',
+      talon_resource: 'cpu',
+      ...(ns === namespace ? { talon_workload: workload } : {}),
+    },
     annotations: { summary: `${pod} near its CPU limit` },
     startsAt: '2026-05-17T10:00:00Z',
     endsAt: status === 'resolved' ? '2026-05-17T10:05:00Z' : '0001-01-01T00:00:00Z',
