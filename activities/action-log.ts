@@ -1,7 +1,7 @@
 /**
  * The apply step's entry in the decision log: what was actually applied for an attempt (or refused, or failed,
- * or only dry-run), keyed by workflow id, run id and the attempt number the workflow puts at the end of its
- * operation id. A decorator around the remediation activities, so the actuation code and the workflow stay as
+ * or only dry-run), keyed by workflow id, run id, episode and the attempt number the workflow puts at the end of
+ * its operation id. A decorator around the remediation activities, so the actuation code and the workflow stay as
  * they are; logging never changes the activity's result or error.
  */
 import type { ActionRecord, DecisionLogWriter } from '../src/domain/decision-log';
@@ -17,11 +17,23 @@ const describe = (error: unknown): string => {
   return error instanceof Error ? `${cause}${error.message}` : String(error);
 };
 
-/** The attempt number at the end of `<workflowId>/<runId>/<attempt>`, if the id has that shape. */
-export function attemptOfOperation(operationId: string): number | undefined {
+/**
+ * The episode and attempt at the end of an operation id: `<workflowId>/<runId>/<attempt>` (the first episode, and
+ * every history from before escalation memory) or `<workflowId>/<runId>/e<episode>.<attempt>` (later episodes).
+ */
+export function slotOfOperation(operationId: string): { episode: number; attempt: number } | undefined {
   const last = operationId.slice(operationId.lastIndexOf('/') + 1);
-  const n = Number(last);
-  return /^\d+$/.test(last) && Number.isSafeInteger(n) && n >= 1 ? n : undefined;
+  const match = /^(?:e(\d+)\.)?(\d+)$/.exec(last);
+  if (!match) return undefined;
+  const episode = match[1] === undefined ? 1 : Number(match[1]);
+  const attempt = Number(match[2]);
+  const valid = (n: number) => Number.isSafeInteger(n) && n >= 1;
+  return valid(episode) && valid(attempt) ? { episode, attempt } : undefined;
+}
+
+/** The attempt number alone (see slotOfOperation). */
+export function attemptOfOperation(operationId: string): number | undefined {
+  return slotOfOperation(operationId)?.attempt;
 }
 
 /** `activities` with applyPolicy logged to `log`; every other activity is passed through untouched. */
@@ -33,13 +45,14 @@ export function withActionLog<A extends Applies>(
   const apply = activities.applyPolicy.bind(activities);
   const record = (input: ApplyPolicyInput, fields: Pick<ActionRecord, 'applied' | 'noop'> & Partial<ActionRecord>) => {
     const execution = activityContext()?.info.workflowExecution;
-    const attempt = attemptOfOperation(input.operationId);
-    if (!execution || attempt === undefined) return;
+    const slot = slotOfOperation(input.operationId);
+    if (!execution || slot === undefined) return;
     try {
       log.recordAction({
         workflowId: execution.workflowId,
         runId: execution.runId,
-        attempt,
+        attempt: slot.attempt,
+        ...(slot.episode > 1 ? { episode: slot.episode } : {}),
         at: now(),
         namespace: input.target.namespace,
         pod: input.target.pod,

@@ -97,6 +97,7 @@ const contextSchema = z.object({
   resource: z.string().max(63).optional(),
   tried: z.array(z.string().max(63)).max(64),
   attempt: z.number().int().min(1),
+  episode: z.number().int().min(1).optional(),
 });
 
 /** The workflow run and decision slot this call belongs to, when it runs as an activity of a workflow. */

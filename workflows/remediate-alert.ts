@@ -471,6 +471,7 @@ async function decide(episode: Episode, number: number, gathered: Gathered): Pro
           ...(alert.labels.talon_resource ? { resource: alert.labels.talon_resource } : {}),
           tried: [...tried],
           attempt: number,
+          ...(episode.number > 1 ? { episode: episode.number } : {}),
         },
       ])
       .catch((err: unknown): PolicyDecision => ({

@@ -20,6 +20,11 @@ export interface DecisionContext {
   readonly tried: readonly string[];
   /** The workflow's attempt number; the apply step's operation id ends with it. */
   readonly attempt: number;
+  /**
+   * Which episode of the workload's remediation (1-based; absent: 1). A workload's remediation outlives its
+   * episode and a re-fire opens the next one in the same run, so attempt numbers repeat across episodes.
+   */
+  readonly episode?: number;
 }
 
 /** The alert as chooseCandidate reads it, rebuilt from a logged context. */
@@ -110,6 +115,8 @@ export interface ActionRecord {
   readonly workflowId: string;
   readonly runId: string;
   readonly attempt: number;
+  /** The episode of the run the attempt belongs to (absent: 1), from the operation id (`…/e2.1`). */
+  readonly episode?: number;
   /** Unix milliseconds. */
   readonly at: number;
   readonly namespace: string;
@@ -191,6 +198,11 @@ export interface JoinedDecision {
 }
 
 const runKey = (workflowId: string, runId: string) => `${workflowId}\u0000${runId}`;
+/** One episode of one run: decisions escalate within it; a later episode of the same run is a re-fire. */
+const episodeKey = (workflowId: string, runId: string, episode: number | undefined) =>
+  `${runKey(workflowId, runId)}\u0000${episode ?? 1}`;
+const slotKey = (workflowId: string, runId: string, episode: number | undefined, attempt: number) =>
+  `${episodeKey(workflowId, runId, episode)}\u0000${attempt}`;
 
 /**
  * Joins decisions to the action taken at the same attempt and to the episode's outcome, and prices each.
@@ -206,17 +218,17 @@ export function joinDecisionLog(
   const weights = options.weights ?? DEFAULT_LOG_COST;
   const byAttempt = new Map<string, ActionRecord>();
   for (const a of actions) {
-    const key = `${runKey(a.workflowId, a.runId)}\u0000${a.attempt}`;
+    const key = slotKey(a.workflowId, a.runId, a.episode, a.attempt);
     const seen = byAttempt.get(key);
     if (!seen || a.at >= seen.at) byAttempt.set(key, a);
   }
   const sorted = dedupeDecisions(decisions);
-  const runs = new Map<string, DecisionRecord[]>();
+  const episodes = new Map<string, DecisionRecord[]>();
   for (const d of sorted) {
-    const key = runKey(d.workflowId, d.runId);
-    const list = runs.get(key) ?? [];
+    const key = episodeKey(d.workflowId, d.runId, d.context?.episode);
+    const list = episodes.get(key) ?? [];
     list.push(d);
-    runs.set(key, list);
+    episodes.set(key, list);
   }
   const outcomesByWorkflow = new Map<string, EpisodeOutcome[]>();
   for (const o of [...outcomes].sort((a, b) => a.at - b.at)) {
@@ -233,13 +245,15 @@ export function joinDecisionLog(
   }
 
   return sorted.map((decision): JoinedDecision => {
-    const run = runs.get(runKey(decision.workflowId, decision.runId)) ?? [];
-    const next = run.find((d) => d.at > decision.at);
+    const ownEpisode = episodeKey(decision.workflowId, decision.runId, decision.context?.episode);
+    const next = (episodes.get(ownEpisode) ?? []).find((d) => d.at > decision.at);
     const outcome = outcomesByWorkflow.get(decision.workflowId)?.find((o) => o.at * 1000 >= decision.at);
     const action =
       decision.context === undefined
         ? undefined
-        : byAttempt.get(`${runKey(decision.workflowId, decision.runId)}\u0000${decision.context.attempt}`);
+        : byAttempt.get(
+            slotKey(decision.workflowId, decision.runId, decision.context.episode, decision.context.attempt),
+          );
     const base = { decision, resolved: false, escalated: next !== undefined, refired: false, rolledBack: false };
     const withParts = {
       ...base,
@@ -259,9 +273,10 @@ export function joinDecisionLog(
     let refired = false;
     if (resolved && outcome) {
       const later = byWorkload.get(`${decision.namespace}/${decision.workload}`) ?? [];
+      // A re-fire is a decision of another episode: a new run (before escalation memory) or the next episode.
       refired = later.some(
         (d) =>
-          d.runId !== decision.runId &&
+          episodeKey(d.workflowId, d.runId, d.context?.episode) !== ownEpisode &&
           d.at > outcome.at * 1000 &&
           d.at <= (outcome.at + weights.refireWindowSeconds) * 1000,
       );

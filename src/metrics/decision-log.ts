@@ -9,7 +9,7 @@
  * - talon_decision — (namespace, workload, workflow_id | run_id, decision_id, record = the whole DecisionRecord
  *                    as JSON, plus policy, propensity, explored, champion_version, challenger_version,
  *                    challenger_policy for queries and dashboards), time = the decision (ms).
- * - talon_action   — (namespace, workflow_id, policy | run_id, attempt, pod, magnitude, applied, dry_run, noop,
+ * - talon_action   — (namespace, workflow_id, policy | run_id, attempt, episode, pod, magnitude, applied, dry_run, noop,
  *                    summary, error), time = the apply (ms).
  */
 import { flux, Point } from '@influxdata/influxdb-client';
@@ -65,6 +65,7 @@ export function actionPoint(a: ActionRecord): Point {
     .tag('policy', a.policy)
     .stringField('run_id', a.runId)
     .intField('attempt', a.attempt)
+    .intField('episode', a.episode ?? 1)
     .stringField('pod', a.pod)
     .floatField('magnitude', a.magnitude)
     .booleanField('applied', a.applied)
@@ -147,6 +148,7 @@ export const decisionRecordSchema = z.object({
       resource: z.string().optional(),
       tried: z.array(z.string()),
       attempt: z.number().int().min(1),
+      episode: z.number().int().min(1).optional(),
     })
     .optional(),
   champion: engine,
@@ -246,6 +248,8 @@ export async function readActions(store: InfluxStore, bucket: string, r: LogRang
     const p = policy.safeParse(row.policy);
     const at = Date.parse(str(row._time) ?? '');
     const attempt = num(row.attempt);
+    // Points written before episodes were recorded belong to the first.
+    const episode = num(row.episode) ?? 1;
     const workflowId = str(row.workflow_id);
     const runId = str(row.run_id);
     if (!p.success || !Number.isFinite(at) || attempt === undefined || !workflowId || !runId) continue;
@@ -253,6 +257,7 @@ export async function readActions(store: InfluxStore, bucket: string, r: LogRang
       workflowId,
       runId,
       attempt,
+      ...(episode > 1 ? { episode } : {}),
       at,
       namespace: str(row.namespace) ?? '',
       pod: str(row.pod) ?? '',

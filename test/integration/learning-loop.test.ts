@@ -236,7 +236,7 @@ it('logs real decisions, retrains from them, shadows the challenger, refuses a w
   say(`phase 1: ${JSON.stringify(tally(priced.map((j) => `${j.action!.policy}${j.refired ? ' (re-fired)' : ''}`)))}`);
   // Every logged decision carries the window, absent features, both rankings' facts and the propensity.
   for (const j of phase1) {
-    expect(j.decision.workflowId).toMatch(new RegExp(`^remediate/TalonPodCpuNearLimit/${explored}/`));
+    expect(j.decision.workflowId).toMatch(new RegExp(`^remediate/${explored}/`));
     expect(j.decision.window.absentFeatures).toEqual(expect.arrayContaining(['total_joules']));
     expect(j.decision.champion.modelVersion).toBe(bad);
     expect(j.decision.choice!.propensity).toBeGreaterThan(0);

@@ -202,6 +202,35 @@ describe('joinDecisionLog', () => {
     expect(joined[2]).toMatchObject({ resolved: false, rolledBack: true });
     expect(joined[2]!.cost).toBe(DEFAULT_LOG_COST.horizonSeconds + DEFAULT_LOG_COST.rollbackSeconds);
   });
+
+  it('a workload remediation’s later episode in the same run is a re-fire, not an escalation, and is priced itself', () => {
+    // Episode 1 (attempt 1) resolves at 61 s; the workload re-fires and episode 2 opens in the same run, where the
+    // attempt numbers start again at 1 (operation id …/e2.1).
+    const second = (attempt: number, at: number) =>
+      record({
+        attempt,
+        at,
+        decisionId: `e2-${attempt}`,
+        context: { alertName: 'TalonPodCpuNearLimit', resource: 'cpu', tried: [], attempt, episode: 2 },
+      });
+    const joined = joinDecisionLog(
+      [record({ attempt: 1, at: 1_000 }), second(1, 100_000), second(2, 130_000)],
+      [
+        applied(1, 1_100, { policy: 'memory_scale_up' }),
+        applied(1, 100_100, { episode: 2 }),
+        applied(2, 130_100, { episode: 2, policy: 'memory_scale_up' }),
+      ],
+      [ended('resolved', 61), ended('resolved', 160)],
+    );
+    expect(joined.map((j) => j.unusable)).toEqual([undefined, undefined, undefined]);
+    expect(joined[0]).toMatchObject({ escalated: false, resolved: true, refired: true, secondsOutOfSlo: 60 });
+    expect(joined[0]!.action?.policy).toBe('memory_scale_up');
+    expect(joined[0]!.cost).toBe(60 + DEFAULT_LOG_COST.refireSeconds);
+    expect(joined[1]).toMatchObject({ escalated: true, secondsOutOfSlo: 30, cost: DEFAULT_LOG_COST.horizonSeconds });
+    expect(joined[1]!.action?.policy).toBe('cpu_scale_up');
+    expect(joined[2]).toMatchObject({ resolved: true, refired: false, secondsOutOfSlo: 30, cost: 30 });
+    expect(joined[2]!.action?.policy).toBe('memory_scale_up');
+  });
 });
 
 describe('logCost', () => {

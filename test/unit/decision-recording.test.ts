@@ -6,7 +6,7 @@
  */
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { ApplicationFailure } from '@temporalio/common';
-import { attemptOfOperation, withActionLog } from '../../activities/action-log';
+import { attemptOfOperation, slotOfOperation, withActionLog } from '../../activities/action-log';
 import { createPolicyActivities } from '../../activities/policy';
 import type { DecisionContext } from '../../src/domain/decision-log';
 import type { PolicyDecision } from '../../src/domain/policy';
@@ -162,6 +162,10 @@ describe('withActionLog', () => {
     expect(attemptOfOperation(input.operationId)).toBe(2);
     expect(attemptOfOperation('no-attempt')).toBeUndefined();
     expect(attemptOfOperation('a/b/0')).toBeUndefined();
+    expect(slotOfOperation('remediate/shop/web/run-1/e3.2')).toEqual({ episode: 3, attempt: 2 });
+    expect(slotOfOperation('remediate/shop/web/run-1/4')).toEqual({ episode: 1, attempt: 4 });
+    expect(slotOfOperation('a/b/e0.1')).toBeUndefined();
+    expect(slotOfOperation('a/b/e2.')).toBeUndefined();
   });
 
   it('records the applied change, and a failure with its type, and passes result and error through unchanged', async () => {
