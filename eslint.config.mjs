@@ -71,26 +71,8 @@ export const layerZones = [
     message: 'Activities know no face: no HTTP or CLI code, nothing from workers/.',
   },
   {
-    // `talon worker`, `bundle-workflows` and `alerts replay` still start the worker layer from the CLI; until
-    // the entry point composes them from above (see issue 18's closing note), only these three are allowed.
+    // The entry point (workers/main.ts) composes the CLI with the worker's services and activities.
     target: './src',
-    from: './workers',
-    except: ['./worker.ts', './bundle.ts', './activities.ts'],
-    message: 'src/ imports nothing from workers/: workers compose src/, never the other way round.',
-  },
-  {
-    target: [
-      './src/domain',
-      './src/contracts',
-      './src/config',
-      './src/client',
-      './src/webhook',
-      './src/kube',
-      './src/metrics',
-      './src/policy',
-      './src/observability',
-      './src/tasks',
-    ],
     from: './workers',
     message: 'src/ imports nothing from workers/: workers compose src/, never the other way round.',
   },

@@ -1,5 +1,5 @@
 /**
- * Benchmark of the Kubernetes actuator on the local stack (the stack must be up: `npx tsx src/cli/main.ts
+ * Benchmark of the Kubernetes actuator on the local stack (the stack must be up: `npx tsx workers/main.ts
  * stack up`). Prints, per action: latency of the action alone and of action + verification (p50/p99 over
  * `--runs` runs) and the apiserver requests each needs (counted by the client middleware); then the time to
  * choose the best offloading node among `--nodes` KWOK nodes (apiserver list + Prometheus usage + ranking)

@@ -12,10 +12,9 @@ import { loadPolicyModel } from '../src/policy/model';
 import { versionModelPath } from '../src/policy/model-registry';
 import { followRegistry, ModelSlot, type Follower, type SlotModel } from '../src/policy/model-slot';
 
-/** Which engine answers decisions: the loaded model, or the rules and why the model could not. */
-export type ModelStatus =
-  | { readonly path: string; readonly loaded: true; readonly version: string }
-  | { readonly path: string; readonly loaded: false; readonly reason: string };
+import type { ModelStatus } from '../src/policy/model-status';
+
+export type { ModelStatus } from '../src/policy/model-status';
 
 export interface Learning {
   /** The served model (absent: the rules answer, saying no model is configured). */

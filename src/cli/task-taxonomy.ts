@@ -1,6 +1,6 @@
 /**
  * `talon taxonomy ...`: re-measure the shipped algorithms into data/taxonomy.json, show the table, and
- * dry-run a selection with its explanation. Registered on the main program by src/cli/main.ts; `measure`
+ * dry-run a selection with its explanation. Registered on the main program by src/cli/program.ts; `measure`
  * is a development tool (tools/taxonomy), loaded only when invoked.
  */
 import { InvalidArgumentError, type Command } from 'commander';

@@ -25,6 +25,7 @@ import { cancelAction } from '../../src/cli/remediation/cancel';
 import { historyExportAction } from '../../src/cli/remediation/history';
 import { listAction } from '../../src/cli/remediation/list';
 import { alertsReplayAction } from '../../src/cli/remediation/replay';
+import { workerWhatIf } from '../../workers/what-if';
 import { statusAction, type StatusView } from '../../src/cli/remediation/status';
 import { alertWorkflowId, type TalonAlert } from '../../src/domain/alert';
 import type { PolicyDecision } from '../../src/domain/policy';
@@ -57,14 +58,14 @@ const config = loadTalonConfig({ ...process.env, TALON_TASK_QUEUE: taskQueue });
 /** Runs a command's action with its output captured. */
 async function capture<T>(fn: (deps: RemediationCliDeps) => Promise<T>): Promise<{ value: T; text: string }> {
   const lines: string[] = [];
-  const value = await fn({ config, io: { out: (t) => lines.push(t) } });
+  const value = await fn({ config, io: { out: (t) => lines.push(t) }, whatIf: workerWhatIf });
   return { value, text: lines.join('\n') };
 }
 
-/** `npx tsx src/cli/main.ts …` as a user runs it: exit code and both streams. */
+/** `npx tsx workers/main.ts …` as a user runs it: exit code and both streams. */
 async function talonProcess(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run('npx', ['tsx', 'src/cli/main.ts', ...args], {
+    const { stdout, stderr } = await run('npx', ['tsx', 'workers/main.ts', ...args], {
       cwd: repo,
       env: { ...process.env, TALON_TASK_QUEUE: taskQueue, TALON_WORKER_METRICS_PORT: '0' },
       timeout: 120_000,
@@ -493,7 +494,7 @@ describe('alerts replay on a real Deployment under load', () => {
     const report: WhatIfReport = await alertsReplayAction(
       file,
       { maxAttempts: 2 },
-      { config: guarded, io: { out: (t) => lines.push(t) } },
+      { config: guarded, io: { out: (t) => lines.push(t) }, whatIf: workerWhatIf },
     );
     const text = lines.join('\n');
     const verdict = report.alerts[0]!;

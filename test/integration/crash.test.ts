@@ -69,7 +69,7 @@ async function startWorker(env: Record<string, string> = {}): Promise<ChildProce
 async function startObservedWorker(env: Record<string, string> = {}): Promise<StartedWorker> {
   // node itself with tsx's loader, not the tsx wrapper: SIGKILL must hit the worker process, not a parent
   // whose death would leave the worker running as an orphan.
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'worker'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts', 'worker'], {
     cwd: repoRoot(),
     env: { ...process.env, TALON_TASK_QUEUE: taskQueue, TALON_WORKER_METRICS_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

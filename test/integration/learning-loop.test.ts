@@ -19,7 +19,7 @@ import { mkdtempSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildProgram } from '../../src/cli/main';
+import { buildProgram } from '../../workers/main';
 import { TalonClient } from '../../src/client/talon-client';
 import { loadTalonConfig } from '../../src/config/talon-config';
 import type { JoinedDecision } from '../../src/domain/decision-log';

@@ -30,7 +30,7 @@ let client: TalonClient;
 async function startWorker(
   env: Record<string, string> = {},
 ): Promise<{ child: ChildProcess; said(text: string, ms: number): Promise<void> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'worker'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts', 'worker'], {
     cwd: repoRoot(),
     env: { ...process.env, TALON_TASK_QUEUE: taskQueue, TALON_WORKER_METRICS_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

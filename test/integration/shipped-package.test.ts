@@ -137,7 +137,7 @@ describe('the published package', () => {
     const paths = packed.map((f) => f.path);
     for (const expected of [
       'bin/talon',
-      'dist/src/cli/main.js',
+      'dist/workers/main.js',
       'dist/workers/worker.js',
       'dist/workflows/remediate-alert.js',
       'dist/activities/remediation.js',
@@ -156,7 +156,7 @@ describe('the published package', () => {
   });
 
   it('installs without tfjs: production dependencies only', async () => {
-    expect(existsSync(join(installed, 'dist', 'src', 'cli', 'main.js'))).toBe(true);
+    expect(existsSync(join(installed, 'dist', 'workers', 'main.js'))).toBe(true);
     const { stdout } = await exec('npm', ['ls', '--omit=dev', '--all', '--parseable'], {
       cwd: join(dir, 'app'),
       maxBuffer: 64 * MiB,

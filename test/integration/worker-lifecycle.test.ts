@@ -38,7 +38,7 @@ afterAll(() => {
 it('answers the probes while polling and exits 0 after SIGTERM', async () => {
   const port = await freePort();
   const root = join(__dirname, '..', '..');
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src', 'cli', 'main.ts'), 'worker'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'workers', 'main.ts'), 'worker'], {
     cwd: root,
     env: {
       ...process.env,

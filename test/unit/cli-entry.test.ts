@@ -46,10 +46,10 @@ function captured(): { program: Command; out: string[]; err: string[] } {
 }
 
 describe('talon entry point', () => {
-  it('main() parses its argv and prints the command list (bin/talon calls it)', async () => {
+  it('main() parses its argv and prints the command list (bin/talon calls it, from workers/main.ts)', async () => {
     const { stdout } = await run(
       process.execPath,
-      ['--import', 'tsx', '-e', "require('./src/cli/main').main(['node', 'talon', '--help'])"],
+      ['--import', 'tsx', '-e', "require('./workers/main').main(['node', 'talon', '--help'])"],
       { cwd: repoRoot() },
     );
     expect(stdout).toMatch(/^Usage: talon /);
@@ -61,14 +61,14 @@ describe('talon entry point', () => {
   it('the CLI module graph holds nothing from tools/ or training/, nor tfjs', async () => {
     // A fresh process: what loading the CLI and building every command loads, as `talon worker` does.
     const script = [
-      "require('./src/cli/main').buildProgram();",
+      "require('./workers/main').buildProgram();",
       "const root = process.cwd() + '/';",
       'const files = Object.keys(require.cache).map((f) => f.replace(root, ""));',
       'process.stdout.write(JSON.stringify(files));',
     ].join('\n');
     const { stdout } = await run(process.execPath, ['--import', 'tsx', '-e', script], { cwd: repoRoot() });
     const files = JSON.parse(stdout) as string[];
-    expect(files).toContain('src/cli/run-commands.ts');
+    expect(files).toContain('workers/services.ts');
     expect(files).toContain('workers/worker.ts');
     const offending = files.filter((f) => /^(tools|training)\/|node_modules\/@tensorflow\//.test(f));
     expect(offending).toEqual([]);

@@ -699,6 +699,31 @@ describe('alertsReplayAction', () => {
     await expect(alertsReplayAction(bad, {}, { activities: stub().activities })).rejects.toThrow(/payload 1: alerts: /);
   });
 
+  it('runs the injected worker engine and closes it; without one it says how to run it', async () => {
+    const file = join(dir, 'engine.json');
+    await writeFile(file, JSON.stringify(payload([podAlert('web-1')])));
+    let closed = 0;
+    const asked: { model?: string }[] = [];
+    const report = await alertsReplayAction(
+      file,
+      { model: 'other.onnx' },
+      {
+        io: { out: () => undefined },
+        config,
+        whatIf: async (_config, options) => {
+          asked.push(options);
+          return { activities: stub().activities, engine: 'the test engine', close: async () => void (closed += 1) };
+        },
+      },
+    );
+    expect(report.engine).toBe('the test engine');
+    expect(asked).toEqual([{ model: 'other.onnx' }]);
+    expect(closed).toBe(1);
+    await expect(alertsReplayAction(file, {}, { io: { out: () => undefined } })).rejects.toThrow(
+      /alerts replay needs the worker's activities: run it through `talon`/,
+    );
+  });
+
   it('names the engine that decides', () => {
     expect(describeEngine(undefined)).toBe('the rule policy (no model configured)');
     expect(describeEngine({ path: 'models/policy.onnx', loaded: true, version: 'v1' })).toBe(

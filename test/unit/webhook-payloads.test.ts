@@ -12,7 +12,7 @@ import { createWebhookApp, type AlertSink } from '../../src/webhook/app';
 import { WebhookAuthConfigError, INSECURE_WARNING } from '../../src/webhook/auth';
 import { chunkAlerts, MAX_BATCH_BYTES, type IntakeSink } from '../../src/webhook/intake';
 import { startWebhookServer } from '../../src/webhook/server';
-import { startServices } from '../../src/cli/run-commands';
+import { startServices } from '../../workers/services';
 import type { TalonClient } from '../../src/client/talon-client';
 import { alertmanagerBody } from '../support/alertmanager';
 

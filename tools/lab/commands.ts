@@ -1,7 +1,7 @@
 /**
  * `talon lab …`: the incident lab (docs/LAB.md). `run` runs scenario files with engines side by side and writes
  * the report; `validate` checks scenario files without starting anything; `schema` prints (or writes) the
- * published JSON schema of the format. Listed by src/cli/main.ts, loaded only when invoked.
+ * published JSON schema of the format. Listed by src/cli/program.ts, loaded only when invoked.
  */
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';

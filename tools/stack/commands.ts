@@ -1,6 +1,6 @@
 /**
  * `talon setup` and `talon stack …`: build the local tools and run the embedded stack. The CLI lists
- * both with their descriptions (src/cli/main.ts) and calls these to fill them in when one is invoked.
+ * both with their descriptions (src/cli/program.ts) and calls these to fill them in when one is invoked.
  */
 import type { Command } from 'commander';
 import { loadStackConfig, stackEndpoints } from '../../src/config/local-stack';

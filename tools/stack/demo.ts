@@ -9,7 +9,7 @@ import { setupTools } from './setup';
 import { stackUp } from './stack';
 import { STACK_TOOLS } from './tools';
 import { loadTalonConfig } from '../../src/config/talon-config';
-import { startServices } from '../../src/cli/run-commands';
+import { startServices } from '../../workers/services';
 
 const say = (line: string): void => {
   process.stdout.write(`${line}\n`);
@@ -59,7 +59,7 @@ async function demo(): Promise<void> {
   });
 }
 
-/** Action of `talon demo` (listed by src/cli/main.ts). */
+/** Action of `talon demo` (listed by src/cli/program.ts). */
 export function configureDemo(cmd: Command): void {
   cmd.action(demo);
 }

@@ -3,9 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { DEFAULT_REMEDIATION_SETTINGS } from '../../contracts/remediate-alert';
-import { loadKubeConfig } from '../../kube/config';
-import { activityDepsFromConfig, createActivityGroups, type ModelStatus } from '../../../workers/activities';
 import { loadTalonConfig } from '../../config/talon-config';
+import type { ModelStatus } from '../../policy/model-status';
 import {
   formatWhatIf,
   parsePayloads,
@@ -31,8 +30,9 @@ export interface AlertsReplayOptions {
 }
 
 /**
- * Runs recorded notifications through the worker's own activities (assembled by createActivityGroups from
- * the same configuration), with every change a server-side dry run. `activities` replaces them in tests.
+ * Runs recorded notifications through the worker's own activities (`deps.whatIf`, which the entry point wires to
+ * the worker's activity groups built from the same configuration), with every change a server-side dry run.
+ * `activities` replaces them in tests.
  */
 export async function alertsReplayAction(
   file: string,
@@ -57,30 +57,15 @@ export async function alertsReplayAction(
       engine: deps.engine ?? 'injected activities',
     });
   } else {
-    const config = deps.config ?? loadTalonConfig();
-    let kubeConfig;
-    try {
-      kubeConfig = loadKubeConfig(config.kube);
-    } catch (err) {
-      throw new CliError(`cannot load the Kubernetes configuration: ${errorMessage(err)}`, err);
+    if (!deps.whatIf) {
+      throw new CliError("alerts replay needs the worker's activities: run it through `talon` (bin/talon)");
     }
-    const base = activityDepsFromConfig(config, kubeConfig);
-    const groups = await createActivityGroups({
-      ...base,
-      ...(opts.model ? { modelPath: opts.model } : {}),
-      // Every apply below passes dryRun itself; this makes dry run the actuator's default too.
-      guards: { ...base.guards, dryRun: true },
-    });
+    const config = deps.config ?? loadTalonConfig();
+    const live = await deps.whatIf(config, opts.model ? { model: opts.model } : {});
     try {
-      const activities: WhatIfActivities = {
-        readTarget: (ref) => groups.target.readTarget(ref),
-        gatherWindow: (input) => groups.metrics.gatherWindow(input),
-        decidePolicy: (window) => groups.policy.decidePolicy(window),
-        applyPolicy: (input) => groups.remediation.applyPolicy(input),
-      };
-      report = await whatIfPayloads(payloads, activities, { ...options, engine: describeEngine(groups.model) });
+      report = await whatIfPayloads(payloads, live.activities, { ...options, engine: live.engine });
     } finally {
-      await groups.close();
+      await live.close();
     }
   }
   print(deps, opts.json ? JSON.stringify(report, null, 2) : formatWhatIf(report));

@@ -129,5 +129,5 @@ export async function stopService(service: Service, graceMs = 15_000): Promise<v
  * so the lab measures the code it ships with).
  */
 export function talonArgs(...args: string[]): string[] {
-  return [join(repoRoot(), 'src', 'cli', 'main.ts'), ...args];
+  return [join(repoRoot(), 'workers', 'main.ts'), ...args];
 }

@@ -1,17 +1,20 @@
-/** `talon worker`, `talon webhook` and `talon run` (both in one process): Talon's long-running services. */
+/**
+ * `talon worker`, `talon webhook` and `talon run` (both in one process): Talon's long-running services, and
+ * `bundle-workflows`. They start the worker, so they live here, above src/ (workers compose src/).
+ */
 import type { Command } from 'commander';
-import { TalonClient } from '../client/talon-client';
-import { TalonMetrics } from '../observability/metrics';
-import { loadTaxonomy } from '../tasks/taxonomy-store';
-import { pricingConfigFromEnv } from '../pricing/config';
-import { offerServiceFromConfig } from '../pricing/service-factory';
-import { checkAuthConfig } from '../webhook/auth';
-import { startWebhookServer, type RunningWebhook } from '../webhook/server';
-import { loadTalonConfig, type TalonConfig } from '../config/talon-config';
-import { createTalonWorker, type TalonWorker } from '../../workers/worker';
-import { openPolicyStore } from '../policy/policy-store';
-import type { PolicyStore } from '../config/policy-file';
-import { writeWorkflowBundle } from '../../workers/bundle';
+import { TalonClient } from '../src/client/talon-client';
+import { TalonMetrics } from '../src/observability/metrics';
+import { loadTaxonomy } from '../src/tasks/taxonomy-store';
+import { pricingConfigFromEnv } from '../src/pricing/config';
+import { offerServiceFromConfig } from '../src/pricing/service-factory';
+import { checkAuthConfig } from '../src/webhook/auth';
+import { startWebhookServer, type RunningWebhook } from '../src/webhook/server';
+import { loadTalonConfig, type TalonConfig } from '../src/config/talon-config';
+import { createTalonWorker, type TalonWorker } from './worker';
+import { openPolicyStore } from '../src/policy/policy-store';
+import type { PolicyStore } from '../src/config/policy-file';
+import { writeWorkflowBundle } from './bundle';
 
 export interface RunningServices {
   readonly worker?: TalonWorker;
@@ -97,7 +100,7 @@ function untilSignal(services: RunningServices): Promise<void> {
   });
 }
 
-export function registerRunCommands(program: Command): void {
+export function registerServiceCommands(program: Command): void {
   const run = async (which: { worker: boolean; webhook: boolean }): Promise<void> => {
     const config = loadTalonConfig();
     const services = await startServices(config, which);

@@ -1,4 +1,8 @@
-/** The `talon` command line. Each command group lives in its own module; this file only assembles them. */
+/**
+ * The `talon` command line. Each command group lives in its own module; this file only assembles them. The
+ * commands that start the worker (worker, webhook, run, bundle-workflows) and the worker's activities for
+ * `alerts replay` come from the entry point, workers/main.ts, since src/ never imports workers/.
+ */
 import { Command } from 'commander';
 import { devCommand, loadDevExport, type Configure } from './dev-commands';
 import { registerDecisionCommands } from './decisions';
@@ -6,11 +10,19 @@ import { registerModelCommands } from './model';
 import { registerOperatorCommands } from './operator-commands';
 import { registerPricingCommands } from './offer-commands';
 import { registerRemediationCommands } from './remediation';
-import { registerRunCommands } from './run-commands';
+import type { WhatIfFactory } from './remediation/deps';
 import { registerTaskCommands } from './task-commands';
 import { registerTaxonomyCommands } from './task-taxonomy';
 
-export function buildProgram(): Command {
+/** What only the layer above src/ can provide. */
+export interface CliRuntime {
+  /** Adds the long-running services' commands (worker, webhook, run, bundle-workflows). */
+  readonly registerServices: (program: Command) => void;
+  /** The worker's activities for `alerts replay`. */
+  readonly whatIf: WhatIfFactory;
+}
+
+export function buildCliProgram(runtime: CliRuntime): Command {
   const program = new Command('talon')
     .description('Durable auto-remediation for Kubernetes on Temporal')
     .showHelpAfterError();
@@ -24,7 +36,7 @@ export function buildProgram(): Command {
     'the embedded local stack (Temporal, KWOK cluster, Prometheus, Alertmanager, InfluxDB)',
     (cmd) => loadDevExport<Configure>('tools/stack/commands', 'configureStack', 'stack')(cmd),
   );
-  registerRunCommands(program);
+  runtime.registerServices(program);
   devCommand(program, 'demo', 'set up, start the local stack and Talon, and make a real alert fire', (cmd) =>
     loadDevExport<Configure>('tools/stack/demo', 'configureDemo', 'demo')(cmd),
   );
@@ -38,24 +50,21 @@ export function buildProgram(): Command {
   registerTaskCommands(program);
   registerModelCommands(program);
   registerDecisionCommands(program);
-  registerRemediationCommands(program);
+  registerRemediationCommands(program, { whatIf: runtime.whatIf });
   registerOperatorCommands(program);
   registerPricingCommands(program);
   return program;
 }
 
 /**
- * Runs the command line `argv` (as `process.argv`: node, script, arguments…). `bin/talon` calls this; a
- * failure is printed as one line and sets exit code 1.
+ * Runs `program` on the command line `argv` (as `process.argv`: node, script, arguments…); a failure is printed
+ * as one line and sets exit code 1.
  */
-export async function main(argv: readonly string[] = process.argv): Promise<void> {
+export async function runProgram(program: Command, argv: readonly string[]): Promise<void> {
   try {
-    await buildProgram().parseAsync([...argv]);
+    await program.parseAsync([...argv]);
   } catch (err) {
     process.stderr.write(`talon: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exitCode = 1;
   }
 }
-
-// `tsx src/cli/main.ts …` (the npm scripts) runs this file directly.
-if (require.main === module) void main();
