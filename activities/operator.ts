@@ -1,13 +1,14 @@
 /**
  * The operator activities the alert workflows call through workflows/operator.ts: the policy file's decision for
- * an alert (from the worker's PolicyStore, reloaded on change), the storm brake (running remediations counted in
- * Temporal visibility, pods and nodes in the Kubernetes API, the manual latch in a Lease), and Kubernetes Events
+ * an alert (from the worker's PolicyStore, reloaded on change), the storm brake (remediations with an open episode
+ * from Temporal visibility, the pods of their workloads and the nodes from the Kubernetes API, the manual latch in a Lease), and Kubernetes Events
  * on the target. Reads, or idempotent writes, so the workflow runs them as local activities.
  */
 import { z } from 'zod';
 import {
   brakeTrips,
   latchApplies,
+  podsUnderRemediation,
   resolvePolicy,
   type AlertScope,
   type BrakeCounts,
@@ -15,6 +16,8 @@ import {
   type OperatorPolicy,
   type ResolvedPolicy,
 } from '../src/domain/autonomy';
+import { remediationWorkload } from '../src/domain/alert';
+import { workloadOf } from '../src/domain/window';
 import { WORKFLOW_TYPES } from '../src/contracts/common';
 import type { BrakeCheckInput, OperatorActivities, OperatorEventInput } from '../src/contracts/operator';
 import { SEARCH_ATTRIBUTES } from '../src/contracts/search-attributes';
@@ -26,7 +29,10 @@ import { parseActivityInput as parse } from './input';
 export interface BrakeSources {
   /** Running workflows matching a visibility query (Temporal's CountWorkflowExecutions). */
   countWorkflows(query: string): Promise<number>;
-  countNamespacePods(namespace: string): Promise<number>;
+  /** Ids of the workflows matching a visibility query (Temporal's ListWorkflowExecutions), at most `limit`. */
+  listWorkflowIds(query: string, limit: number): Promise<string[]>;
+  /** Names of the namespace's pods. */
+  namespacePods(namespace: string): Promise<string[]>;
   countNodes(): Promise<number>;
   readonly latches: { read(): Promise<BrakeLatch[]>; latch(latches: readonly BrakeLatch[]): Promise<BrakeLatch[]> };
 }
@@ -99,12 +105,19 @@ function literal(value: string): string {
   return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 }
 
-/** The queries that count running alert remediations on one task queue: all, one namespace's, the nodes'. */
+/** At most this many of a namespace's remediations are read (each names its workload): more is a storm anyway. */
+export const MAX_LISTED_REMEDIATIONS = 1_000;
+
+/**
+ * The queries that find alert remediations with an open episode on one task queue: all, one namespace's, the
+ * nodes'. A remediation that ended its episode and watches for a re-fire has its outcome set (TalonOutcome)
+ * and changes nothing, so it is not under remediation.
+ */
 export function brakeQueries(
   taskQueue: string,
   namespace?: string,
 ): { all: string; namespace?: string; nodes: string } {
-  const running = `ExecutionStatus = "Running" AND TaskQueue = ${literal(taskQueue)}`;
+  const running = `ExecutionStatus = "Running" AND TaskQueue = ${literal(taskQueue)} AND ${SEARCH_ATTRIBUTES.TalonOutcome.name} IS NULL`;
   return {
     all: `WorkflowType IN (${literal(WORKFLOW_TYPES.remediateAlert)}, ${literal(WORKFLOW_TYPES.nodeOverload)}) AND ${running}`,
     ...(namespace
@@ -175,10 +188,10 @@ export function createOperatorActivities(deps: OperatorActivityDeps): OperatorAc
         const [remediations, nsRunning, nsPods, nodesRunning, nodes, latches] = await Promise.all([
           cached(queries.all, () => deps.brake.countWorkflows(queries.all)),
           queries.namespace
-            ? cached(queries.namespace, () => deps.brake.countWorkflows(queries.namespace!))
+            ? cached(queries.namespace, () => deps.brake.listWorkflowIds(queries.namespace!, MAX_LISTED_REMEDIATIONS))
             : undefined,
           req.kind === 'pod' && req.namespace
-            ? cached(`pods/${req.namespace}`, () => deps.brake.countNamespacePods(req.namespace!))
+            ? cached(`pods/${req.namespace}`, () => deps.brake.namespacePods(req.namespace!))
             : undefined,
           req.kind === 'node' ? cached(queries.nodes, () => deps.brake.countWorkflows(queries.nodes)) : undefined,
           req.kind === 'node' ? cached('nodes', () => deps.brake.countNodes()) : undefined,
@@ -187,7 +200,18 @@ export function createOperatorActivities(deps: OperatorActivityDeps): OperatorAc
         const counts: BrakeCounts = {
           remediations,
           ...(req.namespace && nsRunning !== undefined && nsPods !== undefined
-            ? { namespace: { name: req.namespace, underRemediation: nsRunning, pods: nsPods } }
+            ? {
+                namespace: {
+                  name: req.namespace,
+                  remediations: nsRunning.length,
+                  underRemediation: podsUnderRemediation(
+                    nsRunning.map((id) => remediationWorkload(id) ?? id),
+                    nsPods,
+                    (pod) => workloadOf({ pod }),
+                  ),
+                  pods: nsPods.length,
+                },
+              }
             : {}),
           ...(nodesRunning !== undefined && nodes !== undefined
             ? { nodes: { underRemediation: nodesRunning, total: nodes } }

@@ -5,6 +5,7 @@
  * brake shows as released).
  */
 import type { Client } from '@temporalio/client';
+import { liveBrakeSources } from '../activities/brake-sources';
 import { createOperatorActivities, type OperatorActivityDeps } from '../activities/operator';
 import type { PolicyStore } from '../src/config/policy-file';
 import type { TalonConfig } from '../src/config/talon-config';
@@ -13,7 +14,6 @@ import { DEFAULT_STORM_BRAKE } from '../src/domain/autonomy';
 import type { BrakeCheckInput, OperatorActivities } from '../src/contracts/operator';
 import type { KubeClients } from '../src/kube/client';
 import { EventRecorder } from '../src/kube/events';
-import { BrakeLatchStore, countNamespacePods, countNodes } from '../src/kube/storm-brake';
 import type { TalonMetrics } from '../src/observability/metrics';
 export { openPolicyStore } from '../src/policy/policy-store';
 
@@ -67,12 +67,7 @@ export function createWorkerOperator(options: {
     policy: () => store?.current(),
     talonNamespace: config.talonNamespace,
     taskQueue: config.temporal.taskQueue,
-    brake: {
-      countWorkflows: async (query) => Number((await temporal.workflow.count(query)).count),
-      countNamespacePods: (namespace) => countNamespacePods(clients, namespace),
-      countNodes: () => countNodes(clients),
-      latches: new BrakeLatchStore(clients, config.talonNamespace),
-    },
+    brake: liveBrakeSources(temporal.workflow, clients, config.talonNamespace),
     events: new EventRecorder(clients, {
       ...(config.temporalUiUrl ? { temporalUiUrl: config.temporalUiUrl } : {}),
       temporalNamespace: config.temporal.namespace,

@@ -4,7 +4,7 @@
  * still holds, and every attempt is remembered with its outcome. The rules are src/domain/target-memory.ts;
  * this module applies them to the running workflow. Deterministic: time is workflow time, waits are conditions.
  */
-import { condition, workflowInfo } from '@temporalio/workflow';
+import { condition, patched, workflowInfo } from '@temporalio/workflow';
 import type { AlertMembers } from '../src/domain/alert-members';
 import type { PolicyName } from '../src/domain/policy';
 import {
@@ -24,6 +24,9 @@ import {
   upsertTalonSearchAttributes,
 } from '../src/contracts/search-attributes';
 
+/** Marks runs whose later episodes know when they began (the storm brake settles from there). */
+const EPISODE_START_PATCH = 'talon-episode-start-v1';
+
 /** What of a remediation episode the memory reads and resets (remediate-alert.ts's Episode has all of it). */
 export interface RememberingEpisode {
   readonly members: AlertMembers;
@@ -34,6 +37,8 @@ export interface RememberingEpisode {
   cancelled?: CancelRequest;
   memory?: TargetMemory;
   number: number;
+  /** Workflow time this episode began; absent for the run's first episode (the run's start) and old histories. */
+  startedAt?: number;
   endedAt?: number;
   watchingUntil?: number;
   step: RemediationStep;
@@ -83,6 +88,9 @@ export function beginEpisode(episode: RememberingEpisode): void {
   const memory = episode.memory ?? EMPTY_MEMORY;
   episode.memory = { ...memory, episodes: memory.episodes + 1 };
   episode.number = episode.memory.episodes;
+  // The storm brake's settle delay counts from the episode's start (histories from before it: the run's).
+  if (patched(EPISODE_START_PATCH)) episode.startedAt = Date.now();
+  else delete episode.startedAt;
   episode.attempts.length = 0;
   episode.lastChange = undefined;
   episode.outcome = undefined;

@@ -240,6 +240,8 @@ export interface GateContext {
   readonly label: string;
   readonly kind: 'pod' | 'node';
   readonly namespace?: string;
+  /** Workflow time the episode began, when it is not the run's start (a workload remediation's later episode). */
+  readonly episodeStartedAt?: number;
   /** True once the alert resolved or the episode was cancelled: a held remediation stops waiting. */
   readonly done: () => boolean;
 }
@@ -295,7 +297,7 @@ async function holdForBrake(op: OperatorState, ctx: GateContext): Promise<GateRe
   const base = { attempt: ctx.attempt, policy: ctx.policy };
   const started = Date.now();
   // Let a burst that arrived together show in the counts before the first judgement (settleSeconds).
-  const age = (started - workflowInfo().startTime.getTime()) / 1000;
+  const age = (started - (ctx.episodeStartedAt ?? workflowInfo().startTime.getTime())) / 1000;
   const settle = config.settleSeconds ?? 0;
   if (age < settle) {
     await condition(ctx.done, Math.ceil((settle - age) * 1000), {

@@ -179,6 +179,8 @@ interface Episode {
   memory?: TargetMemory;
   /** Which episode of the workload this is (1-based). */
   number: number;
+  /** Workflow time this episode began, for later episodes of the run (the storm brake settles from there). */
+  startedAt?: number;
   /** Workflow time the last episode ended, and until when the remediation watches for a re-fire. */
   endedAt?: number;
   watchingUntil?: number;
@@ -540,6 +542,7 @@ async function guard(episode: Episode, attempt: Attempt): Promise<'proceed' | 's
     label: attempt.label,
     kind: 'pod',
     namespace: episode.pod.namespace,
+    ...(episode.startedAt !== undefined ? { episodeStartedAt: episode.startedAt } : {}),
     done: () => episode.cancelled !== undefined || !episode.members.firing,
   });
   if (gated.kind === 'skip') return 'skip';
@@ -594,6 +597,7 @@ async function guard(episode: Episode, attempt: Attempt): Promise<'proceed' | 's
       label,
       kind: 'pod',
       namespace: episode.pod.namespace,
+      ...(episode.startedAt !== undefined ? { episodeStartedAt: episode.startedAt } : {}),
       done: () => episode.cancelled !== undefined || !episode.members.firing,
     });
     if (!held) return 'proceed';

@@ -5,6 +5,7 @@
  */
 import type { Command } from 'commander';
 import { createOperatorActivities } from '../../activities/operator';
+import { liveBrakeSources } from '../../activities/brake-sources';
 import { PolicyFileError, policyJsonSchema, readPolicyFile } from '../config/policy-file';
 import { loadTalonConfig, type TalonConfig } from '../config/talon-config';
 import {
@@ -18,7 +19,7 @@ import {
 } from '../domain/autonomy';
 import { createKubeClients } from '../kube/client';
 import { loadKubeConfig } from '../kube/config';
-import { BrakeLatchStore, countNamespacePods, countNodes, isBrakeScope, type BrakeLatch } from '../kube/storm-brake';
+import { BrakeLatchStore, isBrakeScope, type BrakeLatch } from '../kube/storm-brake';
 import { checkPolicyRules } from '../policy/rules';
 import { withTalonClient } from './connect';
 import { CliError, errorMessage } from './errors';
@@ -160,12 +161,7 @@ async function withBrake<T>(
       policy: () => policy,
       talonNamespace: config.talonNamespace,
       taskQueue: config.temporal.taskQueue,
-      brake: {
-        countWorkflows: async (query) => Number((await talon.temporal.workflow.count(query)).count),
-        countNamespacePods: (ns) => countNamespacePods(clients, ns),
-        countNodes: () => countNodes(clients),
-        latches,
-      },
+      brake: { ...liveBrakeSources(talon.temporal.workflow, clients, config.talonNamespace), latches },
       cacheMs: 0,
     });
     return fn({ config, latches, check: (input) => activities.checkStormBrake(input), ...(policy ? { policy } : {}) });
@@ -200,7 +196,7 @@ export function formatBrake(report: BrakeReport): string {
         ? `${state.counts.remediations} remediations running`
         : scope === 'nodes'
           ? `${state.counts.nodes?.underRemediation ?? 0} of ${state.counts.nodes?.total ?? '?'} nodes under remediation`
-          : `${state.counts.namespace?.underRemediation ?? 0} of ${state.counts.namespace?.pods ?? '?'} pods under remediation`;
+          : `${state.counts.namespace?.underRemediation ?? 0} of ${state.counts.namespace?.pods ?? '?'} pods under remediation${state.counts.namespace?.remediations !== undefined ? ` (${state.counts.namespace.remediations} remediations)` : ''}`;
     return `${scope.padEnd(24)} ${engagedIn(scope, state) ? 'ENGAGED ' : 'released'}  ${counts}`;
   });
   const held = report.scopes.find(({ state }) => state.engaged);

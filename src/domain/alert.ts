@@ -199,6 +199,18 @@ export function alertWorkflowId(alert: Pick<TalonAlert, 'alertName' | 'target' |
 }
 
 /**
+ * The workload a pod remediation acts on, read back from its workflow id (`remediate/<namespace>/<workload>`, or
+ * the per-alert shape from before, whose pod names it); undefined for any other id.
+ */
+export function remediationWorkload(workflowId: string): string | undefined {
+  const parts = workflowId.split('/');
+  if (parts[0] !== 'remediate') return undefined;
+  if (parts.length === 3 && parts[2]) return parts[2];
+  if (parts.length === 5 && parts[3]) return workloadOf({ pod: parts[3] });
+  return undefined;
+}
+
+/**
  * The per-alert id Talon used before remediations were keyed by workload
  * (`remediate/<alertname>/<namespace>/<pod>/<fingerprint>`): a resolve notification still reaches a remediation
  * started under it before an upgrade.

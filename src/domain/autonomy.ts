@@ -316,12 +316,40 @@ export function disallowedPolicies(settings: OperatorSettings): PolicyName[] {
 /** A scope of the storm brake: the whole cluster, node remediations, or one namespace. */
 export type BrakeScope = 'cluster' | 'nodes' | `namespace/${string}`;
 
-/** What the brake is judged on, counted by the worker (Temporal visibility and the Kubernetes API). */
+/**
+ * What the brake is judged on, counted by the worker (Temporal visibility and the Kubernetes API). A remediation
+ * counts while an episode is open: one that has ended its episode and only watches for a re-fire changes nothing.
+ */
 export interface BrakeCounts {
-  /** Alert remediations running, cluster-wide (pod and node). */
+  /** Alert remediations with an open episode, cluster-wide (pod and node). */
   readonly remediations: number;
-  readonly namespace?: { readonly name: string; readonly underRemediation: number; readonly pods: number };
+  readonly namespace?: {
+    readonly name: string;
+    /** Remediations with an open episode in the namespace (absent in states recorded before it: the pods count). */
+    readonly remediations?: number;
+    /** Pods of the workloads those remediations act on (a change to a workload rolls every pod of it). */
+    readonly underRemediation: number;
+    readonly pods: number;
+  };
   readonly nodes?: { readonly underRemediation: number; readonly total: number };
+}
+
+/**
+ * Pods under remediation in a namespace: every pod of each remediated workload (at least one per remediation,
+ * for a workload whose pods are gone or named otherwise), never more than the namespace holds.
+ */
+export function podsUnderRemediation(
+  workloads: readonly string[],
+  podNames: readonly string[],
+  workloadOfPod: (pod: string) => string,
+): number {
+  const perWorkload = new Map<string, number>();
+  for (const pod of podNames) {
+    const w = workloadOfPod(pod);
+    perWorkload.set(w, (perWorkload.get(w) ?? 0) + 1);
+  }
+  const total = [...new Set(workloads)].reduce((sum, w) => sum + Math.max(1, perWorkload.get(w) ?? 0), 0);
+  return podNames.length > 0 ? Math.min(total, podNames.length) : total;
 }
 
 export interface BrakeTrip {
@@ -340,12 +368,16 @@ export function brakeTrips(config: StormBrakeConfig, counts: BrakeCounts): Brake
     });
   }
   const ns = counts.namespace;
-  if (config.maxNamespacePodsPercent !== undefined && ns && ns.underRemediation >= config.minRemediations) {
+  if (
+    config.maxNamespacePodsPercent !== undefined &&
+    ns &&
+    (ns.remediations ?? ns.underRemediation) >= config.minRemediations
+  ) {
     const percent = ns.pods > 0 ? (100 * ns.underRemediation) / ns.pods : 100;
     if (percent > config.maxNamespacePodsPercent) {
       trips.push({
         scope: `namespace/${ns.name}`,
-        reason: `${ns.underRemediation} of ${ns.pods} pods of namespace ${ns.name} under remediation (${Math.round(percent)}%), more than ${config.maxNamespacePodsPercent}%`,
+        reason: `${ns.underRemediation} of ${ns.pods} pods of namespace ${ns.name} under remediation (${Math.round(percent)}%${ns.remediations !== undefined ? `, ${ns.remediations} remediations` : ''}), more than ${config.maxNamespacePodsPercent}%`,
       });
     }
   }

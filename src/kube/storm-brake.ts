@@ -146,12 +146,22 @@ async function countList(
   return total;
 }
 
-export async function countNamespacePods(clients: Pick<KubeClients, 'core'>, namespace: string): Promise<number> {
-  return kubeCall(`count Pods in ${namespace}`, () =>
-    countList((limit, cont) =>
-      clients.core.listNamespacedPod({ namespace, limit, ...(cont ? { _continue: cont } : {}) }),
-    ),
-  );
+/** The names of a namespace's pods (the storm brake groups them by workload), paged 500 at a time. */
+export async function namespacePodNames(clients: Pick<KubeClients, 'core'>, namespace: string): Promise<string[]> {
+  return kubeCall(`list Pods in ${namespace}`, async () => {
+    const names: string[] = [];
+    let cont: string | undefined;
+    do {
+      const page = await clients.core.listNamespacedPod({
+        namespace,
+        limit: 500,
+        ...(cont ? { _continue: cont } : {}),
+      });
+      for (const pod of page.items) if (pod.metadata?.name) names.push(pod.metadata.name);
+      cont = page.metadata?._continue || undefined;
+    } while (cont);
+    return names;
+  });
 }
 
 export async function countNodes(clients: Pick<KubeClients, 'core'>): Promise<number> {

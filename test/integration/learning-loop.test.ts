@@ -51,7 +51,7 @@ const config = loadTalonConfig({
   TALON_MODEL_RELOAD_SECONDS: '1',
   TALON_EXPLORE_NAMESPACES: explored,
   TALON_EXPLORE_EPSILON: '0.5',
-  // Ten workloads re-firing for minutes: more writes than the default budget of 10 per 10 minutes allows.
+  // Fourteen workloads re-firing for minutes: more writes than the default budget of 10 per 10 minutes allows.
   TALON_WRITE_BUDGET: '500/600s',
 });
 const kube: TestKube = testKube(config.kube.kubeconfigPath!);
@@ -217,7 +217,9 @@ afterAll(async () => {
 it('logs real decisions, retrains from them, shadows the challenger, refuses a worse one, promotes a better one, and the worker reloads it', async () => {
   const t0 = Date.now();
   // 1. Real incidents decided by B, half of them exploring, until the log has enough priced decisions.
-  for (let i = 0; i < 10; i++) await hotDeployment(explored, `web-${i}`);
+  // A workload's remediation remembers what failed, so a re-fire escalates instead of repeating the wrong
+  // resource: each workload yields two or three decisions before it is fixed for good; fourteen give 30 or more.
+  for (let i = 0; i < 14; i++) await hotDeployment(explored, `web-${i}`);
   const phase1 = await waitFor(
     'enough priced decisions in the log',
     12 * 60_000,

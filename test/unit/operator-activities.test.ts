@@ -6,7 +6,13 @@
 import { createOperatorActivities, brakeQueries, type BrakeSources } from '../../activities/operator';
 import { guardsWithLimits } from '../../activities/remediation';
 import { parsePolicyFile } from '../../src/config/policy-file';
-import { DEFAULT_STORM_BRAKE, type BrakeScope, type OperatorPolicy } from '../../src/domain/autonomy';
+import { remediationWorkload } from '../../src/domain/alert';
+import {
+  DEFAULT_STORM_BRAKE,
+  podsUnderRemediation,
+  type BrakeScope,
+  type OperatorPolicy,
+} from '../../src/domain/autonomy';
 import { guardConfig } from '../../src/domain/guards';
 import { EventRecorder, eventName } from '../../src/kube/events';
 import type { BrakeLatch } from '../../src/kube/storm-brake';
@@ -17,15 +23,22 @@ const minimal = `apiVersion: talon.io/v1alpha1\nkind: TalonPolicy\nversion: '7'\
 class FakeSources implements BrakeSources {
   queries: string[] = [];
   running = new Map<string, number>();
-  pods = 40;
+  /** 20 StatefulSets of 2 pods (w0-0, w0-1, …): a remediation of w<i> covers two pods. */
+  pods = Array.from({ length: 40 }, (_, i) => `w${Math.floor(i / 2)}-${i % 2}`);
   nodes = 10;
   stored: BrakeLatch[] = [];
-  async countWorkflows(query: string) {
+  private matching(query: string): number {
     this.queries.push(query);
     for (const [needle, n] of this.running) if (query.includes(needle)) return n;
     return 0;
   }
-  async countNamespacePods() {
+  async countWorkflows(query: string) {
+    return this.matching(query);
+  }
+  async listWorkflowIds(query: string, limit: number) {
+    return Array.from({ length: Math.min(limit, this.matching(query)) }, (_, i) => `remediate/shop/w${i}`);
+  }
+  async namespacePods() {
     return this.pods;
   }
   async countNodes() {
@@ -87,18 +100,35 @@ describe('resolveOperatorPolicy', () => {
 describe('checkStormBrake', () => {
   const config = { ...DEFAULT_STORM_BRAKE, maxAlerts: 20, maxNamespacePodsPercent: 30 };
 
-  it("counts running remediations on the task queue (quoted safely) and the namespace's pods", async () => {
+  it('counts remediations with an open episode on the task queue (quoted safely) and the pods of their workloads', async () => {
     const { activities, sources } = setup(undefined);
-    sources.running.set('TalonNamespace = "shop"', 13);
-    sources.running.set('WorkflowType IN (', 13);
+    sources.running.set('TalonNamespace = "shop"', 7);
+    sources.running.set('WorkflowType IN (', 7);
     const state = await activities.checkStormBrake({ kind: 'pod', namespace: 'shop', config });
     expect(state.engaged).toBe(true);
     expect(state.trips.map((t) => t.scope)).toEqual(['namespace/shop']);
-    expect(state.counts).toEqual({ remediations: 13, namespace: { name: 'shop', underRemediation: 13, pods: 40 } });
-    expect(sources.queries.every((q) => q.includes('TaskQueue = "q\\"1"'))).toBe(true);
-    expect(brakeQueries('q', 'shop').namespace).toBe(
-      'WorkflowType = "remediateAlert" AND ExecutionStatus = "Running" AND TaskQueue = "q" AND TalonNamespace = "shop"',
+    // 7 workloads of 2 pods: 14 of 40 pods (35 %) under remediation.
+    expect(state.counts).toEqual({
+      remediations: 7,
+      namespace: { name: 'shop', remediations: 7, underRemediation: 14, pods: 40 },
+    });
+    expect(state.trips[0]!.reason).toBe(
+      '14 of 40 pods of namespace shop under remediation (35%, 7 remediations), more than 30%',
     );
+    expect(sources.queries.every((q) => q.includes('TaskQueue = "q\\"1"'))).toBe(true);
+    // A remediation watching for a re-fire has its outcome set: it is not under remediation.
+    expect(brakeQueries('q', 'shop').namespace).toBe(
+      'WorkflowType = "remediateAlert" AND ExecutionStatus = "Running" AND TaskQueue = "q" AND TalonOutcome IS NULL AND TalonNamespace = "shop"',
+    );
+  });
+
+  it('one remediation of a large workload is one incident, not a storm (minRemediations)', async () => {
+    const { activities, sources } = setup(undefined);
+    sources.pods = Array.from({ length: 30 }, (_, i) => `w0-${i}`).concat(['other-0', 'other-1']);
+    sources.running.set('TalonNamespace = "shop"', 1);
+    const state = await activities.checkStormBrake({ kind: 'pod', namespace: 'shop', config });
+    expect(state.counts.namespace).toEqual({ name: 'shop', remediations: 1, underRemediation: 30, pods: 32 });
+    expect(state.engaged).toBe(false);
   });
 
   it('asks once per second however many remediations check at once', async () => {
@@ -118,6 +148,7 @@ describe('checkStormBrake', () => {
     const { activities, sources } = setup(undefined, new FakeSources(), () => now);
     sources.running.set('TalonNamespace = "shop"', 13);
     expect((await activities.checkStormBrake({ kind: 'pod', namespace: 'shop', config })).engaged).toBe(true);
+    // 5 workloads: 10 of 40 pods (25 %).
     sources.running.set('TalonNamespace = "shop"', 5);
     now = 5_000;
     const after = await activities.checkStormBrake({ kind: 'pod', namespace: 'shop', config });
@@ -156,6 +187,25 @@ describe('checkStormBrake', () => {
         ['nodes', false],
       ]),
     );
+  });
+});
+
+describe('pods under remediation', () => {
+  it('reads the workload from both workflow id shapes, and nothing from other ids', () => {
+    expect(remediationWorkload('remediate/shop/web')).toBe('web');
+    expect(remediationWorkload('remediate/TalonPodCpuNearLimit/shop/web-7c9f8b6d4-x2x9z/abc')).toBe('web');
+    expect(remediationWorkload('node-overload/NodeHot/node-1/abc')).toBeUndefined();
+    expect(remediationWorkload('remediate/shop')).toBeUndefined();
+  });
+
+  it('counts every pod of each remediated workload once, at least one per remediation, at most the namespace', () => {
+    const pods = ['web-0', 'web-1', 'web-2', 'db-0'];
+    const byOrdinal = (pod: string) => pod.replace(/-\d+$/, '');
+    expect(podsUnderRemediation(['web'], pods, byOrdinal)).toBe(3);
+    expect(podsUnderRemediation(['web', 'web', 'db'], pods, byOrdinal)).toBe(4);
+    expect(podsUnderRemediation(['gone'], pods, byOrdinal)).toBe(1);
+    expect(podsUnderRemediation(['a', 'b', 'c', 'd', 'e'], pods, byOrdinal)).toBe(4);
+    expect(podsUnderRemediation(['a', 'b'], [], byOrdinal)).toBe(2);
   });
 });
 

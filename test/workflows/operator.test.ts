@@ -76,8 +76,12 @@ class Sources implements BrakeSources {
   async countWorkflows() {
     return this.running;
   }
-  async countNamespacePods() {
-    return 10;
+  /** One pod per remediated workload, of the namespace's 10. */
+  async listWorkflowIds() {
+    return Array.from({ length: this.running }, (_, i) => `remediate/shop/web-${i}`);
+  }
+  async namespacePods() {
+    return Array.from({ length: 10 }, (_, i) => `web-${i}`);
   }
   async countNodes() {
     return 4;
