@@ -247,7 +247,9 @@ describe('in the workflow', () => {
     expect(state.attempts[0]!.detail).toMatch(/^no effect within 25 s/);
     expect(state.attempts[0]!.fallbackReason ?? '').not.toMatch(/too little data|metrics unavailable/);
     expect(state.attempts[1]!.policy).toBe('task_offloading');
-    await handle.result();
+    // A workload's remediation outlives its episode (it watches for a re-fire): end it here.
+    await w.client.cancel(handle.workflowId, 'test', 'done');
+    await handle.result().catch(() => undefined);
   });
 
   it('network QoS through the REST face: an Alertmanager payload posted to the webhook reaches network_qos, verified by effect', async () => {

@@ -19,6 +19,7 @@ import {
 import { nodeLoads } from '../../src/metrics/gather';
 import { PrometheusClient } from '../../src/metrics/prometheus';
 import { DEFAULT_METRICS_CONFIG } from '../../src/metrics/queries';
+import { MEMORY_OFF } from '../../src/domain/target-memory';
 import { podAlert, startRealWorker, startRemediation, stateWhen, type RealWorker } from '../support/real-worker';
 
 jest.setTimeout(300_000);
@@ -57,7 +58,12 @@ async function offloadHalf(name: string): Promise<string> {
       talon_policy: 'task_offloading',
       talon_magnitude: '0.5',
     }),
-    { maxAttempts: 1, cooldown: { defaultSeconds: 2, minSeconds: 1, maxSeconds: 5, historyFactor: 1 } },
+    // The test awaits the result: no watching for a re-fire after the episode.
+    {
+      memory: MEMORY_OFF,
+      maxAttempts: 1,
+      cooldown: { defaultSeconds: 2, minSeconds: 1, maxSeconds: 5, historyFactor: 1 },
+    },
   );
   const state = await stateWhen(handle, 'the offload verified', (s) => s.attempts[0]?.verified !== undefined);
   expect(state.attempts[0]).toMatchObject({ policy: 'task_offloading', magnitude: 0.5, applied: true, verified: true });

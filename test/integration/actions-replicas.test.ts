@@ -20,6 +20,7 @@ import {
   waitUntil,
   type ActuatorFixture,
 } from '../support/kube-actuator';
+import { MEMORY_OFF } from '../../src/domain/target-memory';
 import { podAlert, startRealWorker, startRemediation, stateWhen, type RealWorker } from '../support/real-worker';
 
 jest.setTimeout(300_000);
@@ -28,7 +29,12 @@ let f: ActuatorFixture;
 let tier: string;
 let w: RealWorker;
 
-const SHORT = { maxAttempts: 1, cooldown: { defaultSeconds: 2, minSeconds: 1, maxSeconds: 5, historyFactor: 1 } };
+// The tests await each remediation's result: no watching for a re-fire after the episode.
+const SHORT = {
+  memory: MEMORY_OFF,
+  maxAttempts: 1,
+  cooldown: { defaultSeconds: 2, minSeconds: 1, maxSeconds: 5, historyFactor: 1 },
+};
 
 beforeAll(async () => {
   f = await actuatorFixture('it-replicas');

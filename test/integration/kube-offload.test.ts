@@ -19,6 +19,7 @@ import {
   createDeployment,
   createJob,
   createPod,
+  createStatefulSet,
   failureOf,
   merge,
   readyPodsOf,
@@ -200,6 +201,27 @@ it('a Deployment moves the share the magnitude names to the chosen node, the res
   const moved = await f.clients.core.readNamespacedPod({ name: 'solo', namespace: f.namespace });
   expect(moved.metadata?.uid).not.toBe(before.metadata?.uid);
   expect(moved.spec?.nodeName).toBe(cloudB);
+});
+
+it('a StatefulSet: a share of its replicas is refused (one template would pin them all); a share that rounds to all of them (0.9 of 3) moves it whole', async () => {
+  const a = activities();
+  const pods = await createStatefulSet(f, 'db', 3, { tier: edge, cpu: { request: '100m' } });
+  const template = async () =>
+    (await f.clients.apps.readNamespacedStatefulSet({ name: 'db', namespace: f.namespace })).spec!.template.spec!;
+  const before = await template();
+  const failure = await failureOf(
+    a.applyPolicy(applyInput(f, 'task_offloading', pods[0]!.metadata!.name!, 0.5, `${f.id}-db-share`)),
+  );
+  expect(failure).toMatchObject({ type: 'UnsupportedTarget', nonRetryable: true });
+  expect(failure.message).toContain('cannot offload 2 of the 3 replicas of StatefulSet');
+  // Nothing was written: the template still lets the scheduler place every replica.
+  expect((await template()).affinity).toEqual(before.affinity);
+
+  const whole = await a.applyPolicy(applyInput(f, 'task_offloading', pods[0]!.metadata!.name!, 0.9, `${f.id}-db-all`));
+  expect(whole.expectation).toMatchObject({ kind: 'rollout', node: expect.any(String) });
+  const node = (whole.expectation as { node: string }).node;
+  const pinned = (await template()).affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution;
+  expect(JSON.stringify(pinned)).toContain(node);
 });
 
 it('follows the load: when the idle node gets busy, the next offload goes to the now least-loaded one', async () => {

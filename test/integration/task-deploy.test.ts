@@ -51,11 +51,12 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await deleteNamespace(kube, namespace);
-  await webhook?.close();
-  await client?.close();
+  // The worker drains first, so no call of its (or of the webhook's) is still retrying when the client closes.
   worker?.shutdown();
   await workerDone;
+  await webhook?.close();
+  await client?.close();
+  await deleteNamespace(kube, namespace);
 });
 
 const api = (path: string, init: RequestInit = {}) =>

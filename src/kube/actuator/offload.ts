@@ -27,7 +27,7 @@ import {
 } from '../workloads';
 import type { ActuatorCore, ControllerRef } from './operation';
 import { finishCheckpoint, recreate } from './recreate';
-import { offloadShare } from './offload-share';
+import { offloadShare, replicasToMove } from './offload-share';
 import type { V1Deployment } from '@kubernetes/client-node';
 import type { OperationRecord } from '../types';
 import type { OffloadTaskRequest, OperationContext } from './requests';
@@ -100,6 +100,8 @@ export async function offloadTask(
       expect,
     });
   }
+
+  if (controller?.ref.kind === 'StatefulSet') refuseStatefulShare(controller.ref, controller.object, req.magnitude);
 
   const [nodes, loads] = await Promise.all([listNodes(core, req.tier), usage()]);
   const tierLabel = core.options.tierLabel ?? DEFAULT_TIER_LABEL;
@@ -284,4 +286,22 @@ function shareExpectation(
     node: prior.node,
     generation: object.metadata?.generation ?? 0,
   };
+}
+
+/**
+ * A StatefulSet's replicas share one pod template and keep their identities, so a pin on the template moves all
+ * of them: Talon cannot move a share of them the way it does for a Deployment. When the magnitude asks for fewer
+ * than all replicas, pinning every replica would be a bigger change than the one decided, so the attempt is
+ * refused (escalation goes on to the next policy) instead.
+ */
+function refuseStatefulShare(ref: ControllerRef, object: Controller, share: number | undefined): void {
+  const spec = object.spec;
+  const replicas = spec && 'replicas' in spec ? (spec.replicas ?? 1) : 1;
+  const moved = replicasToMove(share, replicas);
+  if (moved < replicas) {
+    throw new UnsupportedTargetError(
+      `cannot offload ${moved} of the ${replicas} replicas of ${describeWorkload(ref)}: a StatefulSet's replicas ` +
+        `share one pod template, so a node pin would move all ${replicas}; only a share that rounds to all of them is taken`,
+    );
+  }
 }
