@@ -1,8 +1,9 @@
 /**
  * What the workflow does with a ranked decision, turned into a simulator action. The choice itself is
- * `chooseCandidate` of src/domain/escalation.ts — the function workflows/remediate-alert.ts calls — imported
- * and called, never copied: it drops `no_action` while the alert fires, drops scale-downs for resource alerts,
- * keeps pod policies only, falls back to the alert-derived list, and rounds the magnitude.
+ * `chooseCandidate` of src/domain/escalation.ts — the function the remediation's decide step
+ * (workflows/remediation/decide.ts) calls — imported and called, never copied: it drops `no_action` while the
+ * alert fires, drops scale-downs for resource alerts, keeps pod policies only, falls back to the alert-derived
+ * list, and rounds the magnitude.
  */
 import { chooseCandidate } from '../src/domain/escalation';
 import { MODEL_POLICIES, type ModelPolicy, type PolicyDecision, type RankedPolicy } from '../src/domain/policy';

@@ -27,7 +27,7 @@ import {
 /** Marks runs whose later episodes know when they began (the storm brake settles from there). */
 const EPISODE_START_PATCH = 'talon-episode-start-v1';
 
-/** What of a remediation episode the memory reads and resets (remediate-alert.ts's Episode has all of it). */
+/** What of a remediation episode the memory reads and resets (remediation/episode.ts's Episode has all of it). */
 export interface RememberingEpisode {
   readonly members: AlertMembers;
   readonly settings: RemediationSettings;

@@ -25,7 +25,7 @@ export interface AppliedAttempt {
   readonly window?: FeatureWindow;
 }
 
-/** What of a remediation episode a rollback reads and notes on (remediate-alert.ts's Episode has all of it). */
+/** What of a remediation episode a rollback reads and notes on (remediation/episode.ts's Episode has all of it). */
 export interface UndoingEpisode {
   readonly settings: RemediationSettings;
   readonly attempts: AttemptRecord[];

@@ -59,6 +59,11 @@ it('reports imports that point up the house', () => {
       code: "import { createWebhookApp } from '../src/webhook/app';\nvoid createWebhookApp;",
     },
     { file: 'workflows/probe.ts', code: "import { loadKubeConfig } from '../src/kube/config';\nvoid loadKubeConfig;" },
+    // A workflow's step modules sit one folder deeper and answer to the same zone.
+    {
+      file: 'workflows/remediation/probe.ts',
+      code: "import { loadKubeConfig } from '../../src/kube/config';\nvoid loadKubeConfig;",
+    },
     { file: 'src/cli/probe.ts', code: "import { serveWorkerHttp } from '../../workers/http';\nvoid serveWorkerHttp;" },
     // The entry point composes the worker from above: the CLI may not start it itself.
     {
@@ -102,6 +107,8 @@ it('is the rule the project config applies to every TypeScript file', () => {
     'src/domain/alert.ts',
     'activities/intake.ts',
     'workflows/remediate-alert.ts',
+    'workflows/remediation/decide.ts',
+    'workflows/node-overload/judge.ts',
     'src/cli/program.ts',
     'workers/main.ts',
   ];

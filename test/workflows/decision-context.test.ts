@@ -9,8 +9,10 @@ import type { DecisionContext } from '../../src/domain/decision-log';
 import type { TalonAlert } from '../../src/domain/alert';
 import type { PolicyDecision } from '../../src/domain/policy';
 import type { ApplyPolicyInput } from '../../src/domain/remediation';
+import { MEMORY_OFF } from '../../src/domain/target-memory';
 import type { RemediateAlertResult } from '../../src/contracts/remediate-alert';
 import { attemptOfOperation } from '../../activities/action-log';
+import { nullOperatorActivities } from '../../activities/operator';
 import { STUB_PROFILE, stubPodSnapshot, stubWindow } from '../support/stub-activities';
 import { temporalHarness } from '../support/temporal-harness';
 
@@ -31,6 +33,8 @@ it('each decision gets the alert, the policies tried so far and its attempt; the
   const contexts: (DecisionContext | undefined)[] = [];
   const applied: ApplyPolicyInput[] = [];
   const activities = {
+    // A worker without a policy file: the operator policy's local activities must still be registered.
+    ...nullOperatorActivities(),
     readTarget: async (ref: { namespace: string; pod: string }) => stubPodSnapshot(ref),
     gatherWindow: async () => stubWindow(),
     decidePolicy: async (_window: unknown, context?: DecisionContext) => {
@@ -63,7 +67,8 @@ it('each decision gets the alert, the policies tried so far and its attempt; the
       harness.client().workflow.execute('remediateAlert', {
         taskQueue,
         workflowId: `remediate/test/${fingerprint}`,
-        args: [{ alert, settings: { maxAttempts: 2 } }],
+        // The test awaits the episode's result: no watching for a re-fire afterwards.
+        args: [{ alert, settings: { maxAttempts: 2, memory: MEMORY_OFF } }],
       }) as Promise<RemediateAlertResult>,
   );
   expect(result.outcome).toBe('needs_human');
