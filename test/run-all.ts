@@ -57,6 +57,36 @@ function parseArgs(argv: readonly string[]): Plan {
   return { command: 'test', tiers, keep, jestArgs };
 }
 
+/**
+ * The integration tier runs in this many steps (jest --shard), one after another on the same stack: each step has
+ * its own limit, so the limit stays a guard against a hung step rather than a cap on a suite that grows.
+ */
+const INTEGRATION_SHARDS = Number(process.env.TALON_TEST_INTEGRATION_SHARDS ?? 3);
+
+interface ServerStep {
+  readonly name: string;
+  readonly tiers: readonly Tier[];
+  readonly args: readonly string[];
+}
+
+/** The tiers after unit as steps: the workflow and replay tiers together, then the integration tier's shards. */
+function serverSteps(tiers: readonly Tier[], jestArgs: readonly string[]): ServerStep[] {
+  const first = tiers.filter((t) => t !== 'integration');
+  const steps: ServerStep[] =
+    first.length > 0 ? [{ name: `${first.join(', ')} tests`, tiers: first, args: jestArgs }] : [];
+  if (!tiers.includes('integration')) return steps;
+  // A named selection (npm test -- integration -- crash) is small: one step.
+  const shards = jestArgs.length > 0 || !(INTEGRATION_SHARDS >= 1) ? 1 : Math.floor(INTEGRATION_SHARDS);
+  for (let i = 1; i <= shards; i++) {
+    steps.push({
+      name: shards === 1 ? 'integration tests' : `integration tests (part ${i} of ${shards})`,
+      tiers: ['integration'],
+      args: shards === 1 ? jestArgs : [...jestArgs, `--shard=${i}/${shards}`],
+    });
+  }
+  return steps;
+}
+
 interface Tally {
   passed: number;
   failed: number;
@@ -212,8 +242,13 @@ async function main(plan: Plan): Promise<number> {
             return false;
           },
         ));
-      const name = `${later.join(', ')} tests`;
-      step(name, ready && (await jest(name, [...plan.jestArgs, '--runInBand', '--selectProjects', ...later], tally)));
+      for (const part of serverSteps(later, plan.jestArgs)) {
+        if (interrupted) break;
+        step(
+          part.name,
+          ready && (await jest(part.name, [...part.args, '--runInBand', '--selectProjects', ...part.tiers], tally)),
+        );
+      }
     } finally {
       if (needsStack) await releaseTestStack(config, log, { keep: plan.keep && !interrupted });
     }
