@@ -6,13 +6,13 @@
 import reference from '../fixtures/pricing/holt-winters-reference.json';
 import {
   fitHoltWinters,
-  forecastDemand,
   holtWintersFilter,
   holtWintersForecast,
   simpleInitialStates,
   type HoltWintersFit,
   type HoltWintersSpec,
-} from '../../src/domain/pricing/holt-winters';
+} from '../../src/domain/forecast/holt-winters';
+import { forecastDemand } from '../../src/domain/pricing/demand-forecast';
 
 interface States {
   level: number;

@@ -1,4 +1,4 @@
-"""Reference values for Talon's Holt-Winters (src/domain/pricing/holt-winters.ts), computed with statsmodels.
+"""Reference values for Talon's Holt-Winters (src/domain/forecast/holt-winters.ts), computed with statsmodels.
 
 Run:  python3 -m venv /tmp/pricing-venv && /tmp/pricing-venv/bin/pip install statsmodels
       /tmp/pricing-venv/bin/python tools/pricing/holt_winters_reference.py > test/fixtures/pricing/holt-winters-reference.json

@@ -6,7 +6,7 @@
  * offer in offer.ts because its elasticities are the request's). Pure: `src/pricing` gathers the inputs.
  */
 import { dynamicDiscountSchedule } from './discounts';
-import { forecastDemand, type DemandForecast } from './holt-winters';
+import { forecastDemand, type DemandForecast } from './demand-forecast';
 import type { PerResource, PricingContext } from './offer';
 import { marketPrice } from './stackelberg';
 

@@ -1,5 +1,6 @@
 /**
- * Holt–Winters seasonal exponential smoothing (the SPS's demand forecast, D3.6 §2.7): level, additive
+ * Holt–Winters seasonal exponential smoothing, shared by the SPS's demand forecast (D3.6 §2.7,
+ * src/domain/pricing/demand-forecast.ts) and the breach predictor (./breach.ts): level, additive
  * trend, additive or multiplicative seasonality of period m. The recursions and the "simple" initial states
  * are those of statsmodels' `ExponentialSmoothing` (Hyndman & Athanasopoulos' component form), so the
  * reference values in test/fixtures/pricing were computed with statsmodels and this code must reproduce
@@ -175,48 +176,4 @@ export function fitHoltWinters(y: readonly number[], spec: HoltWintersSpec, opti
   // A restart from the optimum frees a simplex that collapsed against a bound.
   min = nelderMead(sse, min.x, { lower, upper, step: 0.02, maxIterations: 2000 });
   return holtWintersFilter(y, spec, { alpha: min.x[0]!, beta: min.x[1]!, gamma: min.x[2]! }, initial);
-}
-
-export interface DemandForecast {
-  /** Forecast values for the next `horizon` steps (never negative: demand cannot be). */
-  readonly values: number[];
-  readonly method: 'holt-winters' | 'seasonal-naive' | 'flat';
-  readonly fit?: HoltWintersFit;
-  /** Why a simpler method answered, when one did. */
-  readonly note?: string;
-}
-
-/**
- * The demand forecast the SPS prices with. With two seasons of history, Holt–Winters (multiplicative
- * seasonality when the series is strictly positive and fits better, additive otherwise); with one season,
- * the last season repeated; with less, the mean repeated. The note says which and why.
- */
-export function forecastDemand(y: readonly number[], period: number, horizon: number): DemandForecast {
-  const clean = y.filter((v) => Number.isFinite(v));
-  if (clean.length === 0) return { values: new Array<number>(horizon).fill(0), method: 'flat', note: 'no history' };
-  if (clean.length < 2 * period) {
-    if (clean.length >= period) {
-      const season = clean.slice(-period);
-      return {
-        values: Array.from({ length: horizon }, (_, h) => season[h % period]!),
-        method: 'seasonal-naive',
-        note: `${clean.length} points of history, Holt–Winters needs ${2 * period}: the last season repeated`,
-      };
-    }
-    return {
-      values: new Array<number>(horizon).fill(mean(clean)),
-      method: 'flat',
-      note: `${clean.length} points of history, less than one season (${period}): the mean repeated`,
-    };
-  }
-  const candidates: HoltWintersFit[] = [fitHoltWinters(clean, { period, seasonal: 'additive', trend: true })];
-  if (clean.every((v) => v > 0)) {
-    candidates.push(fitHoltWinters(clean, { period, seasonal: 'multiplicative', trend: true }));
-  }
-  const fit = candidates.reduce((a, b) => (b.sse < a.sse ? b : a));
-  return {
-    values: holtWintersForecast(fit, horizon).map((v) => Math.max(0, v)),
-    method: 'holt-winters',
-    fit,
-  };
 }
