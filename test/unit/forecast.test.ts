@@ -11,6 +11,12 @@ import {
   holtInitialStates,
   PHI_RANGE,
 } from '../../src/domain/forecast/holt';
+import {
+  fitHoltWinters,
+  holtWintersFilter,
+  holtWintersForecast,
+  simpleInitialStates,
+} from '../../src/domain/forecast/holt-winters';
 import { forecastWithInterval, horizonErrors, standardErrors } from '../../src/domain/forecast/model';
 import {
   autocorrelation,
@@ -68,6 +74,31 @@ describe('Holt', () => {
     expect(fit.params.phi).toBeGreaterThanOrEqual(PHI_RANGE[0]);
     expect(fit.params.phi).toBeLessThanOrEqual(PHI_RANGE[1]);
     expect(() => fitHolt([1, 2, Number.NaN, 4], { damped: false })).toThrow(/non-finite/);
+  });
+});
+
+describe('Holt–Winters with a damped trend', () => {
+  const rng = new Rng(21);
+  const y = Array.from({ length: 48 }, (_, i) => 5 + 0.1 * i + Math.sin((2 * Math.PI * i) / 12) + rng.normal(0, 0.05));
+  const spec = { period: 12, seasonal: 'additive' as const, trend: true };
+  const initial = simpleInitialStates(y, spec);
+
+  test('φ = 1 is the undamped method exactly (what the SPS and its statsmodels reference use)', () => {
+    const plain = holtWintersFilter(y, spec, { alpha: 0.4, beta: 0.2, gamma: 0.3 }, initial);
+    const one = holtWintersFilter(y, spec, { alpha: 0.4, beta: 0.2, gamma: 0.3, phi: 1 }, initial);
+    expect(one.fitted).toEqual(plain.fitted);
+    expect(holtWintersForecast(one, 30)).toEqual(holtWintersForecast(plain, 30));
+  });
+
+  test('a damped trend levels off: the forecast minus its season converges', () => {
+    const fit = holtWintersFilter(y, spec, { alpha: 0.4, beta: 0.2, gamma: 0.3, phi: 0.8 }, initial);
+    const f = holtWintersForecast(fit, 240);
+    const { level, trend, seasonal } = fit.final;
+    expect(f[239]! - seasonal[239 % 12]!).toBeCloseTo(level + (0.8 / 0.2) * trend, 6);
+    const fitted = fitHoltWinters(y, { ...spec, damped: true });
+    expect(fitted.params.phi).toBeGreaterThanOrEqual(PHI_RANGE[0]);
+    expect(fitted.params.phi).toBeLessThanOrEqual(PHI_RANGE[1]);
+    expect(fitHoltWinters(y, spec).params.phi).toBeUndefined();
   });
 });
 

@@ -2,6 +2,7 @@
  * Talon's Prometheus alert rules, one source for the local stack and for real clusters. The metric
  * names are kube-state-metrics' and the kubelet's, which the local KWOK cluster also exposes.
  */
+import { ALERT_LIMIT_SHARES } from '../../src/domain/predictive';
 export interface AlertRuleOptions {
   /** How long a condition must hold before the alert fires (short locally, longer in production). */
   readonly forDuration: string;
@@ -51,8 +52,9 @@ const SHARED_THRESHOLDS = {
 export const PRODUCTION_RULE_OPTIONS: AlertRuleOptions = {
   forDuration: '2m',
   rateWindow: '2m',
-  cpuLimitShare: 0.8,
-  memoryLimitShare: 0.85,
+  // The predictive watch forecasts against the same lines (src/domain/predictive.ts).
+  cpuLimitShare: ALERT_LIMIT_SHARES.cpu,
+  memoryLimitShare: ALERT_LIMIT_SHARES.memory,
   nodeCpuShare: 0.9,
   ...SHARED_THRESHOLDS,
   restartWindow: '10m',
@@ -61,8 +63,8 @@ export const PRODUCTION_RULE_OPTIONS: AlertRuleOptions = {
 export const LOCAL_RULE_OPTIONS: AlertRuleOptions = {
   forDuration: '10s',
   rateWindow: '20s',
-  cpuLimitShare: 0.8,
-  memoryLimitShare: 0.85,
+  cpuLimitShare: ALERT_LIMIT_SHARES.cpu,
+  memoryLimitShare: ALERT_LIMIT_SHARES.memory,
   nodeCpuShare: 0.9,
   podMatchers: [`namespace!~"${LAB_NAME_PREFIX}.+"`],
   nodeMatchers: [`node!~"${LAB_NAME_PREFIX}.+"`],

@@ -13,7 +13,12 @@
  *                   l_t = α y_t / s_{t-m} + (1−α)(l_{t-1} + b_{t-1})
  *                   s_t = γ y_t / (l_{t-1} + b_{t-1}) + (1−γ) s_{t-m}
  *   both:           b_t = β (l_t − l_{t-1}) + (1−β) b_{t-1}
+ *
+ * A damped trend (Gardner & McKenzie; statsmodels' `damped_trend=True`) replaces b_{t-1} by φ b_{t-1} in all three
+ * and forecasts l + (φ + … + φ^h) b: on short windows an undamped trend fitted to one rising flank runs away.
+ * φ = 1 (the default) is the undamped method exactly.
  */
+import { PHI_RANGE } from './holt';
 import { nelderMead } from './optimise';
 
 export type SeasonalKind = 'additive' | 'multiplicative';
@@ -24,12 +29,16 @@ export interface HoltWintersSpec {
   readonly seasonal: SeasonalKind;
   /** Without a trend, b ≡ 0 and β is unused. */
   readonly trend: boolean;
+  /** Fit a damping φ of the trend (within PHI_RANGE of ./holt.ts) instead of φ = 1. */
+  readonly damped?: boolean;
 }
 
 export interface HoltWintersParams {
   readonly alpha: number;
   readonly beta: number;
   readonly gamma: number;
+  /** Damping of the trend; absent or 1: undamped. */
+  readonly phi?: number;
 }
 
 /** States before the first observation; `seasonal[j]` is the seasonal term of observation j (j < m). */
@@ -103,6 +112,7 @@ export function holtWintersFilter(
   }
   const { alpha, gamma } = params;
   const beta = spec.trend ? params.beta : 0;
+  const phi = params.phi ?? 1;
   const additive = spec.seasonal === 'additive';
   // season[t mod m] holds s_{t-m} until observation t overwrites it with s_t.
   const season = [...initial.seasonal];
@@ -113,28 +123,40 @@ export function holtWintersFilter(
   for (let t = 0; t < y.length; t++) {
     const obs = y[t]!;
     const s = season[t % m]!;
-    const base = level + trend;
+    const base = level + phi * trend;
     const predicted = additive ? base + s : base * s;
     fitted[t] = predicted;
     sse += (obs - predicted) ** 2;
     const nextLevel = additive ? alpha * (obs - s) + (1 - alpha) * base : (alpha * obs) / s + (1 - alpha) * base;
-    trend = spec.trend ? beta * (nextLevel - level) + (1 - beta) * trend : 0;
+    trend = spec.trend ? beta * (nextLevel - level) + (1 - beta) * phi * trend : 0;
     season[t % m] = additive ? gamma * (obs - base) + (1 - gamma) * s : (gamma * obs) / base + (1 - gamma) * s;
     level = nextLevel;
   }
   const start = y.length % m;
   const ordered = [...season.slice(start), ...season.slice(0, start)];
-  return { spec, params: { alpha, beta, gamma }, initial, fitted, sse, final: { level, trend, seasonal: ordered } };
+  return {
+    spec,
+    params: { alpha, beta, gamma, ...(params.phi !== undefined ? { phi } : {}) },
+    initial,
+    fitted,
+    sse,
+    final: { level, trend, seasonal: ordered },
+  };
 }
 
 /** Forecasts `horizon` steps after the last observation of a fit. */
 export function holtWintersForecast(fit: HoltWintersFit, horizon: number): number[] {
   const m = fit.spec.period;
   const { level, trend, seasonal } = fit.final;
+  const phi = fit.params.phi ?? 1;
   const out: number[] = [];
+  let damping = 0;
+  let power = 1;
   for (let h = 1; h <= horizon; h++) {
     const s = seasonal[(h - 1) % m]!;
-    const base = level + h * trend;
+    power *= phi;
+    damping += power;
+    const base = level + (phi === 1 ? h : damping) * trend;
     out.push(fit.spec.seasonal === 'additive' ? base + s : base * s);
   }
   return out;
@@ -154,26 +176,34 @@ export function fitHoltWinters(y: readonly number[], spec: HoltWintersSpec, opti
   checkSeries(y, spec);
   const initial = options.initial ?? simpleInitialStates(y, spec);
   if (options.params) return holtWintersFilter(y, spec, options.params, initial);
-  const sse = (x: readonly number[]): number =>
-    holtWintersFilter(y, spec, { alpha: x[0]!, beta: x[1]!, gamma: x[2]! }, initial).sse;
+  const damped = spec.trend && spec.damped === true;
+  const paramsOf = (x: readonly number[]): HoltWintersParams => ({
+    alpha: x[0]!,
+    beta: x[1]!,
+    gamma: x[2]!,
+    ...(damped ? { phi: x[3]! } : {}),
+  });
+  const sse = (x: readonly number[]): number => holtWintersFilter(y, spec, paramsOf(x), initial).sse;
   const grid = [0.01, 0.1, 0.25, 0.5, 0.75, 0.95];
-  let start = [0.5, 0.1, 0.1];
+  let start = damped ? [0.5, 0.1, 0.1, 0.9] : [0.5, 0.1, 0.1];
   let best = Number.POSITIVE_INFINITY;
   for (const a of grid) {
     for (const b of spec.trend ? grid : [0]) {
       for (const g of grid) {
-        const value = sse([a, b, g]);
+        // A damped fit starts its grid at φ = 0.9 and leaves φ to the simplex.
+        const x = damped ? [a, b, g, 0.9] : [a, b, g];
+        const value = sse(x);
         if (value < best) {
           best = value;
-          start = [a, b, g];
+          start = x;
         }
       }
     }
   }
-  const lower = [0, 0, 0];
-  const upper = [1, spec.trend ? 1 : 0, 1];
+  const lower = damped ? [0, 0, 0, PHI_RANGE[0]] : [0, 0, 0];
+  const upper = damped ? [1, 1, 1, PHI_RANGE[1]] : [1, spec.trend ? 1 : 0, 1];
   let min = nelderMead(sse, start, { lower, upper, step: 0.05, maxIterations: 2000 });
   // A restart from the optimum frees a simplex that collapsed against a bound.
   min = nelderMead(sse, min.x, { lower, upper, step: 0.02, maxIterations: 2000 });
-  return holtWintersFilter(y, spec, { alpha: min.x[0]!, beta: min.x[1]!, gamma: min.x[2]! }, initial);
+  return holtWintersFilter(y, spec, paramsOf(min.x), initial);
 }

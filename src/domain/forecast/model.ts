@@ -139,7 +139,7 @@ export function forecastWithInterval(
   const fits: FittedModel[] = [holtModel(fitHolt(y, { damped: false })), holtModel(fitHolt(y, { damped: true }))];
   const period = options.period ?? detectSeason(y)?.period;
   if (period !== undefined && period >= 2 && y.length >= 2 * period + 6) {
-    fits.push(seasonalModel(y, fitHoltWinters(y, { period, seasonal: 'additive', trend: true })));
+    fits.push(seasonalModel(y, fitHoltWinters(y, { period, seasonal: 'additive', trend: true, damped: true })));
   }
   // One burn-in for every candidate, so their errors are over the same origins.
   const burnIn = Math.max(6, Math.min(period ?? 0, Math.floor(y.length / 4)));
