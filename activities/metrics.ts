@@ -21,6 +21,7 @@ import {
 import type { InfluxCounters, InfluxStore, RemediationRecord, WorkloadProfile } from '../src/metrics/influx';
 import type { PrometheusClient } from '../src/metrics/prometheus';
 import { DEFAULT_METRICS_CONFIG, type MetricsConfig } from '../src/metrics/queries';
+import { readUsage, type ContainerUsage, type UsageRequest } from '../src/metrics/usage';
 import { permanentFailure, toActivityFailure as toFailure } from './failures';
 import { parseActivityInput as parse } from './input';
 
@@ -93,6 +94,17 @@ const profileInputSchema = z.object({
   namespace: k8sName,
   workload: k8sName,
   sinceSeconds: positive.optional(),
+});
+
+const namespacePattern = z.string().regex(/^(\*|\*?[a-z0-9][-a-z0-9]*\*?)$/, 'a namespace name or pattern');
+const usageInputSchema = z.object({
+  namespaces: z.array(namespacePattern).min(1),
+  exclude: z.array(namespacePattern).optional(),
+  resources: z.array(z.enum(['cpu', 'memory'])),
+  end: positive,
+  lookbackSeconds: positive,
+  stepSeconds: positive,
+  rateSeconds: positive,
 });
 
 const rankInputSchema = z.object({
@@ -243,6 +255,19 @@ export function createMetricsActivities(deps: MetricsActivityDeps) {
           req.sinceSeconds ?? historySeconds,
           nowSeconds(),
         );
+      } catch (error) {
+        throw toFailure(error);
+      }
+    },
+
+    /**
+     * Usage of every container with a limit in the namespaces, on a grid over the look-back (the predictive
+     * watch's forecasts read it).
+     */
+    async watchedUsage(input: UsageRequest): Promise<ContainerUsage[]> {
+      const req = parse(usageInputSchema, input, 'watchedUsage input');
+      try {
+        return await readUsage(deps.prometheus, config, req);
       } catch (error) {
         throw toFailure(error);
       }

@@ -6,6 +6,9 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { createContractActivities, type ContractActivities } from '../activities/contract';
 import { createMetricsActivities, type MetricsActivities } from '../activities/metrics';
 import { createPolicyActivities, type PolicyActivities } from '../activities/policy';
+import { createPredictiveActivities } from '../activities/predictive';
+import type { PredictiveActivities } from '../src/contracts/predictive-watch';
+import type { OperatorPolicy } from '../src/domain/autonomy';
 import {
   createRemediationActivities,
   type RemediationActivities,
@@ -30,7 +33,7 @@ import { kubePricingNodes } from '../src/pricing/nodes';
 import { OfferService } from '../src/pricing/offer-service';
 import type { NodePrices } from '../src/kube/task-job';
 import type { TalonConfig } from '../src/config/talon-config';
-import { DEFAULT_ACTION_SETTINGS, type ActionSettings } from '../src/config/defaults';
+import { DEFAULT_ACTION_SETTINGS, DEFAULT_TALON_NAMESPACE, type ActionSettings } from '../src/config/defaults';
 import { ruleConfig, type RuleConfigOverrides } from '../src/policy/rules';
 import { readWorkloadContext } from '../src/kube/workload-context';
 import type { LearningConfig } from '../src/config/learning';
@@ -67,6 +70,10 @@ export interface ActivityDeps {
   readonly scheduleOffloadRelease?: RemediationActivityDeps['scheduleOffloadRelease'];
   /** Told the writes counted in a budget's window after each check (the worker's gauges). */
   readonly onBudget?: (scope: string, used: number, max: number) => void;
+  /** The operator policy in force (its `predictive` section drives the predictive watch); absent: the watch is off. */
+  readonly policy?: () => OperatorPolicy | undefined;
+  /** Talon's own namespace, never watched (TALON_NAMESPACE). */
+  readonly talonNamespace?: string;
 }
 
 export interface AssembledActivities {
@@ -92,6 +99,7 @@ export function activityDepsFromConfig(
     pricing: pricingConfigFromEnv(),
     rules: config.rules,
     actions: config.actions,
+    talonNamespace: config.talonNamespace,
     ...(log ? { log } : {}),
   };
 }
@@ -108,6 +116,8 @@ export interface ActivityGroups {
   readonly task: TaskActivities;
   /** Bundles and pay-as-you-go contracts (pricingContract): estimate submissions, meter task Jobs. */
   readonly contract: ContractActivities;
+  /** The predictive watch's forecast rounds (predictiveWatch). */
+  readonly predictive: PredictiveActivities;
   /** Absent when no model path is configured (the rules answer). */
   readonly model?: ModelStatus;
   /** Flushes buffered InfluxDB writes and releases the model. */
@@ -221,6 +231,16 @@ export async function createActivityGroups(deps: ActivityDeps): Promise<Activity
     rollback: createRollbackActivities({ clients, guards: deps.guards ?? {} }),
     task,
     contract: createContractActivities({ clients, taxonomy: () => loadTaxonomy(deps.taxonomy) }),
+    predictive: createPredictiveActivities({
+      policy: deps.policy ?? (() => undefined),
+      // Through the metrics activities' reader, on the same Prometheus client and metric names.
+      usage: (request) => metrics.watchedUsage(request),
+      talonNamespace: deps.talonNamespace ?? DEFAULT_TALON_NAMESPACE,
+      onRound: (tick) => {
+        if (tick.breaches.length > 0)
+          log(`predictive watch: ${tick.breaches.length} breach(es) forecast among ${tick.forecast} series`);
+      },
+    }),
     ...(modelStatus ? { model: modelStatus } : {}),
     async close() {
       nodeUsage?.stop();
@@ -242,6 +262,7 @@ export async function createActivities(deps: ActivityDeps): Promise<AssembledAct
       ...groups.rollback,
       ...groups.task,
       ...groups.contract,
+      ...groups.predictive,
     },
     close: () => groups.close(),
   };

@@ -15,6 +15,7 @@ import type { BrakeCheckInput, OperatorActivities } from '../src/contracts/opera
 import type { KubeClients } from '../src/kube/client';
 import { EventRecorder } from '../src/kube/events';
 import type { TalonMetrics } from '../src/observability/metrics';
+import { startPredictiveWatch } from '../src/client/predictive-watch';
 export { openPolicyStore } from '../src/policy/policy-store';
 
 /** Scopes one brake evaluation looked at, and whether each is engaged. */
@@ -47,8 +48,12 @@ export function createWorkerOperator(options: {
   store: PolicyStore | undefined;
   /** How often engaged scopes are re-evaluated for the gauges (ms); 0: never. */
   refreshMs?: number;
+  /** How often the policy is looked at for a predictive watch to start (ms); 0: never. */
+  predictiveCheckMs?: number;
+  log?: (line: string) => void;
 }): WorkerOperator {
   const { config, metrics, temporal, clients, store } = options;
+  const log = options.log ?? (() => undefined);
   const engaged = new Map<BrakeScope, BrakeCheckInput>();
   const onBrake: OperatorActivityDeps['onBrake'] = (state, input) => {
     metrics.remediationsRunning.set(state.counts.remediations);
@@ -86,12 +91,52 @@ export function createWorkerOperator(options: {
         }, every)
       : undefined;
   timer?.unref();
+  const watch = store ? keepPredictiveWatch(store, temporal, config.temporal.taskQueue, log) : undefined;
+  const checkEvery = options.predictiveCheckMs ?? 5_000;
+  const watchTimer = watch && checkEvery > 0 ? setInterval(watch, checkEvery) : undefined;
+  watchTimer?.unref();
+  if (watch) watch();
   return {
     activities,
     ...(store ? { store } : {}),
     close() {
       if (timer) clearInterval(timer);
+      if (watchTimer) clearInterval(watchTimer);
       store?.close();
     },
+  };
+}
+
+/**
+ * Starts the task queue's predictive watch whenever a policy version that enables it comes into force (at start
+ * and after a reload); the watch ends itself once a policy disables it. A start that fails (Temporal unavailable)
+ * is tried again at the next check.
+ */
+export function keepPredictiveWatch(
+  store: Pick<PolicyStore, 'current'>,
+  temporal: Client,
+  taskQueue: string,
+  log: (line: string) => void,
+  start: typeof startPredictiveWatch = startPredictiveWatch,
+): () => void {
+  let handled: string | undefined;
+  let pending = false;
+  return () => {
+    const policy = store.current();
+    if (pending || policy.version === handled) return;
+    handled = policy.version;
+    if (!policy.predictive.enabled) return;
+    pending = true;
+    start(temporal, taskQueue)
+      .then((result) =>
+        log(`predictive watch ${result === 'started' ? 'started' : 'already running'} (policy ${policy.version})`),
+      )
+      .catch((err: unknown) => {
+        handled = undefined;
+        log(`predictive watch not started, trying again: ${err instanceof Error ? err.message : String(err)}`);
+      })
+      .finally(() => {
+        pending = false;
+      });
   };
 }

@@ -124,9 +124,11 @@ export async function createTalonWorker(config: TalonConfig, overrides: TalonWor
         temporal,
         clients: createKubeClients(kubeConfig),
         store,
+        log,
       });
       assembled = await createActivities({
         ...activityDepsFromConfig(config, kubeConfig, log),
+        policy: () => store?.current(),
         longLived: true,
         onBudget: (scope, used, max) => {
           metrics.writeBudgetUsed.set({ scope }, used);

@@ -60,6 +60,10 @@ export async function watchForRefire(
 ): Promise<'refired' | 'done' | 'continue'> {
   const settings = episode.settings.memory;
   let quiet = !episode.members.firing;
+  // An episode that ended while only a forecast fired (a recommendation, say) holds nothing back: when the real
+  // alert comes, it starts the next episode at once. Histories from before predicted alerts never have one.
+  const forecastOnly = episode.members.firing && !episode.members.firingObserved;
+  const realAlertCame = (): boolean => forecastOnly && !quiet && episode.members.firingObserved;
   for (;;) {
     const now = Date.now();
     const memory = prune(episode.memory ?? EMPTY_MEMORY, now, settings);
@@ -71,13 +75,18 @@ export async function watchForRefire(
     episode.step = 'watching';
     episode.watchingUntil = until;
     const wanted = !quiet; // waiting for the workload to go quiet first, or (quiet) for it to fire again
-    await condition(() => episode.members.firing !== wanted || episode.cancelled !== undefined, until - now, {
-      summary: quiet
-        ? `remember ${episode.workload} until ${new Date(until).toISOString()}: a re-fire continues with the next-best untried policy`
-        : `${episode.workload} still fires after its episode ended ${episode.outcome ?? ''}: wait for it to go quiet`,
-    });
+    await condition(
+      () => episode.members.firing !== wanted || realAlertCame() || episode.cancelled !== undefined,
+      until - now,
+      {
+        summary: quiet
+          ? `remember ${episode.workload} until ${new Date(until).toISOString()}: a re-fire continues with the next-best untried policy`
+          : `${episode.workload} still fires after its episode ended ${episode.outcome ?? ''}: wait for it to go quiet`,
+      },
+    );
     episode.watchingUntil = undefined;
     if (episode.cancelled) return 'done';
+    if (realAlertCame()) return 'refired';
     if (!quiet && !episode.members.firing) quiet = true;
     else if (quiet && episode.members.firing) return 'refired';
   }

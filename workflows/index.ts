@@ -5,3 +5,4 @@ export { deployTask } from './deploy-task';
 export { alertIntake } from './alert-intake';
 export { pricingContract } from './contract';
 export { offloadRelease } from './offload-release';
+export { predictiveWatch } from './predictive-watch';

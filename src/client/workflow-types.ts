@@ -6,9 +6,10 @@
 import type * as registered from '../../workflows';
 import type { INTAKE_WORKFLOW_TYPE } from '../contracts/alert-intake';
 import type { WORKFLOW_TYPES } from '../contracts/common';
+import type { PREDICTIVE_WATCH_TYPE } from '../contracts/predictive-watch';
 
 type Registered<Name extends keyof typeof registered> = Name;
 
 export type TalonWorkflowType = Registered<
-  (typeof WORKFLOW_TYPES)[keyof typeof WORKFLOW_TYPES] | typeof INTAKE_WORKFLOW_TYPE
+  (typeof WORKFLOW_TYPES)[keyof typeof WORKFLOW_TYPES] | typeof INTAKE_WORKFLOW_TYPE | typeof PREDICTIVE_WATCH_TYPE
 >;

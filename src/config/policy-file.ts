@@ -21,6 +21,7 @@ import {
   type OperatorSettings,
 } from '../domain/autonomy';
 import { validateCooldown } from '../domain/cooldown';
+import { DEFAULT_PREDICTIVE, predictiveProblems, type PredictiveConfig } from '../domain/predictive';
 import { parseQuantity } from '../domain/quantity';
 import { DEFAULT_PROTECTED_NAMESPACES } from '../domain/guards';
 
@@ -61,6 +62,12 @@ const thresholds = z.strictObject({
 
 const settingsPatch = z.strictObject({
   autonomy: z.enum(AUTONOMY_LEVELS).optional().describe('observe | recommend | approve | auto'),
+  predictiveAutonomy: z
+    .enum(AUTONOMY_LEVELS)
+    .optional()
+    .describe(
+      'the most a remediation of a predicted alert may do here (the more cautious of this and autonomy applies); default predictive.autonomy',
+    ),
   allowedPolicies: z.array(policyName).optional().describe('policies Talon may choose (default: all)'),
   requireApproval: z.array(policyName).optional().describe('policies that wait for an approval even in auto'),
   approvers: z
@@ -111,6 +118,66 @@ const labelExpression = z
 
 const writeBudget = z.strictObject({ maxWrites: z.number().int().min(0), windowSeconds: seconds });
 
+const limitShare = z.number().gt(0, 'a share of the limit above 0').max(2);
+const predictive = z
+  .strictObject({
+    enabled: z.boolean().optional().describe('run the predictive watch (default false)'),
+    autonomy: z
+      .enum(AUTONOMY_LEVELS)
+      .optional()
+      .describe(
+        'default predictiveAutonomy of every scope: the most a predicted remediation may do (default recommend)',
+      ),
+    horizonSeconds: z
+      .number()
+      .int()
+      .min(10)
+      .max(3600)
+      .optional()
+      .describe('how far ahead a breach is looked for (default 300)'),
+    confidence: z
+      .number()
+      .gt(0.5, 'above 0.5 (a lower bound below the median is no bound)')
+      .lt(1, 'below 1 (certainty is never reached)')
+      .optional()
+      .describe('confidence of the lower prediction bound that must cross the threshold (default 0.9)'),
+    intervalSeconds: z
+      .number()
+      .int()
+      .min(5)
+      .max(3600)
+      .optional()
+      .describe('how often the watch forecasts (default 60)'),
+    lookbackSeconds: z
+      .number()
+      .int()
+      .min(60)
+      .max(24 * 3600)
+      .optional()
+      .describe('usage history per forecast (default 1800)'),
+    stepSeconds: z.number().int().min(1).max(600).optional().describe('spacing of the usage samples (default 30)'),
+    namespaces: z
+      .array(namespacePattern)
+      .optional()
+      .describe("namespaces watched (default ['*']; protected ones never)"),
+    resources: z
+      .array(z.enum(['cpu', 'memory']))
+      .optional()
+      .describe('what is forecast (default cpu and memory)'),
+    thresholds: z
+      .strictObject({ cpu: limitShare.optional(), memory: limitShare.optional() })
+      .optional()
+      .describe("shares of the limit a breach crosses (default the alert rules': cpu 0.8, memory 0.85)"),
+    resolveAfter: z
+      .number()
+      .int()
+      .min(1)
+      .max(100)
+      .optional()
+      .describe('forecasts without a breach before a predicted alert resolves (default 2)'),
+  })
+  .describe('the predictive watch (issue 15 §3): forecast breaches raise predicted alerts before the real ones fire');
+
 export const policyFileSchema = z
   .strictObject({
     apiVersion: z.literal(POLICY_API_VERSION),
@@ -157,8 +224,11 @@ export const policyFileSchema = z
         maxWaitSeconds: seconds.optional(),
       })
       .optional(),
+    predictive: predictive.optional(),
   })
-  .describe("Talon's operator policy (issue 17): autonomy, approvals, bounds, write budgets and the storm brake");
+  .describe(
+    "Talon's operator policy (issue 17): autonomy, approvals, bounds, write budgets, the storm brake and the predictive watch",
+  );
 
 export type PolicyFile = z.infer<typeof policyFileSchema>;
 
@@ -195,9 +265,26 @@ export function parsePolicyFile(text: string, source: string, check?: PolicyChec
   }
   const file = parsed.data;
   const hash = createHash('sha256').update(text).digest('hex').slice(0, 12);
-  const defaults = mergeSettings(DEFAULT_OPERATOR_SETTINGS, file.defaults ?? {});
-  const overrides = (file.overrides ?? []).map((o) => ({ ...o, set: o.set }));
   const problems: string[] = [];
+  const predictiveConfig: PredictiveConfig = {
+    ...DEFAULT_PREDICTIVE,
+    ...file.predictive,
+    thresholds: { ...DEFAULT_PREDICTIVE.thresholds, ...file.predictive?.thresholds },
+  };
+  problems.push(...predictiveProblems(predictiveConfig).map((p) => `predictive.${p}`));
+  const givenTwice =
+    file.defaults?.predictiveAutonomy !== undefined &&
+    file.predictive?.autonomy !== undefined &&
+    file.defaults.predictiveAutonomy !== file.predictive.autonomy;
+  if (givenTwice)
+    problems.push(
+      `defaults.predictiveAutonomy: ${file.defaults!.predictiveAutonomy} contradicts predictive.autonomy ${file.predictive!.autonomy}; set one of them`,
+    );
+  const defaults = mergeSettings(
+    { ...DEFAULT_OPERATOR_SETTINGS, predictiveAutonomy: predictiveConfig.autonomy },
+    file.defaults ?? {},
+  );
+  const overrides = (file.overrides ?? []).map((o) => ({ ...o, set: o.set }));
   checkSettings('defaults', defaults, problems);
   // An override is checked as it would apply on its own over the defaults (the common case); overrides that
   // only make sense stacked are still checked where they apply, at use.
@@ -218,6 +305,7 @@ export function parsePolicyFile(text: string, source: string, check?: PolicyChec
       ...(file.writeBudgets?.cluster ? { cluster: file.writeBudgets.cluster } : {}),
     },
     stormBrake: brake,
+    predictive: { ...predictiveConfig, autonomy: defaults.predictiveAutonomy },
   };
   if (check) {
     try {

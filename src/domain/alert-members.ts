@@ -5,6 +5,7 @@
  * counter, no clock): kept inside the workflow.
  */
 import type { TalonAlert } from './alert';
+import { isPredicted } from './autonomy';
 import type { PodTarget } from './remediation';
 
 export interface AlertMember {
@@ -16,6 +17,8 @@ export interface AlertMember {
   gone: boolean;
   /** Order of its latest firing notification; the highest is the newest. */
   seq: number;
+  /** Raised by the predictive watch before a breach (`talon_predicted="true"`), not by an alert rule. */
+  readonly predicted: boolean;
 }
 
 function podOf(alert: TalonAlert): PodTarget | undefined {
@@ -52,11 +55,22 @@ export class AlertMembers {
     return this.byFingerprint.size;
   }
 
-  /** The member to act on: the newest firing one whose pod is not known to be gone. */
+  /** True while a member raised by an alert rule (not a forecast) fires. */
+  get firingObserved(): boolean {
+    for (const m of this.byFingerprint.values()) if (m.firing && !m.gone && !m.predicted) return true;
+    return false;
+  }
+
+  /**
+   * The member to act on: the newest firing one whose pod is not known to be gone, an observed alert before a
+   * predicted one (the breach happened: the real alert's policy and autonomy apply, not the forecast's).
+   */
   target(): AlertMember | undefined {
     let best: AlertMember | undefined;
     for (const m of this.byFingerprint.values()) {
-      if (m.firing && !m.gone && (!best || m.seq > best.seq)) best = m;
+      if (!m.firing || m.gone) continue;
+      const better = !best || (best.predicted && !m.predicted) || (best.predicted === m.predicted && m.seq > best.seq);
+      if (better) best = m;
     }
     return best;
   }
@@ -90,6 +104,7 @@ export class AlertMembers {
       firing,
       gone: false,
       seq: this.counter,
+      predicted: isPredicted(alert.labels),
     });
   }
 }

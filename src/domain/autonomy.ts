@@ -10,12 +10,28 @@
  * wait for one).
  */
 import type { CooldownConfig } from './cooldown';
+import type { PredictiveConfig } from './predictive';
 import { DEFAULT_COOLDOWN } from './cooldown';
 import type { WriteBudget } from './guards';
 import type { PolicyName } from './policy';
 
 export const AUTONOMY_LEVELS = ['observe', 'recommend', 'approve', 'auto'] as const;
 export type Autonomy = (typeof AUTONOMY_LEVELS)[number];
+
+/** The more cautious of two autonomy levels (the order of AUTONOMY_LEVELS: observe is the most cautious). */
+export function mostCautious(a: Autonomy, b: Autonomy): Autonomy {
+  return AUTONOMY_LEVELS.indexOf(a) <= AUTONOMY_LEVELS.indexOf(b) ? a : b;
+}
+
+/**
+ * The label of an alert the predictive watch raised before the breach happened (src/domain/predictive.ts): its
+ * remediation runs at the scope's `predictiveAutonomy` when that is more cautious than its `autonomy`.
+ */
+export const PREDICTED_LABEL = 'talon_predicted';
+
+export function isPredicted(labels: Readonly<Record<string, string>>): boolean {
+  return labels[PREDICTED_LABEL] === 'true';
+}
 
 /** Policies Talon applies: the pod actions and node_overload. */
 export const ACTIONABLE_POLICIES = [
@@ -55,6 +71,11 @@ export interface GrowthCaps {
 /** Everything the policy file decides for one alert, fully resolved. */
 export interface OperatorSettings {
   readonly autonomy: Autonomy;
+  /**
+   * The most a remediation of a predicted alert may do (`recommend` by default): it runs at the more cautious of
+   * this and `autonomy`, so a forecast never does more than the alert it anticipates would.
+   */
+  readonly predictiveAutonomy: Autonomy;
   /** Policies Talon may choose; the others are skipped as if tried. */
   readonly allowedPolicies: readonly PolicyName[];
   /** Policies that wait for an approval even in `auto`. */
@@ -73,6 +94,7 @@ export interface OperatorSettings {
 /** What an override sets: any part of the settings; objects merge, lists replace. */
 export interface SettingsPatch {
   readonly autonomy?: Autonomy;
+  readonly predictiveAutonomy?: Autonomy;
   readonly allowedPolicies?: readonly PolicyName[];
   readonly requireApproval?: readonly PolicyName[];
   readonly approvers?: readonly string[];
@@ -155,6 +177,8 @@ export interface OperatorPolicy {
   readonly protectedNamespaces: readonly string[];
   readonly writeBudgets: WriteBudgets;
   readonly stormBrake: StormBrakeConfig;
+  /** The predictive watch: off unless the file enables it. */
+  readonly predictive: PredictiveConfig;
 }
 
 /** What an alert is, as far as the policy can match on it. */
@@ -176,11 +200,14 @@ export interface ResolvedPolicy {
   readonly stormBrake: StormBrakeConfig;
   readonly writeBudgets: WriteBudgets;
   readonly protectedNamespaces: readonly string[];
+  /** Set for a predicted alert: the autonomy its remediation runs at, and whether that is below the scope's own. */
+  readonly predicted?: { readonly autonomy: Autonomy; readonly capped: boolean };
 }
 
 /** Talon's behaviour without a policy file, and what a file's omitted settings fall back to. */
 export const DEFAULT_OPERATOR_SETTINGS: OperatorSettings = {
   autonomy: 'auto',
+  predictiveAutonomy: 'recommend',
   allowedPolicies: ACTIONABLE_POLICIES,
   requireApproval: [],
   approvers: ['*'],
@@ -228,6 +255,7 @@ export function mergeSettings(base: OperatorSettings, patch: SettingsPatch): Ope
     : base.growth;
   return {
     autonomy: patch.autonomy ?? base.autonomy,
+    predictiveAutonomy: patch.predictiveAutonomy ?? base.predictiveAutonomy,
     allowedPolicies: patch.allowedPolicies ?? base.allowedPolicies,
     requireApproval: patch.requireApproval ?? base.requireApproval,
     approvers: patch.approvers ?? base.approvers,
@@ -282,11 +310,18 @@ export function resolvePolicy(policy: OperatorPolicy, scope: AlertScope): Resolv
   const protectedBy = scope.namespace
     ? policy.protectedNamespaces.find((p) => globMatches(p, scope.namespace!))
     : undefined;
+  let predicted: ResolvedPolicy['predicted'];
+  if (isPredicted(scope.labels)) {
+    const autonomy = mostCautious(settings.autonomy, settings.predictiveAutonomy);
+    predicted = { autonomy, capped: autonomy !== settings.autonomy };
+    settings = { ...settings, autonomy };
+  }
   return {
     version: policy.version,
     settings,
     matched,
     ...(protectedBy !== undefined ? { protectedBy } : {}),
+    ...(predicted ? { predicted } : {}),
     stormBrake: policy.stormBrake,
     writeBudgets: policy.writeBudgets,
     protectedNamespaces: policy.protectedNamespaces,

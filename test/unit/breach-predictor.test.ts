@@ -60,7 +60,8 @@ describe('predicts', () => {
     // Ahead of the crossing, and not further ahead than the 5-minute horizon.
     expect(lead).toBeGreaterThanOrEqual(60);
     expect(lead).toBeLessThanOrEqual(330);
-    const p = first.p as Extract<BreachPrediction, { verdict: 'breach' }>;
+    const p = first.p;
+    if (p.verdict !== 'breach') throw new Error('breaches() returned another verdict');
     expect(p.inSeconds).toBeLessThanOrEqual(300);
     // It says when: within two steps of when it happened.
     expect(Math.abs(p.inSeconds! - lead)).toBeLessThanOrEqual(2 * STEP + 60);
