@@ -28,13 +28,13 @@ import { mean, percentile } from './support/stats';
 interface FamilyResult {
   readonly family: SeriesFamily;
   readonly leads: number[];
-  readonly missed: number;
-  readonly early: number;
-  readonly alarmedSeries: number;
-  readonly alarms: number;
-  readonly watchedSeconds: number;
-  readonly predictions: number;
-  readonly cpuMs: number;
+  missed: number;
+  early: number;
+  alarmedSeries: number;
+  alarms: number;
+  watchedSeconds: number;
+  predictions: number;
+  cpuMs: number;
   readonly models: Map<string, number>;
 }
 
