@@ -16,6 +16,10 @@ import { scenarioSvg } from '../../tools/lab/runner/svg';
 import { copyRuleGroup, labAlertmanagerConfig } from '../../tools/lab/runner/wiring';
 import { parseScenario } from '../../tools/lab/scenario/load';
 import { loadStackConfig } from '../../src/config/local-stack';
+import { parsePolicyFile } from '../../src/config/policy-file';
+import { resolvePolicy, type AlertScope } from '../../src/domain/autonomy';
+import { checkPolicyRules } from '../../src/policy/rules';
+import { labPolicy } from '../../tools/lab/runner/predictive';
 
 const YAML = `
 name: unit-run
@@ -120,7 +124,7 @@ describe('wiring', () => {
       'lab-r1abc-drop',
       'lab-r1abc-drop',
     ]);
-    expect(routes[0]!.matchers).toContain('talon_lab_engine=~"talon-model|talon-rules"');
+    expect(routes[0]!.matchers).toContain('talon_lab_engine=~"talon-model|talon-rules|talon-predictive"');
     const receivers = am.receivers as { name: string; webhook_configs?: { url: string }[] }[];
     expect(receivers.find((r) => r.name === 'lab-r1abc-seed')!.webhook_configs![0]!.url).toBe('http://s/api/alerts');
     expect(am.route.receiver).toBe('talon');
@@ -510,5 +514,69 @@ describe('rescore', () => {
     ]);
     expect(await readFile(join(dir, 'report.md'), 'utf8')).toContain('| SLO violated (s) | 40 | 40 |');
     expect((await readFile(join(dir, 'unit-run.svg'), 'utf8')).startsWith('<svg')).toBe(true);
+  });
+});
+
+describe('talon-predictive', () => {
+  const rules = planCopy('r1abc', scenario, 'talon-rules', START);
+  const predictive = planCopy('r1abc', scenario, 'talon-predictive', START);
+
+  it('is talon-rules plus a policy file: the watch on for its copies only, acting there, nothing else changed', () => {
+    expect(predictive.id).toBe('r1abc-unit-run-pred');
+    const namespaces = (
+      copyManifests('r1abc', predictive) as { kind: string; metadata: { labels?: Record<string, string> } }[]
+    )
+      .filter((o) => o.kind === 'Namespace')
+      .map((o) => o.metadata.labels?.['talon.io/policy-engine']);
+    expect(namespaces).toEqual(['rules', 'rules']);
+    expect(labPolicy('r1abc', [rules])).toBeUndefined();
+    const text = labPolicy('r1abc', [rules, predictive])!;
+    const policy = parsePolicyFile(text, 'lab-policy.yaml', checkPolicyRules);
+    expect(policy.predictive).toMatchObject({
+      enabled: true,
+      namespaces: [predictive.namespaces.main],
+      stepSeconds: 5,
+      thresholds: { cpu: scenario.alerts.cpuLimitShare, memory: scenario.alerts.memoryLimitShare },
+    });
+    expect(policy.stormBrake.enabled).toBe(false);
+    expect(policy.protectedNamespaces).toEqual(expect.arrayContaining([rules.namespaces.protected]));
+    const scope = (namespace: string, predicted: boolean): AlertScope => ({
+      alertName: predicted ? 'TalonPredictedCpuSaturation' : 'TalonPodCpuNearLimit',
+      labels: predicted ? { talon_predicted: 'true' } : {},
+      kind: 'pod',
+      namespace,
+    });
+    expect(resolvePolicy(policy, scope(predictive.namespaces.main, true)).settings.autonomy).toBe('auto');
+    expect(resolvePolicy(policy, scope(rules.namespaces.main, true)).settings.autonomy).toBe('recommend');
+    expect(resolvePolicy(policy, scope(rules.namespaces.main, false)).settings.autonomy).toBe('auto');
+  });
+
+  it('refuses copies whose scenarios draw the alert line at different shares', () => {
+    const other = parseScenario(YAML.replace('for: 15s', 'for: 15s, cpuLimitShare: 0.7'), 'other.yaml', '/tmp');
+    expect(() => labPolicy('r1abc', [predictive, planCopy('r1abc', other, 'talon-predictive', START)])).toThrow(
+      /different alert shares \(cpu\/memory\): 0\.8\/0\.85, 0\.7\/0\.85/,
+    );
+  });
+
+  it('counts a remediation opened by a forecast as covering the alert it anticipated', () => {
+    const t = START;
+    const episodes: AlertEpisode[] = [
+      { alertname: 'TalonPodCpuNearLimit', target: 'ns/web-1', start: t + 50, end: t + 80 },
+    ];
+    const score = scoreCopy({
+      copy: predictive,
+      timeline: [],
+      episodes,
+      remediations: [
+        {
+          id: 'remediate/ns/web',
+          alertname: 'TalonPredictedCpuSaturation',
+          target: 'ns/web-1',
+          start: t + 20,
+          policies: ['cpu_scale_up'],
+        },
+      ],
+    });
+    expect(score.alertsLost).toBe(0);
   });
 });

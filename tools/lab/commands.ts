@@ -6,7 +6,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
-import { ENGINES, type Engine } from './plan';
+import { DEFAULT_ENGINES, ENGINES, type Engine } from './plan';
 import { loadScenarios } from './scenario/load';
 import { scenarioJsonSchema } from './scenario/schema';
 import { rescore } from './runner/rescore';
@@ -63,7 +63,7 @@ export function configureLab(lab: Command): void {
     .command('run')
     .description('run scenario files with engines side by side on identical copies and write the report')
     .argument('<files...>', 'scenario files (YAML), e.g. tools/lab/scenarios/*.yaml')
-    .option('--engines <list>', `comma-separated: ${ENGINES.join(', ')}`, parseEngines, [...ENGINES])
+    .option('--engines <list>', `comma-separated: ${ENGINES.join(', ')}`, parseEngines, [...DEFAULT_ENGINES])
     .option('--repeat <n>', 'run every scenario n times', positiveInt('--repeat', 20), 1)
     .option('--parallel <n>', 'scenarios at the same time (each with every engine)', positiveInt('--parallel', 12), 3)
     .option(

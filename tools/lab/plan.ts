@@ -20,8 +20,22 @@ export const LAB_LABELS = {
 /** KWOK turns these pod annotations into the kubelet's usage series (deploy/local/kwok/usage-from-annotation.yaml). */
 export const USAGE_ANNOTATIONS = { cpu: 'kwok.x-k8s.io/usage-cpu', memory: 'kwok.x-k8s.io/usage-memory' } as const;
 
-export type Engine = 'talon-model' | 'talon-rules' | 'seed-orchestrator' | 'none';
-export const ENGINES: readonly Engine[] = ['talon-model', 'talon-rules', 'seed-orchestrator', 'none'];
+export type Engine = 'talon-model' | 'talon-rules' | 'talon-predictive' | 'seed-orchestrator' | 'none';
+export const ENGINES: readonly Engine[] = [
+  'talon-model',
+  'talon-rules',
+  'talon-predictive',
+  'seed-orchestrator',
+  'none',
+];
+/** What `talon lab run` runs without `--engines` (talon-predictive is asked for by name: it adds a policy file). */
+export const DEFAULT_ENGINES: readonly Engine[] = ['talon-model', 'talon-rules', 'seed-orchestrator', 'none'];
+/** The engines Talon's own worker and webhook serve (the run's task queue). */
+export const TALON_ENGINES: readonly Engine[] = ['talon-model', 'talon-rules', 'talon-predictive'];
+
+export function isTalonEngine(engine: Engine | 'demo'): boolean {
+  return (TALON_ENGINES as readonly string[]).includes(engine);
+}
 
 export interface CopyPlan {
   /** Short id, also the value of the copy label (≤ 63 characters). */

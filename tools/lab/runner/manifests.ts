@@ -13,6 +13,7 @@ import type { NodeModel, Scenario, WorkloadModel } from '../scenario/model';
 export const ENGINE_SHORT: Readonly<Record<Engine | 'demo', string>> = {
   'talon-model': 'model',
   'talon-rules': 'rules',
+  'talon-predictive': 'pred',
   'seed-orchestrator': 'seed',
   none: 'none',
   demo: 'demo',
@@ -49,7 +50,8 @@ function copyLabels(run: string, copy: CopyPlan): Record<string, string> {
 
 export function namespaceManifests(run: string, copy: CopyPlan): Record<string, unknown>[] {
   const engine =
-    copy.engine === 'talon-rules'
+    // talon-predictive is talon-rules plus the predictive watch (its policy file, tools/lab/runner/predictive.ts).
+    copy.engine === 'talon-rules' || copy.engine === 'talon-predictive'
       ? { [POLICY_ENGINE_LABEL]: 'rules' }
       : copy.engine === 'talon-model'
         ? { [POLICY_ENGINE_LABEL]: 'model' }

@@ -20,12 +20,13 @@ import { applyManifests, kubectl } from '../../stack/kube';
 import { labTargetsDir } from '../../stack/prometheus';
 import { missingBinaries, stackUp } from '../../stack/stack';
 import type { TimelinePoint } from '../driver/driver';
-import { LAB_LABELS, type CopyPlan, type Engine, type LabPlan } from '../plan';
+import { isTalonEngine, LAB_LABELS, type CopyPlan, type Engine, type LabPlan } from '../plan';
 import { loadScenarios } from '../scenario/load';
 import type { Scenario } from '../scenario/model';
 import { alertEpisodes, readTimeline, seedActivity, talonRemediations } from './collect';
 import { copyManifests, planCopy, runId } from './manifests';
 import { renderMarkdown, sloText, type RunReport, type ScenarioReport } from './report';
+import { labPolicy } from './predictive';
 import { scoreCopy, type CopyScore } from './score';
 import { startSeedOrchestrator, type RunningSeed } from './seed';
 import { freePort, startService, stopService, talonArgs, waitForHttp, waitForLine, type Service } from './services';
@@ -253,7 +254,7 @@ export async function runLab(options: LabRunOptions): Promise<RunReport> {
     services.push(driver);
     await waitForLine(driver, /lab-driver (http:\/\/\S+)/, 60_000);
 
-    const talonEngines = options.engines.filter((e) => e === 'talon-model' || e === 'talon-rules');
+    const talonEngines = options.engines.filter((e) => isTalonEngine(e));
     let talonUrl: string | undefined;
     if (talonEngines.length > 0) {
       status('starting Talon (worker + webhook) on the run’s own task queue');
@@ -267,7 +268,15 @@ export async function runLab(options: LabRunOptions): Promise<RunReport> {
         logDir,
       );
       if ((await bundler.exited) !== 0) throw new Error(`bundling the workflows failed (see ${bundler.logPath})`);
-      const tenv = { ...talonEnv(env, run, ports, allCopies), TALON_WORKFLOW_BUNDLE: bundle };
+      // talon-predictive: an operator policy file turning the predictive watch on for its copies.
+      const policy = labPolicy(run, allCopies);
+      const policyPath = join(out, 'talon-policy.yaml');
+      if (policy) await writeFile(policyPath, policy);
+      const tenv = {
+        ...talonEnv(env, run, ports, allCopies),
+        TALON_WORKFLOW_BUNDLE: bundle,
+        ...(policy ? { TALON_POLICY_FILE: policyPath } : {}),
+      };
       talonUrl = `http://127.0.0.1:${ports.webhook}`;
       const specs = [
         {
@@ -376,7 +385,7 @@ export async function runLab(options: LabRunOptions): Promise<RunReport> {
           });
           let remediations;
           let receipts;
-          if ((copy.engine === 'talon-model' || copy.engine === 'talon-rules') && client) {
+          if (isTalonEngine(copy.engine) && client) {
             remediations = await talonRemediations(client, copy);
           } else if (copy.engine === 'seed-orchestrator' && seed) {
             ({ remediations, receipts } = seedActivity(seed.records(), copy));

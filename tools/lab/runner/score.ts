@@ -6,7 +6,8 @@
  */
 import type { TimelinePoint } from '../driver/driver';
 import type { ChangeKind, ObservedChange } from '../driver/observer';
-import type { CopyPlan } from '../plan';
+import { isTalonEngine, type CopyPlan } from '../plan';
+import { PREDICTED_ALERT_NAMES } from '../../../src/domain/predictive';
 
 /** One alert from firing to resolved, as Prometheus' ALERTS series shows it (unix seconds). */
 export interface AlertEpisode {
@@ -157,6 +158,20 @@ export function actionsOf(
   return out;
 }
 
+/** The alert rule each predicted alert anticipates (its remediation covers that rule's episode too). */
+const ANTICIPATES: Readonly<Record<string, string>> = {
+  [PREDICTED_ALERT_NAMES.cpu]: 'TalonPodCpuNearLimit',
+  [PREDICTED_ALERT_NAMES.memory]: 'TalonPodMemoryNearLimit',
+};
+
+/**
+ * Whether a remediation started by `remediated` covers an episode of `fired`: the same alert, or a predicted alert
+ * that anticipated it (the workload's remediation was opened by the forecast, and the real alert joined it).
+ */
+function sameAlert(remediated: string, fired: string): boolean {
+  return remediated === fired || ANTICIPATES[remediated] === fired;
+}
+
 export function scoreCopy(input: ScoreInput): CopyScore {
   const { copy, timeline } = input;
   const s = copy.scenario;
@@ -215,13 +230,13 @@ export function scoreCopy(input: ScoreInput): CopyScore {
 
   const remediations = input.remediations ?? [];
   const receipts = input.receipts;
-  const isTalon = copy.engine === 'talon-model' || copy.engine === 'talon-rules';
+  const isTalon = isTalonEngine(copy.engine);
   const lost = episodes.filter((e) => {
     if (copy.engine === 'none' || e.end - e.start < 3) return false;
     if (isTalon) {
       return !remediations.some(
         (r) =>
-          r.alertname === e.alertname &&
+          sameAlert(r.alertname, e.alertname) &&
           r.target === e.target &&
           r.start <= e.end + 60 &&
           (r.end === undefined || r.end >= e.start - 5),

@@ -19,6 +19,7 @@ export interface EngineSeries {
 export const ENGINE_COLOURS: Readonly<Record<string, string>> = {
   'talon-model': '#1f77b4',
   'talon-rules': '#2ca02c',
+  'talon-predictive': '#d62728',
   'seed-orchestrator': '#ff7f0e',
   none: '#7f7f7f',
   demo: '#9467bd',

@@ -91,7 +91,7 @@ export function labAlertmanagerConfig(
     ...timing,
   });
   if (receivers.talonUrl) {
-    routes.push(route('talon-model|talon-rules', `lab-${run}-talon`));
+    routes.push(route('talon-model|talon-rules|talon-predictive', `lab-${run}-talon`));
     receiversOut.push(webhook(`lab-${run}-talon`, `${receivers.talonUrl}/api/alerts`));
   }
   if (receivers.seedUrl) {
