@@ -38,6 +38,10 @@ const REQUIRED = [
   ...EFFECT_SHAPES,
   // A task offload's release once its source node recovered (check, release, verify).
   'offload-release-recovered',
+  // Issue 15 §3: the predictive watch's rounds, and a workload's recommendation on a forecast followed by the real
+  // alert's own episode.
+  'predictive-watch',
+  'predicted-then-real-alert',
 ];
 
 it('has the histories the team agreed to keep', async () => {

@@ -4,7 +4,8 @@
  * cluster activities and the operator policy resolved from the same file. A forecast breach becomes the workload's
  * remediation, which only recommends (the default predictiveAutonomy); the real alert arriving afterwards starts its
  * own episode and applies (autonomy auto); the predicted alert resolves once the forecast clears; the watch ends
- * when the policy disables it. With TALON_RECORD_HISTORIES=1 the watch's history is exported for the replay tier.
+ * when the policy disables it. With TALON_RECORD_HISTORIES=1 the watch's and the remediation's histories are exported
+ * for the replay tier.
  */
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
@@ -74,7 +75,7 @@ describe('predictiveWatch', () => {
     const taskQueue = `predictive-test-${randomBytes(4).toString('hex')}`;
     const namespace = `shop-${randomBytes(3).toString('hex')}`;
     let enabled = true;
-    // 2-core limit, usage rising 0.016 cores per 30 s sample: at 87 % of the 80 % line now, over it in a few minutes.
+    // 2-core limit, usage rising 0.016 cores per 30 s sample: at 77 % of the limit now, over the 80 % line in about 2 minutes.
     let usage: 'ramp' | 'flat' = 'ramp';
     const series = (): ContainerUsage[] => [
       {
@@ -83,7 +84,7 @@ describe('predictiveWatch', () => {
         container: 'app',
         resource: 'cpu',
         limit: 2,
-        samples: Array.from({ length: 60 }, (_, i) => (usage === 'ramp' ? 0.45 + 0.016 * i : 0.6)),
+        samples: Array.from({ length: 60 }, (_, i) => (usage === 'ramp' ? 0.6 + 0.016 * i : 0.6)),
       },
     ];
     const policy = () => parsePolicyFile(policyText(enabled), 'policy.yaml');
@@ -181,9 +182,12 @@ describe('predictiveWatch', () => {
         // Nothing was ever changed on the forecast's account.
         expect(applies.every((a) => a.afterRealAlert)).toBe(true);
         if (record) {
+          const histories = join(__dirname, '..', 'replay', 'histories');
+          await writeFile(join(histories, 'predictive-watch.json'), historyToJSON(await watch.fetchHistory()));
+          // The workload's remediation: a recommendation on the forecast, then the real alert's own episode.
           await writeFile(
-            join(__dirname, '..', 'replay', 'histories', 'predictive-watch.json'),
-            historyToJSON(await watch.fetchHistory()),
+            join(histories, 'predicted-then-real-alert.json'),
+            historyToJSON(await remediation().fetchHistory()),
           );
         }
       });

@@ -14,7 +14,10 @@ import { verify } from './verify';
 
 /** One policy, start to end: a verdict ends the episode, undefined moves on to the next attempt. */
 export async function attemptPolicy(episode: Episode, number: number): Promise<Verdict | undefined> {
-  const policy = await resolveOperator(episode.operator, episode.current, number);
+  // The policy of the alert this attempt will act on (the newest firing member, an observed alert before a
+  // forecast): a real alert that joined after a predicted one is decided under its own autonomy.
+  const acting = episode.members.target()?.alert ?? episode.current;
+  const policy = await resolveOperator(episode.operator, acting, number);
   if (policy) episode.settings = { ...episode.settings, ...policySettings(policy) };
   const gathered = await gather(episode);
   if ('outcome' in gathered) return gathered;
