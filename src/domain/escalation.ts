@@ -5,6 +5,7 @@
  * answer. An alert (or a person posting one) may name the policy to try first with `talon_policy`. Pure.
  */
 import type { TalonAlert } from './alert';
+import { isPredicted } from './autonomy';
 import { clampMagnitude, isPolicyName, type PolicyDecision, type PolicyName, type RankedPolicy } from './policy';
 
 export function nextCandidate(
@@ -162,9 +163,36 @@ export function requestedPolicy(
   return entry(name, 1, magnitude, `${alert.alertName} asks for ${name} (talon_policy)`);
 }
 
+/** What a forecast breach of each resource is relieved by first: more of that resource, before it runs out. */
+const FORECAST_POLICY: Readonly<Record<string, PolicyName>> = { cpu: 'cpu_scale_up', memory: 'memory_scale_up' };
+
 /**
- * The workflow's choice of the next policy: the policy the alert names, else the best relevant, untried pod
- * action of the decision, else of the alert-derived list; magnitudes rounded to two decimals (what the guide's
+ * For a predicted alert (`talon_predicted="true"`), the raise of the forecast resource: the engine decided on a
+ * window that does not breach yet, so its ranking speaks of now, the forecast of the next minutes. The engine's
+ * magnitude when it proposed that raise, else the alert-derived one. Undefined for any other alert.
+ */
+export function forecastCandidate(
+  alert: Pick<TalonAlert, 'labels' | 'alertName'>,
+  decision?: PolicyDecision,
+): RankedPolicy | undefined {
+  if (!isPredicted(alert.labels)) return undefined;
+  const resource = alert.labels.talon_resource ?? '';
+  const policy = FORECAST_POLICY[resource];
+  if (!policy) return undefined;
+  const proposed = decision?.ranked.find((r) => r.policy === policy);
+  const magnitude = proposed?.magnitude ?? policiesFromAlert(alert).find((r) => r.policy === policy)?.magnitude ?? 1.5;
+  return entry(
+    policy,
+    1,
+    magnitude,
+    `${alert.alertName}: ${resource} is forecast to reach its alert line; raise it ahead`,
+  );
+}
+
+/**
+ * The workflow's choice of the next policy: the policy the alert names, else for a predicted alert the raise of
+ * its forecast resource ({@link forecastCandidate}), else the best relevant, untried pod action of the decision,
+ * else of the alert-derived list; magnitudes rounded to two decimals (what the guide's
  * ranges use and what a person reads). Shared by the workflow and the `alerts replay` what-if so they cannot
  * drift.
  */
@@ -174,8 +202,14 @@ export function chooseCandidate(
   tried: ReadonlySet<string>,
 ): { candidate: RankedPolicy; fromAlert: boolean } | undefined {
   const requested = requestedPolicy(alert, decision);
+  const forecast = forecastCandidate(alert, decision);
   const usable = relevantToAlert(decision.ranked, alert).filter((r) => POD_POLICIES.has(r.policy));
-  const ranked = requested && !tried.has(requested.policy) ? requested : nextCandidate(usable, tried);
+  const ranked =
+    requested && !tried.has(requested.policy)
+      ? requested
+      : forecast && !tried.has(forecast.policy)
+        ? forecast
+        : nextCandidate(usable, tried);
   const candidate = ranked ?? nextCandidate(relevantToAlert(policiesFromAlert(alert), alert), tried);
   if (!candidate) return undefined;
   return {

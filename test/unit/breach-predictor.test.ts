@@ -112,6 +112,18 @@ describe('does not predict', () => {
     return runs;
   };
 
+  test('further ahead than the history it stands on: a new pod’s first minute forecasts a minute, not five', () => {
+    // 14 clean samples 5 s apart rising 0.6 % of the limit a step: 5 minutes of that would cross 85 %, 70 s does not.
+    const y = Array.from({ length: 14 }, (_, i) => 0.415 + 0.006 * i);
+    const p = predictBreach({ series: y, stepSeconds: 5, limit: 1, thresholdShare: 0.85, horizonSeconds: 300 });
+    expect(p).toMatchObject({ verdict: 'clear', horizonSeconds: 70 });
+    const longer = Array.from({ length: 60 }, (_, i) => 0.15 + 0.006 * i);
+    expect(predictBreach({ series: longer, stepSeconds: 5, limit: 1, thresholdShare: 0.85 })).toMatchObject({
+      verdict: 'breach',
+      horizonSeconds: 300,
+    });
+  });
+
   test('a flat series: refused as flat', () => {
     const runs = never(new Array<number>(120).fill(0.78));
     expect(runs[0]!.p).toMatchObject({ verdict: 'refused', reason: 'flat' });

@@ -10,6 +10,8 @@ import { parsePolicyFile } from '../../src/config/policy-file';
 import { alertWorkflowId, alertWorkload, type TalonAlert } from '../../src/domain/alert';
 import { AlertMembers } from '../../src/domain/alert-members';
 import { isPredicted } from '../../src/domain/autonomy';
+import { chooseCandidate, forecastCandidate } from '../../src/domain/escalation';
+import type { PolicyDecision } from '../../src/domain/policy';
 import {
   DEFAULT_PREDICTIVE,
   FORECAST_ANNOTATIONS,
@@ -111,6 +113,45 @@ describe('firing and resolving', () => {
     expect(quiet2.firing).toEqual({});
     // A container already over its threshold never gets a predicted alert.
     expect(reconcile({}, { breaches: [a], handovers: [predictedKey(a)] }, settings, AT).fire).toEqual([]);
+  });
+});
+
+describe('the policy a predicted alert tries first', () => {
+  const rulesNow: PolicyDecision = {
+    source: 'rules',
+    ranked: [
+      { policy: 'no_action', score: 0.6, magnitude: 1, reason: 'nothing breaches now' },
+      { policy: 'memory_scale_up', score: 0.3, magnitude: 1.2, reason: 'memory at 70 %' },
+    ],
+  };
+  const forecast = predictedAlert(breach('web-1'), settings, AT);
+
+  test('the raise of the forecast resource, whatever the engine made of the window as it is now', () => {
+    expect(chooseCandidate(rulesNow, forecast, new Set())?.candidate).toMatchObject({
+      policy: 'cpu_scale_up',
+      magnitude: 1.5,
+    });
+    const proposed: PolicyDecision = {
+      ...rulesNow,
+      ranked: [...rulesNow.ranked, { policy: 'cpu_scale_up', score: 0.1, magnitude: 1.25, reason: 'cpu at 72 %' }],
+    };
+    expect(chooseCandidate(proposed, forecast, new Set())?.candidate).toMatchObject({
+      policy: 'cpu_scale_up',
+      magnitude: 1.25,
+    });
+    // Tried already: the engine's next relevant one.
+    expect(chooseCandidate(rulesNow, forecast, new Set(['cpu_scale_up']))?.candidate.policy).toBe('memory_scale_up');
+    const memory = predictedAlert(breach('db-0', { resource: 'memory' }), settings, AT);
+    expect(chooseCandidate(rulesNow, memory, new Set())?.candidate).toMatchObject({
+      policy: 'memory_scale_up',
+      magnitude: 1.2,
+    });
+  });
+
+  test('a real alert is decided as before', () => {
+    const real = { alertName: 'TalonPodCpuNearLimit', labels: { talon_resource: 'cpu' } };
+    expect(forecastCandidate(real, rulesNow)).toBeUndefined();
+    expect(chooseCandidate(rulesNow, real, new Set())?.candidate.policy).toBe('memory_scale_up');
   });
 });
 

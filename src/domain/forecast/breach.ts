@@ -187,7 +187,9 @@ export function predictBreach(question: BreachQuestion, options: Partial<BreachO
       `usage stayed within ${pct(range)} of the limit (at ${pct(last)}): nothing to extrapolate`,
       last,
     );
-  const horizon = Math.max(1, Math.floor(horizonSeconds / stepSeconds));
+  // A forecast reaches no further ahead than the history it stands on (a new pod's first minute says little about
+  // its next five); the policy holds the configured look-back to the same rule.
+  const horizon = Math.max(1, Math.min(Math.floor(horizonSeconds / stepSeconds), y.length));
   const interval = forecastWithInterval(y, horizon, confidence, {
     floor: 1e-6,
     ...(question.period !== undefined ? { period: question.period } : {}),

@@ -52,7 +52,7 @@ function seasonalModel(y: readonly number[], fit: HoltWintersFit): FittedModel {
   };
 }
 
-/** Fewest in-sample errors an h-step standard error is estimated from; beyond, it grows like a random walk's. */
+/** Fewest in-sample errors an h-step standard error is estimated from; beyond, it is extrapolated. */
 const MIN_ERROR_SAMPLES = 5;
 
 /** A model's in-sample h-step errors for h = 1…horizon, from every origin at or after `burnIn`. */
@@ -85,8 +85,10 @@ export function horizonErrors(
 
 /**
  * Standard errors of the h-step forecasts: the root of the h-step MSE where at least {@link MIN_ERROR_SAMPLES}
- * errors stand behind it; beyond, the last well-estimated one grows with √h (and without any, the one-step
- * residuals do). Never shrinking with h (a later step is never surer than an earlier one), never below `floor`.
+ * errors stand behind it; beyond, the last well-estimated one grows in proportion to h, as the error of a slope
+ * does (a random walk's √h would be optimistic for a trend model, whose error variance grows like h³), and
+ * without any the one-step residuals do. Never shrinking with h (a later step is never surer than an earlier
+ * one), never below `floor`.
  */
 export function standardErrors(errors: HorizonErrors, model: FittedModel, n: number, floor: number): number[] {
   const sigma: number[] = [];
@@ -96,8 +98,8 @@ export function standardErrors(errors: HorizonErrors, model: FittedModel, n: num
     const wellEstimated = errors.counts[i]! >= MIN_ERROR_SAMPLES;
     let s: number;
     if (wellEstimated) s = Math.sqrt(mse);
-    else if (anchor) s = anchor.sigma * Math.sqrt(h / anchor.h);
-    else s = Math.sqrt(model.sse / Math.max(1, n)) * Math.sqrt(h);
+    else if (anchor) s = (anchor.sigma * h) / anchor.h;
+    else s = Math.sqrt(model.sse / Math.max(1, n)) * h;
     s = Math.max(s, sigma.at(-1) ?? 0, floor);
     if (wellEstimated) anchor = { h, sigma: s };
     sigma.push(s);

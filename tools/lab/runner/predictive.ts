@@ -35,7 +35,8 @@ export function labPolicy(run: string, copies: readonly CopyPlan[]): string | un
     kind: POLICY_KIND,
     version: `lab-${run}`,
     protectedNamespaces: [...DEFAULT_PROTECTED_NAMESPACES, ...protectedNamespaces],
-    stormBrake: { enabled: false },
+    // No brake, and no settle delay before a change (a policy file's brake settles 5 s even when disabled).
+    stormBrake: { enabled: false, settleSeconds: 0 },
     overrides: [{ name: 'lab-predictive-acts', match: { namespaces }, set: { predictiveAutonomy: 'auto' } }],
     predictive: {
       enabled: true,
