@@ -27,6 +27,7 @@ import { alertEpisodes, readTimeline, seedActivity, talonRemediations } from './
 import { copyManifests, planCopy, runId } from './manifests';
 import { renderMarkdown, sloText, type RunReport, type ScenarioReport } from './report';
 import { labPolicy } from './predictive';
+import { predictiveWatchId } from '../../../src/contracts/predictive-watch';
 import { scoreCopy, type CopyScore } from './score';
 import { startSeedOrchestrator, type RunningSeed } from './seed';
 import { freePort, startService, stopService, talonArgs, waitForHttp, waitForLine, type Service } from './services';
@@ -448,6 +449,12 @@ export async function runLab(options: LabRunOptions): Promise<RunReport> {
       );
     }
     await seed?.stop().catch(() => undefined);
+    // The run's predictive watch would go on ticking on a task queue nobody serves any more.
+    if (client && options.engines.includes('talon-predictive'))
+      await client.temporal.workflow
+        .getHandle(predictiveWatchId(`talon-lab-${run}`))
+        .terminate('lab run over')
+        .catch(() => undefined);
     await client?.close().catch(() => undefined);
     for (const s of [...services].reverse()) await stopService(s).catch(() => undefined);
     await unwireRun(stack, run).catch((e: unknown) => log(`could not unwire: ${String(e)}`));
