@@ -21,6 +21,7 @@ import { TalonMetrics } from '../src/observability/metrics';
 import { DEFAULT_PRICING_CONFIG } from '../src/pricing/config';
 import { OfferService } from '../src/pricing/offer-service';
 import { createWebhookApp } from '../src/webhook/app';
+import { percentile } from './support/stats';
 
 function argument(name: string, fallback: number): number {
   const i = process.argv.indexOf(name);
@@ -32,9 +33,6 @@ const option = (name: string): string | undefined => {
   return i >= 0 ? process.argv[i + 1] : undefined;
 };
 
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
-}
 const fmt = (ms: number) => ms.toFixed(3).padStart(8);
 function report(label: string, samples: number[]): void {
   samples.sort((a, b) => a - b);
