@@ -1,6 +1,6 @@
 /**
  * The undo step the remediation workflow calls when a change failed verification or made the alert's signal
- * worse: restores the target to the pre-change snapshot the change recorded (src/kube/actuator/rollback.ts).
+ * worse: restores the target to the pre-change snapshot the change recorded (src/kube/actuator/rollback/).
  * Made by {@link createRollbackActivities} from injected clients; the worker registers it beside the
  * remediation group. Idempotent like every write: the rollback's own operation id ties its retries to one
  * restore, and a delete-and-recreate restore checkpoints through heartbeats. Never refused by the write
