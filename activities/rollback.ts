@@ -46,11 +46,14 @@ function namespaceOf(e: Expectation): string | undefined {
   switch (e.kind) {
     case 'rollout':
     case 'replicas':
+    case 'offload':
       return e.workload.namespace;
     case 'pod':
     case 'job':
     case 'annotations':
     case 'evicted':
+    case 'io-drop':
+    case 'rate-cap':
       return e.namespace;
     default:
       return undefined;
