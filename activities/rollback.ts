@@ -1,6 +1,6 @@
 /**
  * The undo step the remediation workflow calls when a change failed verification or made the alert's signal
- * worse: restores the target to the pre-change snapshot the change recorded (src/kube/actuator/rollback.ts).
+ * worse: restores the target to the pre-change snapshot the change recorded (src/kube/actuator/rollback/).
  * Made by {@link createRollbackActivities} from injected clients; the worker registers it beside the
  * remediation group. Idempotent like every write: the rollback's own operation id ties its retries to one
  * restore, and a delete-and-recreate restore checkpoints through heartbeats. Never refused by the write
@@ -46,11 +46,14 @@ function namespaceOf(e: Expectation): string | undefined {
   switch (e.kind) {
     case 'rollout':
     case 'replicas':
+    case 'offload':
       return e.workload.namespace;
     case 'pod':
     case 'job':
     case 'annotations':
     case 'evicted':
+    case 'io-drop':
+    case 'rate-cap':
       return e.namespace;
     default:
       return undefined;

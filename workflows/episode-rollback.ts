@@ -4,12 +4,12 @@
  * pre-change snapshot it recorded (the rollbackPolicy activity), the restore is verified, and the attempt and the
  * memory say so. Deterministic: the judgement is src/domain/rollback.ts on windows recorded in history.
  */
-import { proxyActivities } from '@temporalio/workflow';
+import { patched, proxyActivities } from '@temporalio/workflow';
 import type { RemediationActivities } from '../activities/remediation';
 import type { RollbackActivities } from '../activities/rollback';
 import type { TalonAlert } from '../src/domain/alert';
 import type { ApplyPolicyResult } from '../src/domain/remediation';
-import { alertResource, compareSignal } from '../src/domain/rollback';
+import { alertResource, alertSignal, compareRates, compareSignal } from '../src/domain/rollback';
 import { reviseOutcome, type TargetMemory } from '../src/domain/target-memory';
 import type { FeatureWindow, GatherOutcome } from '../src/domain/window';
 import type { AttemptRecord, RemediationStep } from '../src/contracts/alert-episode';
@@ -45,6 +45,13 @@ const retry = {
   maximumAttempts: 8,
   nonRetryableErrorTypes: PERMANENT,
 };
+/**
+ * An I/O or network alert's change is judged on the pod's own rate (disk I/O, dropped packets), not on CPU: since
+ * their changes are undoable, a CPU wobble must not undo a data offload or a rate cap. Histories from before
+ * judged every alert on its CPU or memory share.
+ */
+const OWN_SIGNAL_PATCH = 'talon-rollback-own-signal-v1';
+
 const undo = proxyActivities<RollbackActivities>({ startToCloseTimeout: '5m', heartbeatTimeout: '30s', retry });
 const kube = proxyActivities<RemediationActivities>({ startToCloseTimeout: '5m', heartbeatTimeout: '30s', retry });
 
@@ -59,7 +66,11 @@ export async function undoIfWorse(
   const last = episode.lastChange;
   episode.lastChange = undefined;
   if (!last?.window || gathered.kind !== 'window') return false;
-  const signal = compareSignal(last.window, gathered, alertResource(episode.current), episode.settings.rollback);
+  const own = alertSignal(episode.current);
+  const signal =
+    (own === 'io' || own === 'network') && patched(OWN_SIGNAL_PATCH)
+      ? compareRates(last.window, gathered, own, episode.settings.rollback)
+      : compareSignal(last.window, gathered, alertResource(episode.current), episode.settings.rollback);
   if (!signal.worse) return false;
   return undoChange(episode, last, signal.explanation);
 }

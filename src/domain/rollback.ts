@@ -5,6 +5,7 @@
  */
 import type { TalonAlert } from './alert';
 import type { AppliedChange, ApplyPolicyResult } from './remediation';
+import { recentSignal, type SignalName } from './signals';
 import { recentMean, type FeatureWindow } from './window';
 
 export interface RollbackSettings {
@@ -79,6 +80,68 @@ export function compareSignal(
     after: a,
     explanation: `${resource} at ${pct(a)} of its limit after the cool-down, ${pct(b)} before the change${
       worse ? ` (worse by more than ${pct(settings.worseBy)})` : ''
+    }`,
+  };
+}
+
+/** What "worse" reads for an alert: its resource's share of the limit, or its own rate (disk I/O, dropped packets). */
+export type AlertSignal = 'cpu' | 'memory' | 'io' | 'network';
+
+/** The alert's signal: `talon_resource` io or network, else its resource (alertResource). */
+export function alertSignal(alert: Pick<TalonAlert, 'labels' | 'alertName'>): AlertSignal {
+  const named = alert.labels.talon_resource;
+  return named === 'io' || named === 'network' ? named : alertResource(alert);
+}
+
+interface RateSignal {
+  readonly signals: readonly SignalName[];
+  readonly what: string;
+  /** How the rate reads in an explanation: divided by `scale`, in `unit`. */
+  readonly scale: number;
+  readonly unit: string;
+}
+
+const RATES: Readonly<Record<'io' | 'network', RateSignal>> = {
+  io: { signals: ['fs_read_bytes', 'fs_write_bytes'], what: 'disk I/O', scale: 1e6, unit: 'MB/s' },
+  network: {
+    signals: ['network_receive_drops', 'network_transmit_drops'],
+    what: 'dropped packets',
+    scale: 1,
+    unit: '/s',
+  },
+};
+
+/** Sum of the recent means of the signals present in the window; undefined when none is. */
+function recentRate(window: FeatureWindow, names: readonly SignalName[], steps: number): number | undefined {
+  const present = names.map((n) => recentSignal(window.signals, n, steps)).filter((v): v is number => v !== undefined);
+  return present.length ? present.reduce((a, b) => a + b, 0) : undefined;
+}
+
+/**
+ * compareSignal for an I/O or network alert, on the pod's own rates: disk bytes read and written, or packets
+ * dropped, summed. Rates have no limit to take a share of, so worse means higher than before the change by more
+ * than `worseBy` of it (relative). A rate missing from either window cannot be judged: not worse.
+ */
+export function compareRates(
+  before: FeatureWindow,
+  after: FeatureWindow,
+  signal: 'io' | 'network',
+  settings: RollbackSettings,
+): SignalComparison {
+  const { signals, what, scale, unit } = RATES[signal];
+  const b = recentRate(before, signals, settings.steps);
+  const a = recentRate(after, signals, settings.steps);
+  if (a === undefined || b === undefined) {
+    return { worse: false, before: b ?? 0, after: a ?? 0, explanation: `${what} not in both windows: not judged` };
+  }
+  const worse = a > b * (1 + settings.worseBy);
+  const n = (v: number) => `${Math.round((v / scale) * 100) / 100} ${unit}`;
+  return {
+    worse,
+    before: b,
+    after: a,
+    explanation: `${what} at ${n(a)} after the cool-down, ${n(b)} before the change${
+      worse ? ` (worse by more than ${Math.round(settings.worseBy * 100)} %)` : ''
     }`,
   };
 }

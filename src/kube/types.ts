@@ -2,6 +2,7 @@
  * Shapes shared by the actuator (actuator/) and its verification (verify.ts). Every value here is plain data
  * so it can travel through Temporal as an activity input or result.
  */
+import type { V1Affinity } from '@kubernetes/client-node';
 import type { ContainerTarget } from '../domain/resource-plan';
 
 /** The field manager on every write, so `kubectl get --show-managed-fields` shows what Talon owns. */
@@ -69,6 +70,24 @@ export interface OperationRecord {
   readonly node?: string;
   /** task_offloading of a Deployment: the offload ReplicaSet, how many replicas it took, from which node. */
   readonly offload?: { readonly replicaSet: string; readonly moved: number; readonly sourceNode?: string };
+  /**
+   * On the write that gave an offload ReplicaSet's replicas back to its Deployment (its release, or the offload's
+   * rollback): that ReplicaSet. The other of the two then gives nothing back a second time.
+   */
+  readonly releases?: string;
+  /**
+   * task_offloading of a pod, Job or StatefulSet: its node constraints before the pin (the snapshot an undo
+   * restores) and as the pin left them (an undo refuses when someone changed them since).
+   */
+  readonly previousPlacement?: Placement;
+  readonly placement?: Placement;
+  /**
+   * Annotations a change set, as it set them (null: removed), and their values before (null: absent), so an undo
+   * restores exactly what was there and refuses when someone changed them since (data_offloading, network_qos,
+   * task_offloading's `talon.io/offloaded-to`).
+   */
+  readonly annotations?: Readonly<Record<string, string | null>>;
+  readonly previousAnnotations?: Readonly<Record<string, string | null>>;
   /** How the change was applied (in-place resize or recreate, for standalone pods). */
   readonly mechanism?: 'in-place-resize' | 'recreate';
   /**
@@ -188,8 +207,15 @@ export type Expectation =
       readonly kind: 'annotations';
       readonly namespace: string;
       readonly pod: string;
-      readonly annotations: Readonly<Record<string, string>>;
+      /** The values the pod must carry; null: the annotation must be absent. */
+      readonly annotations: Readonly<Record<string, string | null>>;
     };
+
+/** A pod spec's node constraints, as plain JSON. */
+export interface Placement {
+  readonly affinity?: V1Affinity;
+  readonly nodeSelector?: Readonly<Record<string, string>>;
+}
 
 export interface Change {
   /** Where, e.g. `container app requests.cpu`, `spec.replicas`, `taint talon.io/overloaded`. */

@@ -356,10 +356,10 @@ async function observe(
       );
       const have = pod.metadata?.annotations ?? {};
       const observed = Object.fromEntries(Object.keys(expect.annotations).map((k) => [k, have[k]]));
-      const wrong = Object.entries(expect.annotations).filter(([k, v]) => have[k] !== v);
-      if (wrong.length === 0) return success(`pod ${expect.namespace}/${expect.pod} carries the annotations`, observed);
+      const wrong = Object.entries(expect.annotations).filter(([k, v]) => (have[k] ?? null) !== v);
+      if (wrong.length === 0) return success(`pod ${expect.namespace}/${expect.pod}: annotations match`, observed);
       return failure(
-        `annotations differ: ${wrong.map(([k, v]) => `${k}=${have[k] ?? '∅'} (want ${v})`).join(', ')}`,
+        `annotations differ: ${wrong.map(([k, v]) => `${k}=${have[k] ?? '∅'} (want ${v ?? '∅'})`).join(', ')}`,
         observed,
       );
     }

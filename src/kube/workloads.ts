@@ -16,7 +16,7 @@ import type { ContainerResourcesSpec } from '../domain/resource-plan';
 import { quantityText } from '../domain/resource-plan';
 import type { KubeClients } from './client';
 import { isNotFound, kubeCall, UnsupportedTargetError } from './errors';
-import { ANNOTATIONS, type ControllerKind, type OperationRecord, type WorkloadRef } from './types';
+import { ANNOTATIONS, type ControllerKind, type OperationRecord, type Placement, type WorkloadRef } from './types';
 
 export type Controller = V1Deployment | V1StatefulSet | V1DaemonSet;
 
@@ -214,6 +214,14 @@ export function retier(spec: V1PodSpec, tierLabel: string, tier: string): V1PodS
     }));
   }
   return copy;
+}
+
+/** A pod spec's node constraints (affinity, node selector) as plain JSON: the snapshot an offload records. */
+export function placementOf(spec: V1PodSpec | undefined): Placement {
+  return {
+    ...(spec?.affinity ? { affinity: plain(spec.affinity) } : {}),
+    ...(spec?.nodeSelector ? { nodeSelector: { ...spec.nodeSelector } } : {}),
+  };
 }
 
 /** Pins a pod spec to one node with required node affinity on `metadata.name`, keeping its other terms. */

@@ -245,6 +245,11 @@ describe('in the workflow', () => {
     const state = await stateWhen(handle, 'a second attempt', (s) => s.attempts.length >= 2);
     expect(state.attempts[0]).toMatchObject({ policy: 'data_offloading', applied: true, verified: false });
     expect(state.attempts[0]!.detail).toMatch(/^no effect within 25 s/);
+    // The request nobody honoured is withdrawn before the next policy, and the withdrawal verified on the pod
+    // (read before the next policy recreates it).
+    expect(state.attempts[0]!.rolledBack).toMatch(
+      /rolled back data_offloading on Pod .*annotation talon\.io\/data-offload 0\.\d+→∅.*\(pod .*: annotations match\)$/,
+    );
     expect(state.attempts[0]!.fallbackReason ?? '').not.toMatch(/too little data|metrics unavailable/);
     expect(state.attempts[1]!.policy).toBe('task_offloading');
     // A workload's remediation outlives its episode (it watches for a re-fire): end it here.

@@ -2,7 +2,8 @@
  * Rollback against the real kube-apiserver of the local KWOK cluster (issue 14, gap 6), through the activities the
  * worker registers (applyPolicy, verifyPolicy, rollbackPolicy): a change is restored to the pre-change snapshot it
  * recorded, by effect (the template, the replica count, a recreated pod's resources), once however often the
- * rollback is retried, never over a later change, and a policy without an undo says so and writes nothing.
+ * rollback is retried, never over a later change. The undo of task offloading, data offloading and network QoS is
+ * in kube-rollback-undo.test.ts.
  */
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createRollbackActivities } from '../../activities/rollback';
@@ -203,18 +204,6 @@ describe('rollbackPolicy', () => {
     const job = await f.clients.batch.readNamespacedJob({ name: 'batch', namespace: f.namespace });
     expect(resourcesOf(job.spec!.template.spec)).toEqual({ requests: { cpu: '1' }, limits: { cpu: '2' } });
     expect((await a.verifyPolicy({ applied: { ...applied, expectation: undone.expectation } })).ok).toBe(true);
-  });
-
-  it('says plainly when a policy has no automatic undo, and writes nothing', async () => {
-    const a = activities();
-    await createPod(f, 'data', { tier });
-    const op = `${f.id}-data-1`;
-    const applied = await a.applyPolicy(applyInput(f, 'data_offloading', 'data', 0.3, op));
-    const before = await f.clients.core.readNamespacedPod({ name: 'data', namespace: f.namespace });
-    const undone = await a.rollbackPolicy(undoInput(applied, op));
-    expect(undone).toMatchObject({ rolledBack: false, reason: 'data_offloading has no automatic undo' });
-    const after = await f.clients.core.readNamespacedPod({ name: 'data', namespace: f.namespace });
-    expect(after.metadata!.resourceVersion).toBe(before.metadata!.resourceVersion);
   });
 
   it('refuses a malformed input and a protected namespace', async () => {

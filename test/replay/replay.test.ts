@@ -42,6 +42,8 @@ const REQUIRED = [
   // alert's own episode.
   'predictive-watch',
   'predicted-then-real-alert',
+  // An I/O alert's change undone because the pod's I/O (not its CPU) was worse after the cool-down.
+  'rollback-io-alert-own-signal',
 ];
 
 it('has the histories the team agreed to keep', async () => {
@@ -208,4 +210,10 @@ it('keeps issue 14’s paths: two pods in one remediation, a re-fire continuing 
   expect(patches(legacy)).toEqual([]);
   // Recorded before rollback existed: they replay without its patch.
   expect(patches(refire)).not.toEqual(expect.arrayContaining([expect.stringContaining('talon-rollback-v1')]));
+  // An I/O alert judged on its own signal carries that patch; the CPU-alert rollbacks from before do not.
+  const io = await events('rollback-io-alert-own-signal');
+  expect(patches(io)).toEqual(expect.arrayContaining([expect.stringContaining('"id":"talon-rollback-own-signal-v1"')]));
+  expect(scheduled(io).filter((t) => t === 'rollbackPolicy')).toHaveLength(1);
+  const worse = await events('rollback-after-worse-signal');
+  expect(patches(worse)).not.toEqual(expect.arrayContaining([expect.stringContaining('talon-rollback-own-signal')]));
 });

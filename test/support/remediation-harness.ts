@@ -34,6 +34,8 @@ export interface Script {
   readonly gone: Set<string>;
   /** cpu_usage of each successive gathered window (the last one repeats); 0.9 by default. */
   cpuShares: number[];
+  /** The pod's disk write rate (bytes/s) in each successive window (the last one repeats); absent by default. */
+  ioRates?: number[];
   /** Verification answers, in order (the last one repeats); ok by default. */
   verify: boolean[];
   /** What workloadProfile reports as the mean time past remediations took to resolve. */
@@ -66,12 +68,13 @@ function next<T>(list: T[], fallback: T): T {
   return (list.length > 1 ? list.shift() : list[0]) ?? fallback;
 }
 
-function windowWith(cpuShare: number, pod: string): FeatureWindow {
+function windowWith(cpuShare: number, pod: string, ioRate?: number): FeatureWindow {
   const base = stubWindow();
   return {
     ...base,
     target: { namespace: 'shop', pod },
     values: base.values.map((row) => row.map((v, i) => (i === 0 ? cpuShare : v))),
+    ...(ioRate === undefined ? {} : { signals: { fs_write_bytes: base.values.map(() => ioRate) } }),
   };
 }
 
@@ -99,7 +102,8 @@ export function scriptedActivities(script: Script, calls: Calls) {
     },
     gatherWindow: async (input: { target: { pod: string } }) => {
       calls.gathered.push(input.target.pod);
-      return windowWith(next(script.cpuShares, 0.9), input.target.pod);
+      const io = script.ioRates ? next(script.ioRates, 0) : undefined;
+      return windowWith(next(script.cpuShares, 0.9), input.target.pod, io);
     },
     decidePolicy: async () => RANKED,
     workloadProfile: async () => ({

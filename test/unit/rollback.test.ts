@@ -1,5 +1,5 @@
 /** The rollback's pure parts: the snapshot a change records, and "worse after the cool-down" (src/domain/rollback.ts). */
-import { alertResource, compareSignal, DEFAULT_ROLLBACK } from '../../src/domain/rollback';
+import { alertResource, alertSignal, compareRates, compareSignal, DEFAULT_ROLLBACK } from '../../src/domain/rollback';
 import { planResourceScaling, previousTargets } from '../../src/domain/resource-plan';
 import { guardConfig } from '../../src/domain/guards';
 import { featureIndex } from '../../src/domain/features';
@@ -57,5 +57,59 @@ describe('compareSignal', () => {
     expect(alertResource({ alertName: 'Anything', labels: { talon_resource: 'memory' } })).toBe('memory');
     expect(alertResource({ alertName: 'PodMemoryHigh', labels: {} })).toBe('memory');
     expect(alertResource({ alertName: 'TalonPodCpuNearLimit', labels: {} })).toBe('cpu');
+  });
+});
+
+describe('compareRates: an I/O or network alert judged on the pod’s own rate', () => {
+  const withRates = (signals: FeatureWindow['signals']): FeatureWindow => ({ ...stubWindow(), signals });
+  const flat = (v: number) => Array.from({ length: 10 }, () => v);
+
+  it('sums the disk read and write rates; worse only above the relative margin', () => {
+    const before = withRates({ fs_read_bytes: flat(20e6), fs_write_bytes: flat(80e6) });
+    expect(
+      compareRates(
+        before,
+        withRates({ fs_read_bytes: flat(20e6), fs_write_bytes: flat(90e6) }),
+        'io',
+        DEFAULT_ROLLBACK,
+      ),
+    ).toMatchObject({
+      worse: true,
+      before: 100e6,
+      after: 110e6,
+      explanation: 'disk I/O at 110 MB/s after the cool-down, 100 MB/s before the change (worse by more than 5 %)',
+    });
+    const same = withRates({ fs_read_bytes: flat(20e6), fs_write_bytes: flat(84e6) });
+    expect(compareRates(before, same, 'io', DEFAULT_ROLLBACK).worse).toBe(false);
+    // CPU is not what an I/O alert's change is judged on.
+    const busier = { ...windowWith('cpu_usage', flat(0.99)), signals: same.signals };
+    expect(compareRates(before, busier, 'io', DEFAULT_ROLLBACK).worse).toBe(false);
+  });
+
+  it('reads dropped packets for a network alert; drops from none are worse', () => {
+    const none = withRates({ network_receive_drops: flat(0), network_transmit_drops: flat(0) });
+    expect(compareRates(none, none, 'network', DEFAULT_ROLLBACK).worse).toBe(false);
+    expect(
+      compareRates(none, withRates({ network_receive_drops: flat(3) }), 'network', DEFAULT_ROLLBACK),
+    ).toMatchObject({
+      worse: true,
+      explanation: 'dropped packets at 3 /s after the cool-down, 0 /s before the change (worse by more than 5 %)',
+    });
+  });
+
+  it('does not judge a rate missing from either window', () => {
+    const io = withRates({ fs_write_bytes: flat(1e6) });
+    expect(compareRates(withRates(undefined), io, 'io', DEFAULT_ROLLBACK)).toMatchObject({
+      worse: false,
+      explanation: 'disk I/O not in both windows: not judged',
+    });
+  });
+
+  it('knows an alert’s signal from talon_resource, else its resource', () => {
+    expect(alertSignal({ alertName: 'TalonPodIoHigh', labels: { talon_resource: 'io' } })).toBe('io');
+    expect(alertSignal({ alertName: 'TalonPodNetworkCongested', labels: { talon_resource: 'network' } })).toBe(
+      'network',
+    );
+    expect(alertSignal({ alertName: 'PodMemoryHigh', labels: {} })).toBe('memory');
   });
 });

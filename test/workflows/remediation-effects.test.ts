@@ -323,6 +323,43 @@ describe('rollback of a change that failed or made things worse (gap 6)', () => 
     expect(calls.rolledBack).toEqual([]);
   });
 
+  it('judges an I/O alert’s change on the pod’s I/O, not its CPU: a CPU rise keeps it, an I/O rise undoes it', async () => {
+    const ioAlert = (workload: string) =>
+      workloadAlert(workload, 'x2x9z', {
+        alertName: 'TalonPodIoHigh',
+        labels: {
+          alertname: 'TalonPodIoHigh',
+          talon_resource: 'io',
+          talon_policy: 'data_offloading',
+          talon_magnitude: '0.4',
+        },
+      });
+    const run = async (script: ReturnType<typeof newScript>, name: string) => {
+      const calls = newCalls();
+      const settings = { remediation: { ...FAST, maxAttempts: 2 } };
+      const result = await withScriptedWorker(env(), script, calls, settings, async ({ talon }) => {
+        const { workflowId } = await talon.remediate(ioAlert(freshWorkload(name)));
+        const done = (await client.workflow.getHandle(workflowId).result()) as RemediateAlertResult;
+        if (name === 'io-worse') await exportHistory(client, workflowId, 'rollback-io-alert-own-signal');
+        return done;
+      });
+      return { calls, result };
+    };
+    // CPU far worse after the cool-down, the disk I/O the same: the data offload stays.
+    const kept = await run(newScript({ cpuShares: [0.5, 0.95], ioRates: [100e6, 100e6] }), 'io-same');
+    expect(kept.calls.applied[0]?.policy).toBe('data_offloading');
+    // Judged: the window after the cool-down was gathered (and compared) before the next policy.
+    expect(kept.calls.gathered.length).toBeGreaterThanOrEqual(2);
+    expect(kept.calls.applied.length).toBe(2);
+    expect(kept.calls.rolledBack).toEqual([]);
+    // The disk I/O higher than before the change: undone, on the I/O's own account.
+    const undone = await run(newScript({ cpuShares: [0.5, 0.5], ioRates: [100e6, 150e6] }), 'io-worse');
+    expect(undone.calls.rolledBack.map((r) => r.policy)).toEqual(['data_offloading']);
+    expect(undone.result.attempts[0]!.rolledBack).toMatch(
+      /^disk I\/O at 150 MB\/s after the cool-down, 100 MB\/s before the change \(worse by more than 5 %\); /,
+    );
+  });
+
   it('rolls nothing back when rollback is switched off', async () => {
     const script = newScript({ verify: [false] });
     const calls = newCalls();

@@ -1,9 +1,10 @@
 /**
  * data_offloading and network_qos: annotations on the pod that others act on — the application (the
  * data-offload contract of docs/ACTUATOR.md, D3.6 Table 1) and Kube-OVN's bandwidth limits (D3.3 1.7.2,
- * Figure 6). One merge patch carries the annotations and the operation record, so a retry finds it and writes
- * nothing. Neither counts as done because the annotation is there: the expectation each returns is verified by
- * its effect on the pod's own series (the I/O dropped; the rates are under the caps), see activities/effects.ts.
+ * Figure 6). One merge patch carries the annotations and the operation record — with what it set and the values
+ * before, the snapshot a rollback restores — so a retry finds it and writes nothing. Neither counts as done
+ * because the annotation is there: the expectation each returns is verified by its effect on the pod's own
+ * series (the I/O dropped; the rates are under the caps), see activities/effects.ts.
  */
 import type { V1Pod } from '@kubernetes/client-node';
 import { checkMagnitude, checkNamespace } from '../../domain/guards';
@@ -65,6 +66,14 @@ export async function setNetworkQos(
     appliedAt: at,
     ...(core.options.effectDeadlineSeconds ? { deadlineSeconds: core.options.effectDeadlineSeconds } : {}),
   }));
+}
+
+/** The values the keys of `written` have before the write (null: absent): what an undo restores. */
+export function snapshotOf(
+  current: Readonly<Record<string, string>>,
+  written: Readonly<Record<string, string>>,
+): Record<string, string | null> {
+  return Object.fromEntries(Object.keys(written).map((k) => [k, current[k] ?? null]));
 }
 
 /** What verification must see, from the pod and the annotations as written (by this call or an earlier one). */
@@ -132,7 +141,12 @@ async function annotateOnce(
     {
       metadata: {
         resourceVersion: pod.metadata?.resourceVersion,
-        annotations: { ...annotations, ...operationAnnotation(core.record(ctx, policy, prior)) },
+        annotations: {
+          ...annotations,
+          ...operationAnnotation(
+            core.record(ctx, policy, prior, { annotations, previousAnnotations: snapshotOf(current, annotations) }),
+          ),
+        },
       },
     },
     PatchStrategy.MergePatch,

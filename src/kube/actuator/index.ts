@@ -11,7 +11,7 @@
  *   offload-share.ts  a Deployment's share of replicas moved in a pinned ReplicaSet, and its release
  *   annotations.ts  data offloading and network QoS annotations
  *   node.ts         node_overload's taint, eviction candidate, eviction and untaint (D3.6 Rule 2)
- *   rollback.ts     undoing one operation's change from the snapshot it recorded (issue 14)
+ *   rollback/       undoing one operation's change from the snapshot it recorded (issue 14), by target kind
  *   restart.ts      container_restart: replace the pod of a crash-looping or stuck container (PDB-aware)
  *
  * Idempotency: each call carries an operation id (the workflow derives it so that it survives retries). The

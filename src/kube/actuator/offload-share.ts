@@ -91,9 +91,15 @@ export async function offloadShare(core: ActuatorCore, o: ShareOffload, ctx: Ope
     : [];
   await core.admit(ref.namespace, ctx);
   await core.rememberWorkload(ref, ctx);
+  // The snapshot an undo restores: the replica count (when Talon changes it) and `talon.io/offloaded-to`.
   const record = core.record(ctx, POLICY, operationOf(deployment.metadata), {
     node,
     offload: { replicaSet: name, moved, ...(o.sourceNode ? { sourceNode: o.sourceNode } : {}) },
+    ...(hpa ? {} : { previousReplicas: replicas }),
+    annotations: { [ANNOTATIONS.offloadedTo]: node },
+    previousAnnotations: {
+      [ANNOTATIONS.offloadedTo]: deployment.metadata?.annotations?.[ANNOTATIONS.offloadedTo] ?? null,
+    },
   });
   const created = await createOffloadReplicaSet(core, o, name, moved, record, ctx);
   // The source node's pods go first when the Deployment shrinks (only as many as are to leave).
@@ -255,9 +261,11 @@ export async function releaseOffload(
     const prior = operationOf(current.metadata);
     const hpa = await owningHpa(core.clients, ref);
     // The replicas come back while the offload exists, or when the Deployment's last change is that offload
-    // (its ReplicaSet deleted by someone else); never twice (this release's own record), never under an HPA.
+    // (its ReplicaSet deleted by someone else); never twice (this release's own record, or the offload's rollback
+    // gave them back already), never under an HPA.
     const ours = prior?.offload?.replicaSet === req.replicaSet;
-    if (prior?.id === ctx.operationId || core.superseded(prior, ctx) || hpa || (!replicaSet && !ours)) return current;
+    const given = prior?.id === ctx.operationId || prior?.releases === req.replicaSet || core.superseded(prior, ctx);
+    if (given || hpa || (!replicaSet && !ours)) return current;
     const from = current.spec?.replicas ?? 0;
     const to = Math.min(core.options.guards.replicas.max, from + req.moved);
     changes.push({ path: 'spec.replicas', from: String(from), to: String(to) });
@@ -267,7 +275,7 @@ export async function releaseOffload(
         metadata: {
           resourceVersion: current.metadata?.resourceVersion,
           annotations: {
-            ...operationAnnotation(core.record(ctx, POLICY, prior, { replicas: to })),
+            ...operationAnnotation(core.record(ctx, POLICY, prior, { replicas: to, releases: req.replicaSet })),
             [ANNOTATIONS.offloadedTo]: null,
           },
         },

@@ -4,7 +4,7 @@
  * required node affinity: a controller's template is patched (rolling update), a Job or standalone pod is
  * recreated. The chosen node is recorded with the change, so a retry reports it instead of choosing again.
  */
-import type { V1Job, V1PodSpec } from '@kubernetes/client-node';
+import type { V1Job, V1ObjectMeta, V1PodSpec } from '@kubernetes/client-node';
 import { checkMagnitude, checkNamespace } from '../../domain/guards';
 import type { NodeLoad } from '../../domain/node-load';
 import { chooseOffloadTarget, describeChoice, type NodeInfo, type NodeSelectorTerm } from '../../domain/offload-target';
@@ -19,6 +19,7 @@ import {
   operationOf,
   ownerCandidate,
   pinToNode,
+  placementOf,
   podManifestForRecreate,
   readController,
   readOwningController,
@@ -144,8 +145,6 @@ export async function offloadTask(
   }
   await core.admit(req.namespace, ctx);
   if (controller) await core.rememberWorkload(controller.ref, ctx);
-  const record = core.record(ctx, POLICY, prior, { node });
-  const annotations = { ...operationAnnotation(record), [ANNOTATIONS.offloadedTo]: node };
   const changes: Change[] = [{ path: 'node', ...(pod.spec?.nodeName ? { from: pod.spec.nodeName } : {}), to: node }];
   const summary = `${where} offloaded to ${describeChoice(choice, request)}`;
   const retiered = (spec: V1PodSpec) => (req.tier ? retier(spec, tierLabel, req.tier) : spec);
@@ -160,22 +159,24 @@ export async function offloadTask(
       object = undefined;
       const spec = retiered(current.spec?.template.spec ?? { containers: [] });
       const latest = operationOf(current.metadata);
+      const affinity = pinToNode(spec, node);
+      const own = latest?.id === ctx.operationId;
       return core.patchController(
         ref,
         {
           metadata: {
             resourceVersion: current.metadata?.resourceVersion,
-            annotations: {
-              ...operationAnnotation(
-                core.record(ctx, POLICY, latest?.id === ctx.operationId ? prior : latest, { node }),
-              ),
-              [ANNOTATIONS.offloadedTo]: node,
-            },
+            annotations: pinAnnotations(core, ctx, own ? prior : latest, node, {
+              before: current.spec?.template.spec,
+              after: { ...spec, affinity },
+              meta: current.metadata,
+              ...(own ? { own: latest } : {}),
+            }),
           },
           spec: {
             template: {
               spec: {
-                affinity: pinToNode(spec, node),
+                affinity,
                 ...(spec.nodeSelector?.[tierLabel] === undefined
                   ? {}
                   : { nodeSelector: { [tierLabel]: spec.nodeSelector[tierLabel] } }),
@@ -201,6 +202,11 @@ export async function offloadTask(
       const spec = req.tier ? retiered(manifest.spec.template.spec ?? original) : manifest.spec.template.spec;
       if (spec) manifest.spec.template.spec = { ...spec, affinity: pinToNode(spec, node) };
     }
+    const annotations = pinAnnotations(core, ctx, prior, node, {
+      before: job.spec?.template.spec,
+      after: manifest.spec?.template.spec,
+      meta: job.metadata,
+    });
     manifest.metadata = { ...manifest.metadata, annotations: { ...manifest.metadata?.annotations, ...annotations } };
     const created = await recreate(core, 'Job', job, manifest, ctx);
     return core.result(POLICY, ctx, {
@@ -216,6 +222,11 @@ export async function offloadTask(
     const spec = retiered(manifest.spec);
     manifest.spec = { ...spec, affinity: pinToNode(spec, node) };
   }
+  const annotations = pinAnnotations(core, ctx, prior, node, {
+    before: pod.spec,
+    after: manifest.spec,
+    meta: pod.metadata,
+  });
   manifest.metadata = { ...manifest.metadata, annotations: { ...manifest.metadata?.annotations, ...annotations } };
   const created = await recreate(core, 'Pod', pod, manifest, ctx);
   return core.result(POLICY, ctx, {
@@ -225,6 +236,30 @@ export async function offloadTask(
     changes,
     expect: { kind: 'pod', namespace: req.namespace, pod: req.pod, uid: created.metadata?.uid ?? '', node },
   });
+}
+
+/**
+ * The annotations a pin writes: `talon.io/offloaded-to` and the operation record, which carries the snapshot an
+ * undo restores (the node constraints and `talon.io/offloaded-to` before) and the constraints as the pin left
+ * them. A write repeated after this operation's own (`own`) keeps that write's snapshot.
+ */
+function pinAnnotations(
+  core: ActuatorCore,
+  ctx: OperationContext,
+  prior: OperationRecord | undefined,
+  node: string,
+  pin: { before?: V1PodSpec; after?: V1PodSpec; meta?: V1ObjectMeta; own?: OperationRecord },
+): Record<string, string> {
+  const record = core.record(ctx, POLICY, prior, {
+    node,
+    previousPlacement: pin.own?.previousPlacement ?? placementOf(pin.before),
+    placement: placementOf(pin.after),
+    annotations: { [ANNOTATIONS.offloadedTo]: node },
+    previousAnnotations: pin.own?.previousAnnotations ?? {
+      [ANNOTATIONS.offloadedTo]: pin.meta?.annotations?.[ANNOTATIONS.offloadedTo] ?? null,
+    },
+  });
+  return { ...operationAnnotation(record), [ANNOTATIONS.offloadedTo]: node };
 }
 
 /** The pod was replaced by the rollout this operation started: report that rollout. */
