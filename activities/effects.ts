@@ -1,8 +1,8 @@
 /**
  * Verification by effect for the actions whose result is not in the apiserver: data offloading (the pod's
  * disk I/O, or the counter its owner named, fell after the request) and network QoS (the pod's received and
- * sent rates are under the caps). Both poll the pod's own series until the effect is there or the deadline
- * passes; an application that refuses a data offload (its ack annotation says so) fails at once. Used by
+ * sent rates are under the caps, and the pods sharing its node, and so its link, drop fewer packets than before
+ * when they dropped any). Both poll until the effect is there or the deadline passes; an application that refuses a data offload (its ack annotation says so) fails at once. Used by
  * verifyPolicy (activities/remediation.ts); the contract the application honours is in docs/ACTUATOR.md.
  */
 import type { V1Pod } from '@kubernetes/client-node';
@@ -41,6 +41,18 @@ const CAP_TOLERANCE = 1.05;
 const IO: RateSource = { signals: ['fs_read_bytes', 'fs_write_bytes'] };
 const RX: RateSource = { signals: ['network_receive_bytes'] };
 const TX: RateSource = { signals: ['network_transmit_bytes'] };
+const DROPS: RateSource = { signals: ['network_receive_drops', 'network_transmit_drops'] };
+
+/**
+ * A cap relieves the pod's neighbours when their dropped packets fall by at least this share of what they dropped
+ * before it; below {@link NEIGHBOUR_DROPS_MIN} packets/s there was no congestion among them to relieve.
+ */
+const NEIGHBOUR_RELIEF_FRACTION = 0.25;
+const NEIGHBOUR_DROPS_MIN = 0.5;
+/** Pods of one node read per look (two instant queries each): a bound on Prometheus load, not a sample. */
+const MAX_NEIGHBOURS = 30;
+
+type PodRef = { readonly namespace: string; readonly pod: string };
 
 const fmtRate = (bytes: number) => `${(bytes / (1024 * 1024)).toFixed(2)} MiB/s`;
 
@@ -134,11 +146,48 @@ async function verifyIoDrop(
   );
 }
 
+/** The running pods that share the pod's node, and so its link (at most {@link MAX_NEIGHBOURS}). */
+async function neighboursOf(deps: EffectDeps, pod: V1Pod): Promise<{ node?: string; pods: PodRef[] }> {
+  const node = pod.spec?.nodeName;
+  if (!node) return { pods: [] };
+  const list = await kubeCall(`list the Pods on Node ${node}`, () =>
+    deps.clients.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}` }),
+  );
+  const pods = list.items
+    .filter((p) => p.metadata?.uid !== pod.metadata?.uid && p.status?.phase === 'Running')
+    .flatMap((p) =>
+      p.metadata?.namespace && p.metadata.name ? [{ namespace: p.metadata.namespace, pod: p.metadata.name }] : [],
+    )
+    .slice(0, MAX_NEIGHBOURS);
+  return { node, pods };
+}
+
+/** The neighbours' dropped packets per second summed over `[at − range, at]`; undefined without any series. */
+async function neighbourDrops(deps: EffectDeps, pods: readonly PodRef[], at: number, range: number) {
+  const rates = await Promise.all(pods.map((p) => deps.probe.podRate(p, DROPS, at, range)));
+  const known = rates.filter((r): r is number => r !== undefined && Number.isFinite(r));
+  return known.length === 0 ? undefined : known.reduce((a, b) => a + b, 0);
+}
+
+/** The neighbours' side of a cap: what they dropped before it, judged again after it. */
+interface NeighbourCheck {
+  readonly node: string;
+  readonly pods: readonly PodRef[];
+  /** Packets/s the neighbours dropped before the caps; undefined or small: nothing to relieve. */
+  readonly before: number | undefined;
+}
+
+function nothingToRelieve(check: NeighbourCheck): boolean {
+  return check.pods.length === 0 || check.before === undefined || check.before < NEIGHBOUR_DROPS_MIN;
+}
+
 async function verifyRateCap(
   deps: EffectDeps,
   e: Extract<EffectExpectation, { kind: 'rate-cap' }>,
 ): Promise<EffectResult> {
   let seen = `waiting for rates after the caps (in ≤ ${e.ingressMbps} Mbit/s, out ≤ ${e.egressMbps} Mbit/s)`;
+  let neighbours: NeighbourCheck | undefined;
+  const baselineRange = Math.max(4 * deps.scrapeSeconds + 1, 30);
   return poll(
     deps,
     e.deadlineSeconds ?? deps.deadlineSeconds,
@@ -162,9 +211,29 @@ async function verifyRateCap(
       const inMbps = bytesToMbit(rx ?? 0);
       const outMbps = bytesToMbit(tx ?? 0);
       seen = `in ${inMbps.toFixed(1)} Mbit/s (cap ${e.ingressMbps}), out ${outMbps.toFixed(1)} Mbit/s (cap ${e.egressMbps})`;
-      if (inMbps <= e.ingressMbps * CAP_TOLERANCE && outMbps <= e.egressMbps * CAP_TOLERANCE) {
-        return { ok: true, observed: `rates under the caps: ${seen}` };
+      if (inMbps > e.ingressMbps * CAP_TOLERANCE || outMbps > e.egressMbps * CAP_TOLERANCE) return undefined;
+      // The pod keeps to its caps; the point of them is its neighbours on the same link.
+      if (!neighbours) {
+        const found = await neighboursOf(deps, pod);
+        neighbours = {
+          node: found.node ?? '',
+          pods: found.pods,
+          before:
+            found.pods.length > 0 ? await neighbourDrops(deps, found.pods, e.appliedAt, baselineRange) : undefined,
+        };
       }
+      if (!neighbours.node) return { ok: true, observed: `rates under the caps: ${seen}` };
+      if (nothingToRelieve(neighbours)) {
+        return {
+          ok: true,
+          observed: `rates under the caps: ${seen}; its ${neighbours.pods.length} neighbour(s) on ${neighbours.node} dropped no packets before the caps`,
+        };
+      }
+      const before = neighbours.before!;
+      const after = (await neighbourDrops(deps, neighbours.pods, now, range)) ?? 0;
+      const wanted = before * (1 - NEIGHBOUR_RELIEF_FRACTION);
+      seen += `; neighbours on ${neighbours.node} drop ${after.toFixed(1)} packets/s (${before.toFixed(1)} before the caps, want ≤ ${wanted.toFixed(1)})`;
+      if (after <= wanted) return { ok: true, observed: `rates under the caps and neighbours relieved: ${seen}` };
       return undefined;
     },
     () => seen,

@@ -146,6 +146,76 @@ describe('network QoS verified by effect', () => {
   });
 });
 
+describe('network QoS: the neighbours on the same link', () => {
+  const cap: EffectExpectation = {
+    kind: 'rate-cap',
+    namespace: 'ns',
+    pod: 'gw',
+    uid: 'u1',
+    ingressMbps: 100,
+    egressMbps: 50,
+    appliedAt: T0,
+  };
+  /** The capped pod on node n1 with two running neighbours (and one that is not running); drops scripted. */
+  function onNode(drops: (pod: string, at: number) => number | undefined) {
+    let now = T0 * 1000;
+    const listed: string[] = [];
+    const probe: PodRateProbe = {
+      podRate: async (t, source, at) => {
+        if ('signals' in source && source.signals[0] === 'network_receive_drops') return drops(t.pod, at);
+        return 'signals' in source && source.signals[0] === 'network_receive_bytes' ? mbitToBytes(80) : mbitToBytes(40);
+      },
+    };
+    const pod = (name: string, uid: string, phase = 'Running') =>
+      ({ metadata: { namespace: 'ns', name, uid }, spec: { nodeName: 'n1' }, status: { phase } }) as V1Pod;
+    const deps: EffectDeps = {
+      clients: {
+        core: {
+          readNamespacedPod: async () => pod('gw', 'u1'),
+          listPodForAllNamespaces: async ({ fieldSelector }: { fieldSelector: string }) => {
+            listed.push(fieldSelector);
+            return { items: [pod('gw', 'u1'), pod('api', 'u2'), pod('cache', 'u3'), pod('done', 'u4', 'Succeeded')] };
+          },
+        } as never,
+      },
+      probe,
+      scrapeSeconds: 5,
+      deadlineSeconds: 60,
+      clock: () => now,
+      sleep: async (ms) => {
+        now += ms;
+      },
+    };
+    return { deps, listed };
+  }
+
+  it('succeeds once the pods sharing its node drop at least a quarter fewer packets than before the caps', async () => {
+    // 20 packets/s among the neighbours before; 30 s after the caps they drop 6.
+    const h = onNode((pod, at) => (pod === 'done' ? 1000 : at <= T0 ? 10 : at < T0 + 30 ? 9 : 3));
+    const r = await verifyEffect(h.deps, cap);
+    expect(h.listed).toEqual(['spec.nodeName=n1']);
+    expect(r).toMatchObject({ ok: true, observed: expect.stringContaining('neighbours relieved') });
+    expect(r.observed).toContain('neighbours on n1 drop 6.0 packets/s (20.0 before the caps, want ≤ 15.0)');
+  });
+
+  it('fails when the neighbours keep dropping as much as before, though the pod keeps to its caps', async () => {
+    const h = onNode(() => 10);
+    const r = await verifyEffect(h.deps, { ...cap, deadlineSeconds: 30 });
+    expect(r.ok).toBe(false);
+    expect(r.observed).toMatch(/^no effect within 30 s: in 80\.0 Mbit\/s .*neighbours on n1 drop 20\.0 packets\/s/);
+  });
+
+  it('succeeds on the caps alone when the neighbours dropped nothing (or have no series) before them, and says so', async () => {
+    for (const drops of [() => 0, () => undefined]) {
+      const r = await verifyEffect(onNode(drops).deps, cap);
+      expect(r).toMatchObject({
+        ok: true,
+        observed: expect.stringContaining('its 2 neighbour(s) on n1 dropped no packets before the caps'),
+      });
+    }
+  });
+});
+
 describe('the pieces the actions build on', () => {
   it('container health from the statuses: restarts, waiting reason, how long a running container has not been ready', () => {
     const now = Date.parse('2026-01-01T00:10:00Z');
