@@ -1,10 +1,16 @@
 /**
  * One incident, one remediation, on the real local stack (issue 14, gap 0): a Deployment with two pods at 90 % of
- * a 500m CPU limit (the demo's talon-demo/web) makes Prometheus fire one alert per pod; Alertmanager posts both to
- * the webhook; both join ONE remediation of the Deployment, which changes it exactly once (×magnitude), never
- * twice (500m → 945m → 1787m was the bug).
+ * a 500m CPU limit (the demo's talon-demo/web) has one alert per pod; Alertmanager (grouping by pod) posts them to
+ * the webhook as two notifications; both join ONE remediation of the Deployment, which changes it exactly once
+ * (×magnitude), never twice (500m → 945m → 1787m was the bug).
+ *
+ * The two notifications are posted by the test, the way Alertmanager sends them, so both arrive before the change:
+ * left to Prometheus, the pods' series start a scrape apart, the first alert's change can roll both pods out before
+ * the second alert fires, and then there is only one alert to join (alert-slice.test.ts covers the Prometheus
+ * path). Prometheus' own alerts for the same pods may arrive too; they join the same remediation.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
 import { TalonClient } from '../../src/client/talon-client';
 import type { RemediationState } from '../../src/contracts/alert-episode';
 import { parseQuantity } from '../../src/domain/quantity';
@@ -59,6 +65,44 @@ afterAll(async () => {
   await workerDone;
 });
 
+/** Posts one pod's alert to the webhook as Alertmanager does (one notification per group, grouped by pod). */
+async function notify(pod: string, status: 'firing' | 'resolved'): Promise<number> {
+  const labels = {
+    alertname: 'TalonPodCpuNearLimit',
+    namespace,
+    pod,
+    container: 'app',
+    talon_scope: 'pod',
+    talon_resource: 'cpu',
+    severity: 'warning',
+  };
+  const response = await fetch(`http://127.0.0.1:${(webhook.server.address() as AddressInfo).port}/api/alerts`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${config.webhook.bearerToken!}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      version: '4',
+      groupKey: `{}:{pod="${pod}"}`,
+      status,
+      receiver: 'talon',
+      groupLabels: { pod },
+      commonLabels: labels,
+      commonAnnotations: {},
+      externalURL: 'http://alertmanager.test',
+      alerts: [
+        {
+          status,
+          labels,
+          annotations: {},
+          startsAt: new Date(Date.now() - 60_000).toISOString(),
+          ...(status === 'resolved' ? { endsAt: new Date().toISOString() } : {}),
+          fingerprint: createHash('sha256').update(pod).digest('hex').slice(0, 16),
+        },
+      ],
+    }),
+  });
+  return response.status;
+}
+
 it('joins the alerts of both pods of one Deployment into one remediation that changes it exactly once', async () => {
   await createLoadedDeployment(kube, namespace, 'web', { usageCpu: '450m', limitCpu: '500m', replicas: 2 });
   const pods = await waitFor('two running pods', 60_000, async () => {
@@ -69,7 +113,9 @@ it('joins the alerts of both pods of one Deployment into one remediation that ch
   const before = await kube.apps.readNamespacedDeployment({ namespace, name: 'web' });
   const workflowId = `remediate/${namespace}/web`;
 
-  // Both pods' alerts reach the one workflow (Alertmanager may post them in one payload or two).
+  // Alertmanager groups by pod: one notification per pod, sent at the same moment.
+  const posted = await Promise.all(podNames.map((pod) => notify(pod, 'firing')));
+  expect(posted).toEqual([202, 202]);
   const joined = await waitFor(
     'both pods’ alerts in the one remediation',
     180_000,
@@ -81,6 +127,12 @@ it('joins the alerts of both pods of one Deployment into one remediation that ch
   );
   expect(joined.workflowId).toBe(workflowId);
   expect([...joined.pods!].sort()).toEqual(podNames);
+  // Once the change is made the rollout replaces both pods: their alerts resolve, as Alertmanager would say.
+  await waitFor('the change applied', 120_000, async () => {
+    const state = await client.status(workflowId).catch(() => undefined);
+    return state?.attempts.some((a) => a.applied) ? true : undefined;
+  });
+  expect(await Promise.all(podNames.map((pod) => notify(pod, 'resolved')))).toEqual([202, 202]);
 
   const done: RemediationState = await waitFor(
     'the remediation’s outcome',
