@@ -11,7 +11,7 @@ import { copyManifests, planCopy, POOL_TAINT_KEY, runId } from '../../tools/lab/
 import { renderMarkdown } from '../../tools/lab/runner/report';
 import { rescore } from '../../tools/lab/runner/rescore';
 import { talonEnv } from '../../tools/lab/runner/runner';
-import { episodesFromSeries, scoreCopy, type AlertEpisode } from '../../tools/lab/runner/score';
+import { episodesFromSeries, remediationCovers, scoreCopy, type AlertEpisode } from '../../tools/lab/runner/score';
 import { scenarioSvg } from '../../tools/lab/runner/svg';
 import { copyRuleGroup, labAlertmanagerConfig } from '../../tools/lab/runner/wiring';
 import { parseScenario } from '../../tools/lab/scenario/load';
@@ -247,6 +247,38 @@ describe('the score', () => {
     const lost = scoreCopy({ copy, timeline: timeline(), episodes, remediations: [] });
     expect(lost.alertsLost).toBe(1);
     expect(lost.lostAlerts[0]!.target).toBe('ns/web-1');
+  });
+
+  it('Talon: a workload remediation covers the episodes of every pod of the workload, not only the first', () => {
+    const copy = planCopy('r', scenario, 'talon-rules', START);
+    // One remediation per workload: the first pod opened it, the rollout's new pod and a memory alert joined it.
+    const workloadRun = {
+      id: 'remediate/ns/web/0b6f5a52-3c1e-4f43-9d36-1f2f7e0c9a11',
+      alertname: 'TalonPodCpuNearLimit',
+      target: 'ns/web-fbd5cf85b-8k6nw',
+      start: START + 10,
+      policies: ['cpu_scale_up', 'task_offloading'],
+    };
+    const eps: AlertEpisode[] = [
+      { alertname: 'TalonPodCpuNearLimit', target: 'ns/web-fbd5cf85b-8k6nw', start: START + 10, end: START + 14 },
+      { alertname: 'TalonPodCpuNearLimit', target: 'ns/web-77cf95d599-c8fk8', start: START + 50, end: START + 54 },
+      { alertname: 'TalonPodMemoryNearLimit', target: 'ns/web-77cf95d599-c8fk8', start: START + 90, end: START + 99 },
+      // Another workload, and the same workload name in another namespace: not this remediation's.
+      { alertname: 'TalonPodCpuNearLimit', target: 'ns/api-77cf95d599-c8fk8', start: START + 50, end: START + 54 },
+      { alertname: 'TalonPodCpuNearLimit', target: 'other/web-77cf95d599-c8fk8', start: START + 50, end: START + 54 },
+    ];
+    const s = scoreCopy({ copy, timeline: timeline(), episodes: eps, remediations: [workloadRun] });
+    expect(s.lostAlerts.map((l) => l.target)).toEqual(['ns/api-77cf95d599-c8fk8', 'other/web-77cf95d599-c8fk8']);
+    expect(s.alertsLost).toBe(2);
+    // The per-alert ids from before workload keying named one pod: they cover that pod's alert only.
+    const legacy = {
+      id: 'remediate/TalonPodCpuNearLimit/ns/web-fbd5cf85b-8k6nw/4180e0ec73d9d61e/0b6f5a52',
+      alertname: 'TalonPodCpuNearLimit',
+      target: 'ns/web-fbd5cf85b-8k6nw',
+    };
+    expect(remediationCovers(legacy, eps[0]!)).toBe(true);
+    expect(remediationCovers(legacy, eps[1]!)).toBe(false);
+    expect(remediationCovers({ ...workloadRun, id: 'seed/1' }, eps[1]!)).toBe(false);
   });
 
   it('counts re-fires within the cool-down and turns ALERTS samples into episodes', () => {

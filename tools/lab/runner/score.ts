@@ -8,6 +8,7 @@ import type { TimelinePoint } from '../driver/driver';
 import type { ChangeKind, ObservedChange } from '../driver/observer';
 import { isTalonEngine, type CopyPlan } from '../plan';
 import { PREDICTED_ALERT_NAMES } from '../../../src/domain/predictive';
+import { workloadOf } from '../../../src/domain/window';
 
 /** One alert from firing to resolved, as Prometheus' ALERTS series shows it (unix seconds). */
 export interface AlertEpisode {
@@ -20,6 +21,7 @@ export interface AlertEpisode {
 
 /** A remediation the engine started (a Talon workflow run, or a seed decision). */
 export interface Remediation {
+  /** Talon: `<workflow id>/<run id>`; seed: `seed/<n>`. */
   readonly id: string;
   readonly alertname: string;
   readonly target: string;
@@ -172,6 +174,25 @@ function sameAlert(remediated: string, fired: string): boolean {
   return remediated === fired || ANTICIPATES[remediated] === fired;
 }
 
+/**
+ * Whether a Talon remediation is about an episode: the same alert (or the forecast that anticipated it) on the same
+ * target; or, for a pod, any alert of the workload — a pod remediation is keyed by its workload
+ * (`remediate/<namespace>/<workload>`, src/domain/alert.ts), and every pod alert of that workload, a second replica's
+ * or that of the pod a rollout put in place of the first, joins it by signal instead of starting one of its own.
+ */
+export function remediationCovers(
+  r: Pick<Remediation, 'id' | 'alertname' | 'target'>,
+  e: Pick<AlertEpisode, 'alertname' | 'target'>,
+): boolean {
+  if (sameAlert(r.alertname, e.alertname) && r.target === e.target) return true;
+  // Talon's id is `<workflow id>/<run id>`: `remediate/<namespace>/<workload>/<run id>` for a workload's remediation
+  // (the per-alert ids from before have five parts before the run id, node remediations another first part).
+  const [kind, namespace, workload, runId, ...rest] = r.id.split('/');
+  const [episodeNamespace, pod, ...more] = e.target.split('/');
+  if (kind !== 'remediate' || !runId || rest.length > 0 || !pod || more.length > 0) return false;
+  return namespace === episodeNamespace && workloadOf({ pod }) === workload;
+}
+
 export function scoreCopy(input: ScoreInput): CopyScore {
   const { copy, timeline } = input;
   const s = copy.scenario;
@@ -235,11 +256,7 @@ export function scoreCopy(input: ScoreInput): CopyScore {
     if (copy.engine === 'none' || e.end - e.start < 3) return false;
     if (isTalon) {
       return !remediations.some(
-        (r) =>
-          sameAlert(r.alertname, e.alertname) &&
-          r.target === e.target &&
-          r.start <= e.end + 60 &&
-          (r.end === undefined || r.end >= e.start - 5),
+        (r) => remediationCovers(r, e) && r.start <= e.end + 60 && (r.end === undefined || r.end >= e.start - 5),
       );
     }
     return !(receipts ?? []).some(
