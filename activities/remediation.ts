@@ -367,7 +367,9 @@ export function createRemediationActivities(deps: RemediationActivityDeps) {
       const req = parse(recoveredSchema, input, 'offloadSourceRecovered input');
       return run(async () => {
         const load = (await deps.nodeUsage()).find((n) => n.node === req.node);
-        if (!load || !load.cpuAllocatableCores) return { recovered: false, detail: `no usage known for ${req.node}` };
+        if (!load || load.cpuCores === undefined || !load.cpuAllocatableCores) {
+          return { recovered: false, detail: `no usage known for ${req.node}` };
+        }
         const busy = load.cpuCores / load.cpuAllocatableCores;
         return {
           recovered: busy < req.below,

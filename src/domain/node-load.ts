@@ -7,8 +7,9 @@
 
 export interface NodeLoad {
   readonly node: string;
-  readonly cpuCores: number;
-  readonly memoryBytes: number;
+  /** Absent when Prometheus returned no usage for the node: unmeasured is not idle. */
+  readonly cpuCores?: number;
+  readonly memoryBytes?: number;
   readonly cpuAllocatableCores?: number;
   readonly memoryAllocatableBytes?: number;
 }
@@ -36,8 +37,10 @@ export function rankNodesForOffloading(loads: readonly NodeLoad[], options: Node
   const ranked: RankedNode[] = loads
     .filter((l) => !exclude.has(l.node))
     .map((l) => {
-      const cpuShare = l.cpuAllocatableCores ? l.cpuCores / l.cpuAllocatableCores : undefined;
-      const memoryShare = l.memoryAllocatableBytes ? l.memoryBytes / l.memoryAllocatableBytes : undefined;
+      const cpuShare =
+        l.cpuCores !== undefined && l.cpuAllocatableCores ? l.cpuCores / l.cpuAllocatableCores : undefined;
+      const memoryShare =
+        l.memoryBytes !== undefined && l.memoryAllocatableBytes ? l.memoryBytes / l.memoryAllocatableBytes : undefined;
       const load =
         cpuShare !== undefined && memoryShare !== undefined
           ? w * cpuShare + (1 - w) * memoryShare

@@ -215,8 +215,10 @@ export async function nodeLoads(
   return [...byNode.entries()]
     .map(([node, v]) => ({
       node,
-      cpuCores: v.cpu ?? 0,
-      memoryBytes: v.memory ?? 0,
+      // A node whose rate Prometheus could not compute (a missed scrape, a fresh series) is unmeasured, not idle:
+      // read as 0 it would end a node-overload watch as relieved.
+      ...(v.cpu === undefined ? {} : { cpuCores: v.cpu }),
+      ...(v.memory === undefined ? {} : { memoryBytes: v.memory }),
       ...(v.cpu_allocatable && v.cpu_allocatable > 0 ? { cpuAllocatableCores: v.cpu_allocatable } : {}),
       ...(v.memory_allocatable && v.memory_allocatable > 0 ? { memoryAllocatableBytes: v.memory_allocatable } : {}),
     }))

@@ -85,7 +85,7 @@ async function sourceBusy(): Promise<void> {
   const prometheus = new PrometheusClient({ url: w.config.prometheusUrl });
   await waitUntil(`${source} busy in Prometheus`, 60_000, async () => {
     const load = (await nodeLoads(prometheus, DEFAULT_METRICS_CONFIG, 10)).find((n) => n.node === source);
-    return load && load.cpuCores / (load.cpuAllocatableCores ?? 4) >= 0.6 ? true : undefined;
+    return load?.cpuCores !== undefined && load.cpuCores / (load.cpuAllocatableCores ?? 4) >= 0.6 ? true : undefined;
   });
 }
 

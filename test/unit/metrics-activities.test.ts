@@ -233,6 +233,30 @@ describe('gatherWindow', () => {
   });
 });
 
+describe('rankNodes', () => {
+  it('leaves a node whose CPU rate Prometheus did not return unmeasured, never idle', async () => {
+    const answer = [
+      { metric: { talon_kind: 'cpu', node: 'hot' }, value: [AT, '1.7'] },
+      { metric: { talon_kind: 'cpu_allocatable', node: 'hot' }, value: [AT, '4'] },
+      // 'quiet' has allocatable and memory but no CPU rate (a missed scrape): its share must stay unknown.
+      { metric: { talon_kind: 'memory', node: 'quiet' }, value: [AT, String(2 * GiB)] },
+      { metric: { talon_kind: 'cpu_allocatable', node: 'quiet' }, value: [AT, '4'] },
+      { metric: { talon_kind: 'memory_allocatable', node: 'quiet' }, value: [AT, String(8 * GiB)] },
+    ];
+    const fetch = async (): Promise<Response> =>
+      Response.json({ status: 'success', data: { resultType: 'vector', result: answer } });
+    const prometheus = new PrometheusClient({ url: 'http://prom.test', fetch, retries: 0 });
+    const ranked = await createMetricsActivities({ prometheus, gather }).rankNodes({});
+    const hot = ranked.find((n) => n.node === 'hot')!;
+    const quiet = ranked.find((n) => n.node === 'quiet')!;
+    expect(hot.cpuShare).toBeCloseTo(0.425, 12);
+    expect(quiet.cpuCores).toBeUndefined();
+    expect(quiet.cpuShare).toBeUndefined();
+    expect(quiet.memoryShare).toBeCloseTo(0.25, 12);
+    expect(quiet.load).toBeCloseTo(0.25, 12);
+  });
+});
+
 describe('recordOutcome', () => {
   const record: RemediationRecord = {
     workflowId: 'wf-1',
