@@ -56,6 +56,8 @@ export interface RemediationActivityDeps {
   readonly networkCeilingMbps?: number;
   /** How long a deleted pod or Job may take to disappear before recreation gives up (retryable). */
   readonly deletionTimeoutMs?: number;
+  /** Make-before-break waits of a Deployment's task offload, its release and its undo (see KubeActuator). */
+  readonly handoverTimeoutMs?: { readonly offload?: number; readonly release?: number };
   /** Current node load (Prometheus) for task offloading; see src/metrics/node-usage. */
   readonly nodeUsage: () => Promise<readonly NodeLoad[]>;
   /** Pod CPU usage on a node (Prometheus), to pick the heaviest pod; requests are the fallback. */
@@ -252,6 +254,7 @@ function actuatorFactory(deps: RemediationActivityDeps): (limits?: OperatorLimit
       ...(deps.nodeSource ? { nodeSource: deps.nodeSource } : {}),
       ...(deps.networkCeilingMbps ? { networkCeilingMbps: deps.networkCeilingMbps } : {}),
       ...(deps.deletionTimeoutMs ? { deletionTimeoutMs: deps.deletionTimeoutMs } : {}),
+      ...(deps.handoverTimeoutMs ? { handoverTimeoutMs: deps.handoverTimeoutMs } : {}),
       ...(deps.effects
         ? {
             effectDeadlineSeconds: deps.effects.deadlineSeconds,

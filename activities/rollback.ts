@@ -23,6 +23,8 @@ export interface RollbackActivityDeps {
   /** Forces in-place resize support on or off instead of discovering it. */
   readonly podResize?: boolean;
   readonly deletionTimeoutMs?: number;
+  /** Make-before-break waits of a Deployment's task offload, its release and its undo (see KubeActuator). */
+  readonly handoverTimeoutMs?: { readonly offload?: number; readonly release?: number };
 }
 
 const rollbackSchema = z.object({
@@ -70,6 +72,7 @@ export function createRollbackActivities(deps: RollbackActivityDeps) {
       deps.podResize === undefined ? {} : { podResize: deps.podResize },
     ),
     ...(deps.deletionTimeoutMs ? { deletionTimeoutMs: deps.deletionTimeoutMs } : {}),
+    ...(deps.handoverTimeoutMs ? { handoverTimeoutMs: deps.handoverTimeoutMs } : {}),
   });
   return {
     /** Restores what `appliedOperationId` changed, once; says plainly when it cannot (and writes nothing). */

@@ -7,6 +7,12 @@
  * configurable time, or once the source node has recovered; the offloadRelease workflow) scales the
  * Deployment back up by k and deletes the offload ReplicaSet.
  *
+ * Both directions are make-before-break, so a one-replica Deployment never has no pod serving: the Deployment
+ * gives up its k replicas only once the offload ReplicaSet's k are Ready (not Ready in time, the offload is
+ * withdrawn and fails as NoEligibleNode, so escalation goes on with nothing taken away), and a release deletes
+ * the offload ReplicaSet only once the Deployment's returned replicas are Ready (not in time, the release fails
+ * retryably and the pinned replicas keep serving).
+ *
  * The offload ReplicaSet is owned (not controlled) by the Deployment, so deleting the Deployment removes it,
  * and its labels keep the Deployment from adopting it. Under a HorizontalPodAutoscaler the Deployment is not
  * scaled down (the HPA owns its count and would undo it): the moved replicas are added, and the HPA sees the
@@ -15,7 +21,7 @@
 import type { V1Deployment, V1Pod, V1PodSpec, V1ReplicaSet } from '@kubernetes/client-node';
 import { createHash } from 'node:crypto';
 import { PatchStrategy } from '../client';
-import { isNotFound, KubeConflictError, kubeCall } from '../errors';
+import { isNotFound, KubeConflictError, kubeCall, KubeUnavailableError, NoEligibleNodeError } from '../errors';
 import { ANNOTATIONS, describeWorkload, FIELD_MANAGER, type ActionResult, type Change } from '../types';
 import { owningHpa } from '../workload-context';
 import { operationAnnotation, operationOf, pinToNode } from '../workloads';
@@ -102,6 +108,7 @@ export async function offloadShare(core: ActuatorCore, o: ShareOffload, ctx: Ope
     },
   });
   const created = await createOffloadReplicaSet(core, o, name, moved, record, ctx);
+  if (!hpa && !core.dry(ctx)) await handOver(core, o, name, moved, replicas, ctx);
   // The source node's pods go first when the Deployment shrinks (only as many as are to leave).
   if (!hpa) {
     for (const pod of onSource.filter(isReady).slice(0, moved)) {
@@ -155,6 +162,66 @@ export async function offloadShare(core: ActuatorCore, o: ShareOffload, ctx: Ope
       ...(created.metadata?.uid ? { replicaSetUid: created.metadata.uid } : {}),
     },
   });
+}
+
+/** How many of a ReplicaSet's (or Deployment's) pods are Ready, as its controller reports them. */
+function readyOf(status: { readyReplicas?: number } | undefined): number {
+  return status?.readyReplicas ?? 0;
+}
+
+/**
+ * Polls `ready` until it reaches `want` or `timeoutMs` passes (heartbeating, so the wait is not taken for a
+ * hang); returns the last count seen.
+ */
+async function waitReady(
+  core: ActuatorCore,
+  ready: () => Promise<number>,
+  want: number,
+  timeoutMs: number,
+  ctx: OperationContext,
+): Promise<number> {
+  const deadline = core.clock() + timeoutMs;
+  let delay = 100;
+  for (;;) {
+    const seen = await ready();
+    if (seen >= want || core.clock() >= deadline) return seen;
+    ctx.heartbeat?.();
+    await core.sleep(delay);
+    delay = Math.min(1_000, delay * 2);
+  }
+}
+
+/**
+ * Waits until the offload ReplicaSet's moved replicas are Ready; otherwise deletes it (nothing else was
+ * changed yet) and fails: the chosen node could not run them.
+ */
+async function handOver(
+  core: ActuatorCore,
+  o: ShareOffload,
+  name: string,
+  moved: number,
+  replicas: number,
+  ctx: OperationContext,
+): Promise<void> {
+  const { ref, node } = o;
+  const timeoutMs = core.options.handoverTimeoutMs?.offload ?? 120_000;
+  const readRs = () =>
+    kubeCall(`read ReplicaSet ${ref.namespace}/${name}`, () =>
+      core.clients.apps.readNamespacedReplicaSet({ name, namespace: ref.namespace }),
+    );
+  const ready = await waitReady(core, async () => readyOf((await readRs()).status), moved, timeoutMs, ctx);
+  if (ready >= moved) return;
+  await kubeCall(`delete ReplicaSet ${ref.namespace}/${name}`, () =>
+    core.clients.apps.deleteNamespacedReplicaSet({ name, namespace: ref.namespace, propagationPolicy: 'Background' }),
+  ).catch((err: unknown) => {
+    if (!isNotFound(err)) throw err;
+  });
+  throw new NoEligibleNodeError(
+    `cannot offload ${describeWorkload(ref)}: ${ready} of its ${moved} moved replicas were Ready on ${node} after ` +
+      `${Math.round(timeoutMs / 1000)}s; the offload ReplicaSet ${name} was withdrawn and the Deployment keeps its ` +
+      `${replicas} replicas`,
+    [{ node, reason: `the moved replicas were not Ready within ${Math.round(timeoutMs / 1000)}s` }],
+  );
 }
 
 async function createOffloadReplicaSet(
@@ -285,6 +352,7 @@ export async function releaseOffload(
       ctx,
     );
   });
+  if (replicaSet) await awaitReturned(core, { namespace: req.namespace, name: req.deployment }, req.replicaSet, ctx);
   if (replicaSet) {
     await kubeCall(`delete ReplicaSet ${req.namespace}/${req.replicaSet}`, () =>
       core.clients.apps.deleteNamespacedReplicaSet({
@@ -315,6 +383,45 @@ export async function releaseOffload(
       generation: released.metadata?.generation ?? 0,
     },
   });
+}
+
+/**
+ * Before an offload ReplicaSet goes (release or undo), the Deployment's own replicas, the returned ones
+ * included, must be Ready. Otherwise this fails retryably and the pinned replicas keep serving until a retry
+ * finds them Ready.
+ */
+export async function awaitReturned(
+  core: ActuatorCore,
+  ref: { readonly namespace: string; readonly name: string },
+  replicaSet: string,
+  ctx: OperationContext,
+): Promise<void> {
+  if (core.dry(ctx)) return;
+  const timeoutMs = core.options.handoverTimeoutMs?.release ?? 40_000;
+  const where = `Deployment ${ref.namespace}/${ref.name}`;
+  let want = 0;
+  const ready = await waitReady(
+    core,
+    async () => {
+      const d = await kubeCall(`read ${where}`, () =>
+        core.clients.apps.readNamespacedDeployment({ name: ref.name, namespace: ref.namespace }),
+      );
+      want = d.spec?.replicas ?? 0;
+      // Ready counted by a controller that has seen the new count; before that the old figure would pass.
+      const seen = (d.status?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0);
+      return seen ? readyOf(d.status) - want : -1;
+    },
+    0,
+    timeoutMs,
+    ctx,
+  );
+  if (ready >= 0) return;
+  throw new KubeUnavailableError(
+    `release offload ${replicaSet}`,
+    {},
+    `${where} does not have its ${want} replicas Ready after ${Math.round(timeoutMs / 1000)}s; the offload ` +
+      `ReplicaSet ${replicaSet} keeps serving until it does`,
+  );
 }
 
 export function isOffloadPod(pod: V1Pod): boolean {

@@ -31,6 +31,13 @@ export interface ActuatorOptions {
   readonly effectDeadlineSeconds?: number;
   /** How long a deleted object may take to disappear before recreation gives up (retryable). */
   readonly deletionTimeoutMs?: number;
+  /**
+   * Make-before-break for task offloading of a Deployment: how long the moved replicas may take to be Ready on
+   * their node before the Deployment gives its own up (default 120 s; longer, the offload is withdrawn), and how
+   * long the Deployment's returned replicas may take before a release deletes the offload ReplicaSet (default
+   * 40 s; longer, the release fails retryably and the offload keeps serving).
+   */
+  readonly handoverTimeoutMs?: { readonly offload?: number; readonly release?: number };
   readonly clock?: () => number;
   readonly sleep?: (ms: number) => Promise<void>;
 }

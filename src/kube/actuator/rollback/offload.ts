@@ -24,6 +24,7 @@ import {
   readController,
 } from '../../workloads';
 import { describeChanges, type ActuatorCore, type ControllerRef } from '../operation';
+import { awaitReturned } from '../offload-share';
 import { recreate } from '../recreate';
 import type { OperationContext } from '../requests';
 import { annotationChanges } from './annotations';
@@ -175,6 +176,7 @@ async function undoShare(
   const verdict = releasedBefore ? 'already' : judge(core, prior, req, ctx);
   if (verdict === 'already') {
     // A retry after the Deployment's write: the ReplicaSet may still be there (the worker died before the delete).
+    if (!releasedBefore) await awaitReturned(core, ref, e.replicaSet, ctx);
     const deleted = !releasedBefore && (await deleteReplicaSet(core, ref.namespace, e.replicaSet, ctx));
     const change: Change = { path: `ReplicaSet ${e.replicaSet}`, from: String(e.moved), to: 'deleted' };
     return result(core, ctx, {
@@ -224,6 +226,7 @@ async function undoShare(
     PatchStrategy.MergePatch,
     ctx,
   );
+  await awaitReturned(core, ref, e.replicaSet, ctx);
   const deleted = await deleteReplicaSet(core, ref.namespace, e.replicaSet, ctx);
   const changes: Change[] = [
     ...(previous === undefined ? [] : [{ path: 'spec.replicas', from: String(replicas), to: String(previous) }]),
