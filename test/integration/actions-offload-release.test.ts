@@ -80,11 +80,15 @@ async function offloadHalf(name: string): Promise<string> {
   return rs;
 }
 
-/** Waits until Prometheus sees the source node busy (≥ 0.6 of its CPU), as the release's check reads it. */
+/**
+ * Waits until Prometheus sees the source node busy (≥ 0.6 of its CPU) over 20 s: the release's check reads a
+ * 10 s rate from the worker's node-usage cache (refreshed every 5 s), so a shorter look could pass while the
+ * worker still holds a reading from before the node got busy again.
+ */
 async function sourceBusy(): Promise<void> {
   const prometheus = new PrometheusClient({ url: w.config.prometheusUrl });
-  await waitUntil(`${source} busy in Prometheus`, 60_000, async () => {
-    const load = (await nodeLoads(prometheus, DEFAULT_METRICS_CONFIG, 10)).find((n) => n.node === source);
+  await waitUntil(`${source} busy in Prometheus`, 90_000, async () => {
+    const load = (await nodeLoads(prometheus, DEFAULT_METRICS_CONFIG, 20)).find((n) => n.node === source);
     return load?.cpuCores !== undefined && load.cpuCores / (load.cpuAllocatableCores ?? 4) >= 0.6 ? true : undefined;
   });
 }
