@@ -1,6 +1,13 @@
 /** The lab driver's pure parts: what it reads from pods, what it writes, what it exports and what it observes. */
 import type { V1Pod } from '@kubernetes/client-node';
-import { labPodOf, oomStatus, readyStatus, usageAnnotations, usageChanged } from '../../tools/lab/driver/cluster';
+import {
+  labPodOf,
+  oomStatus,
+  readyStatus,
+  startupReadyAt,
+  usageAnnotations,
+  usageChanged,
+} from '../../tools/lab/driver/cluster';
 import { operationId } from '../../tools/lab/driver/driver';
 import { LabExporter } from '../../tools/lab/driver/exporter';
 import { observeChanges, type CopySnapshot } from '../../tools/lab/driver/observer';
@@ -69,6 +76,28 @@ describe('reading a lab pod', () => {
     const leaving = v1Pod();
     leaving.metadata!.deletionTimestamp = new Date();
     expect(labPodOf(leaving, NOW)!.running).toBe(false);
+  });
+});
+
+describe('a lab pod starting', () => {
+  it('turns Ready once its start-up time has passed since its container started, as a readiness probe would', () => {
+    const starting = v1Pod({
+      conditions: [
+        { type: 'Ready', status: 'False' },
+        { type: 'ContainersReady', status: 'False' },
+      ],
+    });
+    const started = Date.parse('2030-01-01T00:00:10Z') / 1000;
+    expect(startupReadyAt(labPodOf(starting, NOW)!, 15)).toBe(started + 15);
+  });
+
+  it('has nothing to wait for when Ready, not running or terminating', () => {
+    expect(startupReadyAt(labPodOf(v1Pod(), NOW)!, 15)).toBeUndefined();
+    const pending = v1Pod({ phase: 'Pending', conditions: [{ type: 'Ready', status: 'False' }] });
+    expect(startupReadyAt(labPodOf(pending, NOW)!, 15)).toBeUndefined();
+    const leaving = v1Pod({ conditions: [{ type: 'Ready', status: 'False' }] });
+    leaving.metadata!.deletionTimestamp = new Date();
+    expect(startupReadyAt(labPodOf(leaving, NOW)!, 15)).toBeUndefined();
   });
 });
 

@@ -197,6 +197,16 @@ export function oomStatus(pod: LabPod, now: Date): Record<string, unknown> {
   };
 }
 
+/**
+ * When a running pod that is not Ready should be: its container's start plus the workload's start-up time, as a
+ * readiness probe passes once the application has started (KWOK's `talon-lab-pod-starting` stage starts lab pods
+ * not Ready). Undefined for a pod that is Ready, not running, or terminating.
+ */
+export function startupReadyAt(pod: LabPod, startupSeconds: number): number | undefined {
+  if (pod.ready || !pod.running || pod.deleting) return undefined;
+  return pod.startedAt + startupSeconds;
+}
+
 /** The container is serving again: ready, as the kubelet reports it once its probe passes. */
 export function readyStatus(pod: LabPod, now: Date): Record<string, unknown> {
   const previous = pod.raw.status?.containerStatuses?.[0];

@@ -17,6 +17,7 @@ import {
   oomStatus,
   readCluster,
   readyStatus,
+  startupReadyAt,
   usageAnnotations,
   usageChanged,
   writeStatus,
@@ -145,7 +146,7 @@ export async function startDriver(options: DriverOptions): Promise<RunningDriver
   const states = new Map<string, PodState>();
   /** Container restarts the driver made, until the apiserver shows them: uid → unix seconds. */
   const restartedAt = new Map<string, number>();
-  /** Pods the driver made not ready for an OOM restart: uid → when they serve again. */
+  /** Pods not ready (starting, or restarting after an OOM kill): uid → when they serve and turn Ready. */
   const restarting = new Map<string, number>();
   const written = new Map<string, { cpu: number; memory: number }>();
   const snapshots = new Map<string, CopySnapshot>();
@@ -231,11 +232,13 @@ export async function startDriver(options: DriverOptions): Promise<RunningDriver
           r,
           now,
         );
+        const workload = copy.scenario.workloads.find((x) => x.name === r.workload);
+        const starting = restarting.has(r.uid) ? undefined : startupReadyAt(pod, workload?.startupSeconds ?? 10);
+        if (starting !== undefined) restarting.set(r.uid, starting);
         if (r.oomKilled) {
           oomKills += 1;
           restartedAt.set(r.uid, now);
-          const w = copy.scenario.workloads.find((x) => x.name === r.workload);
-          restarting.set(r.uid, now + (w?.startupSeconds ?? 10));
+          restarting.set(r.uid, now + (workload?.startupSeconds ?? 10));
           writes.push(() => writeStatus(clients, pod, oomStatus(pod, new Date(now * 1000))));
         } else if ((restarting.get(r.uid) ?? Infinity) <= now) {
           restarting.delete(r.uid);
