@@ -88,16 +88,18 @@ describe('a lab pod starting', () => {
       ],
     });
     const started = Date.parse('2030-01-01T00:00:10Z') / 1000;
-    expect(startupReadyAt(labPodOf(starting, NOW)!, 15)).toBe(started + 15);
+    expect(startupReadyAt(labPodOf(starting, NOW)!)).toBe(started + 10);
+    starting.metadata!.annotations = { 'talon.io/lab-startup-seconds': '15' };
+    expect(startupReadyAt(labPodOf(starting, NOW)!)).toBe(started + 15);
   });
 
   it('has nothing to wait for when Ready, not running or terminating', () => {
-    expect(startupReadyAt(labPodOf(v1Pod(), NOW)!, 15)).toBeUndefined();
+    expect(startupReadyAt(labPodOf(v1Pod(), NOW)!)).toBeUndefined();
     const pending = v1Pod({ phase: 'Pending', conditions: [{ type: 'Ready', status: 'False' }] });
-    expect(startupReadyAt(labPodOf(pending, NOW)!, 15)).toBeUndefined();
+    expect(startupReadyAt(labPodOf(pending, NOW)!)).toBeUndefined();
     const leaving = v1Pod({ conditions: [{ type: 'Ready', status: 'False' }] });
     leaving.metadata!.deletionTimestamp = new Date();
-    expect(startupReadyAt(labPodOf(leaving, NOW)!, 15)).toBeUndefined();
+    expect(startupReadyAt(labPodOf(leaving, NOW)!)).toBeUndefined();
   });
 });
 

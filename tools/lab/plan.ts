@@ -18,6 +18,9 @@ export const LAB_LABELS = {
 } as const;
 
 /** KWOK turns these pod annotations into the kubelet's usage series (deploy/local/kwok/usage-from-annotation.yaml). */
+/** On a lab pod: its workload's start-up time in seconds; the driver marks it Ready that long after it started. */
+export const LAB_STARTUP_ANNOTATION = 'talon.io/lab-startup-seconds';
+
 export const USAGE_ANNOTATIONS = { cpu: 'kwok.x-k8s.io/usage-cpu', memory: 'kwok.x-k8s.io/usage-memory' } as const;
 
 export type Engine = 'talon-model' | 'talon-rules' | 'talon-predictive' | 'seed-orchestrator' | 'none';

@@ -6,7 +6,7 @@
 import type { V1Node, V1Pod, V1PodCondition } from '@kubernetes/client-node';
 import { parseQuantity } from '../../../src/domain/quantity';
 import { PatchStrategy, patchAs, type KubeClients } from '../../../src/kube/client';
-import { LAB_LABELS, USAGE_ANNOTATIONS } from '../plan';
+import { LAB_LABELS, LAB_STARTUP_ANNOTATION, USAGE_ANNOTATIONS } from '../plan';
 
 /** A lab pod with what the model reads and what the driver needs to write back. */
 export interface LabPod {
@@ -198,13 +198,15 @@ export function oomStatus(pod: LabPod, now: Date): Record<string, unknown> {
 }
 
 /**
- * When a running pod that is not Ready should be: its container's start plus the workload's start-up time, as a
- * readiness probe passes once the application has started (KWOK's `talon-lab-pod-starting` stage starts lab pods
- * not Ready). Undefined for a pod that is Ready, not running, or terminating.
+ * When a running pod that is not Ready should be: its container's start plus its workload's start-up time (the
+ * pod's `talon.io/lab-startup-seconds`), as a readiness probe passes once the application has started (KWOK's
+ * `talon-lab-pod-starting` stage starts lab pods not Ready). Undefined for a pod that is Ready, not running, or
+ * terminating.
  */
-export function startupReadyAt(pod: LabPod, startupSeconds: number): number | undefined {
+export function startupReadyAt(pod: LabPod, fallbackSeconds = 10): number | undefined {
   if (pod.ready || !pod.running || pod.deleting) return undefined;
-  return pod.startedAt + startupSeconds;
+  const declared = Number(pod.annotations[LAB_STARTUP_ANNOTATION]);
+  return pod.startedAt + (Number.isFinite(declared) && declared >= 0 ? declared : fallbackSeconds);
 }
 
 /** The container is serving again: ready, as the kubelet reports it once its probe passes. */

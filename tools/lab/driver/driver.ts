@@ -146,7 +146,7 @@ export async function startDriver(options: DriverOptions): Promise<RunningDriver
   const states = new Map<string, PodState>();
   /** Container restarts the driver made, until the apiserver shows them: uid → unix seconds. */
   const restartedAt = new Map<string, number>();
-  /** Pods not ready (starting, or restarting after an OOM kill): uid → when they serve and turn Ready. */
+  /** Pods the driver made not ready for an OOM restart: uid → when they serve again. */
   const restarting = new Map<string, number>();
   const written = new Map<string, { cpu: number; memory: number }>();
   const snapshots = new Map<string, CopySnapshot>();
@@ -186,6 +186,12 @@ export async function startDriver(options: DriverOptions): Promise<RunningDriver
     );
     const alive = new Set<string>();
     const writes: (() => Promise<void>)[] = [];
+    // Every pod of the run, its copy's scenario running or not yet (the runner waits for Ready before starting it).
+    for (const pod of view.pods) {
+      const at = restarting.has(pod.uid) ? undefined : startupReadyAt(pod);
+      if (at !== undefined && at <= now)
+        writes.push(() => writeStatus(clients, pod, readyStatus(pod, new Date(now * 1000))));
+    }
     for (const copy of plan.copies) {
       const pods = view.pods.filter((p) => p.copy === copy.id);
       const nodes = view.nodes.filter((n) => n.copy === copy.id);
@@ -233,8 +239,6 @@ export async function startDriver(options: DriverOptions): Promise<RunningDriver
           now,
         );
         const workload = copy.scenario.workloads.find((x) => x.name === r.workload);
-        const starting = restarting.has(r.uid) ? undefined : startupReadyAt(pod, workload?.startupSeconds ?? 10);
-        if (starting !== undefined) restarting.set(r.uid, starting);
         if (r.oomKilled) {
           oomKills += 1;
           restartedAt.set(r.uid, now);

@@ -7,7 +7,7 @@
 import { POLICY_ENGINE_LABEL } from '../../../activities/policy';
 import { LAB_NAME_PREFIX } from '../../stack/alert-rules';
 import { KWOK_NODE_ANNOTATION, TIER_LABEL } from '../../stack/kube';
-import { LAB_LABELS, type CopyPlan, type Engine } from '../plan';
+import { LAB_LABELS, LAB_STARTUP_ANNOTATION, type CopyPlan, type Engine } from '../plan';
 import type { NodeModel, Scenario, WorkloadModel } from '../scenario/model';
 
 export const ENGINE_SHORT: Readonly<Record<Engine | 'demo', string>> = {
@@ -121,11 +121,12 @@ function podSpec(copy: CopyPlan, w: WorkloadModel): Record<string, unknown> {
 export function workloadManifest(run: string, copy: CopyPlan, w: WorkloadModel): Record<string, unknown> {
   const labels = { ...copyLabels(run, copy), [LAB_LABELS.workload]: w.name, app: w.name };
   const namespace = copy.namespaces[w.namespace];
+  const startup = { [LAB_STARTUP_ANNOTATION]: String(w.startupSeconds) };
   if (w.kind === 'Pod') {
     return {
       apiVersion: 'v1',
       kind: 'Pod',
-      metadata: { name: w.name, namespace, labels },
+      metadata: { name: w.name, namespace, labels, annotations: startup },
       spec: { ...podSpec(copy, w), restartPolicy: 'Always' },
     };
   }
@@ -136,7 +137,7 @@ export function workloadManifest(run: string, copy: CopyPlan, w: WorkloadModel):
     spec: {
       replicas: w.replicas,
       selector: { matchLabels: { [LAB_LABELS.copy]: copy.id, [LAB_LABELS.workload]: w.name } },
-      template: { metadata: { labels }, spec: podSpec(copy, w) },
+      template: { metadata: { labels, annotations: startup }, spec: podSpec(copy, w) },
     },
   };
 }
