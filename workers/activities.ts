@@ -23,7 +23,7 @@ import { createKubeClients } from '../src/kube/client';
 import { cachedNamespaceLabels } from '../src/kube/namespace-labels';
 import { NodeCache } from '../src/kube/node-cache';
 import { InfluxStore } from '../src/metrics/influx';
-import { cachedNodeUsage } from '../src/metrics/node-usage';
+import { cachedNodeUsage, prometheusPodUsage } from '../src/metrics/node-usage';
 import { PrometheusClient } from '../src/metrics/prometheus';
 import { PrometheusRateProbe } from '../src/metrics/effects';
 import { DEFAULT_METRICS_CONFIG } from '../src/metrics/queries';
@@ -202,6 +202,8 @@ export async function createActivityGroups(deps: ActivityDeps): Promise<Activity
     guards: deps.guards ?? {},
     ...(nodeCache ? { nodeSource: nodeCache } : {}),
     nodeUsage: nodeUsage?.usage ?? rankNodes,
+    // The same rate window as the metrics windows: twice the scrape step.
+    podUsage: prometheusPodUsage(prometheus, DEFAULT_METRICS_CONFIG, 2 * (deps.windowStepSeconds ?? 30)),
     networkCeilingMbps: actions.networkCeilingMbps,
     malfunction: rules.restart,
     ...(deps.scheduleOffloadRelease ? { scheduleOffloadRelease: deps.scheduleOffloadRelease } : {}),

@@ -6,7 +6,7 @@
 import type { NodeLoad } from '../domain/node-load';
 import { nodeLoads } from './gather';
 import type { PrometheusClient } from './prometheus';
-import type { MetricsConfig } from './queries';
+import { nodePodCpuQuery, type MetricsConfig } from './queries';
 
 /** Node usage from Prometheus (CPU cores and working-set bytes per node) for offloading decisions. */
 export function prometheusNodeUsage(
@@ -15,6 +15,26 @@ export function prometheusNodeUsage(
   rangeSeconds = 120,
 ): () => Promise<readonly NodeLoad[]> {
   return () => nodeLoads(client, config, rangeSeconds);
+}
+
+/**
+ * CPU cores each pod on a node uses, from Prometheus: the node-overload workflow evicts the heaviest by usage
+ * (requests decide only when this fails or returns nothing).
+ */
+export function prometheusPodUsage(
+  client: PrometheusClient,
+  config: MetricsConfig,
+  rangeSeconds: number,
+): (node: string) => Promise<{ namespace: string; pod: string; cpuCores: number }[]> {
+  return async (node) => {
+    const rows = await client.query(nodePodCpuQuery(config, node, rangeSeconds));
+    const l = config.containers.labels;
+    return rows.flatMap((row) => {
+      const namespace = row.metric[l.namespace];
+      const pod = row.metric[l.pod];
+      return namespace && pod && Number.isFinite(row.sample.v) ? [{ namespace, pod, cpuCores: row.sample.v }] : [];
+    });
+  };
 }
 
 /**

@@ -297,6 +297,16 @@ export function podContextQuery(config: MetricsConfig, target: WindowTarget, loo
 }
 
 /** One instant query for every node's CPU/memory usage and allocatable, tagged by kind. */
+/** CPU cores each pod on `node` uses, by namespace and pod (for choosing the pod to evict from an overloaded node). */
+export function nodePodCpuQuery(config: MetricsConfig, node: string, rangeSeconds: number): string {
+  const c = config.containers;
+  const matchers = [`${config.nodes.label}=${promString(node)}`];
+  if (c.ignoreContainers.length > 0) {
+    matchers.push(`${c.labels.container}!~${promString(c.ignoreContainers.map(escapeRegex).join('|'))}`);
+  }
+  return `sum by (${c.labels.namespace}, ${c.labels.pod}) (rate(${selector(c.cpuSeconds, matchers)}[${rangeSeconds}s]))`;
+}
+
 export function nodeLoadQuery(config: MetricsConfig, rangeSeconds: number): string {
   const n = config.nodes;
   const r = `[${rangeSeconds}s]`;

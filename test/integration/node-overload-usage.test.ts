@@ -1,6 +1,7 @@
 /**
  * Node overload judged by the node's usage, on the real local stack (issue 14, gap 7): an alert names a node only
- * by its address (node-exporter's `instance`); Talon maps it to the node, taints it, evicts the heaviest pod and
+ * by its address (node-exporter's `instance`); Talon maps it to the node, taints it, evicts the pod using the most
+ * CPU (Prometheus; by requests the other would go first) and
  * reads the node's CPU share from Prometheus during the untaint delay; still over its threshold, it evicts the next
  * heaviest, and resolves only once the node is under it. Judged by effect: the pods are gone from the node, its
  * usage fell, the taint is off again.
@@ -107,8 +108,9 @@ it('maps an alert by address to its node, evicts until the node is under its thr
     },
     setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
   );
-  const a = await hog('hog-a', '1800m', toleration);
-  const b = await hog('hog-b', '1500m', toleration);
+  // Requests are equal (100m each): by requests the tie would go to hog-a by name; by usage hog-b goes first.
+  const a = await hog('hog-a', '1500m', toleration);
+  const b = await hog('hog-b', '1800m', toleration);
   await hog('small', '200m', toleration);
   // The heaviest pod is chosen by measured usage, and the node's share is read from Prometheus: wait for both.
   await waitFor(
@@ -144,7 +146,7 @@ it('maps an alert by address to its node, evicts until the node is under its thr
   process.stdout.write(`node overload: ${JSON.stringify(result)}\n`);
 
   expect(result).toMatchObject({ outcome: 'resolved', node, alertedAs: address });
-  expect(result.evictions).toEqual([`${namespace}/${a}`, `${namespace}/${b}`]);
+  expect(result.evictions).toEqual([`${namespace}/${b}`, `${namespace}/${a}`]);
   expect(result.cpuShare).toBeLessThan(0.3);
   // By effect: both hogs are gone from the node (their replacements wait, Pending), the taint is off.
   for (const pod of [a, b]) {

@@ -1,4 +1,6 @@
-import { cachedNodeUsage } from '../../src/metrics/node-usage';
+import { cachedNodeUsage, prometheusPodUsage } from '../../src/metrics/node-usage';
+import { PrometheusClient } from '../../src/metrics/prometheus';
+import { DEFAULT_METRICS_CONFIG } from '../../src/metrics/queries';
 import { retier } from '../../src/kube/workloads';
 
 describe('cachedNodeUsage', () => {
@@ -65,5 +67,37 @@ describe('retier', () => {
       { matchExpressions: [{ key: 'zone', operator: 'Exists' }] },
     ]);
     expect(retier({ containers: [] }, 'talon.io/tier', 'cloud')).toEqual({ containers: [] });
+  });
+});
+
+describe('prometheusPodUsage', () => {
+  it("asks for the CPU rate of the node's containers by pod and keeps only well-formed rows", async () => {
+    const queries: string[] = [];
+    const fetch = async (_input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+      queries.push((init?.body as URLSearchParams).get('query') ?? '');
+      return Response.json({
+        status: 'success',
+        data: {
+          resultType: 'vector',
+          result: [
+            { metric: { namespace: 'shop', pod: 'hog-b' }, value: [1, '1.8'] },
+            { metric: { namespace: 'shop', pod: 'hog-a' }, value: [1, '1.5'] },
+            { metric: { namespace: 'shop' }, value: [1, '0.4'] },
+          ],
+        },
+      });
+    };
+    const usage = prometheusPodUsage(
+      new PrometheusClient({ url: 'http://prom.test', fetch, retries: 0 }),
+      DEFAULT_METRICS_CONFIG,
+      10,
+    );
+    expect(await usage('edge-1')).toEqual([
+      { namespace: 'shop', pod: 'hog-b', cpuCores: 1.8 },
+      { namespace: 'shop', pod: 'hog-a', cpuCores: 1.5 },
+    ]);
+    expect(queries).toEqual([
+      'sum by (namespace, pod) (rate(container_cpu_usage_seconds_total{node="edge-1",container!~"|POD"}[10s]))',
+    ]);
   });
 });
