@@ -2,8 +2,9 @@
  * A one-replica Deployment's task offload is make-before-break, on the local stack through the activities the
  * worker registers (found by the lab's chaos run: the Deployment went to 0 while the moved pod was starting,
  * and the release deleted the pinned pod before the returned one was Ready, two outages of ~15 s each).
- * The moved pod is held back the way a real cluster holds it: the chosen node has no CPU left to request, so
- * the scheduler leaves it Pending until a blocker pod goes. Judged by effect: which pods exist and are Ready.
+ * The moved pod is held back the way a real cluster holds it: the chosen node has room by requests but no pod
+ * slot left (allocatable pods: 1), so the scheduler leaves it Pending ("Too many pods") until a blocker pod goes.
+ * A node without room by requests is never chosen at all. Judged by effect: which pods exist and are Ready.
  */
 import type { V1Pod } from '@kubernetes/client-node';
 import {
@@ -32,7 +33,7 @@ beforeAll(async () => {
   edge = `${f.id}-edge`;
   cloud = `${f.id}-cloud`;
   edgeNode = await addNode(f, 'e1', edge, { cpu: '2', memory: '8Gi' });
-  cloudNode = await addNode(f, 'c1', cloud, { cpu: '1', memory: '8Gi' });
+  cloudNode = await addNode(f, 'c1', cloud, { cpu: '4', memory: '8Gi', pods: '1' });
 });
 
 afterAll(async () => {
@@ -51,7 +52,7 @@ async function podsOf(app: string): Promise<V1Pod[]> {
   return (await f.clients.core.listNamespacedPod({ namespace: f.namespace, labelSelector: `app=${app}` })).items;
 }
 
-/** Takes a node's whole CPU with a pod bound to it, so the scheduler cannot place anything else there. */
+/** A pod bound to a node, requesting `cpu`: on a one-slot node it leaves no room for another pod. */
 async function block(name: string, node: string, cpu: string): Promise<void> {
   await createPod(f, name, { node, cpu: { request: cpu } });
 }
@@ -66,8 +67,30 @@ async function replicasOf(name: string): Promise<number | undefined> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+it('passes over a node without room by requests: with no other, the offload fails before writing anything', async () => {
+  await block('cloud-requested', cloudNode, '4');
+  try {
+    const [pod] = await createDeployment(f, 'full', 1, { tier: edge, cpu: { request: '500m' } });
+    const failure = await failureOf(
+      activities({ offload: 8_000 }).applyPolicy(
+        applyInput(f, 'task_offloading', pod!.metadata!.name!, 0.5, `${f.id}-full`),
+      ),
+    );
+    expect(failure).toMatchObject({ type: 'NoEligibleNode', nonRetryable: true });
+    expect(failure.message).toContain(`${cloudNode}: no room by requests (CPU: 1 × 0.500 requested, 0.000 free)`);
+    expect(await replicasOf('full')).toBe(1);
+    const rs = await f.clients.apps.listNamespacedReplicaSet({
+      namespace: f.namespace,
+      labelSelector: 'talon.io/offload-of=full',
+    });
+    expect(rs.items).toHaveLength(0);
+  } finally {
+    await unblock('cloud-requested');
+  }
+});
+
 it('withdraws an offload whose moved replica never becomes Ready: the Deployment keeps its pod, nothing is left pinned', async () => {
-  await block('cloud-full', cloudNode, '1');
+  await block('cloud-full', cloudNode, '100m');
   try {
     const [pod] = await createDeployment(f, 'solo', 1, { tier: edge, cpu: { request: '500m' } });
     const failure = await failureOf(
@@ -95,7 +118,7 @@ it('withdraws an offload whose moved replica never becomes Ready: the Deployment
 });
 
 it('hands over: the Deployment gives up its pod only once the moved one is Ready, and the release deletes the pinned pod only once the returned one is', async () => {
-  await block('cloud-busy', cloudNode, '1');
+  await block('cloud-busy', cloudNode, '100m');
   const [own] = await createDeployment(f, 'web', 1, { tier: edge, cpu: { request: '500m' } });
   const offloading = activities({ offload: 90_000 }).applyPolicy(
     applyInput(f, 'task_offloading', own!.metadata!.name!, 0.5, `${f.id}-web`),

@@ -80,10 +80,10 @@ export async function addNode(
   f: ActuatorFixture,
   suffix: string,
   tier: string,
-  shape: { cpu: string; memory: string } = { cpu: '16', memory: '64Gi' },
+  shape: { cpu: string; memory: string; pods?: string } = { cpu: '16', memory: '64Gi' },
 ): Promise<string> {
   const name = `${f.id}-${suffix}`;
-  const resources = { ...shape, pods: '110' };
+  const resources = { cpu: shape.cpu, memory: shape.memory, pods: shape.pods ?? '110' };
   await f.clients.core.createNode({
     body: {
       metadata: {

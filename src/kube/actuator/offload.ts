@@ -7,7 +7,13 @@
 import type { V1Job, V1ObjectMeta, V1PodSpec } from '@kubernetes/client-node';
 import { checkMagnitude, checkNamespace } from '../../domain/guards';
 import type { NodeLoad } from '../../domain/node-load';
-import { chooseOffloadTarget, describeChoice, type NodeInfo, type NodeSelectorTerm } from '../../domain/offload-target';
+import {
+  chooseOffloadTarget,
+  describeChoice,
+  type NodeInfo,
+  type NodeSelectorTerm,
+  type OffloadTargetChoice,
+} from '../../domain/offload-target';
 import type { PolicyName } from '../../domain/policy';
 import { PatchStrategy } from '../client';
 import { KubeNotFoundError, NoEligibleNodeError, UnsupportedTargetError } from '../errors';
@@ -28,6 +34,7 @@ import {
 } from '../workloads';
 import type { ActuatorCore, ControllerRef } from './operation';
 import { finishCheckpoint, recreate } from './recreate';
+import { firstWithRoom } from './offload-fit';
 import { offloadShare, replicasToMove } from './offload-share';
 import type { V1Deployment } from '@kubernetes/client-node';
 import type { OperationRecord } from '../types';
@@ -122,7 +129,19 @@ export async function offloadTask(
     ...(constraints.nodeSelector ? { nodeSelector: constraints.nodeSelector } : {}),
     ...(required ? { nodeSelectorTerms: required.nodeSelectorTerms as NodeSelectorTerm[] } : {}),
   };
-  const choice = chooseOffloadTarget(nodes, loads, request);
+  const ranking = chooseOffloadTarget(nodes, loads, request);
+  // The moved pods must also fit by requests, or the scheduler leaves them Pending on the least-loaded node.
+  const spec = controller?.object.spec;
+  const replicas = spec && 'replicas' in spec ? (spec.replicas ?? 1) : 1;
+  const moving = controller?.ref.kind === 'Deployment' ? replicasToMove(req.magnitude, replicas) : replicas;
+  const room = ranking.best
+    ? await firstWithRoom(core, ranking.ranked, nodes, constraints, moving)
+    : { excluded: [] as { node: string; reason: string }[] };
+  const choice: OffloadTargetChoice = {
+    ...(room.best ? { best: room.best } : {}),
+    ranked: ranking.ranked,
+    excluded: [...ranking.excluded, ...room.excluded],
+  };
   if (!choice.best) {
     throw new NoEligibleNodeError(`cannot offload ${where}: ${describeChoice(choice, request)}`, choice.excluded);
   }
