@@ -218,7 +218,7 @@ describe('observedRun and parseRunReport', () => {
 });
 
 describe('deploy/local/kwok/stages.yaml', () => {
-  it('keeps KWOK 0.7’s default stages and adds the failure stage, outweighing pod-complete', () => {
+  it('keeps KWOK 0.7’s default stages and adds the failure stage and the lab start-up stage, each outweighing the default it overrides', () => {
     const text = readFileSync(join(__dirname, '../../deploy/local/kwok/stages.yaml'), 'utf8');
     const stages = parseAllDocuments(text).map(
       (d) => d.toJS() as { kind: string; metadata: { name: string }; spec: Record<string, unknown> },
@@ -231,10 +231,27 @@ describe('deploy/local/kwok/stages.yaml', () => {
       'pod-complete',
       'pod-delete',
       'talon-task-fail-on-node',
+      'talon-lab-pod-starting',
     ]);
-    const fail = stages.at(-1)!.spec as { weight: number; selector: { matchExpressions: { key: string }[] } };
+    type Spec = {
+      weight?: number;
+      selector: { matchExpressions: { key: string }[] };
+      next: { statusTemplate?: string };
+    };
+    const fail = stages[5]!.spec as Spec;
     const complete = stages[3]!.spec as { weight?: number };
     expect(fail.weight).toBeGreaterThan(complete.weight ?? 0);
     expect(JSON.stringify(fail.selector)).toContain('talon.io/simulate-failure-on');
+    // Lab pods only, where pod-ready would act (no podIP yet), and Running but not Ready.
+    const starting = stages[6]!.spec as Spec;
+    const ready = stages[2]!.spec as Spec;
+    expect(starting.weight).toBeGreaterThan(ready.weight ?? 0);
+    expect(starting.selector.matchExpressions.map((m) => m.key)).toEqual([
+      '.metadata.deletionTimestamp',
+      '.status.podIP',
+      '.metadata.labels["talon.io/lab-copy"]',
+    ]);
+    expect(starting.next.statusTemplate).toMatch(/status: "False"\n\s*type: Ready/);
+    expect(starting.next.statusTemplate).toContain('phase: Running');
   });
 });
