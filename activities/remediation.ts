@@ -135,7 +135,12 @@ const releaseSchema = z.object({
 });
 export type ReleaseOffloadInput = z.input<typeof releaseSchema>;
 
-const recoveredSchema = z.object({ node: name, below: z.number().gt(0).max(1) });
+const recoveredSchema = z.object({
+  node: name,
+  below: z.number().gt(0).max(1),
+  // The offload whose pods would come back (absent in histories from before it: the node's share alone decides).
+  returning: z.object({ namespace: name, replicaSet: name }).optional(),
+});
 
 /** What the offloadRelease workflow is started with (the worker starts it through its Temporal client). */
 export interface OffloadReleaseRequest {
@@ -362,10 +367,15 @@ export function createRemediationActivities(deps: RemediationActivityDeps) {
       });
     },
 
-    /** Whether a node's CPU busy share (Prometheus usage ÷ allocatable) is under `below`. */
+    /**
+     * Whether a node's CPU busy share (Prometheus usage ÷ allocatable) is under `below`, counting the CPU the
+     * offload's moved pods use now when `returning` names it: a node is only recovered if it stays under the
+     * threshold with that work back (otherwise releasing it would re-overload the node and offload again).
+     */
     async offloadSourceRecovered(input: {
       node: string;
       below: number;
+      returning?: { namespace: string; replicaSet: string };
     }): Promise<{ recovered: boolean; detail: string }> {
       const req = parse(recoveredSchema, input, 'offloadSourceRecovered input');
       return run(async () => {
@@ -373,10 +383,16 @@ export function createRemediationActivities(deps: RemediationActivityDeps) {
         if (!load || load.cpuCores === undefined || !load.cpuAllocatableCores) {
           return { recovered: false, detail: `no usage known for ${req.node}` };
         }
-        const busy = load.cpuCores / load.cpuAllocatableCores;
+        const back = req.returning
+          ? await actuator.offloadedCpu(req.returning.namespace, req.returning.replicaSet, deps.podUsage)
+          : undefined;
+        const busy = (load.cpuCores + (back?.cores ?? 0)) / load.cpuAllocatableCores;
+        const withBack = back
+          ? ` with the ${back.pods} moved pod(s) back (${back.cores.toFixed(2)} cores by ${back.basis})`
+          : '';
         return {
           recovered: busy < req.below,
-          detail: `${req.node} CPU busy ${busy.toFixed(2)} ${busy < req.below ? '<' : '≥'} ${req.below}`,
+          detail: `${req.node} CPU busy ${busy.toFixed(2)}${withBack} ${busy < req.below ? '<' : '≥'} ${req.below}`,
         };
       });
     },

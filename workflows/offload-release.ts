@@ -35,8 +35,14 @@ export async function offloadRelease(input: OffloadReleaseInput): Promise<Offloa
       await sleep(wait);
       if (!input.sourceNode || Date.now() >= deadline) continue;
       const source = await kube.offloadSourceRecovered.executeWithOptions(
-        { summary: `has ${input.sourceNode} recovered (CPU busy < ${input.recoveredBelow})?` },
-        [{ node: input.sourceNode, below: input.recoveredBelow }],
+        { summary: `has ${input.sourceNode} recovered (CPU busy < ${input.recoveredBelow} with the moved pods back)?` },
+        [
+          {
+            node: input.sourceNode,
+            below: input.recoveredBelow,
+            returning: { namespace: input.namespace, replicaSet: input.replicaSet },
+          },
+        ],
       );
       if (source.recovered) {
         reason = 'source-recovered';

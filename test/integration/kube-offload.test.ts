@@ -163,6 +163,22 @@ it('a Deployment moves the share the magnitude names to the chosen node, the res
   const again = await a.applyPolicy(applyInput(f, 'task_offloading', all[0]!.metadata!.name!, 0.5, `${f.id}-svc`));
   expect(again).toMatchObject({ noop: true, changes: [], expectation: { kind: 'offload', replicaSet, moved: 2 } });
 
+  // Has the source node recovered? Only if it stays under the threshold with the moved pods back (their CPU
+  // requests here: these activities read no pod usage): 1 of 4 cores busy is 0.25 alone, 0.30 with them.
+  const judged = remediationActivities(f, {
+    nodeUsage: async () => [{ node: edgeNode, cpuCores: 1, memoryBytes: 0, cpuAllocatableCores: 4 }],
+  });
+  expect(await judged.offloadSourceRecovered({ node: edgeNode, below: 0.28 })).toMatchObject({ recovered: true });
+  const withBack = await judged.offloadSourceRecovered({
+    node: edgeNode,
+    below: 0.28,
+    returning: { namespace: f.namespace, replicaSet },
+  });
+  expect(withBack).toEqual({
+    recovered: false,
+    detail: `${edgeNode} CPU busy 0.30 with the 2 moved pod(s) back (0.20 cores by requests) ≥ 0.28`,
+  });
+
   const released = await a.releaseOffload({
     namespace: f.namespace,
     deployment: 'svc',

@@ -28,7 +28,7 @@ import type { ActionResult, EvictionResult } from '../types';
 import { requestDataOffload, setNetworkQos } from './annotations';
 import { evictPod, selectPodToEvict, taintNode, untaintNode } from './node';
 import { offloadTask } from './offload';
-import { releaseOffload, type ReleaseRequest } from './offload-share';
+import { offloadedCpu, releaseOffload, type ReleaseRequest } from './offload-share';
 import { ActuatorCore } from './operation';
 import { scaleReplicas } from './replicas';
 import type {
@@ -82,6 +82,11 @@ export class KubeActuator {
   /** Ends a share offload of a Deployment: its replicas back, the offload ReplicaSet deleted. */
   releaseOffload(req: ReleaseRequest, ctx: OperationContext): Promise<ActionResult> {
     return releaseOffload(this.core, req, ctx);
+  }
+
+  /** The CPU an offload's moved pods use now: what its release brings back to the source node. */
+  offloadedCpu(namespace: string, replicaSet: string, usageOn?: (node: string) => Promise<readonly PodUsage[]>) {
+    return offloadedCpu(this.core, namespace, replicaSet, usageOn);
   }
 
   /** Annotates the pod so a data-offload workflow moves `share` of its data. */

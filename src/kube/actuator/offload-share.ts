@@ -26,7 +26,8 @@ import { ANNOTATIONS, describeWorkload, FIELD_MANAGER, type ActionResult, type C
 import { owningHpa } from '../workload-context';
 import { operationAnnotation, operationOf, pinToNode } from '../workloads';
 import type { ActuatorCore, ControllerRef } from './operation';
-import type { OperationContext } from './requests';
+import { podRequests } from './offload-fit';
+import type { OperationContext, PodUsage } from './requests';
 
 const POLICY = 'task_offloading';
 /** The label on an offload ReplicaSet and its pods: its own name. */
@@ -422,6 +423,37 @@ export async function awaitReturned(
     `${where} does not have its ${want} replicas Ready after ${Math.round(timeoutMs / 1000)}s; the offload ` +
       `ReplicaSet ${replicaSet} keeps serving until it does`,
   );
+}
+
+/**
+ * The CPU an offload's moved pods use now, in cores: what goes back to the source node when it is released.
+ * Measured where `usageOn` knows the pod, else its CPU requests (the basis says which decided).
+ */
+export async function offloadedCpu(
+  core: ActuatorCore,
+  namespace: string,
+  replicaSet: string,
+  usageOn?: (node: string) => Promise<readonly PodUsage[]>,
+): Promise<{ readonly cores: number; readonly pods: number; readonly basis: 'usage' | 'requests' }> {
+  const list = await kubeCall(`list Pods of ReplicaSet ${namespace}/${replicaSet}`, () =>
+    core.clients.core.listNamespacedPod({ namespace, labelSelector: `${OFFLOAD_LABEL}=${replicaSet}` }),
+  );
+  const pods = list.items.filter((p) => !p.metadata?.deletionTimestamp && p.status?.phase === 'Running');
+  const nodes = [...new Set(pods.map((p) => p.spec?.nodeName).filter((n): n is string => !!n))];
+  const measured = new Map<string, number>();
+  if (usageOn) {
+    for (const node of nodes) {
+      for (const u of await usageOn(node)) measured.set(`${u.namespace}/${u.pod}`, u.cpuCores);
+    }
+  }
+  let cores = 0;
+  let allMeasured = true;
+  for (const pod of pods) {
+    const used = measured.get(`${namespace}/${pod.metadata?.name}`);
+    if (used === undefined) allMeasured = false;
+    cores += used ?? podRequests(pod.spec).cpuCores;
+  }
+  return { cores, pods: pods.length, basis: allMeasured ? 'usage' : 'requests' };
 }
 
 export function isOffloadPod(pod: V1Pod): boolean {
