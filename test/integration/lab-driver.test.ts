@@ -89,6 +89,10 @@ beforeAll(async () => {
   const planPath = join(dir, 'plan.json');
   await wireRun(stack, run, [copy], {});
   await applyManifests(stack, copyManifests(run, copy));
+  // The driver readies the pods (they start not Ready, as with a readiness probe), so it runs first.
+  const plan: LabPlan = { run, copies: [{ ...copy, startAt: Date.now() / 1000 }], timelineDir: join(dir, 'timelines') };
+  await writeFile(planPath, JSON.stringify(plan));
+  driver = await startDriver({ clients, planPath, targetsDir: labTargetsDir(stack), tickSeconds: 2 });
   await waitFor('ready lab pods', async () => {
     const pods = [...(await podsOf('web')), ...(await podsOf('leaky'))];
     return pods.length === 2 &&
@@ -96,9 +100,6 @@ beforeAll(async () => {
       ? true
       : undefined;
   });
-  const plan: LabPlan = { run, copies: [{ ...copy, startAt: Date.now() / 1000 }], timelineDir: join(dir, 'timelines') };
-  await writeFile(planPath, JSON.stringify(plan));
-  driver = await startDriver({ clients, planPath, targetsDir: labTargetsDir(stack), tickSeconds: 2 });
 });
 
 afterAll(async () => {
@@ -111,6 +112,16 @@ afterAll(async () => {
 });
 
 describe('the lab driver on the local stack', () => {
+  it('a lab pod starts Running but not Ready, and turns Ready once its start-up time has passed', async () => {
+    for (const pod of [...(await podsOf('web')), ...(await podsOf('leaky'))]) {
+      const started = Date.parse(String(pod.status?.containerStatuses?.[0]?.state?.running?.startedAt));
+      const ready = pod.status?.conditions?.find((c) => c.type === 'Ready');
+      expect(ready?.status).toBe('True');
+      // Made Ready by the driver (start-up 2 s), not at once by KWOK's pod-ready stage.
+      expect(Date.parse(String(ready?.lastTransitionTime)) - started).toBeGreaterThanOrEqual(2_000);
+    }
+  });
+
   it('a window gathered from a lab pod has all 8 features as real series, none imputed', async () => {
     const metrics = createMetricsActivities({ prometheus, gather: { stepSeconds: 5, rangeSeconds: 10 } });
     const pod = (await podsOf('web'))[0]!.metadata!.name!;
