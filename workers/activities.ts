@@ -22,6 +22,7 @@ import type { GuardConfigInput } from '../src/domain/guards';
 import { createKubeClients } from '../src/kube/client';
 import { cachedNamespaceLabels } from '../src/kube/namespace-labels';
 import { NodeCache } from '../src/kube/node-cache';
+import { DEFAULT_GATHER_OPTIONS, rangeSecondsOf } from '../src/metrics/gather';
 import { InfluxStore } from '../src/metrics/influx';
 import { cachedNodeUsage, prometheusPodUsage } from '../src/metrics/node-usage';
 import { PrometheusClient } from '../src/metrics/prometheus';
@@ -174,6 +175,10 @@ export async function createActivityGroups(deps: ActivityDeps): Promise<Activity
     log,
   });
   const modelStatus = learning.status;
+  const gatherOptions = {
+    ...DEFAULT_GATHER_OPTIONS,
+    ...(deps.windowStepSeconds ? { stepSeconds: deps.windowStepSeconds } : {}),
+  };
   const metrics = createMetricsActivities({
     prometheus,
     ...(influx ? { influx } : {}),
@@ -202,8 +207,8 @@ export async function createActivityGroups(deps: ActivityDeps): Promise<Activity
     guards: deps.guards ?? {},
     ...(nodeCache ? { nodeSource: nodeCache } : {}),
     nodeUsage: nodeUsage?.usage ?? rankNodes,
-    // The same rate window as the metrics windows: twice the scrape step.
-    podUsage: prometheusPodUsage(prometheus, DEFAULT_METRICS_CONFIG, 2 * (deps.windowStepSeconds ?? 30)),
+    // The same rate window as the metrics windows.
+    podUsage: prometheusPodUsage(prometheus, DEFAULT_METRICS_CONFIG, rangeSecondsOf(gatherOptions)),
     networkCeilingMbps: actions.networkCeilingMbps,
     malfunction: rules.restart,
     ...(deps.scheduleOffloadRelease ? { scheduleOffloadRelease: deps.scheduleOffloadRelease } : {}),

@@ -158,6 +158,13 @@ export function selector(ref: SeriesRef, extra: readonly string[] = []): string 
   return all.length === 0 ? ref.metric : `${ref.metric}{${all.join(',')}}`;
 }
 
+/** The matcher leaving out the pod cgroup and pause container series (none when nothing is ignored). */
+function ignoredContainers(labels: { container: string }, ignoreContainers: readonly string[]): string[] {
+  return ignoreContainers.length === 0
+    ? []
+    : [`${labels.container}!~${promString(ignoreContainers.map(escapeRegex).join('|'))}`];
+}
+
 /** Matchers selecting a target's containers with the given label mapping. */
 export function podMatchers(
   labels: { namespace: string; pod: string; container: string },
@@ -166,9 +173,7 @@ export function podMatchers(
 ): string[] {
   const m = [`${labels.namespace}=${promString(target.namespace)}`, `${labels.pod}=${promString(target.pod)}`];
   if (target.container !== undefined) m.push(`${labels.container}=${promString(target.container)}`);
-  else if (ignoreContainers.length > 0) {
-    m.push(`${labels.container}!~${promString(ignoreContainers.map(escapeRegex).join('|'))}`);
-  }
+  else m.push(...ignoredContainers(labels, ignoreContainers));
   return m;
 }
 
@@ -296,16 +301,14 @@ export function podContextQuery(config: MetricsConfig, target: WindowTarget, loo
   ].join(' or ');
 }
 
-/** One instant query for every node's CPU/memory usage and allocatable, tagged by kind. */
 /** CPU cores each pod on `node` uses, by namespace and pod (for choosing the pod to evict from an overloaded node). */
 export function nodePodCpuQuery(config: MetricsConfig, node: string, rangeSeconds: number): string {
   const c = config.containers;
-  const matchers = [`${config.nodes.label}=${promString(node)}`];
-  if (c.ignoreContainers.length > 0) {
-    matchers.push(`${c.labels.container}!~${promString(c.ignoreContainers.map(escapeRegex).join('|'))}`);
-  }
+  const matchers = [`${config.nodes.label}=${promString(node)}`, ...ignoredContainers(c.labels, c.ignoreContainers)];
   return `sum by (${c.labels.namespace}, ${c.labels.pod}) (rate(${selector(c.cpuSeconds, matchers)}[${rangeSeconds}s]))`;
 }
+
+/** One instant query for every node's CPU/memory usage and allocatable, tagged by kind. */
 
 export function nodeLoadQuery(config: MetricsConfig, rangeSeconds: number): string {
   const n = config.nodes;

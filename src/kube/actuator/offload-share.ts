@@ -165,6 +165,29 @@ export async function offloadShare(core: ActuatorCore, o: ShareOffload, ctx: Ope
   });
 }
 
+/** Deletes an offload ReplicaSet (its pods with it); false when it was gone already. */
+export async function deleteOffloadReplicaSet(
+  core: ActuatorCore,
+  namespace: string,
+  name: string,
+  ctx: OperationContext,
+): Promise<boolean> {
+  try {
+    await kubeCall(`delete ReplicaSet ${namespace}/${name}`, () =>
+      core.clients.apps.deleteNamespacedReplicaSet({
+        name,
+        namespace,
+        propagationPolicy: 'Background',
+        ...(core.dry(ctx) ? { dryRun: 'All' } : {}),
+      }),
+    );
+    return true;
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw err;
+  }
+}
+
 /** How many of a ReplicaSet's (or Deployment's) pods are Ready, as its controller reports them. */
 function readyOf(status: { readyReplicas?: number } | undefined): number {
   return status?.readyReplicas ?? 0;
@@ -212,11 +235,7 @@ async function handOver(
     );
   const ready = await waitReady(core, async () => readyOf((await readRs()).status), moved, timeoutMs, ctx);
   if (ready >= moved) return;
-  await kubeCall(`delete ReplicaSet ${ref.namespace}/${name}`, () =>
-    core.clients.apps.deleteNamespacedReplicaSet({ name, namespace: ref.namespace, propagationPolicy: 'Background' }),
-  ).catch((err: unknown) => {
-    if (!isNotFound(err)) throw err;
-  });
+  await deleteOffloadReplicaSet(core, ref.namespace, name, ctx);
   throw new NoEligibleNodeError(
     `cannot offload ${describeWorkload(ref)}: ${ready} of its ${moved} moved replicas were Ready on ${node} after ` +
       `${Math.round(timeoutMs / 1000)}s; the offload ReplicaSet ${name} was withdrawn and the Deployment keeps its ` +
@@ -355,16 +374,7 @@ export async function releaseOffload(
   });
   if (replicaSet) await awaitReturned(core, { namespace: req.namespace, name: req.deployment }, req.replicaSet, ctx);
   if (replicaSet) {
-    await kubeCall(`delete ReplicaSet ${req.namespace}/${req.replicaSet}`, () =>
-      core.clients.apps.deleteNamespacedReplicaSet({
-        name: req.replicaSet,
-        namespace: req.namespace,
-        propagationPolicy: 'Background',
-        ...(core.dry(ctx) ? { dryRun: 'All' } : {}),
-      }),
-    ).catch((err: unknown) => {
-      if (!isNotFound(err)) throw err;
-    });
+    await deleteOffloadReplicaSet(core, req.namespace, req.replicaSet, ctx);
     changes.push({ path: `ReplicaSet ${req.replicaSet}`, from: String(replicaSet.spec?.replicas ?? 0), to: 'deleted' });
   }
   const released: V1Deployment = deployment;

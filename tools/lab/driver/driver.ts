@@ -238,11 +238,11 @@ export async function startDriver(options: DriverOptions): Promise<RunningDriver
           r,
           now,
         );
-        const workload = copy.scenario.workloads.find((x) => x.name === r.workload);
         if (r.oomKilled) {
           oomKills += 1;
           restartedAt.set(r.uid, now);
-          restarting.set(r.uid, now + (workload?.startupSeconds ?? 10));
+          const w = copy.scenario.workloads.find((x) => x.name === r.workload);
+          restarting.set(r.uid, now + (w?.startupSeconds ?? 10));
           writes.push(() => writeStatus(clients, pod, oomStatus(pod, new Date(now * 1000))));
         } else if ((restarting.get(r.uid) ?? Infinity) <= now) {
           restarting.delete(r.uid);

@@ -13,7 +13,7 @@
  */
 import type { V1Deployment, V1Job, V1Pod, V1PodSpec } from '@kubernetes/client-node';
 import { PatchStrategy } from '../../client';
-import { isNotFound, kubeCall } from '../../errors';
+import { isNotFound } from '../../errors';
 import { describeWorkload, type Change, type Expectation, type OperationRecord, type Placement } from '../../types';
 import {
   jobManifestForRecreate,
@@ -24,7 +24,7 @@ import {
   readController,
 } from '../../workloads';
 import { describeChanges, type ActuatorCore, type ControllerRef } from '../operation';
-import { awaitReturned } from '../offload-share';
+import { awaitReturned, deleteOffloadReplicaSet } from '../offload-share';
 import { recreate } from '../recreate';
 import type { OperationContext } from '../requests';
 import { annotationChanges } from './annotations';
@@ -136,23 +136,6 @@ export async function undoOffload(core: ActuatorCore, req: RollbackRequest, ctx:
   return undefined;
 }
 
-async function deleteReplicaSet(core: ActuatorCore, namespace: string, name: string, ctx: OperationContext) {
-  try {
-    await kubeCall(`delete ReplicaSet ${namespace}/${name}`, () =>
-      core.clients.apps.deleteNamespacedReplicaSet({
-        name,
-        namespace,
-        propagationPolicy: 'Background',
-        ...(core.dry(ctx) ? { dryRun: 'All' } : {}),
-      }),
-    );
-    return true;
-  } catch (err) {
-    if (isNotFound(err)) return false;
-    throw err;
-  }
-}
-
 /** A share offload undone: the Deployment's replica count and annotation back, the offload ReplicaSet deleted. */
 async function undoShare(
   core: ActuatorCore,
@@ -177,7 +160,7 @@ async function undoShare(
   if (verdict === 'already') {
     // A retry after the Deployment's write: the ReplicaSet may still be there (the worker died before the delete).
     if (!releasedBefore) await awaitReturned(core, ref, e.replicaSet, ctx);
-    const deleted = !releasedBefore && (await deleteReplicaSet(core, ref.namespace, e.replicaSet, ctx));
+    const deleted = !releasedBefore && (await deleteOffloadReplicaSet(core, ref.namespace, e.replicaSet, ctx));
     const change: Change = { path: `ReplicaSet ${e.replicaSet}`, from: String(e.moved), to: 'deleted' };
     return result(core, ctx, {
       alreadyApplied: !deleted,
@@ -227,7 +210,7 @@ async function undoShare(
     ctx,
   );
   await awaitReturned(core, ref, e.replicaSet, ctx);
-  const deleted = await deleteReplicaSet(core, ref.namespace, e.replicaSet, ctx);
+  const deleted = await deleteOffloadReplicaSet(core, ref.namespace, e.replicaSet, ctx);
   const changes: Change[] = [
     ...(previous === undefined ? [] : [{ path: 'spec.replicas', from: String(replicas), to: String(previous) }]),
     ...(deleted ? [{ path: `ReplicaSet ${e.replicaSet}`, from: String(e.moved), to: 'deleted' }] : []),
