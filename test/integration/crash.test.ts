@@ -144,9 +144,13 @@ beforeAll(async () => {
   await createNamespace(kube, namespace);
 });
 
-beforeEach(async () => {
-  taskQueue = `crash-it-${randomBytes(4).toString('hex')}`;
-  client = await TalonClient.connect({
+/**
+ * A client on this test's task queue whose remediations cool down for this long. The cool-down runs to its end even
+ * after the resolved signal, so it is most of a kill-point test's time: only the test that kills inside it needs a
+ * long one.
+ */
+async function connectClient(cooldownSeconds: number): Promise<TalonClient> {
+  return TalonClient.connect({
     client: new Client({ connection, namespace: config.temporal.namespace }),
     taskQueue,
     settings: {
@@ -154,11 +158,19 @@ beforeEach(async () => {
         // The tests await each remediation's result: no watching for a re-fire after the episode.
         memory: MEMORY_OFF,
         maxAttempts: 2,
-        cooldown: { defaultSeconds: 120, minSeconds: 5, maxSeconds: 180, historyFactor: 1 },
+        cooldown: { defaultSeconds: cooldownSeconds, minSeconds: 5, maxSeconds: 180, historyFactor: 1 },
       },
       nodeOverload: { untaintAfterSeconds: 20 },
     },
   });
+}
+
+/** Long enough that a poll every 500 ms cannot miss the step, even on a loaded two-core machine. */
+const SHORT_COOLDOWN_SECONDS = 30;
+
+beforeEach(async () => {
+  taskQueue = `crash-it-${randomBytes(4).toString('hex')}`;
+  client = await connectClient(SHORT_COOLDOWN_SECONDS);
 });
 
 afterEach(async () => {
@@ -239,6 +251,8 @@ interface KillPoint {
    * workflow task (a local activity) or an ordinary activity the server retries.
    */
   readonly hold?: { readonly activity: string; readonly phase: 'before' | 'after'; readonly inTask: boolean };
+  /** The remediation's cool-down when it is not the short one. */
+  readonly cooldownSeconds?: number;
 }
 
 const killPoints: KillPoint[] = [
@@ -249,12 +263,13 @@ const killPoints: KillPoint[] = [
   // Inside verification (a hold, not a poll of the step, which a fast rollout can finish between two polls).
   { name: 'verify', hold: { activity: 'verifyPolicy', phase: 'before', inTask: false } },
   // The cool-down is a durable timer of two minutes: the step query cannot miss it.
-  { name: 'cooldown', step: 'cooldown' },
+  { name: 'cooldown', step: 'cooldown', cooldownSeconds: 120 },
 ];
 
 it.each(killPoints)(
   'a worker killed during $name is replaced and the remediation finishes with the change applied once',
-  async ({ name, step, hold }) => {
+  async ({ name, step, hold, cooldownSeconds }) => {
+    if (cooldownSeconds !== undefined) client = await connectClient(cooldownSeconds);
     const app = `web-${name}`;
     await createLoadedDeployment(kube, namespace, app, { usageCpu: '480m', limitCpu: '500m' });
     const pod = await waitFor('pod', 60_000, async () => (await runningPods(kube, namespace, app))[0]);
