@@ -4,6 +4,7 @@
  * the runner writes the files.
  */
 import type { Scenario } from '../scenario/model';
+import { baseScenario, byScenario, renderRepetitions } from './repetitions';
 import type { CopyScore } from './score';
 
 /** The SLO in words, for the report. */
@@ -15,7 +16,10 @@ export function sloText(s: Pick<Scenario, 'slo'>): string {
 }
 
 export interface ScenarioReport {
+  /** The section's name: the scenario's, with `-r<n>` for repetition n of a repeated run. */
   readonly name: string;
+  /** The scenario's own name (absent in reports written before repetitions were grouped). */
+  readonly scenario?: string;
   readonly source: string;
   readonly description: string;
   readonly expect?: string;
@@ -55,8 +59,26 @@ function mean(values: readonly (number | null)[]): number | null {
   return xs.length === 0 ? null : xs.reduce((a, b) => a + b, 0) / xs.length;
 }
 
-/** Per engine, the mean over repetitions of one scenario. */
-function byEngine(s: ScenarioReport, engines: readonly string[]): Map<string, (CopyScore & { repeat: number })[]> {
+/** One summary row per scenario over its repetitions: every copy, the longest wall time, a link to the first. */
+function summaryRows(
+  r: RunReport,
+): { name: string; link: string; wallSeconds: number; copies: ScenarioReport['copies'] }[] {
+  return [...byScenario(r)].map(([name, copies]) => {
+    const sections = r.scenarios.filter((s) => baseScenario(s, r.repeat) === name);
+    return {
+      name,
+      link: sections[0]?.name ?? name,
+      wallSeconds: Math.max(0, ...sections.map((s) => s.wallSeconds)),
+      copies,
+    };
+  });
+}
+
+/** Per engine, the copies of one scenario (every repetition of it in a summary row). */
+function byEngine(
+  s: Pick<ScenarioReport, 'copies'>,
+  engines: readonly string[],
+): Map<string, (CopyScore & { repeat: number })[]> {
   return new Map(engines.map((e) => [e, s.copies.filter((c) => c.engine === e)]));
 }
 
@@ -90,19 +112,29 @@ export function renderMarkdown(r: RunReport): string {
     '',
   );
   out.push('## Summary', '');
-  out.push('SLO-violation seconds (lower is better), harmful changes in brackets; mean over repetitions.', '');
+  out.push(
+    r.repeat > 1
+      ? 'SLO-violation seconds (lower is better): mean over repetitions [lowest–highest], mean harmful changes in brackets.'
+      : 'SLO-violation seconds (lower is better), harmful changes in brackets.',
+    '',
+  );
   out.push(
     `| scenario | ${r.engines.join(' | ')} | wall (s) |`,
     `| --- | ${r.engines.map(() => '---:').join(' | ')} | ---: |`,
   );
-  for (const s of r.scenarios) {
+  // Repetitions of one scenario share a row: the mean over them and their range.
+  const rows = r.repeat > 1 ? summaryRows(r) : r.scenarios.map((s) => ({ ...s, link: s.name }));
+  for (const s of rows) {
     const per = byEngine(s, r.engines);
     const cells = r.engines.map((e) => {
       const cs = per.get(e) ?? [];
       if (cs.length === 0) return '–';
-      return `${fmt(mean(cs.map((c) => c.sloViolationSeconds)))} (${fmt(mean(cs.map((c) => c.harmfulActions)))})`;
+      const slo = cs.map((c) => c.sloViolationSeconds).filter((v): v is number => v !== null);
+      // Over repetitions, the range too: one placement or scrape phase can move a scenario by minutes.
+      const range = slo.length > 1 ? ` [${fmt(Math.min(...slo))}–${fmt(Math.max(...slo))}]` : '';
+      return `${fmt(mean(slo))}${range} (${fmt(mean(cs.map((c) => c.harmfulActions)))})`;
     });
-    out.push(`| [${s.name}](#${s.name}) | ${cells.join(' | ')} | ${Math.round(s.wallSeconds)} |`);
+    out.push(`| [${s.name}](#${s.link}) | ${cells.join(' | ')} | ${Math.round(s.wallSeconds)} |`);
   }
   const totals = r.engines.map((e) => {
     const all = r.scenarios.flatMap((s) => s.copies.filter((c) => c.engine === e));
@@ -124,6 +156,7 @@ export function renderMarkdown(r: RunReport): string {
   for (const t of totals) out.push(`| ${t.e} | ${t.e === 'none' ? '–' : fmt(t.lost)} | ${fmt(t.j)} |`);
   out.push('');
   if (r.notes.length > 0) out.push(...r.notes.map((n) => `- ${n}`), '');
+  out.push(...renderRepetitions(r));
   if (r.chaos) {
     const talon = r.scenarios.flatMap((s) => s.copies.filter((c) => c.engine.startsWith('talon-')));
     const lost = talon.reduce((a, c) => a + (c.alertsLost ?? 0), 0);

@@ -7,7 +7,8 @@ import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CopyPlan } from '../plan';
 import { readTimeline } from './collect';
-import { renderMarkdown, type RunReport, type ScenarioReport } from './report';
+import type { RunReport, ScenarioReport } from './report';
+import { writeReportFiles } from './report-files';
 import { scoreCopy, type ScoreInput } from './score';
 import { scenarioSvg } from './svg';
 
@@ -47,7 +48,6 @@ export async function rescore(dir: string): Promise<RunReport> {
     scenarios.push({ ...s, copies });
   }
   const report: RunReport = { ...before, scenarios };
-  await writeFile(join(dir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
-  await writeFile(join(dir, 'report.md'), renderMarkdown(report));
+  await writeReportFiles(dir, report);
   return report;
 }

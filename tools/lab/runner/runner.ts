@@ -25,13 +25,14 @@ import { loadScenarios } from '../scenario/load';
 import type { Scenario } from '../scenario/model';
 import { alertEpisodes, readTimeline, seedActivity, talonRemediations } from './collect';
 import { copyManifests, planCopy, runId } from './manifests';
-import { renderMarkdown, sloText, type RunReport, type ScenarioReport } from './report';
+import { sloText, type RunReport, type ScenarioReport } from './report';
 import { labPolicy } from './predictive';
 import { predictiveWatchId } from '../../../src/contracts/predictive-watch';
 import { scoreCopy, type CopyScore } from './score';
 import { startSeedOrchestrator, type RunningSeed } from './seed';
 import { freePort, startService, stopService, talonArgs, waitForHttp, waitForLine, type Service } from './services';
 import { chaosSchedule, seededRandom, summariseChaos, type ChaosEvent, type ChaosStep } from './chaos';
+import { writeReportFiles } from './report-files';
 import { scenarioSvg } from './svg';
 import { temporalComponent } from '../../stack/temporal';
 import { unwireRun, wireRun } from './wiring';
@@ -212,11 +213,7 @@ export async function runLab(options: LabRunOptions): Promise<RunReport> {
       ? { chaos: { ...options.chaos, events: chaosEvents, summary: summariseChaos(chaosEvents) } }
       : {}),
   });
-  const writeReport = async (): Promise<void> => {
-    const r = report();
-    await writeFile(join(out, 'report.json'), `${JSON.stringify(r, null, 2)}\n`);
-    await writeFile(join(out, 'report.md'), renderMarkdown(r));
-  };
+  const writeReport = (): Promise<void> => writeReportFiles(out, report());
 
   /** Kills (or restarts) one component and starts it again; how long until it answered. */
   async function disrupt(step: ChaosStep): Promise<ChaosEvent> {
@@ -416,6 +413,7 @@ export async function runLab(options: LabRunOptions): Promise<RunReport> {
         const s = it.scenario;
         scenarioReports.push({
           name,
+          scenario: s.name,
           source: relative(process.cwd(), s.source) || s.source,
           description: s.description,
           ...(s.expect ? { expect: s.expect } : {}),
