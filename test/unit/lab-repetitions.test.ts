@@ -121,6 +121,7 @@ describe('the report', () => {
     // One summary row per scenario over its three sections, linked to the first; the longest wall time.
     expect(md).toContain('| [b](#b-r1) | 30 [20–40] (0) | 60 [59–61] (0) | 102 |');
     expect(md).toContain('## b-r3');
+    expect(md).toContain('2 scenario(s) × 2 engine(s) × 3 repetition(s)');
     expect(md).toContain('## Repetitions');
     expect(md).toContain('| talon-rules | 40 | 32 | 51 | 41 | 19 |');
     expect(md).toMatch(/\| talon-rules − none \| -119 \| \[-\d+(\.\d)?, -\d+(\.\d)?\] \| talon-rules better \|/);

@@ -107,7 +107,7 @@ export function renderMarkdown(r: RunReport): string {
   out.push(`# Incident lab report — run ${r.run}`, '');
   out.push(`\`${r.command}\``, '');
   out.push(
-    `Started ${r.startedAt}; ${r.scenarios.length} scenario(s) × ${r.engines.length} engine(s) × ${r.repeat} repetition(s), ` +
+    `Started ${r.startedAt}; ${byScenario(r).size} scenario(s) × ${r.engines.length} engine(s) × ${r.repeat} repetition(s), ` +
       `engines side by side on identical copies; wall time ${fmt(r.wallSeconds / 60)} min.`,
     '',
   );
