@@ -32,6 +32,7 @@ import { scoreCopy, type CopyScore } from './score';
 import { startSeedOrchestrator, type RunningSeed } from './seed';
 import { freePort, startService, stopService, talonArgs, waitForHttp, waitForLine, type Service } from './services';
 import { chaosSchedule, seededRandom, summariseChaos, type ChaosEvent, type ChaosStep } from './chaos';
+import { copyNodesWaiting, misplacedPods } from './placement';
 import { writeReportFiles } from './report-files';
 import { scenarioSvg } from './svg';
 import { temporalComponent } from '../../stack/temporal';
@@ -98,6 +99,26 @@ async function readyPods(clients: KubeClients, run: string, copies: readonly Cop
     if (ready < want) return `${copy.id}: ${ready}/${want} pods ready`;
   }
   return undefined;
+}
+
+/**
+ * Polls `waiting` (a reason to wait, or undefined) every second until it clears; `show` gets each reason (and may
+ * throw to stop the wait).
+ */
+async function waitUntil(
+  what: string,
+  timeoutMs: number,
+  waiting: () => Promise<string | undefined>,
+  show: (reason: string) => void,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const reason = await waiting();
+    if (reason === undefined) return;
+    if (Date.now() > deadline) throw new Error(`${what} not ready after ${timeoutMs / 1000} s (${reason})`);
+    show(reason);
+    await sleep(1000);
+  }
 }
 
 async function lock(config: StackConfig): Promise<() => Promise<void>> {
@@ -316,20 +337,28 @@ export async function runLab(options: LabRunOptions): Promise<RunReport> {
       const prefix = `batch ${index + 1}/${batches.length} · ${names.join(', ')}`;
       const pending = allCopies.filter((c) => names.includes(c.scenario.name));
       status(`${prefix} · creating ${pending.length} copies`);
+      const manifests = pending.flatMap((c) => copyManifests(run, c));
+      const first = (m: Record<string, unknown>) => m.kind === 'Namespace' || m.kind === 'Node';
+      // Nodes first, and usable, so that every copy's pods start where the scenario places them (placement.ts).
+      await applyManifests(stack, manifests.filter(first));
+      const show = (what: string) => (reason: string) => {
+        check();
+        status(`${prefix} · waiting for ${what} (${reason})`);
+      };
+      await waitUntil(
+        'nodes',
+        60_000,
+        async () =>
+          copyNodesWaiting((await kube.core.listNode({ labelSelector: `${LAB_LABELS.run}=${run}` })).items, pending),
+        show('nodes'),
+      );
       await applyManifests(
         stack,
-        pending.flatMap((c) => copyManifests(run, c)),
+        manifests.filter((m) => !first(m)),
       );
-      const deadline = Date.now() + 180_000;
-      let waiting: string | undefined = 'not checked';
-      while (waiting !== undefined) {
-        check();
-        waiting = await readyPods(kube, run, pending);
-        if (waiting === undefined) break;
-        if (Date.now() > deadline) throw new Error(`pods not ready after 180 s (${waiting})`);
-        status(`${prefix} · waiting for pods (${waiting})`);
-        await sleep(1000);
-      }
+      await waitUntil('pods', 180_000, () => readyPods(kube, run, pending), show('pods'));
+      const pods = await kube.core.listPodForAllNamespaces({ labelSelector: `${LAB_LABELS.run}=${run}` });
+      for (const line of misplacedPods(pods.items, pending)) notes.push(`placement differs from the scenario: ${line}`);
       const startAt = Date.now() / 1000 + options.warmupSeconds;
       const copies = pending.map((c) => ({ ...c, startAt }));
       await writePlan(planPath, { run, copies, timelineDir });
