@@ -25,7 +25,7 @@ export interface BootstrapOptions {
 const DEFAULTS = { resamples: 2000, level: 0.95, seed: 1 } as const;
 
 /** Linear-interpolated quantile of an already sorted array. */
-function sortedQuantile(sorted: Float64Array, q: number): number {
+export function sortedQuantile(sorted: Float64Array, q: number): number {
   const pos = (sorted.length - 1) * q;
   const lo = Math.floor(pos);
   const a = sorted[lo] ?? NaN;

@@ -5,7 +5,7 @@
  */
 import type { RunReport } from './report';
 import { repetitionTotals } from './repetitions';
-import { ENGINE_COLOURS } from './svg';
+import { ENGINE_COLOURS, esc, niceMax } from './svg';
 
 const W = 760;
 const LEFT = 150;
@@ -13,20 +13,9 @@ const RIGHT = 40;
 const ROW = 34;
 const TOP = 40;
 
-const esc = (s: string): string =>
-  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-
-/** A round axis end at or above `v`. */
-function axisMax(v: number): number {
-  if (!(v > 0)) return 1;
-  const p = 10 ** Math.floor(Math.log10(v));
-  for (const m of [1, 2, 2.5, 4, 5, 6, 8, 10]) if (v <= m * p) return m * p;
-  return 10 * p;
-}
-
 export function repetitionsSvg(r: Pick<RunReport, 'run' | 'engines' | 'scenarios' | 'repeat'>): string {
   const rows = r.engines.map((engine) => ({ engine, totals: repetitionTotals(r, engine) }));
-  const max = axisMax(Math.max(0, ...rows.flatMap((row) => row.totals)));
+  const max = niceMax(Math.max(0, ...rows.flatMap((row) => row.totals)));
   const plot = W - LEFT - RIGHT;
   const x = (v: number) => LEFT + (v / max) * plot;
   const height = TOP + rows.length * ROW + 40;

@@ -3,6 +3,7 @@
  * (side by side in each batch), so the run holds N totals per engine and N paired differences per scenario.
  * A winner is named only when the interval of its difference excludes zero. Pure; the report renders it.
  */
+import { sortedQuantile } from '../../../training/bootstrap';
 import { Rng } from '../../../training/rng';
 import type { RunReport, ScenarioReport } from './report';
 
@@ -97,14 +98,17 @@ export function pairedTotal(
     values[i] = total;
   }
   values.sort();
-  const at = (q: number) => {
-    const pos = (values.length - 1) * q;
-    const lo = Math.floor(pos);
-    const hi = Math.min(values.length - 1, lo + 1);
-    return values[lo]! + (values[hi]! - values[lo]!) * (pos - lo);
-  };
   const tail = (1 - level) / 2;
-  return { a, b, estimate, low: at(tail), high: at(1 - tail), level, resamples, scenarios: perScenario.length };
+  return {
+    a,
+    b,
+    estimate,
+    low: sortedQuantile(values, tail),
+    high: sortedQuantile(values, 1 - tail),
+    level,
+    resamples,
+    scenarios: perScenario.length,
+  };
 }
 
 /** Every ordered pair of a run's engines that a reader compares: each Talon engine against every other engine. */

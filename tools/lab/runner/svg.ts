@@ -30,11 +30,13 @@ const LEFT = 115;
 const RIGHT = 150;
 const PLOT = W - LEFT - RIGHT;
 
-const esc = (s: string): string =>
+/** Text made safe inside SVG markup. */
+export const esc = (s: string): string =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 const num = (v: number): string => (Math.round(v * 100) / 100).toString();
 
-function niceMax(v: number): number {
+/** A round axis end at or above `v`. */
+export function niceMax(v: number): number {
   if (!(v > 0)) return 1;
   const p = 10 ** Math.floor(Math.log10(v));
   for (const m of [1, 2, 4, 6, 8, 10]) if (v <= m * p) return m * p;
