@@ -122,9 +122,8 @@ export function renderMarkdown(r: RunReport): string {
     `| scenario | ${r.engines.join(' | ')} | wall (s) |`,
     `| --- | ${r.engines.map(() => '---:').join(' | ')} | ---: |`,
   );
-  // Repetitions of one scenario share a row: the mean over them and their range.
-  const rows = r.repeat > 1 ? summaryRows(r) : r.scenarios.map((s) => ({ ...s, link: s.name }));
-  for (const s of rows) {
+  // Repetitions of one scenario share a row: the mean over them and their range (a single run's row is its own).
+  for (const s of summaryRows(r)) {
     const per = byEngine(s, r.engines);
     const cells = r.engines.map((e) => {
       const cs = per.get(e) ?? [];

@@ -8,11 +8,12 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
+import type { V1Pod } from '@kubernetes/client-node';
 import { TalonClient } from '../../../src/client/talon-client';
 import { loadStackConfig, stackEndpoints, type StackConfig } from '../../../src/config/local-stack';
 import { loadTalonConfig } from '../../../src/config/talon-config';
 import { DEFAULT_PROTECTED_NAMESPACES } from '../../../src/domain/guards';
-import { createKubeClients, type KubeClients } from '../../../src/kube/client';
+import { createKubeClients } from '../../../src/kube/client';
 import { loadKubeConfig } from '../../../src/kube/config';
 import { PrometheusClient } from '../../../src/metrics/prometheus';
 import { loadPolicyModel } from '../../../src/policy/model';
@@ -86,11 +87,11 @@ async function writePlan(path: string, plan: LabPlan): Promise<void> {
   await rename(`${path}.tmp`, path);
 }
 
-async function readyPods(clients: KubeClients, run: string, copies: readonly CopyPlan[]): Promise<string | undefined> {
-  const pods = await clients.core.listPodForAllNamespaces({ labelSelector: `${LAB_LABELS.run}=${run}` });
+/** Which copy still has fewer Ready pods than its scenario runs, among the run's listed pods, or undefined. */
+function podsWaiting(pods: readonly V1Pod[], copies: readonly CopyPlan[]): string | undefined {
   for (const copy of copies) {
     const want = copy.scenario.workloads.reduce((a, w) => a + w.replicas, 0);
-    const ready = pods.items.filter(
+    const ready = pods.filter(
       (p) =>
         p.metadata?.labels?.[LAB_LABELS.copy] === copy.id &&
         !p.metadata.deletionTimestamp &&
@@ -356,9 +357,18 @@ export async function runLab(options: LabRunOptions): Promise<RunReport> {
         stack,
         manifests.filter((m) => !first(m)),
       );
-      await waitUntil('pods', 180_000, () => readyPods(kube, run, pending), show('pods'));
-      const pods = await kube.core.listPodForAllNamespaces({ labelSelector: `${LAB_LABELS.run}=${run}` });
-      for (const line of misplacedPods(pods.items, pending)) notes.push(`placement differs from the scenario: ${line}`);
+      // The last listing that found every pod Ready is the one whose placement is judged: no second read.
+      let pods: V1Pod[] = [];
+      await waitUntil(
+        'pods',
+        180_000,
+        async () => {
+          pods = (await kube.core.listPodForAllNamespaces({ labelSelector: `${LAB_LABELS.run}=${run}` })).items;
+          return podsWaiting(pods, pending);
+        },
+        show('pods'),
+      );
+      for (const line of misplacedPods(pods, pending)) notes.push(`placement differs from the scenario: ${line}`);
       const startAt = Date.now() / 1000 + options.warmupSeconds;
       const copies = pending.map((c) => ({ ...c, startAt }));
       await writePlan(planPath, { run, copies, timelineDir });
